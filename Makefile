@@ -1,0 +1,61 @@
+# fundapp: the two commands are `make run` and `make test`; the rest serve them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+MO := fundapp/translations/es/LC_MESSAGES/messages.mo
+
+.PHONY: run test test-sqlite test-postgres translations extract-messages clean
+
+## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
+run: $(VENV)/.runtime $(MO)
+	$(FLASK) db upgrade
+	$(FLASK) fund seed-demo --if-empty
+	@echo "fundapp is starting at http://127.0.0.1:5000  (Ctrl-C stops it)"
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## make test: the whole suite on SQLite, then on PostgreSQL at 127.0.0.1:5432 when it is reachable
+## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)
+test: test-sqlite test-postgres
+
+test-sqlite: $(VENV)/.dev $(MO)
+	@echo "== test suite on SQLite =="
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.dev $(MO)
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
+		FUNDAPP_TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ "$(REQUIRE_POSTGRES)" = "1" ]; then \
+		echo "PostgreSQL is required but not reachable at $(PG_TEST_URL)" >&2; exit 1; \
+	else \
+		echo "PostgreSQL not reachable at $(PG_TEST_URL): the PostgreSQL run was not done"; \
+	fi
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+translations: $(MO)
+
+$(MO): fundapp/translations/es/LC_MESSAGES/messages.po $(VENV)/.runtime
+	$(VENV)/bin/pybabel compile -d fundapp/translations
+
+## make extract-messages: refresh the catalogue after adding strings, then translate the new ones in messages.po
+extract-messages: $(VENV)/.runtime
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project fundapp -o fundapp/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i fundapp/translations/messages.pot -d fundapp/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache $(MO)

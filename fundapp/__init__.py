@@ -1,0 +1,161 @@
+"""fundapp: a union's strike hardship fund, end to end.
+
+``create_app`` builds the Flask application: settings, extensions, the access
+policy that runs before every request, blueprints, error pages and commands.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, g, has_request_context, render_template, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from fundapp.config import load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(load_settings(app.instance_path, test_config))
+    os.makedirs(app.instance_path, exist_ok=True)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_error_pages(app)
+    _register_template_helpers(app)
+    from fundapp.cli import fund_cli
+
+    app.cli.add_command(fund_cli)
+    if not app.debug and not app.testing:
+        app.logger.setLevel(logging.INFO)
+    return app
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # commands speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if session.get("language") in languages:
+        return session["language"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _init_extensions(app: Flask) -> None:
+    from fundapp import models  # noqa: F401  (every model registered before migrations look)
+    from fundapp.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    from fundapp.accounts.services import load_user
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please sign in to see that page.")
+    login_manager.login_message_category = "info"
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Foreign keys on; WAL with synchronous=FULL so a committed gift survives power loss."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from fundapp.accounts.admin_views import bp as admin_bp
+    from fundapp.accounts.views import bp as accounts_bp
+    from fundapp.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from fundapp.policy import enforce_access
+
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 8 <= len(incoming) <= 40 and incoming.isalnum() else uuid.uuid4().hex
+
+    app.before_request(enforce_access)
+
+    @app.after_request
+    def tag_response(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Our own pages for errors, in the user's language, never with a stack trace."""
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    from fundapp.extensions import db
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        if e.code is None or e.code < 400:
+            return e
+        return render_template("errors/error.html", code=e.code, csrf=isinstance(e, CSRFError)), e.code
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return render_template("errors/error.html", code=500), 500
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fundapp.extensions import db
+    from fundapp.funds.services import current_fund
+    from fundapp.money import format_cents
+    from fundapp.policy import can_visit
+
+    def fund_name() -> str:
+        try:
+            return current_fund().name
+        except SQLAlchemyError:  # the database is down: still show a page, with the configured name
+            db.session.rollback()
+            return app.config["FUND_DEFAULTS"]["name"]
+
+    @app.context_processor
+    def inject():
+        return {"can_visit": can_visit, "fund_name": fund_name, "current_locale": get_locale}
+
+    @app.template_filter("money")
+    def money_filter(cents: int, currency: str = "USD") -> str:
+        locale = str(get_locale() or "en")
+        return format_cents(cents, currency, "es_US" if locale == "es" else "en_US")

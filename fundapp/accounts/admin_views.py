@@ -1,0 +1,128 @@
+"""The treasurer's pages: people and roles, and the membership roster."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fundapp.accounts import services
+from fundapp.accounts.forms import NewUserForm, RosterImportForm, UserAccessForm
+from fundapp.accounts.models import Member, Role, RoleGrant, User
+from fundapp.accounts.views import show_error
+from fundapp.extensions import db
+from fundapp.funds.services import current_fund
+from fundapp.mail import deliver_pending
+from fundapp.policy import roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ROSTER_PAGE_SIZE = 50
+
+
+@bp.get("/")
+@roles_required(Role.TREASURER)
+def index():
+    fund = current_fund()
+    counts = {
+        "users": db.session.scalar(db.select(db.func.count(db.distinct(RoleGrant.user_id))).filter_by(fund_id=fund.id)),
+        "members": db.session.scalar(db.select(db.func.count(Member.id)).filter_by(fund_id=fund.id)),
+        "on_strike": db.session.scalar(db.select(db.func.count(Member.id)).filter_by(fund_id=fund.id, on_strike=True)),
+        "linked": db.session.scalar(db.select(db.func.count(Member.id)).where(
+            Member.fund_id == fund.id, Member.user_id.is_not(None))),
+    }
+    return render_template("admin/index.html", counts=counts, fund=fund)
+
+
+@bp.get("/users")
+@roles_required(Role.TREASURER)
+def users():
+    fund = current_fund()
+    people = db.session.scalars(
+        db.select(User).join(RoleGrant).where(RoleGrant.fund_id == fund.id).distinct().order_by(User.name)
+    ).all()
+    return render_template("admin/users.html", people=people, fund=fund)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.TREASURER)
+def new_user():
+    form = NewUserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                current_fund(), email=form.email.data, name=form.name.data, roles=form.roles.data,
+                language=form.language.data, actor=current_user,
+                set_password_url_for=lambda t: url_for("accounts.reset_password", token=t, _external=True))
+        except services.AccountError as exc:
+            db.session.rollback()
+            show_error(form, exc, "email")
+        else:
+            db.session.commit()
+            deliver_pending()
+            flash(_("%(name)s has an account now and has been emailed a link to choose a password.",
+                    name=user.name), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/new_user.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.TREASURER)
+def edit_user(user_id: int):
+    fund = current_fund()
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = UserAccessForm(data={"roles": sorted(user.roles_in(fund.id)), "active": user.active})
+    if form.validate_on_submit():
+        try:
+            services.set_roles(user, fund, form.roles.data, actor=current_user)
+            services.set_active(user, fund, form.active.data, actor=current_user)
+        except services.AccountError as exc:
+            db.session.rollback()
+            form.roles.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Saved the access of %(name)s.", name=user.name), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/edit_user.html", form=form, user=user), 422 if form.errors else 200
+
+
+def _render_roster(form: RosterImportForm, *, query: str = "", page: int = 1, problems=(), status: int = 200):
+    select = db.select(Member).filter_by(fund_id=current_fund().id)
+    if query:
+        like = f"%{query.lower()}%"
+        select = select.where(db.or_(
+            db.func.lower(Member.member_id).like(like), db.func.lower(Member.last_name).like(like),
+            db.func.lower(Member.first_name).like(like), db.func.lower(Member.worksite).like(like)))
+    members = db.paginate(select.order_by(Member.last_name, Member.first_name, Member.id),
+                          page=page, per_page=ROSTER_PAGE_SIZE, error_out=False)
+    return render_template("admin/roster.html", members=members, query=query, form=form,
+                           problems=problems), status
+
+
+@bp.get("/roster")
+@roles_required(Role.TREASURER)
+def roster():
+    query = request.args.get("q", "").strip()[:100]
+    page = max(request.args.get("page", 1, type=int), 1)
+    return _render_roster(RosterImportForm(), query=query, page=page)
+
+
+@bp.post("/roster/import")
+@roles_required(Role.TREASURER)
+def import_roster():
+    form = RosterImportForm()
+    problems = []
+    if form.validate_on_submit():
+        try:
+            result = services.import_roster(current_fund(), form.file.data.read(), actor=current_user)
+        except services.RosterInvalid as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc))
+            problems = exc.problems
+        else:
+            db.session.commit()
+            flash(_("Roster imported: %(created)d new, %(updated)d updated, %(unchanged)d unchanged.",
+                    created=result.created, updated=result.updated, unchanged=result.unchanged), "success")
+            return redirect(url_for("admin.roster"))
+    return _render_roster(form, problems=problems, status=422)

@@ -1,0 +1,107 @@
+"""Users, their roles per fund, and the union's membership roster.
+
+Invariants:
+- ``users.email`` is stored lower-cased and is unique, so emails are unique
+  whatever their case.
+- A user holds roles per fund (``role_grants``); an installation may host several funds.
+- A roster entry (``members``) links to at most one account, and an account to at
+  most one roster entry per fund.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fundapp.extensions import UTCDateTime, db, utcnow
+
+
+class Role(enum.StrEnum):
+    DONOR = "donor"
+    APPLICANT = "applicant"
+    TRUSTEE = "trustee"
+    TREASURER = "treasurer"
+
+
+class Language(enum.StrEnum):
+    EN = "en"
+    ES = "es"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lower_case"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    #: argon2id hash in PHC string format.
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    language: Mapped[str] = mapped_column(sa.String(2), default=Language.EN.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Changed with the password; part of the session id so a new password ends old sessions.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sign-in for inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def roles_in(self, fund_id: int) -> frozenset[Role]:
+        return frozenset(Role(g.role) for g in self.grants if g.fund_id == fund_id)
+
+
+class RoleGrant(db.Model):
+    __tablename__ = "role_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "fund_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants")
+
+
+class Member(db.Model):
+    """One person on the union's roster, as the treasurer imported it."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        sa.UniqueConstraint("fund_id", "member_id"),
+        sa.UniqueConstraint("fund_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), index=True)
+    #: The union's own member number, as printed on the roster.
+    member_id: Mapped[str] = mapped_column(sa.String(40))
+    first_name: Mapped[str] = mapped_column(sa.String(100))
+    last_name: Mapped[str] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    worksite: Mapped[str] = mapped_column(sa.String(200))
+    unit: Mapped[str] = mapped_column(sa.String(100))
+    on_strike: Mapped[bool]
+    #: The account that proved it is this member; at most one.
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"

@@ -1,0 +1,535 @@
+"""Use cases of accounts and the roster: one function each; they flush, callers commit.
+
+Rules enforced here (forms only check shape):
+- emails are unique whatever their case; passwords are hashed with argon2id;
+- sign-in failures say the same thing whether or not the account exists;
+- a reset link is signed, expires, and dies once the password changes;
+- the last treasurer of a fund cannot lose that role or be deactivated;
+- a roster import is all or nothing; a roster entry links to at most one account.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import force_locale, gettext as _
+from sqlalchemy.exc import IntegrityError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from fundapp.accounts.models import Language, Member, Role, RoleGrant, User
+from fundapp.audit.services import record_change
+from fundapp.extensions import db, utcnow
+from fundapp.funds.models import Fund
+from fundapp.mail import queue_mail
+
+MIN_PASSWORD_LENGTH = 10
+# The most common passwords that still pass the length rule (lists of leaked passwords).
+COMMON_PASSWORDS = frozenset(
+    """
+    1234567890 12345678910 0123456789 1111111111 0000000000 qwertyuiop 1q2w3e4r5t
+    password12 password123 password1234 passw0rd123 iloveyou12 qwerty1234 qwerty12345
+    abcdefghij abc1234567 1qaz2wsx3edc zaq12wsxcde letmein123 welcome123 administrator
+    changeme123 football12 baseball12 sunshine12 princess12 solidarity solidarity1
+    unionstrong onstrike123 strikefund strikefund1 hardshipfund
+    """.split()
+)
+
+
+class AccountError(Exception):
+    """A use case refused; ``str(error)`` is a message for the user, ``field`` the input at fault."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        if field is not None:
+            self.field = field
+
+
+class EmailTaken(AccountError):
+    field = "email"
+
+
+class WeakPassword(AccountError):
+    field = "password"
+
+
+class InvalidResetLink(AccountError):
+    pass
+
+
+class LastTreasurer(AccountError):
+    pass
+
+
+class LinkRefused(AccountError):
+    pass
+
+
+# --- passwords ------------------------------------------------------------------
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(**current_app.config["PASSWORD_HASH"])
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
+    """Why a password is too weak (an empty list when it is fine)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(lowered)) < 4:
+        problems.append(_("This password is too common or too easy to guess."))
+    local_part = email.split("@")[0].lower()
+    if (local_part and len(local_part) >= 4 and local_part in lowered) or (
+        name and name.lower().replace(" ", "") == lowered.replace(" ", "")
+    ):
+        problems.append(_("Do not use your name or email address as your password."))
+    return problems
+
+
+def _check_password(password: str, email: str, name: str) -> None:
+    problems = password_problems(password, email=email, name=name)
+    if problems:
+        raise WeakPassword(" ".join(problems))
+
+
+def normalise_email(email: str) -> str:
+    """Check an email's shape and return it lower-cased; raises AccountError."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AccountError(_("Enter a valid email address."), field="email") from exc
+    return result.normalized.lower()
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: "id:version"; an old version (password changed) signs the session out."""
+    user_id, _sep, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))
+
+
+# --- registration and sign-in ----------------------------------------------------------
+
+
+def _new_user(email: str, name: str, password: str | None, language: str) -> User:
+    email = normalise_email(email)
+    if find_user_by_email(email) is not None:
+        raise EmailTaken(_("An account with this email address already exists. Sign in or reset your password."))
+    if password is None:
+        password = secrets.token_urlsafe(32)  # nobody knows it; the owner sets their own by link
+    else:
+        _check_password(password, email, name)
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        language=Language(language).value,
+    )
+    try:
+        with db.session.begin_nested():  # a concurrent sign-up with the same email loses here
+            db.session.add(user)
+    except IntegrityError as exc:
+        raise EmailTaken(_("An account with this email address already exists. Sign in or reset your password.")) from exc
+    return user
+
+
+def register_applicant(fund: Fund, *, email: str, name: str, password: str, language: str = "en") -> User:
+    """A striking member makes their own account (role: applicant)."""
+    user = _new_user(email, name, password, language)
+    db.session.add(RoleGrant(user=user, fund_id=fund.id, role=Role.APPLICANT.value))
+    db.session.flush()
+    record_change("user.register", "user", user.id, actor=user, fund_id=fund.id,
+                  after={"email": user.email, "roles": [Role.APPLICANT.value]})
+    return user
+
+
+def create_user(fund: Fund, *, email: str, name: str, roles, password: str | None = None, actor=None,
+                language: str = "en", set_password_url_for=None) -> User:
+    """The treasurer (or an operator's command) creates an account with roles.
+
+    Without a password the account gets an unguessable one and the person is
+    emailed a link to choose their own.
+    """
+    roles = sorted({Role(r) for r in roles})
+    if not roles:
+        raise AccountError(_("Choose at least one role."))
+    user = _new_user(email, name, password, language)
+    for role in roles:
+        db.session.add(RoleGrant(user=user, fund_id=fund.id, role=role.value))
+    db.session.flush()
+    record_change("user.create", "user", user.id, actor=actor, fund_id=fund.id,
+                  after={"email": user.email, "roles": [r.value for r in roles]})
+    if password is None and set_password_url_for is not None:
+        with force_locale(user.language):
+            queue_mail(user.email, _("Your account at %(fund)s", fund=fund.name), _(
+                "Hello %(name)s,\n\n%(fund)s has made you an account. Choose your password "
+                "within 7 days with this link:\n\n%(url)s\n\nThen sign in with %(email)s.",
+                name=user.name, fund=fund.name, email=user.email,
+                url=set_password_url_for(make_reset_token(user, "welcome"))))
+    return user
+
+
+_DUMMY_HASH: str | None = None
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None (never says which part was wrong)."""
+    global _DUMMY_HASH
+    user = find_user_by_email(email)
+    hasher = _hasher()
+    if user is None:
+        # Spend the same time as a real check, so timing does not reveal who has an account.
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hasher.hash("not a real password")
+        try:
+            hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    if not verify_password(user, password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Check a user's password, upgrading the hash when the cost settings have changed."""
+    hasher = _hasher()
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return True
+
+
+def change_password(user: User, new_password: str, *, actor=None) -> None:
+    """Set a new password and end every other session of this user."""
+    _check_password(new_password, user.email, user.name)
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    db.session.flush()
+    record_change("user.password_change", "user", user.id, actor=actor or user)
+
+
+def update_profile(user: User, *, name: str, language: str) -> None:
+    before = {"name": user.name, "language": user.language}
+    user.name = name.strip()
+    user.language = Language(language).value
+    db.session.flush()
+    after = {"name": user.name, "language": user.language}
+    if before != after:
+        record_change("user.update_profile", "user", user.id, actor=user, before=before, after=after)
+
+
+# --- password reset ---------------------------------------------------------------------
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+WELCOME_LINK_MAX_AGE = 7 * 24 * 3600  # a new trustee may not read mail within the hour
+
+
+def make_reset_token(user: User, purpose: str = "reset") -> str:
+    """A signed link token; it dies when the password changes (session_version moves on)."""
+    return _reset_serializer().dumps({"u": user.id, "v": user.session_version, "p": purpose})
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset link was made for; raises InvalidResetLink if expired, used or forged."""
+    expired = InvalidResetLink(_("This link has expired. Ask for a new one below."))
+    try:
+        data, signed_at = _reset_serializer().loads(token, max_age=WELCOME_LINK_MAX_AGE, return_timestamp=True)
+    except SignatureExpired as exc:
+        raise expired from exc
+    except BadSignature as exc:
+        raise InvalidResetLink(_("This link is not valid. Ask for a new one below.")) from exc
+    if not isinstance(data, dict):
+        raise InvalidResetLink(_("This link is not valid. Ask for a new one below."))
+    age = (utcnow() - signed_at).total_seconds()
+    if data.get("p") != "welcome" and age > current_app.config["PASSWORD_RESET_MAX_AGE"]:
+        raise expired
+    user = db.session.get(User, data.get("u"))
+    if user is None or not user.active or user.session_version != data.get("v"):
+        raise InvalidResetLink(_("This link has already been used. Ask for a new one below."))
+    return user
+
+
+def request_password_reset(email: str, *, reset_url_for) -> None:
+    """Queue a reset email if an active account has this address; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return
+    with force_locale(user.language):
+        subject = _("Reset your password")
+        body = _(
+            "Hello %(name)s,\n\nSomeone asked to reset the password of your hardship fund account. "
+            "If it was you, open this link within %(minutes)d minutes:\n\n%(url)s\n\n"
+            "If it was not you, ignore this message: your password stays as it is.",
+            name=user.name,
+            minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+            url=reset_url_for(make_reset_token(user)),
+        )
+    queue_mail(user.email, subject, body)
+    record_change("user.password_reset_requested", "user", user.id)
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def _treasurer_count(fund: Fund) -> int:
+    return db.session.scalar(
+        db.select(db.func.count(RoleGrant.id))
+        .join(User)
+        .where(RoleGrant.fund_id == fund.id, RoleGrant.role == Role.TREASURER.value, User.active.is_(True))
+    )
+
+
+def set_roles(user: User, fund: Fund, roles, *, actor) -> None:
+    """Replace the user's roles in this fund; the fund always keeps an active treasurer."""
+    new = {Role(r) for r in roles}
+    old = set(user.roles_in(fund.id))
+    if new == old:
+        return
+    if Role.TREASURER in old and Role.TREASURER not in new and user.active and _treasurer_count(fund) <= 1:
+        raise LastTreasurer(_("The fund must keep at least one active treasurer."))
+    for grant in list(user.grants):
+        if grant.fund_id == fund.id and Role(grant.role) not in new:
+            user.grants.remove(grant)
+    for role in new - old:
+        user.grants.append(RoleGrant(fund_id=fund.id, role=role.value))
+    db.session.flush()
+    record_change("user.set_roles", "user", user.id, actor=actor, fund_id=fund.id,
+                  before={"roles": sorted(old)}, after={"roles": sorted(new)})
+
+
+def set_active(user: User, fund: Fund, active: bool, *, actor) -> None:
+    """Allow or stop a user's sign-in; deactivating also ends their sessions."""
+    if user.active == active:
+        return
+    if not active and Role.TREASURER in user.roles_in(fund.id) and _treasurer_count(fund) <= 1:
+        raise LastTreasurer(_("The fund must keep at least one active treasurer."))
+    user.active = active
+    if not active:
+        user.session_version += 1
+    db.session.flush()
+    record_change("user.set_active", "user", user.id, actor=actor, fund_id=fund.id,
+                  before={"active": not active}, after={"active": active})
+
+
+# --- the roster ---------------------------------------------------------------------------
+
+ROSTER_COLUMNS = ("member_id", "first_name", "last_name", "email", "worksite", "unit", "on_strike")
+_MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+_LIMITS = {"first_name": 100, "last_name": 100, "worksite": 200, "unit": 100}
+
+
+@dataclass
+class RosterRow:
+    line: int
+    member_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    worksite: str
+    unit: str
+    on_strike: bool
+
+
+@dataclass
+class RosterProblem:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return _("Line %(line)d: %(reason)s", line=self.line, reason=self.reason)
+
+
+class RosterInvalid(AccountError):
+    def __init__(self, problems: list[RosterProblem]):
+        self.problems = problems
+        super().__init__(_("Nothing was imported: %(n)d problem(s) in the file.", n=len(problems)))
+
+
+@dataclass
+class RosterResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rows: int = field(default=0)
+
+
+def parse_roster(data: bytes) -> list[RosterRow]:
+    """Read a roster CSV (UTF-8, BOM or not, any column order); raise RosterInvalid listing every bad line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RosterInvalid([RosterProblem(1, _("The file is not UTF-8 text. Save it from your spreadsheet as \"CSV UTF-8\"."))]) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterInvalid([RosterProblem(1, _("The file is empty."))]) from None
+    except csv.Error as exc:
+        raise RosterInvalid([RosterProblem(1, _("The file is not a readable CSV file."))]) from exc
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in ROSTER_COLUMNS if c not in names]
+    duplicated = sorted({n for n in names if n and names.count(n) > 1})
+    if missing or duplicated:
+        reason = []
+        if missing:
+            reason.append(_("missing column(s): %(cols)s", cols=", ".join(missing)))
+        if duplicated:
+            reason.append(_("repeated column(s): %(cols)s", cols=", ".join(duplicated)))
+        raise RosterInvalid([RosterProblem(1, "; ".join(reason))])
+    index = {name: names.index(name) for name in ROSTER_COLUMNS}
+
+    rows: list[RosterRow] = []
+    problems: list[RosterProblem] = []
+    seen: dict[str, int] = {}
+    line = 1
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            problems.append(RosterProblem(reader.line_num, _("this line is not valid CSV (check the quotes).")))
+            break
+        line = reader.line_num
+        if not any(cell.strip() for cell in raw):
+            continue
+        if len(raw) != len(names):
+            problems.append(RosterProblem(line, _("expected %(want)d values, found %(got)d.", want=len(names), got=len(raw))))
+            continue
+        value = {name: raw[i].strip() for name, i in index.items()}
+        reasons = []
+        member_id = value["member_id"]
+        if not member_id:
+            reasons.append(_("member_id is empty"))
+        elif not _MEMBER_ID.match(member_id):
+            reasons.append(_("member_id \"%(v)s\" may use only letters, digits and . _ / - (up to 40)", v=member_id[:40]))
+        elif member_id.upper() in seen:
+            reasons.append(_("member_id %(v)s repeats line %(first)d", v=member_id, first=seen[member_id.upper()]))
+        for name, limit in _LIMITS.items():
+            if not value[name]:
+                reasons.append(_("%(col)s is empty", col=name))
+            elif len(value[name]) > limit:
+                reasons.append(_("%(col)s is longer than %(n)d characters", col=name, n=limit))
+        email = value["email"] or None
+        if email:
+            try:
+                email = validate_email(email, check_deliverability=False).normalized.lower()
+            except EmailNotValidError:
+                reasons.append(_("email \"%(v)s\" is not a valid address", v=value["email"][:60]))
+        strike = value["on_strike"].lower()
+        if strike not in ("yes", "no"):
+            reasons.append(_("on_strike must be yes or no, not \"%(v)s\"", v=value["on_strike"][:20]))
+        if reasons:
+            problems.append(RosterProblem(line, "; ".join(reasons)))
+            continue
+        seen[member_id.upper()] = line
+        rows.append(RosterRow(line, member_id, value["first_name"], value["last_name"], email,
+                              value["worksite"], value["unit"], strike == "yes"))
+    if problems:
+        raise RosterInvalid(problems)
+    if not rows:
+        raise RosterInvalid([RosterProblem(max(line, 2), _("The file has a header but no members."))])
+    return rows
+
+
+def import_roster(fund: Fund, data: bytes, *, actor=None) -> RosterResult:
+    """Upsert the roster by member id, all or nothing."""
+    rows = parse_roster(data)
+    existing = {m.member_id.upper(): m for m in db.session.scalars(db.select(Member).filter_by(fund_id=fund.id))}
+    result = RosterResult(rows=len(rows))
+    fields = ("member_id", "first_name", "last_name", "email", "worksite", "unit", "on_strike")
+    for row in rows:
+        member = existing.get(row.member_id.upper())
+        if member is None:
+            db.session.add(Member(fund_id=fund.id, **{f: getattr(row, f) for f in fields}))
+            result.created += 1
+        elif any(getattr(member, f) != getattr(row, f) for f in fields):
+            for f in fields:
+                setattr(member, f, getattr(row, f))
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    db.session.flush()
+    record_change("roster.import", "roster", fund.id, actor=actor, fund_id=fund.id,
+                  after={"rows": result.rows, "created": result.created, "updated": result.updated,
+                         "sha256": hashlib.sha256(data).hexdigest()})
+    return result
+
+
+def _fold(text: str) -> str:
+    """Compare names as people type them: case, accents and spaces ignored."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if c.isalnum())
+
+
+def member_of(user: User, fund: Fund) -> Member | None:
+    return db.session.scalar(db.select(Member).filter_by(fund_id=fund.id, user_id=user.id))
+
+
+def _already_linked(fund: Fund) -> LinkRefused:
+    return LinkRefused(_(
+        "This membership is already linked to another account. If that was not you, "
+        "write to %(email)s and the fund will sort it out.", email=fund.contact_email))
+
+
+def link_member(user: User, fund: Fund, *, member_id: str, last_name: str) -> Member:
+    """Prove membership: link the account to the roster entry with this id and last name."""
+    if member_of(user, fund) is not None:
+        raise LinkRefused(_("Your account is already linked to a membership."))
+    member = db.session.scalar(
+        db.select(Member).where(Member.fund_id == fund.id,
+                                db.func.upper(Member.member_id) == member_id.strip().upper())
+    )
+    if member is None or _fold(member.last_name) != _fold(last_name):
+        raise LinkRefused(_(
+            "We could not find a member with that number and last name. Check your union card, "
+            "or write to %(email)s so the fund can check the roster.", email=fund.contact_email))
+    if member.user_id is not None:
+        raise _already_linked(fund)
+    # A conditional update, so two accounts racing for one entry cannot both win.
+    linked = db.session.execute(
+        db.update(Member)
+        .where(Member.id == member.id, Member.user_id.is_(None))
+        .values(user_id=user.id, linked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if linked != 1:
+        raise _already_linked(fund)
+    db.session.refresh(member)
+    record_change("member.link", "member", member.id, actor=user, fund_id=fund.id,
+                  after={"member_id": member.member_id, "user_id": user.id})
+    return member

@@ -1,0 +1,185 @@
+"""Sign-up, sign-in and out, password reset, the profile and membership proof."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from fundapp.accounts import services
+from fundapp.accounts.forms import (
+    ChangePasswordForm,
+    LinkMemberForm,
+    LoginForm,
+    NewPasswordForm,
+    ProfileForm,
+    RegisterForm,
+    ResetRequestForm,
+)
+from fundapp.accounts.models import Role
+from fundapp.extensions import db
+from fundapp.funds.services import current_fund
+from fundapp.mail import deliver_pending
+from fundapp.main.views import safe_next
+from fundapp.policy import public, roles_required, signed_in
+
+bp = Blueprint("accounts", __name__)
+
+
+def show_error(form, exc: Exception, default_field: str) -> None:
+    """Put a service's refusal next to the input it concerns."""
+    name = getattr(exc, "field", None) or default_field
+    getattr(form, name if hasattr(form, name) else default_field).errors.append(str(exc))
+
+
+def _reset_url(token: str) -> str:
+    return url_for("accounts.reset_password", token=token, _external=True)
+
+
+def _sign_in(user, remember: bool = False) -> None:
+    session.clear()  # a fresh session at sign-in: nothing carried over from before
+    login_user(user, remember=remember)
+    session["language"] = user.language
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.account"))
+    form = RegisterForm(language=session.get("language", "en"))
+    if form.validate_on_submit():
+        try:
+            user = services.register_applicant(
+                current_fund(), email=form.email.data, name=form.name.data,
+                password=form.password.data, language=form.language.data)
+        except services.AccountError as exc:
+            show_error(form, exc, "email")
+        else:
+            db.session.commit()
+            _sign_in(user)
+            flash(_("Welcome, %(name)s. Your account is ready. Next, confirm your union membership.", name=user.name), "success")
+            return redirect(url_for("accounts.membership"))
+    return render_template("accounts/register.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            db.session.rollback()
+            form.password.errors.append(_("The email address or password is not right. Try again, or reset your password."))
+        else:
+            db.session.commit()
+            _sign_in(user, remember=form.remember.data)
+            flash(_("You are signed in."), "success")
+            return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+@signed_in
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+def request_reset():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data, reset_url_for=_reset_url)
+        db.session.commit()
+        deliver_pending()
+        flash(_("If an account uses that address, we have sent it a link to choose a new password. "
+                "The link works for one hour."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_request.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    try:
+        user = services.user_for_reset_token(token)
+    except services.InvalidResetLink as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.request_reset"))
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.password.data)
+        except services.AccountError as exc:
+            show_error(form, exc, "password")
+        else:
+            db.session.commit()
+            _sign_in(user)
+            flash(_("Your new password is saved and you are signed in."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/reset_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@signed_in
+def account():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        services.update_profile(current_user, name=form.name.data, language=form.language.data)
+        db.session.commit()
+        session["language"] = current_user.language
+        flash(_("Saved."), "success")
+        return redirect(url_for("accounts.account"))
+    member = services.member_of(current_user, current_fund())
+    return render_template("accounts/account.html", form=form, member=member,
+                           password_form=ChangePasswordForm(formdata=None)), 422 if form.errors else 200
+
+
+@bp.post("/account/password")
+@signed_in
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not services.verify_password(current_user, form.current.data):
+            form.current.errors.append(_("Your current password is not right."))
+        else:
+            try:
+                services.change_password(current_user, form.password.data)
+            except services.AccountError as exc:
+                show_error(form, exc, "password")
+            else:
+                db.session.commit()
+                _sign_in(current_user._get_current_object())
+                flash(_("Your password is changed. Other devices have been signed out."), "success")
+                return redirect(url_for("accounts.account"))
+    db.session.rollback()
+    member = services.member_of(current_user, current_fund())
+    return render_template("accounts/account.html", form=ProfileForm(obj=current_user), member=member,
+                           password_form=form), 422
+
+
+@bp.route("/account/membership", methods=["GET", "POST"])
+@roles_required(Role.APPLICANT)
+def membership():
+    fund = current_fund()
+    member = services.member_of(current_user, fund)
+    form = LinkMemberForm()
+    if member is None and form.validate_on_submit():
+        try:
+            member = services.link_member(current_user, fund, member_id=form.member_id.data,
+                                          last_name=form.last_name.data)
+        except services.LinkRefused as exc:
+            db.session.rollback()
+            form.member_id.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Thank you, %(name)s: your membership is confirmed.", name=member.first_name), "success")
+            return redirect(url_for("accounts.membership"))
+    return render_template("accounts/membership.html", form=form, member=member, fund=fund), 422 if form.errors else 200

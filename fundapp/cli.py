@@ -1,0 +1,163 @@
+"""``flask --app wsgi fund ...``: the operator's and treasurer's commands.
+
+Each command does its work through the same services as the pages, commits
+once, and exits non-zero with a clear message when it refuses.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from fundapp.accounts import services
+from fundapp.accounts.models import Member, Role, User
+from fundapp.audit.services import verify_chain
+from fundapp.extensions import db
+from fundapp.funds.models import Fund
+from fundapp.funds.services import get_or_create_fund
+from fundapp.mail import deliver_pending
+
+fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.")
+
+ROLE_NAMES = [r.value for r in Role]
+DEMO_PASSWORD = "picket-line-demo"
+DEMO_DOMAIN = "demo.example.org"
+DEMO_USERS = [
+    ("treasurer@" + DEMO_DOMAIN, "Tess Treasurer", [Role.TREASURER, Role.TRUSTEE]),
+    ("trustee@" + DEMO_DOMAIN, "Tom Trustee", [Role.TRUSTEE]),
+    ("trustee2@" + DEMO_DOMAIN, "Tina Trustee", [Role.TRUSTEE]),
+    ("applicant@" + DEMO_DOMAIN, "Ana Applicant", [Role.APPLICANT]),
+    ("donor@" + DEMO_DOMAIN, "Dan Donor", [Role.DONOR]),
+]
+
+
+def _fund() -> Fund:
+    return get_or_create_fund(current_app.config["FUND_DEFAULTS"])
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@fund_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLE_NAMES),
+              help="Repeat for several roles.")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en")
+def create_user_command(email, name, roles, language):
+    """Create an account. The password comes from FUNDAPP_PASSWORD or a prompt, never an argument."""
+    password = os.environ.get("FUNDAPP_PASSWORD")
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = services.create_user(_fund(), email=email, name=name, password=password, roles=roles,
+                                    language=language)
+    except services.AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"Created {user.email} with roles: {', '.join(sorted(roles))}")
+
+
+@fund_cli.command("import-roster")
+@click.argument("file", type=click.File("rb"))
+def import_roster_command(file):
+    """Import (upsert by member id) the membership roster from a CSV file; all or nothing."""
+    try:
+        result = services.import_roster(_fund(), file.read())
+    except services.RosterInvalid as exc:
+        db.session.rollback()
+        click.echo(f"Error: {exc}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Imported {result.rows} rows: {result.created} new, {result.updated} updated, "
+               f"{result.unchanged} unchanged.")
+
+
+@fund_cli.command("send-mail")
+def send_mail_command():
+    """Send what waits in the outbox (run from cron to retry after a mail outage)."""
+    sent, failed = deliver_pending(limit=1000)
+    click.echo(f"Sent {sent}, failed {failed}.")
+    if failed:
+        sys.exit(1)
+
+
+@fund_cli.command("verify-audit")
+def verify_audit_command():
+    """Check the whole audit trail's hash chain; name the first broken record."""
+    report = verify_chain()
+    if report.first_broken_id is not None:
+        _fail(f"audit chain broken at record {report.first_broken_id} (after {report.checked} good records)")
+    click.echo(f"Audit trail intact: {report.checked} records.")
+
+
+FIRST_NAMES = ["Ana", "Luis", "Maria", "James", "Keisha", "Wei", "Fatima", "Jose", "Linda", "Omar",
+               "Rosa", "David", "Thu", "Carlos", "Grace", "Ahmed", "Lupe", "Sam", "Nadia", "Marcus"]
+LAST_NAMES = ["Garcia", "Smith", "Nguyen", "Johnson", "Martinez", "Brown", "Lopez", "Williams", "Kim",
+              "Hernandez", "Davis", "Rodriguez", "Jones", "Perez", "Chen", "Núñez", "Okafor", "Miller"]
+WORKSITES = ["North Plant", "South Plant", "Distribution Centre", "Head Office"]
+UNITS = ["Production", "Maintenance", "Warehouse", "Clerical"]
+
+
+def demo_roster_csv(count: int = 50, seed: int = 1) -> bytes:
+    """A made-up roster of ``count`` members (the first one is the demo applicant)."""
+    rng = random.Random(seed)
+    lines = ["member_id,first_name,last_name,email,worksite,unit,on_strike"]
+    lines.append(f"D-1000,Ana,Applicant,applicant@{DEMO_DOMAIN},North Plant,Production,yes")
+    for n in range(1, count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"member{n}@{DEMO_DOMAIN}" if n % 3 else ""
+        lines.append(f"D-{1000 + n},{first},{last},{email},{rng.choice(WORKSITES)},{rng.choice(UNITS)},"
+                     f"{'no' if n % 10 == 0 else 'yes'}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _holds_real_data() -> bool:
+    """Any account outside the demo domain, or any roster entry of a fund that is not the demo's."""
+    real_users = db.session.scalar(db.select(db.func.count(User.id)).where(~User.email.like(f"%@{DEMO_DOMAIN}")))
+    real_members = db.session.scalar(
+        db.select(db.func.count(Member.id)).join(Fund, Member.fund_id == Fund.id).where(Fund.is_demo.is_(False)))
+    return bool(real_users or real_members)
+
+
+@fund_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Exit quietly (0) instead of failing when there is real data.")
+def seed_demo_command(if_empty):
+    """Fill a new local database with a demo fund, a 50-member roster and one user per role."""
+    if current_app.config["ENV_NAME"] == "production":
+        _fail("seed-demo is for local use only and refuses to run in production.")
+    if db.session.scalar(db.select(db.func.count(User.id)).where(User.email == DEMO_USERS[0][0])):
+        click.echo("Demo data is already there.")
+        _print_demo_sign_ins()
+        return
+    if _holds_real_data():
+        if if_empty:
+            click.echo("The database holds real data; not adding demo data.")
+            return
+        _fail("this database already holds real data; seed-demo only fills a new, empty database.")
+    fund = _fund()
+    fund.is_demo = True
+    fund.reserve_cents = 100000
+    for email, name, roles in DEMO_USERS:
+        services.create_user(fund, email=email, name=name, password=DEMO_PASSWORD, roles=roles)
+    services.import_roster(fund, demo_roster_csv())
+    applicant = services.find_user_by_email(DEMO_USERS[3][0])
+    services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant")
+    db.session.commit()
+    click.echo(f"Demo fund \"{fund.name}\" created with 50 roster members.")
+    _print_demo_sign_ins()
+
+
+def _print_demo_sign_ins() -> None:
+    click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+    for email, _name, roles in DEMO_USERS:
+        click.echo(f"  {email:32} {', '.join(r.value for r in roles)}")

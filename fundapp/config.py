@@ -1,0 +1,124 @@
+"""Settings from environment variables (and an optional ``.env`` file).
+
+Every setting the app reads is named here, with its default, so the README's
+configuration table and this module can be checked against each other.
+Production refuses to start with the development secret key.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from fundapp.money import parse_amount
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+
+#: Settings read from the environment: name -> default (None: unset).
+ENV_SETTINGS: dict[str, str | None] = {
+    "FUNDAPP_ENV": "development",
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "DATABASE_URL": None,
+    "BASE_URL": "http://127.0.0.1:5000",
+    "STRIPE_SECRET_KEY": "sk_test_local",
+    "STRIPE_WEBHOOK_SECRET": "whsec_local",
+    "STRIPE_API_BASE": None,
+    "MAIL_SERVER": None,
+    "MAIL_PORT": "25",
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": "false",
+    "MAIL_USE_SSL": "false",
+    "MAIL_DEFAULT_SENDER": "Hardship Fund <fund@localhost>",
+    "REDIS_URL": None,
+    "PASSWORD_RESET_MAX_AGE": "3600",
+    "FUND_SLUG": "hardship-fund",
+    "FUND_NAME": "Strike Hardship Fund",
+    "FUND_LEGAL_NAME": "Local 1 Strike Hardship Fund",
+    "FUND_EIN": "00-0000000",
+    "FUND_LEGAL_FORM": "501(c)(5)",
+    "FUND_CURRENCY": "USD",
+    "FUND_GOAL": "50000.00",
+    "FUND_CONTACT_EMAIL": "fund@localhost",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """The settings are unsafe or inconsistent; the app must not start."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for any PostgreSQL URL (Heroku-style ones included)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
+    """Return the app's settings: defaults < .env < environment < test_config."""
+    if test_config is None:
+        load_dotenv(Path(instance_path).parent / ".env", override=False)
+    raw = {name: os.environ.get(name, default) for name, default in ENV_SETTINGS.items()}
+    database_url = raw["DATABASE_URL"] or "sqlite:///" + os.path.join(instance_path, "fundapp.sqlite3")
+    settings = {
+        "ENV_NAME": raw["FUNDAPP_ENV"],
+        "SECRET_KEY": raw["SECRET_KEY"],
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "BASE_URL": raw["BASE_URL"].rstrip("/"),
+        "STRIPE_SECRET_KEY": raw["STRIPE_SECRET_KEY"],
+        "STRIPE_WEBHOOK_SECRET": raw["STRIPE_WEBHOOK_SECRET"],
+        "STRIPE_API_BASE": raw["STRIPE_API_BASE"],
+        "MAIL_SERVER": raw["MAIL_SERVER"],
+        "MAIL_PORT": int(raw["MAIL_PORT"]),
+        "MAIL_USERNAME": raw["MAIL_USERNAME"],
+        "MAIL_PASSWORD": raw["MAIL_PASSWORD"],
+        "MAIL_USE_TLS": raw["MAIL_USE_TLS"].lower() in _TRUE,
+        "MAIL_USE_SSL": raw["MAIL_USE_SSL"].lower() in _TRUE,
+        "MAIL_DEFAULT_SENDER": raw["MAIL_DEFAULT_SENDER"],
+        "REDIS_URL": raw["REDIS_URL"],
+        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
+        "FUND_DEFAULTS": {
+            "slug": raw["FUND_SLUG"],
+            "name": raw["FUND_NAME"],
+            "legal_name": raw["FUND_LEGAL_NAME"],
+            "ein": raw["FUND_EIN"],
+            "legal_form": raw["FUND_LEGAL_FORM"],
+            "currency": raw["FUND_CURRENCY"].upper(),
+            "goal_cents": parse_amount(raw["FUND_GOAL"]),
+            "contact_email": raw["FUND_CONTACT_EMAIL"],
+        },
+        # argon2id cost: RFC 9106's second recommended option (64 MiB, 3 passes).
+        "PASSWORD_HASH": {"time_cost": 3, "memory_cost": 65536, "parallelism": 4},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": ("en", "es"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TESTING": False,
+    }
+    if test_config:
+        settings.update(test_config)
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: dict) -> None:
+    """Refuse settings that would be unsafe in production."""
+    if settings["ENV_NAME"] not in ("development", "production"):
+        raise ConfigError("FUNDAPP_ENV must be 'development' or 'production'.")
+    if settings["ENV_NAME"] == "production":
+        key = settings.get("SECRET_KEY") or ""
+        if key == DEV_SECRET_KEY or len(key) < 32:
+            raise ConfigError(
+                "Refusing to start in production with the development SECRET_KEY "
+                "(or one shorter than 32 characters). Set SECRET_KEY to a long random value."
+            )
+        settings["SESSION_COOKIE_SECURE"] = True
+        settings["REMEMBER_COOKIE_SECURE"] = True

@@ -1,0 +1,112 @@
+"""Outgoing mail through an outbox.
+
+A service queues a message in the same transaction as the change it reports
+(``queue_mail``); after the commit, ``deliver_pending`` sends what is waiting over
+SMTP. If the SMTP server is down the message stays in the outbox and the next
+delivery (the next request that sends mail, or ``flask fund send-mail``) retries it.
+Without ``MAIL_SERVER`` (local mode) messages are written to the log instead.
+"""
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fundapp.extensions import UTCDateTime, db, utcnow
+
+MAX_ATTEMPTS = 10
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+def queue_mail(to: str, subject: str, body: str) -> OutboxMessage:
+    """Put a plain-text message in the outbox (flushes, never commits)."""
+    message = OutboxMessage(to_address=to, subject=subject, body=body)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def _build(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
+    email.set_content(message.body)
+    return email
+
+
+def _connect(config) -> smtplib.SMTP:
+    cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    smtp = cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
+    if config["MAIL_USE_TLS"]:
+        smtp.starttls()
+    if config["MAIL_USERNAME"]:
+        smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    return smtp
+
+
+def deliver_pending(limit: int = 100) -> tuple[int, int]:
+    """Send waiting messages and commit their state; return (sent, failed)."""
+    config = current_app.config
+    pending = db.session.scalars(
+        db.select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    if not pending:
+        return 0, 0
+    sent = failed = 0
+    smtp = None
+    try:
+        if config["MAIL_SERVER"]:
+            smtp = _connect(config)
+        for message in pending:
+            message.attempts += 1
+            try:
+                if smtp is None:
+                    current_app.logger.info(
+                        "Mail (no MAIL_SERVER set) to %s: %s\n%s",
+                        message.to_address, message.subject, message.body,
+                    )
+                else:
+                    smtp.send_message(_build(message))
+                message.sent_at = utcnow()
+                message.last_error = None
+                sent += 1
+            except (smtplib.SMTPException, OSError) as exc:
+                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                failed += 1
+    except (smtplib.SMTPException, OSError) as exc:
+        for message in pending:
+            if message.sent_at is None:
+                message.attempts += 1
+                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                failed += 1
+        current_app.logger.warning("Mail server unreachable; %d message(s) kept in the outbox", failed)
+    finally:
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+    db.session.commit()
+    return sent, failed

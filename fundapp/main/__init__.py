@@ -1,0 +1,1 @@
+"""Public pages, the language switch and the health check."""

@@ -1,0 +1,52 @@
+"""The public home page, the language switch and ``/healthz``."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from fundapp.extensions import db
+from fundapp.policy import public
+
+bp = Blueprint("main", __name__)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only follow links back into this site (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@bp.get("/")
+@public
+def home():
+    return render_template("main/home.html")
+
+
+@bp.post("/language")
+@public
+def set_language():
+    language = request.form.get("language", "")
+    if language in current_app.config["LANGUAGES"]:
+        session["language"] = language
+        if current_user.is_authenticated and current_user.language != language:
+            current_user.language = language
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    try:
+        db.session.execute(db.text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

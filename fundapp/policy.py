@@ -1,0 +1,97 @@
+"""Who may do what: the one place where access is decided.
+
+Every view declares its rule with ``@public``, ``@signed_in`` or
+``@roles_required(...)``. ``enforce_access`` runs before every request and
+refuses any endpoint without a declared rule (deny by default), so a new route
+that forgets its rule is closed, and the route-by-role test names it.
+Roles are held per fund; a request is judged on the current fund's roles.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+
+from fundapp.accounts.models import Role
+from fundapp.extensions import login_manager
+from fundapp.funds.services import current_fund
+
+_ATTR = "_fundapp_access"
+
+
+@dataclass(frozen=True)
+class Access:
+    public: bool = False
+    roles: frozenset[Role] = frozenset()  # empty and not public: any signed-in user
+
+
+PUBLIC = Access(public=True)
+SIGNED_IN = Access()
+
+
+def _mark(view, access: Access):
+    setattr(view, _ATTR, access)
+    return view
+
+
+def public(view):
+    """Anyone, signed in or not."""
+    return _mark(view, PUBLIC)
+
+
+def signed_in(view):
+    """Any signed-in user, whatever their roles."""
+    return _mark(view, SIGNED_IN)
+
+
+def roles_required(*roles: Role):
+    """A signed-in user holding at least one of ``roles`` in the current fund."""
+    if not roles:
+        raise ValueError("roles_required needs at least one role")
+    access = Access(roles=frozenset(roles))
+    return lambda view: _mark(view, access)
+
+
+def access_for(endpoint: str) -> Access | None:
+    """The declared rule of an endpoint, or None when it declares none."""
+    if endpoint == "static":
+        return PUBLIC
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, _ATTR, None)
+
+
+def current_roles() -> frozenset[Role]:
+    """The signed-in user's roles in the current fund (empty when anonymous)."""
+    if not current_user.is_authenticated:
+        return frozenset()
+    if "roles" not in g:
+        g.roles = current_user.roles_in(current_fund().id)
+    return g.roles
+
+
+def allows(access: Access | None) -> bool:
+    if access is None:
+        return False
+    if access.public:
+        return True
+    if not current_user.is_authenticated:
+        return False
+    return not access.roles or bool(access.roles & current_roles())
+
+
+def can_visit(endpoint: str) -> bool:
+    """For templates: show a link only to those who may follow it."""
+    return allows(access_for(endpoint))
+
+
+def enforce_access():
+    """``before_request`` hook: refuse what the endpoint's rule does not allow."""
+    if request.endpoint is None:  # routing failed; Flask answers 404/405 itself
+        return None
+    access = access_for(request.endpoint)
+    if access is not None and not access.public and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not allows(access):
+        abort(403)
+    return None

@@ -1,0 +1,262 @@
+"""Registration, sign-in and out, password reset by email, profile and roles."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from fundapp.accounts import services
+from fundapp.accounts.models import Role, User
+from fundapp.audit.models import AuditRecord
+from fundapp.extensions import db
+from tests.conftest import PASSWORD, sign_in
+
+
+def register(client, **overrides):
+    data = {"name": "Rosa Parks", "email": "rosa@example.org", "password": PASSWORD,
+            "confirm": PASSWORD, "language": "en"}
+    data.update(overrides)
+    return client.post("/register", data=data)
+
+
+def count_users() -> int:
+    return db.session.scalar(db.select(db.func.count(User.id)))
+
+
+def test_register_makes_an_applicant_signed_in_with_argon2id(client, fund):
+    response = register(client)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/account/membership")
+    user = services.find_user_by_email("rosa@example.org")
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    assert user.roles_in(fund.id) == {Role.APPLICANT}
+    assert client.get("/account").status_code == 200  # signed in
+
+
+def test_register_refuses_same_email_in_another_case(client, fund):
+    register(client)
+    client.post("/logout")
+    response = register(client, email="ROSA@Example.ORG", name="Someone Else")
+    assert response.status_code == 422
+    assert b"already exists" in response.data
+    assert count_users() == 1
+
+
+@pytest.mark.parametrize("password, message", [
+    ("short1", b"at least 10 characters"),
+    ("1234567890", b"too common"),
+    ("aaaaaaaaaaaa", b"too common"),
+    ("rosa-rosa-rosa", b"name or email"),
+])
+def test_register_refuses_weak_password_and_keeps_nothing(client, fund, password, message):
+    response = register(client, password=password, confirm=password)
+    assert response.status_code == 422
+    assert message in response.data
+    assert b'value="rosa@example.org"' in response.data  # what they typed is kept
+    assert count_users() == 0
+
+
+def test_register_refuses_mismatched_confirmation(client, fund):
+    response = register(client, confirm=PASSWORD + "x")
+    assert response.status_code == 422
+    assert b"not the same" in response.data
+    assert count_users() == 0
+
+
+def test_register_refuses_invalid_email(client, fund):
+    response = register(client, email="not-an-email")
+    assert response.status_code == 422
+    assert b"valid email" in response.data
+    assert count_users() == 0
+
+
+def test_sign_in_is_case_insensitive_on_email(client, create_user):
+    create_user("ana@example.org", "applicant")
+    response = sign_in(client, "ANA@example.org")
+    assert response.status_code == 302
+    assert client.get("/account").status_code == 200
+
+
+def test_wrong_password_and_unknown_email_get_the_same_generic_message(client, create_user):
+    create_user("ana@example.org", "applicant")
+    wrong = sign_in(client, "ana@example.org", "wrong password here")
+    unknown = sign_in(client, "nobody@example.org", "wrong password here")
+    assert wrong.status_code == unknown.status_code == 422
+    generic = b"The email address or password is not right"
+    assert generic in wrong.data and generic in unknown.data
+    assert client.get("/account").status_code == 302  # still signed out
+
+
+def test_inactive_user_cannot_sign_in(client, create_user):
+    user = create_user("ana@example.org", "applicant")
+    user.active = False
+    db.session.commit()
+    assert sign_in(client, "ana@example.org").status_code == 422
+
+
+def test_sign_out_ends_the_session(client, create_user):
+    create_user("ana@example.org", "applicant")
+    sign_in(client, "ana@example.org")
+    assert client.post("/logout").status_code == 302
+    response = client.get("/account")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_remember_me_sets_a_lasting_cookie(client, create_user):
+    create_user("ana@example.org", "applicant")
+    client.post("/login", data={"email": "ana@example.org", "password": PASSWORD, "remember": "y"})
+    cookie = client.get_cookie("remember_token", domain="fund.test")
+    assert cookie is not None and cookie.http_only
+
+
+def test_sign_in_redirect_never_leaves_the_site(client, create_user):
+    create_user("ana@example.org", "applicant")
+    response = client.post("/login?next=https://evil.example/steal",
+                           data={"email": "ana@example.org", "password": PASSWORD})
+    assert response.headers["Location"] == "/account"
+
+
+def _link_in(message) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"http://fund\.test(/reset/\S+)", body).group(1)
+
+
+def test_password_reset_by_emailed_link(client, create_user, smtp):
+    create_user("ana@example.org", "applicant", name="Ana")
+    response = client.post("/reset", data={"email": "ANA@example.org"})
+    assert response.status_code == 302
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "ana@example.org"
+    assert message["Subject"] == "Reset your password"
+    link = _link_in(message)
+    new = "a brand new passphrase"
+    response = client.post(link, data={"password": new, "confirm": new})
+    assert response.status_code == 302
+    client.post("/logout")
+    assert sign_in(client, "ana@example.org", PASSWORD).status_code == 422
+    assert sign_in(client, "ana@example.org", new).status_code == 302
+    # the link works once
+    client.post("/logout")
+    response = client.get(link)
+    assert response.status_code == 302
+    assert b"already been used" in client.get(response.headers["Location"]).data
+
+
+def test_password_reset_for_unknown_email_says_the_same_and_sends_nothing(client, fund, smtp):
+    response = client.post("/reset", data={"email": "nobody@example.org"}, follow_redirects=True)
+    assert b"If an account uses that address" in response.data
+    assert smtp.messages == []
+
+
+def test_reset_email_is_in_the_users_language(client, create_user, smtp):
+    create_user("ana@example.org", "applicant", language="es")
+    client.post("/reset", data={"email": "ana@example.org"})
+    assert smtp.messages[0]["Subject"] == "Restablece tu contraseña"
+
+
+class _TwoHoursAgo(TimestampSigner):
+    def get_timestamp(self):
+        return int(time.time()) - 7200
+
+
+def test_expired_reset_link_is_refused(app, client, create_user):
+    user = create_user("ana@example.org", "applicant")
+    token = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="password-reset", signer=_TwoHoursAgo).dumps(
+        {"u": user.id, "v": user.session_version, "p": "reset"})
+    response = client.get(f"/reset/{token}")
+    assert response.status_code == 302
+    assert b"This link has expired" in client.get(response.headers["Location"]).data
+    response = client.post(f"/reset/{token}", data={"password": "another passphrase", "confirm": "another passphrase"})
+    assert response.status_code == 302
+    assert services.authenticate("ana@example.org", PASSWORD) is not None  # unchanged
+
+
+def test_forged_reset_link_is_refused(client, create_user):
+    create_user("ana@example.org", "applicant")
+    response = client.get("/reset/not-a-real-token")
+    assert response.status_code == 302
+    assert b"This link is not valid" in client.get(response.headers["Location"]).data
+
+
+def test_password_change_signs_out_other_sessions(app, create_user):
+    create_user("ana@example.org", "applicant")
+    phone, laptop = app.test_client(), app.test_client()
+    sign_in(phone, "ana@example.org")
+    sign_in(laptop, "ana@example.org")
+    new = "a brand new passphrase"
+    response = laptop.post("/account/password", data={"current": PASSWORD, "password": new, "confirm": new})
+    assert response.status_code == 302
+    assert laptop.get("/account").status_code == 200
+    assert phone.get("/account").status_code == 302  # the old session no longer counts
+
+
+def test_password_change_needs_the_current_password(client, create_user):
+    create_user("ana@example.org", "applicant")
+    sign_in(client, "ana@example.org")
+    new = "a brand new passphrase"
+    response = client.post("/account/password", data={"current": "wrong one!!", "password": new, "confirm": new})
+    assert response.status_code == 422
+    assert b"current password is not right" in response.data
+
+
+def test_profile_language_switch_persists(client, create_user):
+    user = create_user("ana@example.org", "applicant")
+    sign_in(client, "ana@example.org")
+    client.post("/account", data={"name": "Ana María", "language": "es"})
+    db.session.refresh(user)
+    assert (user.name, user.language) == ("Ana María", "es")
+    assert '<html lang="es">' in client.get("/account").get_data(as_text=True)
+
+
+def test_treasurer_creates_trustee_who_gets_a_set_password_link(client, create_user, fund, smtp):
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    response = client.post("/admin/users/new", data={"name": "Tom", "email": "Tom@Example.org",
+                                                      "roles": ["trustee"], "language": "en"})
+    assert response.status_code == 302
+    tom = services.find_user_by_email("tom@example.org")
+    assert tom.roles_in(fund.id) == {Role.TRUSTEE}
+    assert len(smtp.messages) == 1 and smtp.messages[0]["To"] == "tom@example.org"
+    link = _link_in(smtp.messages[0])
+    other = client.application.test_client()
+    assert other.post(link, data={"password": "tom's own passphrase", "confirm": "tom's own passphrase"}).status_code == 302
+    assert other.get("/account").status_code == 200
+    actions = db.session.scalars(db.select(AuditRecord.action)).all()
+    assert "user.create" in actions and "user.password_change" in actions
+
+
+def test_treasurer_changes_roles_and_it_is_audited(client, create_user, fund):
+    treasurer = create_user("tess@example.org", "treasurer")
+    tom = create_user("tom@example.org", "trustee")
+    sign_in(client, "tess@example.org")
+    response = client.post(f"/admin/users/{tom.id}", data={"roles": ["trustee", "treasurer"], "active": "y"})
+    assert response.status_code == 302
+    db.session.refresh(tom)
+    assert tom.roles_in(fund.id) == {Role.TRUSTEE, Role.TREASURER}
+    record = db.session.scalar(db.select(AuditRecord).filter_by(action="user.set_roles"))
+    assert record.actor_id == treasurer.id
+    assert record.before == {"roles": ["trustee"]} and record.after == {"roles": ["treasurer", "trustee"]}
+
+
+def test_last_treasurer_cannot_remove_their_own_role(client, create_user, fund):
+    treasurer = create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    response = client.post(f"/admin/users/{treasurer.id}", data={"roles": ["trustee"], "active": "y"})
+    assert response.status_code == 422
+    assert b"at least one active treasurer" in response.data
+    db.session.refresh(treasurer)
+    assert treasurer.roles_in(fund.id) == {Role.TREASURER}
+
+
+def test_deactivated_user_is_signed_out(app, client, create_user):
+    create_user("tess@example.org", "treasurer")
+    ana = create_user("ana@example.org", "applicant")
+    ana_client = app.test_client()
+    sign_in(ana_client, "ana@example.org")
+    sign_in(client, "tess@example.org")
+    client.post(f"/admin/users/{ana.id}", data={"roles": ["applicant"]})  # active unticked
+    assert ana_client.get("/account").status_code == 302

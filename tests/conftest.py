@@ -1,0 +1,187 @@
+"""Test fixtures: one real database per run (SQLite, or PostgreSQL when
+``FUNDAPP_TEST_DATABASE_URL`` points at a server), built by the real migrations.
+
+Each test starts from empty tables: after a test every table is emptied
+(TRUNCATE on PostgreSQL, DELETE on SQLite). We do this rather than rolling back
+an outer transaction because requests in these tests commit for real, and the
+concurrency tests need independent connections.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import socket
+import uuid
+from email import message_from_bytes, policy
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+
+from fundapp import create_app
+from fundapp.accounts import services as account_services
+from fundapp.extensions import db
+from fundapp.funds.services import get_or_create_fund
+
+PASSWORD = "correct horse battery"
+FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+def make_pg_database(server_url: str) -> tuple[str, callable]:
+    """Create a fresh PostgreSQL database on the server; return its URL and a dropper."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"fundapp_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def base_config(database_url: str, **extra) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH": FAST_HASH,
+        "SERVER_NAME": "fund.test",
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    server = os.environ.get("FUNDAPP_TEST_DATABASE_URL")
+    if server:
+        from fundapp.config import normalise_database_url
+
+        url, drop = make_pg_database(normalise_database_url(server))
+        yield url
+        drop()
+    else:
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def _migrated_app(database_url):
+    import flask_migrate
+
+    app = create_app(base_config(database_url))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def empty_all_tables() -> None:
+    db.session.remove()
+    tables = [t.name for t in db.metadata.sorted_tables]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The test itself holds an app context for its own queries; without this,
+    requests would reuse it and share ``g`` (the signed-in user, cached roles)
+    and the test's database session. The test's transaction is closed around
+    each request so both sides see each other's commits.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        context = contextvars.copy_context()
+
+        def request_alone():
+            _cv_app.set(None)  # Flask then pushes a fresh app context for the request
+            return FlaskClient.open(self, *args, **kwargs)
+
+        response = context.run(request_alone)
+        db.session.commit()
+        return response
+
+
+@pytest.fixture
+def app(_migrated_app):
+    saved = dict(_migrated_app.config)
+    with _migrated_app.app_context():
+        yield _migrated_app
+        empty_all_tables()
+    _migrated_app.config.clear()
+    _migrated_app.config.update(saved)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def fund(app):
+    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    db.session.commit()
+    return fund
+
+
+@pytest.fixture
+def create_user(app, fund):
+    """Make a user with roles in the test fund: create_user("t@x.org", "trustee")."""
+
+    def make(email: str, *roles: str, password: str = PASSWORD, name: str = "Test Person", language="en"):
+        user = account_services.create_user(fund, email=email, name=name, password=password,
+                                            roles=roles or ("applicant",), language=language)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on 127.0.0.1; the app sends to it. ``smtp.messages`` holds what arrived."""
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield inbox
+    controller.stop()

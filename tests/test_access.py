@@ -1,0 +1,138 @@
+"""Every route against every role, and CSRF on every form.
+
+``EXPECTED`` is written by hand, not read from the code: a route added without
+an entry here fails ``test_every_route_is_in_the_table``, and a route whose
+rule in the code differs from this table fails the matrix.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fundapp.extensions import db
+from tests.conftest import sign_in
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+PERSONAS = ("anonymous", "donor", "applicant", "trustee", "treasurer")
+
+#: endpoint -> PUBLIC, SIGNED_IN or the set of roles allowed.
+EXPECTED = {
+    "static": PUBLIC,
+    "main.home": PUBLIC,
+    "main.healthz": PUBLIC,
+    "main.set_language": PUBLIC,
+    "accounts.register": PUBLIC,
+    "accounts.login": PUBLIC,
+    "accounts.request_reset": PUBLIC,
+    "accounts.reset_password": PUBLIC,
+    "accounts.logout": SIGNED_IN,
+    "accounts.account": SIGNED_IN,
+    "accounts.change_password": SIGNED_IN,
+    "accounts.membership": {"applicant"},
+    "admin.index": {"treasurer"},
+    "admin.users": {"treasurer"},
+    "admin.new_user": {"treasurer"},
+    "admin.edit_user": {"treasurer"},
+    "admin.roster": {"treasurer"},
+    "admin.import_roster": {"treasurer"},
+}
+
+URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        method = "GET" if "GET" in rule.methods else "POST"
+        values = {arg: URL_VALUES[arg] for arg in rule.arguments}
+        yield rule.endpoint, method, rule.rule, values
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - EXPECTED.keys() == set(), "new routes need an entry in EXPECTED"
+    assert EXPECTED.keys() - endpoints == set(), "EXPECTED names routes that no longer exist"
+
+
+def _allowed(rule, persona) -> bool:
+    if rule == PUBLIC:
+        return True
+    if persona == "anonymous":
+        return False
+    return rule == SIGNED_IN or persona in rule
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_route_by_role_matrix(app, client, create_user, persona):
+    if persona != "anonymous":
+        create_user(f"{persona}@example.org", persona)
+        sign_in(client, f"{persona}@example.org")
+    failures = []
+    with app.test_request_context():
+        routes = [(e, m, __import__("flask").url_for(e, **v)) for e, m, _r, v in _routes(app)]
+    for endpoint, method, url in routes:
+        if endpoint == "accounts.logout":
+            continue  # checked below: it would end this persona's session
+        response = client.open(url, method=method)
+        to_login = response.status_code == 302 and "/login" in response.headers.get("Location", "")
+        denied = response.status_code == 403 or to_login
+        if _allowed(EXPECTED[endpoint], persona) == denied:
+            failures.append(f"{method} {url}: {response.status_code} {response.headers.get('Location', '')}")
+        if persona == "anonymous" and not _allowed(EXPECTED[endpoint], persona):
+            if not to_login:
+                failures.append(f"{method} {url}: anonymous should be sent to sign in")
+    assert failures == []
+    logout = client.post("/logout")
+    assert (logout.status_code == 302 and "/login" in logout.headers["Location"]) == (persona == "anonymous")
+
+
+def test_forbidden_page_is_a_proper_403(client, create_user):
+    create_user("ana@example.org", "applicant")
+    sign_in(client, "ana@example.org")
+    response = client.get("/admin/users")
+    assert response.status_code == 403
+    assert b"You do not have access to this page" in response.data
+
+
+def test_roles_in_another_fund_do_not_count(app, client, create_user):
+    from fundapp.accounts.models import RoleGrant
+    from fundapp.funds.models import Fund
+
+    user = create_user("ana@example.org", "applicant")
+    other = Fund(slug="other", name="Other", legal_name="Other", ein="1", legal_form="501(c)(5)",
+                 currency="USD", contact_email="o@example.org")
+    db.session.add(other)
+    db.session.flush()
+    db.session.add(RoleGrant(user_id=user.id, fund_id=other.id, role="treasurer"))
+    db.session.commit()
+    sign_in(client, "ana@example.org")
+    assert client.get("/admin/users").status_code == 403
+
+
+def test_a_view_without_a_rule_is_denied(database_url):
+    from fundapp import create_app
+    from tests.conftest import base_config
+
+    app = create_app(base_config(database_url))
+
+    @app.get("/forgotten")
+    def forgotten():
+        return "should never be served"
+
+    assert app.test_client().get("/forgotten").status_code == 403
+
+
+def test_every_post_without_csrf_token_is_refused(app, create_user):
+    app.config["WTF_CSRF_ENABLED"] = True
+    user = create_user("tess@example.org", "treasurer", "applicant")
+    client = app.test_client()
+    with client.session_transaction() as session:  # signed in without posting the login form
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    posts = [(e, r, v) for e, m, r, v in _routes(app) if "POST" in app.url_map._rules_by_endpoint[e][0].methods]
+    assert len(posts) >= 10
+    with app.test_request_context():
+        urls = [__import__("flask").url_for(e, **v) for e, _r, v in posts]
+    for url in urls:
+        response = client.post(url, data={"email": "x@example.org", "password": "whatever it is"})
+        assert response.status_code == 400, url
+        assert b"The form had expired" in response.data, url

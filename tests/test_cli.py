@@ -1,0 +1,87 @@
+"""The ``flask fund`` commands an operator runs."""
+from __future__ import annotations
+
+from fundapp.accounts import services
+from fundapp.accounts.models import Member, Role, User
+from fundapp.audit.models import AuditRecord
+from fundapp.extensions import db
+
+
+def test_create_user_reads_password_from_environment(runner, fund, monkeypatch):
+    monkeypatch.setenv("FUNDAPP_PASSWORD", "a long enough passphrase")
+    result = runner.invoke(args=["fund", "create-user", "--email", "Tess@Example.org", "--name", "Tess",
+                                 "--role", "treasurer", "--role", "trustee"])
+    assert result.exit_code == 0, result.output
+    user = services.find_user_by_email("tess@example.org")
+    assert user.roles_in(fund.id) == {Role.TREASURER, Role.TRUSTEE}
+    assert services.authenticate("tess@example.org", "a long enough passphrase") is not None
+
+
+def test_create_user_prompts_for_password_when_not_in_environment(runner, fund, monkeypatch):
+    monkeypatch.delenv("FUNDAPP_PASSWORD", raising=False)
+    result = runner.invoke(args=["fund", "create-user", "--email", "t@example.org", "--name", "T",
+                                 "--role", "trustee"], input="prompted passphrase\nprompted passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert services.authenticate("t@example.org", "prompted passphrase") is not None
+
+
+def test_create_user_refuses_weak_password_and_duplicate(runner, fund, monkeypatch):
+    monkeypatch.setenv("FUNDAPP_PASSWORD", "short")
+    result = runner.invoke(args=["fund", "create-user", "--email", "t@example.org", "--name", "T", "--role", "trustee"])
+    assert result.exit_code == 1 and "at least 10 characters" in result.output
+    monkeypatch.setenv("FUNDAPP_PASSWORD", "a long enough passphrase")
+    runner.invoke(args=["fund", "create-user", "--email", "t@example.org", "--name", "T", "--role", "trustee"])
+    again = runner.invoke(args=["fund", "create-user", "--email", "T@EXAMPLE.org", "--name", "T", "--role", "trustee"])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 1
+
+
+def test_seed_demo_fills_an_empty_database_once(runner, app):
+    result = runner.invoke(args=["fund", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "treasurer@demo.example.org" in result.output
+    assert db.session.scalar(db.select(db.func.count(Member.id))) == 50
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 5
+    again = runner.invoke(args=["fund", "seed-demo"])
+    assert again.exit_code == 0 and "already there" in again.output
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 5
+
+
+def test_seed_demo_refuses_a_database_with_real_data(runner, create_user):
+    create_user("real.person@union.example.org", "treasurer")
+    result = runner.invoke(args=["fund", "seed-demo"])
+    assert result.exit_code == 1 and "already holds real data" in result.output
+    quiet = runner.invoke(args=["fund", "seed-demo", "--if-empty"])
+    assert quiet.exit_code == 0 and "not adding demo data" in quiet.output
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 1
+
+
+def test_verify_audit_names_the_first_tampered_record(runner, create_user):
+    create_user("a@example.org", "trustee")
+    create_user("b@example.org", "trustee")
+    create_user("c@example.org", "trustee")
+    assert "Audit trail intact: 3 records" in runner.invoke(args=["fund", "verify-audit"]).output
+    second = db.session.scalars(db.select(AuditRecord).order_by(AuditRecord.id)).all()[1]
+    db.session.execute(db.update(AuditRecord).where(AuditRecord.id == second.id).values(action="user.tampered"))
+    db.session.commit()
+    result = runner.invoke(args=["fund", "verify-audit"])
+    assert result.exit_code == 1
+    assert f"broken at record {second.id}" in result.output
+
+
+def test_send_mail_keeps_messages_when_smtp_is_down_then_sends(runner, app, smtp, fund):
+    from fundapp.mail import OutboxMessage, queue_mail
+
+    queue_mail("x@example.org", "Hello", "Body")
+    db.session.commit()
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = 1  # nothing listens there
+    down = runner.invoke(args=["fund", "send-mail"])
+    assert down.exit_code == 1 and "failed 1" in down.output
+    assert smtp.messages == []
+    app.config["MAIL_PORT"] = port
+    up = runner.invoke(args=["fund", "send-mail"])
+    assert up.exit_code == 0 and "Sent 1" in up.output
+    assert [m["Subject"] for m in smtp.messages] == ["Hello"]
+    message = db.session.scalar(db.select(OutboxMessage))
+    assert message.sent_at is not None and message.attempts == 2
