@@ -6,8 +6,9 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 MO := fundapp/translations/es/LC_MESSAGES/messages.mo
+AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-sqlite test-postgres translations extract-messages clean
+.PHONY: run test test-sqlite test-postgres translations extract-messages chromium clean
 
 ## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
 run: $(VENV)/.runtime $(MO)
@@ -20,11 +21,11 @@ run: $(VENV)/.runtime $(MO)
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)
 test: test-sqlite test-postgres
 
-test-sqlite: $(VENV)/.dev $(MO)
+test-sqlite: $(VENV)/.dev $(MO) $(AXE) chromium
 	@echo "== test suite on SQLite =="
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: $(VENV)/.dev $(MO)
+test-postgres: $(VENV)/.dev $(MO) $(AXE) chromium
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
 		FUNDAPP_TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest $(PYTEST_ARGS); \
@@ -46,6 +47,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# Browser tests use Debian's Chromium (Playwright never downloads a browser here) and axe-core from npm.
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+		else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 translations: $(MO)
 
 $(MO): fundapp/translations/es/LC_MESSAGES/messages.po $(VENV)/.runtime
@@ -58,4 +69,4 @@ extract-messages: $(VENV)/.runtime
 	$(VENV)/bin/pybabel update -i fundapp/translations/messages.pot -d fundapp/translations --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) .pytest_cache $(MO)
+	rm -rf $(VENV) .pytest_cache $(MO) node_modules

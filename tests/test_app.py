@@ -118,3 +118,13 @@ def test_every_response_carries_a_request_id(client):
     first = client.get("/").headers["X-Request-ID"]
     second = client.get("/").headers["X-Request-ID"]
     assert len(first) == 32 and first != second
+
+
+def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    page = response.get_data(as_text=True)
+    assert "<script" not in page and "style=" not in page and "<style" not in page
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
