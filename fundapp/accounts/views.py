@@ -127,6 +127,13 @@ def reset_password(token: str):
     return render_template("accounts/reset_password.html", form=form), 422 if form.errors else 200
 
 
+def _render_account(profile_form: ProfileForm, password_form: ChangePasswordForm):
+    status = 422 if profile_form.errors or password_form.errors else 200
+    member = services.member_of(current_user, current_fund())
+    return render_template("accounts/account.html", form=profile_form, member=member,
+                           password_form=password_form), status
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @signed_in
 def account():
@@ -137,9 +144,7 @@ def account():
         session["language"] = current_user.language
         flash(_("Saved."), "success")
         return redirect(url_for("accounts.account"))
-    member = services.member_of(current_user, current_fund())
-    return render_template("accounts/account.html", form=form, member=member,
-                           password_form=ChangePasswordForm(formdata=None)), 422 if form.errors else 200
+    return _render_account(form, ChangePasswordForm(formdata=None))
 
 
 @bp.post("/account/password")
@@ -160,9 +165,7 @@ def change_password():
                 flash(_("Your password is changed. Other devices have been signed out."), "success")
                 return redirect(url_for("accounts.account"))
     db.session.rollback()
-    member = services.member_of(current_user, current_fund())
-    return render_template("accounts/account.html", form=ProfileForm(obj=current_user), member=member,
-                           password_form=form), 422
+    return _render_account(ProfileForm(obj=current_user), form)
 
 
 @bp.route("/account/membership", methods=["GET", "POST"])
