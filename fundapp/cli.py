@@ -19,6 +19,7 @@ from fundapp.audit.services import verify_chain
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
+from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 
 fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.")
@@ -98,6 +99,31 @@ def verify_audit_command():
     if report.first_broken_id is not None:
         _fail(f"audit chain broken at record {report.first_broken_id} (after {report.checked} good records)")
     click.echo(f"Audit trail intact: {report.checked} records.")
+
+
+@fund_cli.command("close-month")
+@click.argument("month")
+def close_month_command(month):
+    """Close the books for MONTH (YYYY-MM): no entry may be dated in it afterwards."""
+    try:
+        ledger.close_month(_fund(), month)
+    except ledger.LedgerError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"Closed {month}.")
+
+
+@fund_cli.command("reopen-month")
+@click.argument("month")
+@click.option("--reason", required=True, help="Why the month is reopened (kept in the audit trail).")
+def reopen_month_command(month, reason):
+    """Reopen a closed MONTH (YYYY-MM); the reason is audited."""
+    try:
+        ledger.reopen_month(_fund(), month, reason=reason)
+    except ledger.LedgerError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"Reopened {month}.")
 
 
 FIRST_NAMES = ["Ana", "Luis", "Maria", "James", "Keisha", "Wei", "Fatima", "Jose", "Linda", "Omar",

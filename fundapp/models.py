@@ -2,4 +2,5 @@
 from fundapp.accounts.models import Member, RoleGrant, User  # noqa: F401
 from fundapp.audit.models import AuditRecord  # noqa: F401
 from fundapp.funds.models import Fund  # noqa: F401
+from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  # noqa: F401
 from fundapp.mail import OutboxMessage  # noqa: F401

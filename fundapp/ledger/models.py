@@ -1,0 +1,117 @@
+"""Accounts, journal entries, postings and closed periods (see the package docstring)."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from fundapp.extensions import UTCDateTime, db, utcnow
+
+
+class AccountType(enum.StrEnum):
+    """The five kinds of account, named as Beancount's roots."""
+
+    ASSETS = "Assets"
+    LIABILITIES = "Liabilities"
+    INCOME = "Income"
+    EXPENSES = "Expenses"
+    EQUITY = "Equity"
+
+
+#: The chart of accounts every fund starts with (DESIGN.md section 3).
+CHART = (
+    "Assets:Stripe",
+    "Assets:Bank",
+    "Assets:Undeposited",
+    "Liabilities:GrantsPayable",
+    "Income:Donations",
+    "Expenses:PaymentFees",
+    "Expenses:HardshipGrants",
+    "Equity:Opening",
+)
+CASH_ACCOUNTS = ("Assets:Stripe", "Assets:Bank", "Assets:Undeposited")
+
+
+class Account(db.Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    #: Beancount-style name, e.g. "Assets:Bank"; its root is its type.
+    name: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def type(self) -> AccountType:
+        return AccountType(self.name.split(":", 1)[0])
+
+
+class JournalEntry(db.Model):
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        sa.UniqueConstraint("fund_id", "source_kind", "source_id"),
+        sa.Index("ix_journal_entries_fund_date", "fund_id", "entry_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    #: The accounting date (the day the money moved), not when the row was written.
+    entry_date: Mapped[date] = mapped_column(sa.Date)
+    memo: Mapped[str] = mapped_column(sa.String(500))
+    #: What caused it, e.g. "stripe.charge", "grant.approval", "manual", "reversal".
+    source_kind: Mapped[str] = mapped_column(sa.String(40))
+    #: The id of the cause in its own system (a Stripe charge id, a grant id...).
+    source_id: Mapped[str] = mapped_column(sa.String(100))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: Set on a reversing entry: the entry it cancels. Unique, so an entry is reversed once.
+    reversal_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journal_entries.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry", lazy="selectin", order_by="Posting.id", cascade="save-update"
+    )
+
+
+class Posting(db.Model):
+    __tablename__ = "postings"
+    __table_args__ = (sa.CheckConstraint("amount_cents <> 0", name="amount_not_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_accounts.id"), index=True)
+    #: Signed cents: a debit is positive, a credit negative.
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+
+    entry: Mapped[JournalEntry] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class ClosedPeriod(db.Model):
+    """A month whose books are closed: no entry may be dated inside it."""
+
+    __tablename__ = "closed_periods"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    #: "YYYY-MM"
+    month: Mapped[str] = mapped_column(sa.String(7))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class ImmutableLedger(Exception):
+    """Something tried to change or delete a posted entry or posting."""
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_ledger_changes(session, _context, _instances):
+    for obj in session.deleted:
+        if isinstance(obj, (JournalEntry, Posting)):
+            raise ImmutableLedger(f"{type(obj).__name__} {obj.id} cannot be deleted: post a reversal instead")
+    for obj in session.dirty:
+        if isinstance(obj, (JournalEntry, Posting)) and session.is_modified(obj, include_collections=False):
+            raise ImmutableLedger(f"{type(obj).__name__} {obj.id} cannot be changed: post a reversal instead")

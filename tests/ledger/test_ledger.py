@@ -1,0 +1,192 @@
+"""The books: posting, idempotency, reversal, immutability, balances, periods."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fundapp.extensions import db
+from fundapp.ledger import services as ledger
+from fundapp.ledger.models import CHART, ImmutableLedger, JournalEntry, Posting
+
+DAY = date(2026, 11, 2)
+GIFT = [("Assets:Stripe", 9_680), ("Expenses:PaymentFees", 320), ("Income:Donations", -10_000)]
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def post(fund, source_id="ch_1", postings=GIFT, day=DAY, kind="stripe.charge"):
+    return ledger.post_entry(fund, entry_date=day, memo="gift", source_kind=kind, source_id=source_id,
+                             postings=postings)
+
+
+def test_a_settled_gift_posts_balanced_and_balances_follow(fund):
+    entry = post(fund)
+    db.session.commit()
+    assert sum(p.amount_cents for p in entry.postings) == 0
+    assert ledger.balance(fund, "Assets:Stripe") == 9_680
+    assert ledger.balance(fund, "Income:Donations") == -10_000
+    assert ledger.balance(fund, "Assets:Stripe", as_of=date(2026, 11, 1)) == 0
+    assert set(ledger.balances(fund)) == set(CHART)
+
+
+def test_posting_the_same_source_twice_gives_one_entry(fund):
+    first = post(fund)
+    second = post(fund)
+    db.session.commit()
+    assert first.id == second.id
+    assert count(JournalEntry) == 1 and count(Posting) == 3
+
+
+@pytest.mark.parametrize("postings, message", [
+    ([("Assets:Bank", 100)], "at least two postings"),
+    ([("Assets:Bank", 100), ("Income:Donations", -99)], "does not balance"),
+    ([("Assets:Bank", 0), ("Income:Donations", 0)], "zero amount"),
+    ([("Assets:Bank", 1.5), ("Income:Donations", -1.5)], "integer cents"),
+    ([("Assets:Bank", 100), ("Income:Nowhere", -100)], "unknown account"),
+])
+def test_invalid_entries_are_refused_and_leave_nothing(fund, postings, message):
+    with pytest.raises(ledger.LedgerError, match=message):
+        post(fund, postings=postings)
+    db.session.commit()
+    assert count(JournalEntry) == 0 and count(Posting) == 0
+
+
+def test_reversal_mirrors_the_entry_once(fund):
+    entry = post(fund)
+    reversal = ledger.reverse_entry(entry, entry_date=DAY, memo="refund of ch_1")
+    db.session.commit()
+    assert reversal.reversal_of_id == entry.id
+    assert sorted(p.amount_cents for p in reversal.postings) == sorted(-p.amount_cents for p in entry.postings)
+    assert all(total == 0 for total in ledger.balances(fund).values())
+    with pytest.raises(ledger.AlreadyReversed):
+        ledger.reverse_entry(entry, entry_date=DAY, memo="again")
+    with pytest.raises(ledger.LedgerError, match="itself a reversal"):
+        ledger.reverse_entry(reversal, entry_date=DAY, memo="reverse the reversal")
+
+
+def test_model_layer_refuses_changing_or_deleting_a_posting(fund):
+    entry = post(fund)
+    db.session.commit()
+    entry.postings[0].amount_cents = 1
+    with pytest.raises(ImmutableLedger):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(entry.postings[0])
+    with pytest.raises(ImmutableLedger):
+        db.session.flush()
+    db.session.rollback()
+    entry.memo = "rewritten history"
+    with pytest.raises(ImmutableLedger):
+        db.session.flush()
+    db.session.rollback()
+    assert ledger.balance(fund, "Assets:Stripe") == 9_680
+
+
+def test_closed_month_refuses_entries_and_reopening_is_audited(fund):
+    from fundapp.audit.models import AuditRecord
+
+    ledger.close_month(fund, "2026-11")
+    db.session.commit()
+    with pytest.raises(ledger.PeriodClosed, match="November 2026 is closed"):
+        post(fund)
+    post(fund, day=date(2026, 12, 1))  # the open month takes it
+    with pytest.raises(ledger.LedgerError, match="already closed"):
+        ledger.close_month(fund, "2026-11")
+    with pytest.raises(ledger.LedgerError, match="say why"):
+        ledger.reopen_month(fund, "2026-11", reason=" ")
+    ledger.reopen_month(fund, "2026-11", reason="late cheque")
+    post(fund, source_id="ch_2")
+    db.session.commit()
+    record = db.session.scalar(sa.select(AuditRecord).filter_by(action="ledger.reopen_month"))
+    assert record.after == {"closed": False, "reason": "late cheque"}
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-11", "", "2026-11-01"])
+def test_month_must_be_yyyy_mm(fund, month):
+    with pytest.raises(ledger.LedgerError, match="YYYY-MM"):
+        ledger.close_month(fund, month)
+
+
+def test_available_to_grant_is_cash_less_payable_less_reserve(fund):
+    fund.reserve_cents = 1_000
+    post(fund)  # 96.80 into Stripe
+    ledger.post_entry(fund, entry_date=DAY, memo="cheque", source_kind="offline", source_id="1",
+                      postings=[("Assets:Undeposited", 5_000), ("Income:Donations", -5_000)])
+    ledger.post_entry(fund, entry_date=DAY, memo="grant", source_kind="grant.approval", source_id="1",
+                      postings=[("Expenses:HardshipGrants", 4_000), ("Liabilities:GrantsPayable", -4_000)])
+    db.session.commit()
+    assert ledger.available_to_grant(fund) == 9_680 + 5_000 - 4_000 - 1_000
+
+
+def test_close_and_reopen_commands(runner, fund):
+    assert runner.invoke(args=["fund", "close-month", "2026-10"]).exit_code == 0
+    again = runner.invoke(args=["fund", "close-month", "2026-10"])
+    assert again.exit_code == 1 and "already closed" in again.output
+    no_reason = runner.invoke(args=["fund", "reopen-month", "2026-10"])
+    assert no_reason.exit_code != 0
+    assert runner.invoke(args=["fund", "reopen-month", "2026-10", "--reason", "audit fix"]).exit_code == 0
+    assert ledger.closed_months(fund) == []
+
+
+# --- property: whatever valid entries and reversals happen, the books stay balanced --------------
+
+ACCOUNTS = list(CHART)
+entry_strategy = st.lists(
+    st.tuples(st.sampled_from(ACCOUNTS), st.integers(min_value=1, max_value=10**9)), min_size=1, max_size=4
+).map(lambda debits: debits + [(ACCOUNTS[(len(debits) * 3) % len(ACCOUNTS)], -sum(a for _n, a in debits))])
+action_strategy = st.lists(st.one_of(
+    st.tuples(st.just("post"), entry_strategy),
+    st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50)),
+    st.tuples(st.just("bad"), st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.integers(-10**6, 10**6)),
+                                       min_size=0, max_size=4)),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=action_strategy)
+def test_books_always_balance(app, actions):
+    from fundapp.funds.services import get_or_create_fund
+    from tests.conftest import empty_all_tables
+
+    empty_all_tables()  # each example starts from empty books
+    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    db.session.commit()
+    expected: dict[str, int] = {}
+    posted: list[JournalEntry] = []
+    for n, (kind, payload) in enumerate(actions):
+        if kind == "post":
+            entry = post(fund, source_id=f"p{n}", postings=payload)
+            posted.append(entry)
+            for name, amount in payload:
+                expected[name] = expected.get(name, 0) + amount
+        elif kind == "reverse" and posted:
+            target = posted[payload % len(posted)]
+            try:
+                reversal = ledger.reverse_entry(target, entry_date=DAY, memo="r")
+            except ledger.LedgerError:
+                continue
+            posted.append(reversal)
+            for p in reversal.postings:
+                expected[p.account.name] = expected.get(p.account.name, 0) + p.amount_cents
+        elif kind == "bad":
+            if len(payload) >= 2 and sum(a for _n, a in payload) == 0 and all(a for _n, a in payload):
+                continue  # happens to be valid
+            before = count(Posting)
+            with pytest.raises(ledger.LedgerError):
+                post(fund, source_id=f"b{n}", postings=payload)
+            assert count(Posting) == before
+        db.session.commit()
+    totals = ledger.balances(fund)
+    assert sum(totals.values()) == 0
+    assert {k: v for k, v in totals.items() if v} == {k: v for k, v in expected.items() if v}
+    lines = ledger.trial_balance(fund)
+    assert sum(l.debit_cents for l in lines) == sum(l.credit_cents for l in lines)
+    for entry_id, total in db.session.execute(
+            sa.select(Posting.entry_id, sa.func.sum(Posting.amount_cents)).group_by(Posting.entry_id)):
+        assert total == 0, entry_id
