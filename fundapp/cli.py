@@ -19,6 +19,7 @@ from fundapp.audit.services import verify_chain
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
+from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 
@@ -124,6 +125,24 @@ def reopen_month_command(month, reason):
         _fail(str(exc))
     db.session.commit()
     click.echo(f"Reopened {month}.")
+
+
+@fund_cli.command("export-ledger")
+@click.option("--format", "fmt", type=click.Choice(["csv", "beancount"]), required=True)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def export_ledger_command(fmt, start, end, output):
+    """Write the books as CSV (one row per posting) or Beancount (checkable with bean-check)."""
+    start, end = (start.date() if start else None), (end.date() if end else None)
+    if fmt == "csv":
+        with open(output, "w", encoding="utf-8-sig", newline="") as out:
+            count = exports.write_csv(_fund(), out, start, end)
+        click.echo(f"Wrote {count} postings to {output}.")
+    else:
+        with open(output, "w", encoding="utf-8") as out:
+            count = exports.write_beancount(_fund(), out, start, end)
+        click.echo(f"Wrote {count} entries to {output}.")
 
 
 FIRST_NAMES = ["Ana", "Luis", "Maria", "James", "Keisha", "Wei", "Fatima", "Jose", "Linda", "Omar",

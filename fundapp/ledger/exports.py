@@ -1,0 +1,77 @@
+"""The books as files other tools check: CSV (one row per posting) and Beancount.
+
+Both stream entries from the database and write as they go, so a large ledger
+never sits in memory. Text cells that a spreadsheet would run as a formula are
+neutralised; amounts are plain decimals.
+"""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from typing import TextIO
+
+from fundapp.funds.models import Fund
+from fundapp.ledger.models import CHART
+from fundapp.ledger.services import chart, entries
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def decimal_text(cents: int) -> str:
+    """12345 -> "123.45", -5 -> "-0.05": exact, two decimals, no float."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def safe_cell(text: str) -> str:
+    """Keep spreadsheets from running a cell as a formula ("=cmd|..." becomes "'=cmd|...")."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(fund: Fund, out: TextIO, start: date | None = None, end: date | None = None) -> int:
+    """One row per posting; returns the number of rows. ``out`` should be opened with newline=""."""
+    writer = csv.writer(out)
+    writer.writerow(["entry_id", "date", "account", "debit", "credit", "memo", "source"])
+    names = {account.id: account.name for account in chart(fund).values()}
+    rows = 0
+    for entry in entries(fund, start, end):
+        for posting in entry.postings:
+            amount = posting.amount_cents
+            writer.writerow([
+                entry.id, entry.entry_date.isoformat(), names[posting.account_id],
+                decimal_text(amount) if amount > 0 else "", decimal_text(-amount) if amount < 0 else "",
+                safe_cell(entry.memo), safe_cell(f"{entry.source_kind}:{entry.source_id}"),
+            ])
+            rows += 1
+    return rows
+
+
+def _quote(text: str) -> str:
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_beancount(fund: Fund, out: TextIO, start: date | None = None, end: date | None = None) -> int:
+    """A Beancount 3 file that opens every account and writes every entry; returns the entry count."""
+    currency = fund.currency
+    accounts = chart(fund)
+    out.write(f"; {fund.name}: books exported by fundapp\n")
+    out.write(f"option \"title\" {_quote(fund.name)}\n")
+    out.write(f"option \"operating_currency\" \"{currency}\"\n\n")
+    opened = start or date(1970, 1, 1)
+    for name in sorted(accounts, key=lambda n: (n not in CHART, n)):
+        out.write(f"{opened.isoformat()} open {name} {currency}\n")
+    out.write("\n")
+    names = {account.id: account.name for account in accounts.values()}
+    count = 0
+    for entry in entries(fund, start, end):
+        out.write(f"{entry.entry_date.isoformat()} * {_quote(entry.memo)}\n")
+        out.write(f"  entry_id: \"{entry.id}\"\n")
+        out.write(f"  source: {_quote(entry.source_kind + ':' + entry.source_id)}\n")
+        if entry.reversal_of_id is not None:
+            out.write(f"  reversal_of: \"{entry.reversal_of_id}\"\n")
+        for posting in entry.postings:
+            out.write(f"  {names[posting.account_id]:<32} {decimal_text(posting.amount_cents):>16} {currency}\n")
+        out.write("\n")
+        count += 1
+    return count
