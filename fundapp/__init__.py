@@ -95,11 +95,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
+    from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(ledger_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -35,6 +35,8 @@ EXPECTED = {
     "admin.edit_user": {"treasurer"},
     "admin.roster": {"treasurer"},
     "admin.import_roster": {"treasurer"},
+    "ledger.index": {"treasurer"},
+    "ledger.export": {"treasurer"},
 }
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1}
