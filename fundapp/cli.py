@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from datetime import date, timedelta
 
 import click
 from flask import current_app
@@ -197,9 +198,49 @@ def seed_demo_command(if_empty):
     services.import_roster(fund, demo_roster_csv())
     applicant = services.find_user_by_email(DEMO_USERS[3][0])
     services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant")
+    entries = seed_demo_books(fund, date.today())
     db.session.commit()
+    click.echo(f"Posted {entries} demo journal entries (three months of gifts, payouts and grants).")
     click.echo(f"Demo fund \"{fund.name}\" created with 50 roster members.")
     _print_demo_sign_ins()
+
+
+def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
+    """Three months of made-up activity, posted through the ledger service: card gifts with
+    Stripe's fee, cheques banked, weekly payouts, grants approved and paid by cheque."""
+    rng = random.Random(seed)
+    posted = 0
+
+    def post(day, memo, kind, source, postings):
+        nonlocal posted
+        ledger.post_entry(fund, entry_date=day, memo=memo, source_kind=kind, source_id=source, postings=postings)
+        posted += 1
+
+    start = today - timedelta(days=90)
+    post(start, "Opening balance carried from the union's strike account", "demo.opening", "1",
+         [("Assets:Bank", 1_500_000), ("Equity:Opening", -1_500_000)])
+    for offset in range(91):
+        day = start + timedelta(days=offset)
+        for n in range(rng.randint(2, 9)):
+            gross = rng.choice([1_000, 2_500, 5_000, 10_000, 25_000]) + rng.choice([0, 0, 0, 137])
+            fee = gross * 29 // 1000 + 30  # 2.9% + 30c, as Stripe charges in the US
+            post(day, "Card gift", "demo.charge", f"{offset}-{n}",
+                 [("Assets:Stripe", gross - fee), ("Expenses:PaymentFees", fee), ("Income:Donations", -gross)])
+        if offset % 7 == 6:
+            stripe_balance = ledger.balance(fund, "Assets:Stripe")
+            if stripe_balance > 0:
+                post(day, "Stripe payout to the bank", "demo.payout", str(offset),
+                     [("Assets:Bank", stripe_balance), ("Assets:Stripe", -stripe_balance)])
+            cheques = rng.randint(2_000, 40_000)
+            post(day, "Cheques and cash from the rally", "demo.offline", str(offset),
+                 [("Assets:Bank", cheques), ("Income:Donations", -cheques)])
+        if offset % 3 == 0 and offset < 88:
+            amount = rng.choice([15_000, 30_000, 45_000, 60_000])
+            post(day, "Hardship grant approved (demo)", "demo.grant", str(offset),
+                 [("Expenses:HardshipGrants", amount), ("Liabilities:GrantsPayable", -amount)])
+            post(day + timedelta(days=2), "Hardship grant paid by cheque (demo)", "demo.payment", str(offset),
+                 [("Liabilities:GrantsPayable", amount), ("Assets:Bank", -amount)])
+    return posted
 
 
 def _print_demo_sign_ins() -> None:

@@ -5,6 +5,8 @@ from fundapp.accounts import services
 from fundapp.accounts.models import Member, Role, User
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
 
 
 def test_create_user_reads_password_from_environment(runner, fund, monkeypatch):
@@ -42,6 +44,11 @@ def test_seed_demo_fills_an_empty_database_once(runner, app):
     assert "treasurer@demo.example.org" in result.output
     assert db.session.scalar(db.select(db.func.count(Member.id))) == 50
     assert db.session.scalar(db.select(db.func.count(User.id))) == 5
+    fund = db.session.scalar(db.select(Fund))
+    lines = ledger.trial_balance(fund)
+    assert sum(line.debit_cents for line in lines) == sum(line.credit_cents for line in lines) > 0
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0  # every demo grant was paid
+    assert ledger.available_to_grant(fund) > 0
     again = runner.invoke(args=["fund", "seed-demo"])
     assert again.exit_code == 0 and "already there" in again.output
     assert db.session.scalar(db.select(db.func.count(User.id))) == 5
