@@ -37,36 +37,29 @@ if os.environ.get("FUNDAPP_TEST_DATABASE_URL"):
                 conn.rollback()
         assert ledger.balance(fund, "Assets:Bank") == 500
 
+    def _raw_entry(conn, fund, source_id: str, postings: list[tuple[int, int]]) -> int:
+        """Insert an entry and its (account id, cents) postings with plain SQL, bypassing the app."""
+        entry_id = conn.execute(sa.insert(JournalEntry).values(
+            fund_id=fund.id, entry_date=date(2026, 11, 2), memo="raw", source_kind="raw", source_id=source_id,
+            created_at=sa.func.now()).returning(JournalEntry.id)).scalar_one()
+        for account_id, cents in postings:
+            conn.execute(sa.insert(Posting).values(entry_id=entry_id, account_id=account_id, amount_cents=cents))
+        return entry_id
+
     def test_database_refuses_an_unbalanced_entry_at_commit(fund):
         accounts = ledger.chart(fund)
         db.session.commit()
-        with db.engine.connect() as conn:
-            entry_id = conn.execute(sa.insert(JournalEntry).values(
-                fund_id=fund.id, entry_date=date(2026, 11, 2), memo="raw", source_kind="raw", source_id="1",
-                created_at=sa.func.now()).returning(JournalEntry.id)).scalar_one()
-            conn.execute(sa.insert(Posting).values(entry_id=entry_id, account_id=accounts["Assets:Bank"].id,
-                                                   amount_cents=700))
-            conn.execute(sa.insert(Posting).values(entry_id=entry_id, account_id=accounts["Income:Donations"].id,
-                                                   amount_cents=-600))
-            with pytest.raises(DBAPIError, match="does not balance"):
-                conn.commit()
-        with db.engine.connect() as conn:
-            entry_id = conn.execute(sa.insert(JournalEntry).values(
-                fund_id=fund.id, entry_date=date(2026, 11, 2), memo="no postings", source_kind="raw",
-                source_id="2", created_at=sa.func.now()).returning(JournalEntry.id)).scalar_one()
-            with pytest.raises(DBAPIError, match="does not balance"):
-                conn.commit()
+        bank, donations = accounts["Assets:Bank"].id, accounts["Income:Donations"].id
+        for source_id, postings in (("1", [(bank, 700), (donations, -600)]), ("2", [])):
+            with db.engine.connect() as conn:
+                _raw_entry(conn, fund, source_id, postings)
+                with pytest.raises(DBAPIError, match="does not balance"):
+                    conn.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(JournalEntry)) == 0
 
     def test_database_accepts_a_balanced_raw_entry(fund):
         accounts = ledger.chart(fund)
         db.session.commit()
         with db.engine.begin() as conn:
-            entry_id = conn.execute(sa.insert(JournalEntry).values(
-                fund_id=fund.id, entry_date=date(2026, 11, 2), memo="raw", source_kind="raw", source_id="3",
-                created_at=sa.func.now()).returning(JournalEntry.id)).scalar_one()
-            conn.execute(sa.insert(Posting).values(entry_id=entry_id, account_id=accounts["Assets:Bank"].id,
-                                                   amount_cents=700))
-            conn.execute(sa.insert(Posting).values(entry_id=entry_id, account_id=accounts["Income:Donations"].id,
-                                                   amount_cents=-700))
+            _raw_entry(conn, fund, "3", [(accounts["Assets:Bank"].id, 700), (accounts["Income:Donations"].id, -700)])
         assert ledger.balance(fund, "Assets:Bank") == 700
