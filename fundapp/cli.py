@@ -20,7 +20,7 @@ from fundapp.audit.services import verify_chain
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
-from fundapp.ledger import exports
+from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 
@@ -144,6 +144,23 @@ def export_ledger_command(fmt, start, end, output):
         with open(output, "w", encoding="utf-8") as out:
             count = exports.write_beancount(_fund(), out, start, end)
         click.echo(f"Wrote {count} entries to {output}.")
+
+
+@fund_cli.command("report")
+@click.argument("kind", type=click.Choice(documents.KINDS))
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def report_command(kind, start, end, output):
+    """Write a ledger PDF: the journal by account, the trial balance (at --to) or the statement of activities."""
+    start, end = (start.date() if start else None), (end.date() if end else None)
+    try:
+        pdf = documents.ledger_pdf(_fund(), kind, start, end)
+    except documents.ReportRequestError as exc:
+        _fail(str(exc))
+    with open(output, "wb") as out:
+        out.write(pdf)
+    click.echo(f"Wrote {documents.TITLES[kind].lower()} ({len(pdf):,} bytes) to {output}.")
 
 
 FIRST_NAMES = ["Ana", "Luis", "Maria", "James", "Keisha", "Wei", "Fatima", "Jose", "Linda", "Omar",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Sequence
 
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
 
@@ -33,6 +35,14 @@ class DocumentInfo:
     period: str
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     author: str = "fundapp"
+    currency: str = "USD"
+
+
+def amount_text(cents: int) -> str:
+    """Cents as a plain amount with thousands separators: -123456 -> "-1,234.56" (no float involved)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{part:02d}"
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -53,8 +63,12 @@ def paragraph(text: str, style: str = "body") -> Paragraph:
     return Paragraph(escape(text), styles()[style])
 
 
-def tables(header: list[str], rows: list[list[str]], col_widths=None, numeric_cols=()) -> list[Table]:
-    """A long table as several tables of at most MAX_TABLE_ROWS rows, each repeating the header."""
+def tables(header: list[str], rows: list[list[str]], col_widths=None, numeric_cols=(), total_row: bool = False,
+           bold_rows: Sequence[int] = ()) -> list[Table]:
+    """A long table as several tables of at most MAX_TABLE_ROWS rows, each repeating the header.
+
+    ``total_row`` sets the last row in bold under a rule; ``bold_rows`` are indexes into ``rows``.
+    """
     chunks = [rows[i:i + MAX_TABLE_ROWS] for i in range(0, len(rows), MAX_TABLE_ROWS)] or [[]]
     result = []
     for chunk in chunks:
@@ -67,6 +81,12 @@ def tables(header: list[str], rows: list[list[str]], col_widths=None, numeric_co
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ]
         commands += [("ALIGN", (c, 0), (c, -1), "RIGHT") for c in numeric_cols]
+        offset = len(result) * MAX_TABLE_ROWS
+        commands += [("FONT", (0, i - offset + 1), (-1, i - offset + 1), "Helvetica-Bold", 9)
+                     for i in bold_rows if 0 <= i - offset < len(chunk)]
+        if total_row and chunk is chunks[-1] and chunk:
+            commands += [("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 9),
+                         ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black)]
         table.setStyle(TableStyle(commands))
         result.append(table)
     return result
@@ -88,28 +108,44 @@ class _NumberedCanvas(Canvas):
         total = len(self._pages)
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
-            self._draw_frame(number, total)
+            draw_frame(self, self._info, number, total)
             super().showPage()
         super().save()
 
-    def _draw_frame(self, number: int, total: int) -> None:
-        info = self._info
-        width, height = self._pagesize
-        self.saveState()
-        self.setFillColor(BRAND)
-        self.setFont("Helvetica-Bold", 10)
-        self.drawString(MARGIN, height - 0.5 * inch, info.fund_name)
-        self.setFillColor(colors.black)
-        self.setFont("Helvetica", 9)
-        self.drawRightString(width - MARGIN, height - 0.5 * inch, info.title)
-        self.setStrokeColor(colors.lightgrey)
-        self.line(MARGIN, height - 0.58 * inch, width - MARGIN, height - 0.58 * inch)
-        self.setFont("Helvetica", 8)
-        self.setFillColor(colors.grey)
-        stamp = info.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        self.drawString(MARGIN, 0.45 * inch, f"{info.period} · generated {stamp}")
-        self.drawRightString(width - MARGIN, 0.45 * inch, f"page {number} of {total}")
-        self.restoreState()
+
+#: A canvas form holding the page count, for documents drawn page by page before the count is known.
+PAGE_COUNT_FORM = "fundapp-page-count"
+
+
+def draw_frame(canvas: Canvas, info: DocumentInfo, number: int, total: int | None) -> None:
+    """The header (fund, title) and footer (period, stamp, "page N of M") of one page.
+
+    With ``total`` None the count is the form PAGE_COUNT_FORM, which the caller
+    draws once before saving.
+    """
+    width, height = canvas._pagesize
+    canvas.saveState()
+    canvas.setFillColor(BRAND)
+    canvas.setFont("Helvetica-Bold", 10)
+    canvas.drawString(MARGIN, height - 0.5 * inch, info.fund_name)
+    canvas.setFillColor(colors.black)
+    canvas.setFont("Helvetica", 9)
+    canvas.drawRightString(width - MARGIN, height - 0.5 * inch, info.title)
+    canvas.setStrokeColor(colors.lightgrey)
+    canvas.line(MARGIN, height - 0.58 * inch, width - MARGIN, height - 0.58 * inch)
+    canvas.setFont("Helvetica", 8)
+    canvas.setFillColor(colors.grey)
+    stamp = info.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    canvas.drawString(MARGIN, 0.45 * inch, f"{info.period} · generated {stamp}")
+    if total is not None:
+        canvas.drawRightString(width - MARGIN, 0.45 * inch, f"page {number} of {total}")
+    else:
+        label = f"page {number} of "
+        left = width - MARGIN - 60
+        canvas.drawString(left, 0.45 * inch, label)
+        canvas.translate(left + stringWidth(label, "Helvetica", 8), 0.45 * inch)
+        canvas.doForm(PAGE_COUNT_FORM)
+    canvas.restoreState()
 
 
 def render_document(info: DocumentInfo, flowables: list) -> bytes:

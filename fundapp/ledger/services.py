@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Iterable, Sequence
 
+from flask_babel import format_date, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
@@ -50,8 +51,8 @@ def validate_accounts(postings: Sequence[tuple[str, int]], known: dict[str, Acco
 
 def validate_open_period(fund: Fund, entry_date: date) -> None:
     if is_closed(fund, entry_date):
-        raise PeriodClosed(
-            f"{entry_date:%B %Y} is closed: date the entry in an open month, or reopen {entry_date:%Y-%m} first")
+        raise PeriodClosed(_("%(month)s is closed: date the entry in an open month, or reopen %(key)s first.",
+                             month=format_date(entry_date, "MMMM yyyy"), key=f"{entry_date:%Y-%m}"))
 
 
 # --- the chart of accounts ---------------------------------------------------------------------
@@ -126,22 +127,70 @@ def reverse_entry(entry: JournalEntry, *, entry_date: date, memo: str, actor=Non
 # --- balances: always sums of postings ---------------------------------------------------------
 
 
-def _sum_query(fund: Fund, as_of: date | None):
-    query = (db.select(Account.name, db.func.coalesce(db.func.sum(Posting.amount_cents), 0))
-             .select_from(Account)
-             .outerjoin(Posting, Posting.account_id == Account.id)
-             .outerjoin(JournalEntry, JournalEntry.id == Posting.entry_id)
-             .where(Account.fund_id == fund.id)
-             .group_by(Account.name))
-    if as_of is not None:
-        query = query.where(db.or_(JournalEntry.entry_date <= as_of, JournalEntry.id.is_(None)))
-    return query
+def _sum_query(fund: Fund, start: date | None, end: date | None):
+    dated = db.true()
+    if start is not None:
+        dated = db.and_(dated, JournalEntry.entry_date >= start)
+    if end is not None:
+        dated = db.and_(dated, JournalEntry.entry_date <= end)
+    # The date test sits in the join, so an account with no posting in range still gets its row (of 0).
+    postings = (db.select(Posting.account_id, Posting.amount_cents)
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .where(JournalEntry.fund_id == fund.id, dated).subquery())
+    return (db.select(Account.name, db.func.coalesce(db.func.sum(postings.c.amount_cents), 0))
+            .select_from(Account)
+            .outerjoin(postings, postings.c.account_id == Account.id)
+            .where(Account.fund_id == fund.id)
+            .group_by(Account.name))
 
 
 def balances(fund: Fund, as_of: date | None = None) -> dict[str, int]:
     """Every account's balance in cents (debit positive) at the end of ``as_of``."""
+    return period_totals(fund, None, as_of)
+
+
+def period_totals(fund: Fund, start: date | None, end: date | None) -> dict[str, int]:
+    """Every account's net movement in cents (debit positive) from ``start`` to ``end``, both included."""
     chart(fund)
-    return {name: int(total) for name, total in db.session.execute(_sum_query(fund, as_of))}
+    return {name: int(total) for name, total in db.session.execute(_sum_query(fund, start, end))}
+
+
+@dataclass(frozen=True)
+class Activities:
+    """A period's income and expenses per account (normal side, so positive) and net assets before it."""
+
+    revenue: list[tuple[str, int]]
+    expenses: list[tuple[str, int]]
+    net_assets_start_cents: int
+
+
+def activities(fund: Fund, start: date, end: date) -> Activities:
+    """The statement of activities: what came in, what went out, and net assets at the start."""
+    moved = period_totals(fund, start, end)
+    before = balances(fund, start - timedelta(days=1))
+    # Net assets = everything not an asset or a liability, on the credit side.
+    net_start = -sum(cents for name, cents in before.items()
+                     if AccountType(name.split(":")[0]) in (AccountType.INCOME, AccountType.EXPENSES,
+                                                              AccountType.EQUITY))
+    return Activities(
+        revenue=[(name, -cents) for name, cents in sorted(moved.items()) if name.startswith("Income:")],
+        expenses=[(name, cents) for name, cents in sorted(moved.items()) if name.startswith("Expenses:")],
+        net_assets_start_cents=net_start)
+
+
+def journal_lines(fund: Fund, start: date | None = None, end: date | None = None):
+    """(account, date, entry id, memo, cents) for every posting, by account then date, streamed."""
+    query = (db.select(Account.name, JournalEntry.entry_date, JournalEntry.id, JournalEntry.memo,
+                       Posting.amount_cents)
+             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+             .join(Account, Account.id == Posting.account_id)
+             .where(JournalEntry.fund_id == fund.id)
+             .order_by(Account.name, JournalEntry.entry_date, JournalEntry.id, Posting.id))
+    if start is not None:
+        query = query.where(JournalEntry.entry_date >= start)
+    if end is not None:
+        query = query.where(JournalEntry.entry_date <= end)
+    return db.session.execute(query.execution_options(yield_per=2000))
 
 
 def balance(fund: Fund, account: str, as_of: date | None = None) -> int:
@@ -179,7 +228,7 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def parse_month(text: str) -> str:
     if not _MONTH.match(text or ""):
-        raise LedgerError(f"a month is written YYYY-MM, e.g. 2026-10, not {text!r}")
+        raise LedgerError(_("Write a month as YYYY-MM, for example 2026-10."))
     return text
 
 
@@ -195,7 +244,7 @@ def close_month(fund: Fund, month: str, *, actor=None) -> ClosedPeriod:
     """Close a month: from now on no entry may be dated in it."""
     month = parse_month(month)
     if month in closed_months(fund):
-        raise LedgerError(f"{month} is already closed")
+        raise LedgerError(_("%(month)s is already closed.", month=month))
     period = ClosedPeriod(fund_id=fund.id, month=month, closed_by_id=getattr(actor, "id", None))
     db.session.add(period)
     db.session.flush()
@@ -207,10 +256,10 @@ def reopen_month(fund: Fund, month: str, *, reason: str, actor=None) -> None:
     """Reopen a closed month (an audited treasurer action with a stated reason)."""
     month = parse_month(month)
     if not reason.strip():
-        raise LedgerError("say why the month is reopened")
+        raise LedgerError(_("Please say why the month is reopened."))
     period = db.session.scalar(db.select(ClosedPeriod).filter_by(fund_id=fund.id, month=month))
     if period is None:
-        raise LedgerError(f"{month} is not closed")
+        raise LedgerError(_("%(month)s is not closed.", month=month))
     db.session.delete(period)
     db.session.flush()
     record_change("ledger.reopen_month", "period", month, actor=actor, fund_id=fund.id,

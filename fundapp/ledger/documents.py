@@ -1,0 +1,65 @@
+"""The ledger PDFs for a fund and a period: the books' data handed to ``reports.ledger`` as plain values.
+
+Shared by the treasurer's page and ``flask fund report``, so both give the same file.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from flask_babel import gettext as _
+
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from reports.ledger import (ActivityStatement, JournalLine, TrialBalanceRow, render_activities, render_journal,
+                            render_trial_balance)
+from reports.style import DocumentInfo
+
+KINDS = ("journal", "trial-balance", "activities")
+TITLES = {"journal": "Journal by account", "trial-balance": "Trial balance", "activities": "Statement of activities"}
+
+
+class ReportRequestError(ValueError):
+    """The dates asked for do not make a report."""
+
+
+def period_label(start: date | None, end: date | None) -> str:
+    if start is None and end is None:
+        return "all dates"
+    if start is None:
+        return f"up to {end.isoformat()}"
+    if end is None:
+        return f"from {start.isoformat()}"
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
+               generated_at: datetime | None = None) -> bytes:
+    """The PDF of ``kind`` for the period; the trial balance is at ``end`` (today when not given)."""
+    if kind not in KINDS:
+        raise ReportRequestError(_("Choose a report: %(kinds)s.", kinds=", ".join(KINDS)))
+    if start is not None and end is not None and start > end:
+        raise ReportRequestError(_("The first day comes after the last day."))
+    if kind == "trial-balance":
+        end = end or datetime.now(timezone.utc).date()
+        start = None
+    if kind == "activities" and (start is None or end is None):
+        raise ReportRequestError(_("The statement of activities needs a first and a last day."))
+    info = DocumentInfo(fund_name=fund.name, title=TITLES[kind],
+                        period=period_label(start, end) if kind != "trial-balance" else end.isoformat(),
+                        generated_at=generated_at or datetime.now(timezone.utc), currency=fund.currency)
+    if kind == "trial-balance":
+        rows = [TrialBalanceRow(line.account, line.debit_cents, line.credit_cents)
+                for line in ledger.trial_balance(fund, end)]
+        return render_trial_balance(info, rows)
+    if kind == "activities":
+        found = ledger.activities(fund, start, end)
+        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents))
+    openings = (ledger.balances(fund, start - timedelta(days=1)) if start is not None
+                else {name: 0 for name in ledger.chart(fund)})
+    lines = (JournalLine(*row) for row in ledger.journal_lines(fund, start, end))
+    return render_journal(info, openings, lines)
+
+
+def filename(fund: Fund, kind: str, start: date | None, end: date | None) -> str:
+    span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
+    return f"{fund.slug}-{kind}-{span}.pdf"

@@ -1,0 +1,121 @@
+"""The ledger PDFs from real books: the command, the treasurer's downloads, and totals that match the books."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from fundapp.extensions import db
+from fundapp.ledger import services as ledger
+from reports.ledger import normal_balance
+from reports.style import amount_text
+from tests.conftest import sign_in
+
+
+def text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_trial_balance_pdf_totals_equal_the_books(runner, books, tmp_path):
+    path = tmp_path / "tb.pdf"
+    result = runner.invoke(args=["fund", "report", "trial-balance", "--to", "2026-10-31", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    text = text_of(path.read_bytes())
+    lines = ledger.trial_balance(books, date(2026, 10, 31))
+    total = sum(line.debit_cents for line in lines)
+    assert total == sum(line.credit_cents for line in lines) > 0
+    assert re.search(rf"Total\s+{re.escape(amount_text(total))}\s+{re.escape(amount_text(total))}", text)
+    assert "Debits equal credits." in text
+    for line in lines:
+        if line.debit_cents:
+            assert re.search(rf"{line.account}\s+{re.escape(amount_text(line.debit_cents))}", text), line
+
+
+def test_journal_pdf_closing_balances_equal_the_books(runner, books, tmp_path):
+    path = tmp_path / "journal.pdf"
+    start, end = date(2026, 9, 1), date(2026, 10, 31)
+    result = runner.invoke(args=["fund", "report", "journal", "--from", "2026-09-01", "--to", "2026-10-31",
+                                 "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    text = text_of(path.read_bytes())
+    before = ledger.balances(books, start - timedelta(days=1))
+    after = ledger.balances(books, end)
+    moved = ledger.period_totals(books, start, end)
+    for account in ledger.chart(books):
+        section = text[text.index(account):]
+        opening = re.search(r"Opening balance\s+([\d,.-]+)", section).group(1)
+        closing = re.search(r"Closing balance · \d+ postings\s+[\d,.-]+\s+[\d,.-]+\s+([\d,.-]+)", section).group(1)
+        assert opening == amount_text(normal_balance(account, before[account])), account
+        assert closing == amount_text(normal_balance(account, after[account])), account
+        assert after[account] - before[account] == moved[account]
+    assert "2026-08-" not in text.split("Period")[1]  # nothing from before the period
+
+
+def test_statement_of_activities_ends_at_net_assets_in_the_books(runner, books, tmp_path):
+    path = tmp_path / "activities.pdf"
+    start, end = date(2026, 9, 1), date(2026, 9, 20)  # the books have entries on both days
+    result = runner.invoke(args=["fund", "report", "activities", "--from", "2026-09-01", "--to", "2026-09-20",
+                                 "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    text = text_of(path.read_bytes())
+    at_end = ledger.balances(books, end)
+    net_assets = sum(cents for name, cents in at_end.items() if name.startswith(("Assets:", "Liabilities:")))
+    assert re.search(rf"Net assets at the end of the period\s+{re.escape(amount_text(net_assets))}", text)
+    revenue = -ledger.period_totals(books, start, end)["Income:Donations"]
+    assert revenue > 0 and re.search(rf"Total revenue\s+{re.escape(amount_text(revenue))}", text)
+
+
+def test_report_command_refuses_a_period_that_makes_no_sense(runner, fund, tmp_path):
+    path = tmp_path / "x.pdf"
+    backwards = runner.invoke(args=["fund", "report", "journal", "--from", "2026-10-31", "--to", "2026-10-01",
+                                    "-o", str(path)])
+    assert backwards.exit_code == 1 and "first day comes after the last day" in backwards.output
+    open_ended = runner.invoke(args=["fund", "report", "activities", "--from", "2026-10-01", "-o", str(path)])
+    assert open_ended.exit_code == 1 and "needs a first and a last day" in open_ended.output
+    assert not path.exists()
+
+
+@pytest.fixture
+def treasurer(client, create_user, books):
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    return client
+
+
+def test_treasurer_downloads_the_pdfs(treasurer):
+    response = treasurer.get("/admin/ledger/report?kind=trial-balance&to=2026-10-31")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].endswith('-trial-balance-2026-10-31.pdf"')
+    assert "Debits equal credits." in text_of(response.data)
+    journal = treasurer.get("/admin/ledger/report?kind=journal&from=2026-09-01&to=2026-09-30")
+    assert journal.status_code == 200 and "Journal by account" in text_of(journal.data)
+
+
+def test_a_report_without_its_dates_comes_back_with_a_message(treasurer):
+    response = treasurer.get("/admin/ledger/report?kind=activities&from=2026-10-01", follow_redirects=True)
+    assert response.status_code == 200
+    assert "needs a first and a last day" in response.get_data(as_text=True)
+    assert treasurer.get("/admin/ledger/report?kind=nonsense").status_code == 302
+
+
+def test_treasurer_closes_and_reopens_a_month_on_the_page(treasurer, books):
+    from fundapp.audit.models import AuditRecord
+
+    closed = treasurer.post("/admin/ledger/close-month", data={"month": "2026-09"}, follow_redirects=True)
+    assert "2026-09 is closed." in closed.get_data(as_text=True)
+    assert ledger.closed_months(books) == ["2026-09"]
+    again = treasurer.post("/admin/ledger/close-month", data={"month": "2026-09"})
+    assert again.status_code == 400 and "2026-09 is already closed." in again.get_data(as_text=True)
+    bad = treasurer.post("/admin/ledger/close-month", data={"month": "Sept"})
+    assert bad.status_code == 400 and "YYYY-MM" in bad.get_data(as_text=True)
+    no_reason = treasurer.post("/admin/ledger/reopen-month", data={"month": "2026-09", "reason": ""})
+    assert no_reason.status_code == 400 and ledger.closed_months(books) == ["2026-09"]
+    reopened = treasurer.post("/admin/ledger/reopen-month", data={"month": "2026-09", "reason": "late cheque"},
+                              follow_redirects=True)
+    assert "2026-09 is open again." in reopened.get_data(as_text=True)
+    assert ledger.closed_months(books) == []
+    record = db.session.scalar(db.select(AuditRecord).filter_by(action="ledger.reopen_month"))
+    assert record.after["reason"] == "late cheque" and record.actor_id is not None
