@@ -95,6 +95,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
+    from fundapp.audit.views import bp as audit_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
 
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(audit_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -37,6 +37,10 @@ EXPECTED = {
     "admin.import_roster": {"treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
+    "ledger.report": {"treasurer"},
+    "ledger.close_month": {"treasurer"},
+    "ledger.reopen_month": {"treasurer"},
+    "audit.index": {"trustee", "treasurer"},
 }
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1}

@@ -16,6 +16,7 @@ from fundapp.extensions import UTCDateTime, db, utcnow
 
 class AuditRecord(db.Model):
     __tablename__ = "audit_records"
+    __table_args__ = (sa.Index("ix_audit_records_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funds.id"), index=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import g, has_request_context
 
@@ -96,3 +97,47 @@ def verify_chain() -> ChainReport:
         prev = record.hash
         checked += 1
     return ChainReport(checked, None)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a trustee narrows the trail to; every field is optional."""
+
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    actor_id: int | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+def search_records(fund_id: int, where: AuditFilter, *, before_id: int | None = None,
+                   limit: int = 50) -> list[AuditRecord]:
+    """The fund's records (and account-level ones, which have no fund) newest first, one page at a time.
+
+    Paging is by id (``before_id``), so a page costs the same at record 10 and at record 10 million.
+    """
+    query = db.select(AuditRecord).where(db.or_(AuditRecord.fund_id == fund_id, AuditRecord.fund_id.is_(None)))
+    if where.action:
+        query = query.where(AuditRecord.action == where.action)
+    if where.object_type:
+        query = query.where(AuditRecord.object_type == where.object_type)
+    if where.object_id:
+        query = query.where(AuditRecord.object_id == where.object_id)
+    if where.actor_id is not None:
+        query = query.where(AuditRecord.actor_id == where.actor_id)
+    if where.start is not None:
+        query = query.where(AuditRecord.created_at >= datetime.combine(where.start, time.min, timezone.utc))
+    if where.end is not None:
+        query = query.where(AuditRecord.created_at < datetime.combine(where.end + timedelta(days=1), time.min,
+                                                                        timezone.utc))
+    if before_id is not None:
+        query = query.where(AuditRecord.id < before_id)
+    return list(db.session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit)))
+
+
+def known_actions(fund_id: int) -> list[str]:
+    """The actions that occur in the fund's trail, for the filter's choices."""
+    return list(db.session.scalars(
+        db.select(AuditRecord.action).where(db.or_(AuditRecord.fund_id == fund_id, AuditRecord.fund_id.is_(None)))
+        .distinct().order_by(AuditRecord.action)))

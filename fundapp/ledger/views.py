@@ -4,12 +4,17 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from fundapp.accounts.models import Role
+from fundapp.accounts.views import show_error
+from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.ledger import exports
+from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
+from fundapp.ledger.forms import CloseMonthForm, ReopenMonthForm
 from fundapp.policy import roles_required
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin/ledger")
@@ -27,14 +32,50 @@ def _date_arg(name: str) -> date | None:
 
 @bp.get("/")
 @roles_required(Role.TREASURER)
-def index():
+def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm | None = None):
     fund = current_fund()
     as_of = _date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
     return render_template(
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
         total_debit=sum(line.debit_cents for line in lines), total_credit=sum(line.credit_cents for line in lines),
-        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund))
+        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund),
+        kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None),
+        reopen_form=reopen_form or ReopenMonthForm(formdata=None))
+
+
+@bp.post("/close-month")
+@roles_required(Role.TREASURER)
+def close_month():
+    form = CloseMonthForm()
+    if form.validate_on_submit():
+        try:
+            ledger.close_month(current_fund(), form.month.data, actor=current_user)
+        except ledger.LedgerError as exc:
+            db.session.rollback()
+            show_error(form, exc, "month")
+        else:
+            db.session.commit()
+            flash(_("%(month)s is closed.", month=form.month.data), "success")
+            return redirect(url_for("ledger.index"))
+    return index(close_form=form), 400
+
+
+@bp.post("/reopen-month")
+@roles_required(Role.TREASURER)
+def reopen_month():
+    form = ReopenMonthForm()
+    if form.validate_on_submit():
+        try:
+            ledger.reopen_month(current_fund(), form.month.data, reason=form.reason.data, actor=current_user)
+        except ledger.LedgerError as exc:
+            db.session.rollback()
+            show_error(form, exc, "month")
+        else:
+            db.session.commit()
+            flash(_("%(month)s is open again.", month=form.month.data), "success")
+            return redirect(url_for("ledger.index"))
+    return index(reopen_form=form), 400
 
 
 @bp.get("/export")
@@ -56,3 +97,17 @@ def export():
     span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
     return Response(buffer.getvalue(), mimetype=f"{mimetype}; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{fund.slug}-ledger-{span}.{suffix}"'})
+
+
+@bp.get("/report")
+@roles_required(Role.TREASURER)
+def report():
+    fund = current_fund()
+    kind, start, end = request.args.get("kind", ""), _date_arg("from"), _date_arg("to")
+    try:
+        pdf = documents.ledger_pdf(fund, kind, start, end)
+    except documents.ReportRequestError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("ledger.index"))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{documents.filename(fund, kind, start, end)}"'})

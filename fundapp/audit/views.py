@@ -1,0 +1,50 @@
+"""The audit trail for trustees and the treasurer: browse, filter, and check the chain."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request
+
+from fundapp.accounts.models import Role, User
+from fundapp.audit import services
+from fundapp.extensions import db
+from fundapp.funds.services import current_fund
+from fundapp.policy import roles_required
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PAGE_SIZE = 50
+
+
+def _text_arg(name: str) -> str | None:
+    return request.args.get(name, "").strip()[:60] or None
+
+
+def _date_arg(name: str) -> date | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        abort(400)
+
+
+@bp.get("/")
+@roles_required(Role.TRUSTEE, Role.TREASURER)
+def index():
+    fund = current_fund()
+    where = services.AuditFilter(
+        action=_text_arg("action"), object_type=_text_arg("object_type"), object_id=_text_arg("object_id"),
+        actor_id=request.args.get("actor", type=int), start=_date_arg("from"), end=_date_arg("to"))
+    before_id = request.args.get("before", type=int)
+    records = services.search_records(fund.id, where, before_id=before_id, limit=PAGE_SIZE + 1)
+    more = len(records) > PAGE_SIZE
+    records = records[:PAGE_SIZE]
+    actor_ids = {r.actor_id for r in records if r.actor_id is not None}
+    names = dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(actor_ids)))) if actor_ids else {}
+    chain = services.verify_chain() if request.args.get("verify") else None
+    filters = {k: v for k, v in request.args.items() if k not in ("before", "verify") and v}
+    return render_template("audit/index.html", records=records, names=names, where=where, filters=filters,
+                           actions=services.known_actions(fund.id), chain=chain,
+                           next_before=records[-1].id if more else None)
