@@ -9,27 +9,34 @@ import re
 from decimal import Decimal
 
 from babel.numbers import format_currency
+from flask_babel import gettext as _
 
 
 class InvalidAmount(ValueError):
     """The text is not an amount of money we accept."""
 
 
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d+)?$")  # plain digits: no signs, exponents or NaN
+_AMOUNT = re.compile(r"^(\d+)(\.\d+)?$")  # plain digits: no signs, exponents or NaN
+MAX_DIGITS = 12  # a trillion dollars less a cent: far above any fund, far below BIGINT cents
 
 
-def parse_amount(text: str | int | Decimal) -> int:
-    """Parse "1,234.50", "$20" or "20" into cents (123450, 2000, 2000)."""
+def parse_amount(text: str | int | Decimal, maximum_cents: int | None = None) -> int:
+    """Parse "1,234.50", "$20" or "20" into cents (123450, 2000, 2000); messages are for people."""
     cleaned = str(text).strip().replace(",", "").replace("$", "").replace(" ", "")
     if not cleaned:
-        raise InvalidAmount("empty amount")
+        raise InvalidAmount(_("Enter an amount."))
     if cleaned.startswith("-"):
-        raise InvalidAmount("amount cannot be negative")
-    if not _AMOUNT.match(cleaned):
-        raise InvalidAmount(f"not an amount: {str(text)[:40]!r}")
+        raise InvalidAmount(_("The amount cannot be negative."))
+    found = _AMOUNT.match(cleaned)
+    if not found:
+        raise InvalidAmount(_("Write the amount in numbers, for example 25 or 1,234.50."))
+    if len(found.group(1).lstrip("0")) > MAX_DIGITS:
+        raise InvalidAmount(_("That amount is too large."))
     cents = Decimal(cleaned) * 100
     if cents != cents.to_integral_value():
-        raise InvalidAmount("amount has fractions of a cent")
+        raise InvalidAmount(_("Use at most two digits after the decimal point."))
+    if maximum_cents is not None and cents > maximum_cents:
+        raise InvalidAmount(_("That amount is too large: the most is %(most)s.", most=format_cents(maximum_cents)))
     return int(cents)
 
 

@@ -20,6 +20,32 @@ def test_parse_amount_refuses_what_is_not_money(text):
         parse_amount(text)
 
 
-def test_format_cents_per_locale():
-    assert format_cents(123456) == "$1,234.56"
-    assert format_cents(5, "USD", "es_US") in ("US$0.05", "$0.05", "0.05 US$", "0,05 US$")
+@pytest.mark.parametrize("text, message", [
+    ("", "Enter an amount."), ("-5", "cannot be negative"), ("1.005", "two digits after the decimal point"),
+    ("12 dollars", "in numbers"), ("1234567890123", "too large"), ("1,000,000,000,000.00", "too large"),
+])
+def test_parse_amount_says_what_is_wrong(text, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_amount(text)
+
+
+def test_parse_amount_with_a_maximum():
+    assert parse_amount("10,000", maximum_cents=1_000_000) == 1_000_000
+    with pytest.raises(InvalidAmount, match=r"too large: the most is \$10,000.00"):
+        parse_amount("10,000.01", maximum_cents=1_000_000)
+
+
+def test_parse_amount_speaks_spanish(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("es"), pytest.raises(InvalidAmount) as refused:
+        parse_amount("1.005")
+    assert "decimal" in str(refused.value) and "Use at most" not in str(refused.value)
+
+
+@pytest.mark.parametrize("cents, locale, text", [
+    (123456, "en_US", "$1,234.56"), (123456, "es_US", "$1,234.56"), (5, "es_US", "$0.05"),
+    (-250, "en_US", "-$2.50"), (100_000_000_00, "es_US", "$100,000,000.00"),
+])
+def test_format_cents_per_locale(cents, locale, text):
+    assert format_cents(cents, "USD", locale) == text
