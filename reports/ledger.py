@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
+from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
@@ -147,6 +148,23 @@ def _fit(text: str, width: float, font: str = FONT) -> str:
     return text[:low] + "…"
 
 
+class _CompressingCanvas(Canvas):
+    """Compresses each page's content as the page ends, instead of holding every page's text until save.
+
+    ReportLab keeps finished pages as uncompressed strings until ``save``; for
+    thousands of pages that is most of the memory. The page is the same PDF either way.
+    """
+
+    def showPage(self):
+        super().showPage()
+        page = self._doc.Pages.pages[-1]
+        stream = page.stream.encode("latin-1") if isinstance(page.stream, str) else page.stream
+        contents = pdfdoc.PDFStream(content=pdfdoc.PDFZCompress.encode(stream))
+        contents.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+        contents.__Comment__ = "page stream"
+        page.Contents, page.stream = contents, None
+
+
 class _JournalWriter:
     """Draws rows top to bottom, starting a new page (with the column header) when one is full."""
 
@@ -206,7 +224,7 @@ def render_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Itera
     ``lines`` is consumed once, in order, so it can be a database cursor.
     """
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=LETTER, pageCompression=1, invariant=1)
+    canvas = _CompressingCanvas(buffer, pagesize=LETTER, pageCompression=1, invariant=1)
     canvas.setTitle(f"{info.title} · {info.fund_name}")
     canvas.setAuthor(info.author)
     canvas.setSubject(info.period)

@@ -42,7 +42,7 @@ def index():
     more = len(records) > PAGE_SIZE
     records = records[:PAGE_SIZE]
     actor_ids = {r.actor_id for r in records if r.actor_id is not None}
-    names = dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(actor_ids)))) if actor_ids else {}
+    names = dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(actor_ids))).all())
     chain = services.verify_chain() if request.args.get("verify") else None
     filters = {k: v for k, v in request.args.items() if k not in ("before", "verify") and v}
     return render_template("audit/index.html", records=records, names=names, where=where, filters=filters,

@@ -40,14 +40,14 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
         total_debit=sum(line.debit_cents for line in lines), total_credit=sum(line.credit_cents for line in lines),
         available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund),
-        kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None),
-        reopen_form=reopen_form or ReopenMonthForm(formdata=None))
+        kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None, prefix="close"),
+        reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
 
 @bp.post("/close-month")
 @roles_required(Role.TREASURER)
 def close_month():
-    form = CloseMonthForm()
+    form = CloseMonthForm(prefix="close")
     if form.validate_on_submit():
         try:
             ledger.close_month(current_fund(), form.month.data, actor=current_user)
@@ -58,13 +58,13 @@ def close_month():
             db.session.commit()
             flash(_("%(month)s is closed.", month=form.month.data), "success")
             return redirect(url_for("ledger.index"))
-    return index(close_form=form), 400
+    return index(close_form=form), 422
 
 
 @bp.post("/reopen-month")
 @roles_required(Role.TREASURER)
 def reopen_month():
-    form = ReopenMonthForm()
+    form = ReopenMonthForm(prefix="reopen")
     if form.validate_on_submit():
         try:
             ledger.reopen_month(current_fund(), form.month.data, reason=form.reason.data, actor=current_user)
@@ -75,7 +75,7 @@ def reopen_month():
             db.session.commit()
             flash(_("%(month)s is open again.", month=form.month.data), "success")
             return redirect(url_for("ledger.index"))
-    return index(reopen_form=form), 400
+    return index(reopen_form=form), 422
 
 
 @bp.get("/export")

@@ -43,8 +43,14 @@ def test_trustee_browses_filters_and_pages_the_trail(client, create_user, fund):
     assert "ledger.post</a>" not in only_users and "tom@example.org" in only_users
     one_entry = client.get("/audit/?object_type=journal_entry&object_id=1").get_data(as_text=True)
     assert one_entry.count("ledger.post</a>") == 1
+    nobody = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
+    assert "No change matches these filters." in nobody  # the trustee's account was made by the system
+    ledger.post_entry(fund, entry_date=date(2026, 11, 3), memo="counted by Tom", source_kind="t", source_id="tom",
+                      postings=[("Assets:Undeposited", 500), ("Income:Donations", -500)], actor=trustee)
+    db.session.commit()
     by_person = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
-    assert "No change matches these filters." in by_person  # the trustee's account was made by the system
+    assert by_person.count("ledger.post</a>") == 1 and "counted by Tom" in by_person
+    assert ">Tom Trustee</a>" in by_person  # the actor's name, not a number
     future = client.get("/audit/?from=2099-01-01").get_data(as_text=True)
     assert "No change matches these filters." in future
     assert client.get("/audit/?from=yesterday").status_code == 400

@@ -104,16 +104,16 @@ def test_a_report_without_its_dates_comes_back_with_a_message(treasurer):
 def test_treasurer_closes_and_reopens_a_month_on_the_page(treasurer, books):
     from fundapp.audit.models import AuditRecord
 
-    closed = treasurer.post("/admin/ledger/close-month", data={"month": "2026-09"}, follow_redirects=True)
+    closed = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"}, follow_redirects=True)
     assert "2026-09 is closed." in closed.get_data(as_text=True)
     assert ledger.closed_months(books) == ["2026-09"]
-    again = treasurer.post("/admin/ledger/close-month", data={"month": "2026-09"})
-    assert again.status_code == 400 and "2026-09 is already closed." in again.get_data(as_text=True)
-    bad = treasurer.post("/admin/ledger/close-month", data={"month": "Sept"})
-    assert bad.status_code == 400 and "YYYY-MM" in bad.get_data(as_text=True)
-    no_reason = treasurer.post("/admin/ledger/reopen-month", data={"month": "2026-09", "reason": ""})
-    assert no_reason.status_code == 400 and ledger.closed_months(books) == ["2026-09"]
-    reopened = treasurer.post("/admin/ledger/reopen-month", data={"month": "2026-09", "reason": "late cheque"},
+    again = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"})
+    assert again.status_code == 422 and "2026-09 is already closed." in again.get_data(as_text=True)
+    bad = treasurer.post("/admin/ledger/close-month", data={"close-month": "Sept"})
+    assert bad.status_code == 422 and "YYYY-MM" in bad.get_data(as_text=True)
+    no_reason = treasurer.post("/admin/ledger/reopen-month", data={"reopen-month": "2026-09", "reopen-reason": ""})
+    assert no_reason.status_code == 422 and ledger.closed_months(books) == ["2026-09"]
+    reopened = treasurer.post("/admin/ledger/reopen-month", data={"reopen-month": "2026-09", "reopen-reason": "late cheque"},
                               follow_redirects=True)
     assert "2026-09 is open again." in reopened.get_data(as_text=True)
     assert ledger.closed_months(books) == []
