@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.audit.views import bp as audit_bp
+    from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
 
@@ -104,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(donations_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from fundapp.money import parse_amount
+from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"
 
@@ -24,6 +25,10 @@ ENV_SETTINGS: dict[str, str | None] = {
     "STRIPE_SECRET_KEY": "sk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local",
     "STRIPE_API_BASE": None,
+    "DONATION_MIN": "1.00",
+    "DONATION_MAX": "10000.00",
+    "CARD_FEE_PERCENT": "2.9",
+    "CARD_FEE_FIXED": "0.30",
     "MAIL_SERVER": None,
     "MAIL_PORT": "25",
     "MAIL_USERNAME": None,
@@ -72,6 +77,11 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "STRIPE_SECRET_KEY": raw["STRIPE_SECRET_KEY"],
         "STRIPE_WEBHOOK_SECRET": raw["STRIPE_WEBHOOK_SECRET"],
         "STRIPE_API_BASE": raw["STRIPE_API_BASE"],
+        "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),
+        "DONATION_MAX_CENTS": parse_amount(raw["DONATION_MAX"]),
+        # The card fee a donor may choose to cover: percent in basis points (2.9% -> 290) plus a fixed part.
+        "CARD_FEE_BASIS_POINTS": parse_amount(raw["CARD_FEE_PERCENT"]),
+        "CARD_FEE_FIXED_CENTS": parse_amount(raw["CARD_FEE_FIXED"]),
         "MAIL_SERVER": raw["MAIL_SERVER"],
         "MAIL_PORT": int(raw["MAIL_PORT"]),
         "MAIL_USERNAME": raw["MAIL_USERNAME"],
@@ -113,7 +123,17 @@ def check_settings(settings: dict) -> None:
     """Refuse settings that would be unsafe in production."""
     if settings["ENV_NAME"] not in ("development", "production"):
         raise ConfigError("FUNDAPP_ENV must be 'development' or 'production'.")
+    try:
+        check_local_mode(settings)
+    except LocalModeUnsafe as exc:
+        raise ConfigError(str(exc)) from exc
+    if not 0 < settings["DONATION_MIN_CENTS"] <= settings["DONATION_MAX_CENTS"]:
+        raise ConfigError("DONATION_MIN must be above zero and at most DONATION_MAX.")
+    if not 0 <= settings["CARD_FEE_BASIS_POINTS"] < 5000:
+        raise ConfigError("CARD_FEE_PERCENT must be between 0 and 50.")
     if settings["ENV_NAME"] == "production":
+        if settings.get("STRIPE_API_BASE"):
+            raise ConfigError("STRIPE_API_BASE (the local Stripe server) must not be set in production.")
         key = settings.get("SECRET_KEY") or ""
         if key == DEV_SECRET_KEY or len(key) < 32:
             raise ConfigError(

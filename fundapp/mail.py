@@ -33,11 +33,16 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    #: One optional attachment (a receipt PDF), kept with the message so a retry sends the same file.
+    attachment_name: Mapped[str | None] = mapped_column(sa.String(200))
+    attachment: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
 
-def queue_mail(to: str, subject: str, body: str) -> OutboxMessage:
-    """Put a plain-text message in the outbox (flushes, never commits)."""
-    message = OutboxMessage(to_address=to, subject=subject, body=body)
+def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None) -> OutboxMessage:
+    """Put a plain-text message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes)."""
+    message = OutboxMessage(to_address=to, subject=subject, body=body,
+                            attachment_name=attachment[0] if attachment else None,
+                            attachment=attachment[1] if attachment else None)
     db.session.add(message)
     db.session.flush()
     return message
@@ -50,6 +55,9 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
     email.set_content(message.body)
+    if message.attachment is not None:
+        email.add_attachment(message.attachment, maintype="application", subtype="pdf",
+                             filename=message.attachment_name)
     return email
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextvars
 import os
 import socket
+import threading
+import time
 import uuid
 from email import message_from_bytes, policy
 
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from fundapp import create_app
 from fundapp.accounts import services as account_services
@@ -185,3 +188,26 @@ def smtp(app):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the test app on a free loopback port for the length of one test."""
+    app.config["SERVER_NAME"] = None
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def wait_for(check, timeout: float = 8.0, interval: float = 0.1):
+    """Poll ``check()`` until it returns something truthy (another thread commits what it looks for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()  # end our snapshot so the other thread's commits are visible
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)

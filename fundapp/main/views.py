@@ -7,7 +7,9 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from fundapp.donations.services import donor_wall, public_totals
 from fundapp.extensions import db
+from fundapp.funds.services import current_fund
 from fundapp.policy import public
 
 bp = Blueprint("main", __name__)
@@ -26,7 +28,11 @@ def safe_next(target: str | None, default: str = "/") -> str:
 @bp.get("/")
 @public
 def home():
-    return render_template("main/home.html")
+    fund = current_fund()
+    totals = public_totals(fund)
+    percent = min(100, totals.raised_cents * 100 // totals.goal_cents) if totals.goal_cents else 0
+    return render_template("main/home.html", fund=fund, totals=totals, percent=max(percent, 0),
+                           wall=donor_wall(fund))
 
 
 @bp.post("/language")

@@ -1,13 +1,11 @@
-"""Browser fixtures: the app served on 127.0.0.1 by a real HTTP server in a thread,
-and Debian's Chromium driven by Playwright (never a downloaded browser)."""
+"""Browser fixtures (the app itself is served by ``live_server`` in tests/conftest.py):
+Debian's Chromium driven by Playwright (never a downloaded browser)."""
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -17,18 +15,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
-
-
-@pytest.fixture
-def live_server(app):
-    """Serve the test app on a free loopback port for the length of one test."""
-    app.config["SERVER_NAME"] = None
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture(scope="session")

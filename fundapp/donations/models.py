@@ -1,0 +1,147 @@
+"""Donors, donations, monthly gifts, receipt numbers and the store of Stripe events.
+
+A donation is created ``pending`` when the donor submits the form and becomes
+``succeeded`` only when Stripe's money facts are booked (webhook or
+reconciliation), in the same transaction as its journal entry. Its amounts
+after that (gross, fee, net, refunded) come from Stripe's balance
+transactions, never from the form. A receipt number (year and sequence) is
+given once, when the gift settles, and never changes.
+"""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fundapp.extensions import UTCDateTime, db, utcnow
+
+
+class DonationStatus(enum.StrEnum):
+    PENDING = "pending"  # the donor is at the checkout
+    SUCCEEDED = "succeeded"  # settled and booked
+    FAILED = "failed"  # the card was declined or the checkout abandoned
+    REFUNDED = "refunded"  # all of it given back
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Frequency(enum.StrEnum):
+    ONE_TIME = "one_time"
+    MONTHLY = "monthly"
+
+
+class Origin(enum.StrEnum):
+    APP = "app"  # through our donate page
+    STRIPE = "stripe"  # a charge we did not start: a Payment Link, the dashboard, the API
+    OFFLINE = "offline"  # a cheque or cash recorded by the treasurer
+
+
+class WallStatus(enum.StrEnum):
+    HIDDEN = "hidden"  # not opted in, or hidden by the treasurer
+    WAITING = "waiting"  # opted in; the treasurer has not looked yet
+    SHOWN = "shown"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Donor(db.Model):
+    __tablename__ = "donors"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    #: Lower-case; "" for a gift whose payer left no email (a cash gift, an external charge).
+    email: Mapped[str] = mapped_column(sa.String(254))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    language: Mapped[str] = mapped_column(sa.String(5), default="en")
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Donation(db.Model):
+    __tablename__ = "donations"
+    __table_args__ = (
+        sa.UniqueConstraint("fund_id", "receipt_year", "receipt_seq"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("refunded_cents >= 0", name="refunded_not_negative"),
+        sa.Index("ix_donations_fund_status", "fund_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    #: The secret in the donor's /thanks and receipt links (the donation id is guessable; this is not).
+    token: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_token)
+    status: Mapped[str] = mapped_column(sa.String(20), default=DonationStatus.PENDING)
+    frequency: Mapped[str] = mapped_column(sa.String(10), default=Frequency.ONE_TIME)
+    origin: Mapped[str] = mapped_column(sa.String(10), default=Origin.APP)
+    #: What the donor chose to give (cents); with the fee covered, the charge is amount + fee_cover.
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    fee_cover_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    language: Mapped[str] = mapped_column(sa.String(5), default="en")
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    wall_status: Mapped[str] = mapped_column(sa.String(10), default=WallStatus.HIDDEN)
+    wall_message: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: "" (none), "honor" or "memory", with the name of the person.
+    dedication_kind: Mapped[str] = mapped_column(sa.String(10), default="")
+    dedication_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: Offline gifts: "cheque" or "cash", and the cheque number or other reference.
+    method: Mapped[str] = mapped_column(sa.String(10), default="card")
+    reference: Mapped[str] = mapped_column(sa.String(100), default="")
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    #: The settled charge: one donation per charge, so a charge is booked once.
+    stripe_charge_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    stripe_invoice_id: Mapped[str | None] = mapped_column(sa.String(100))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    #: From Stripe's balance transaction once settled (cents): gross = fee + net.
+    gross_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    fee_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    net_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    refunded_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: The day the money was given (the charge's date, or the cheque's).
+    received_on: Mapped[date | None] = mapped_column(sa.Date)
+    receipt_year: Mapped[int | None] = mapped_column()
+    receipt_seq: Mapped[int | None] = mapped_column()
+    failure_message: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    donor: Mapped[Donor] = relationship(lazy="joined")
+
+    @property
+    def total_cents(self) -> int:
+        """What the card is charged: the gift plus the fee the donor chose to cover."""
+        return self.amount_cents + self.fee_cover_cents
+
+    @property
+    def receipt_number(self) -> str | None:
+        if self.receipt_seq is None:
+            return None
+        return f"{self.receipt_year}-{self.receipt_seq:06d}"
+
+
+class ReceiptCounter(db.Model):
+    """The last receipt number given per fund and year; incremented under a row lock."""
+
+    __tablename__ = "receipt_counters"
+
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class StripeEvent(db.Model):
+    """Every webhook event received, raw, once: a repeated id is a duplicate delivery."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    payload: Mapped[str] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,406 @@
+"""Giving and booking: pending donations, Stripe's money facts into the books, receipts.
+
+Money is booked only from facts re-fetched from Stripe (``payments.gateway``),
+never from a form or an event's body. Each movement is booked once: a charge
+is one donation (``stripe_charge_id`` is unique) and one journal entry
+(source ``stripe.charge``); a refund is one entry (source ``stripe.refund``).
+A repeated or reordered event finds the work done and changes nothing.
+Functions flush; the caller commits.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from flask_babel import force_locale, gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from fundapp.audit.services import record_change
+from fundapp.donations.models import (Donation, DonationStatus, Donor, Frequency, Origin, ReceiptCounter,
+                                      StripeEvent, WallStatus)
+from fundapp.extensions import db, utcnow
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from fundapp.mail import queue_mail
+from fundapp.money import format_cents
+from fundapp.payments import gateway
+from fundapp.payments.facts import PaymentSettled, RefundSettled
+from reports import receipt as receipt_pdf
+
+DEDICATIONS = ("", "honor", "memory")
+
+
+class DonationError(ValueError):
+    """A gift the fund cannot take as asked; the message is for the donor, ``field`` says where."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def fee_cover(amount_cents: int, basis_points: int, fixed_cents: int) -> int:
+    """What to add so that, after a fee of ``basis_points``/10000 of the total plus ``fixed_cents``,
+    the fund receives at least ``amount_cents``: total = ceil((amount + fixed) / (1 - rate))."""
+    total = -(-(amount_cents + fixed_cents) * 10_000 // (10_000 - basis_points))
+    return total - amount_cents
+
+
+def fee_cover_for(amount_cents: int) -> int:
+    config = current_app.config
+    return fee_cover(amount_cents, config["CARD_FEE_BASIS_POINTS"], config["CARD_FEE_FIXED_CENTS"])
+
+
+@dataclass(frozen=True)
+class GiftRequest:
+    amount_cents: int
+    monthly: bool
+    cover_fee: bool
+    name: str
+    email: str
+    anonymous: bool = False
+    on_wall: bool = False
+    wall_message: str = ""
+    dedication_kind: str = ""
+    dedication_name: str = ""
+    language: str = "en"
+
+
+def find_or_create_donor(fund: Fund, email: str, name: str, language: str = "en") -> Donor:
+    email = email.strip().lower()
+    donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund.id, email=email))
+    if donor is None:
+        donor = Donor(fund_id=fund.id, email=email, name=name.strip()[:200] or "Anonymous", language=language)
+        try:
+            with db.session.begin_nested():
+                db.session.add(donor)
+        except IntegrityError:  # a concurrent request made the same donor
+            donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund.id, email=email))
+    elif name.strip():
+        donor.name, donor.language = name.strip()[:200], language
+    return donor
+
+
+def start_donation(fund: Fund, gift: GiftRequest) -> Donation:
+    """A pending donation, before the donor pays; nothing is booked until Stripe says it settled."""
+    config = current_app.config
+    if gift.amount_cents < config["DONATION_MIN_CENTS"]:
+        raise DonationError(_("The smallest gift we can take by card is %(min)s.",
+                              min=format_cents(config["DONATION_MIN_CENTS"], fund.currency)), "amount")
+    if gift.amount_cents > config["DONATION_MAX_CENTS"]:
+        raise DonationError(_("For a gift above %(max)s, please write to %(email)s and we will arrange it.",
+                              max=format_cents(config["DONATION_MAX_CENTS"], fund.currency),
+                              email=fund.contact_email), "amount")
+    if gift.dedication_kind not in DEDICATIONS:
+        raise DonationError(_("Choose how to dedicate the gift."), "dedication_kind")
+    if gift.dedication_kind and not gift.dedication_name.strip():
+        raise DonationError(_("Write the name of the person the gift honours or remembers."), "dedication_name")
+    donor = find_or_create_donor(fund, gift.email, gift.name, gift.language)
+    donation = Donation(
+        fund_id=fund.id, donor=donor, status=DonationStatus.PENDING,
+        frequency=Frequency.MONTHLY if gift.monthly else Frequency.ONE_TIME, origin=Origin.APP,
+        amount_cents=gift.amount_cents, fee_cover_cents=fee_cover_for(gift.amount_cents) if gift.cover_fee else 0,
+        currency=fund.currency, language=gift.language, anonymous=gift.anonymous,
+        wall_status=WallStatus.WAITING if gift.on_wall else WallStatus.HIDDEN,
+        wall_message=gift.wall_message.strip()[:200] if gift.on_wall else "",
+        dedication_kind=gift.dedication_kind, dedication_name=gift.dedication_name.strip()[:200])
+    db.session.add(donation)
+    db.session.flush()
+    record_change("donation.start", "donation", donation.id, fund_id=fund.id,
+                  after={"amount_cents": donation.amount_cents, "fee_cover_cents": donation.fee_cover_cents,
+                         "frequency": donation.frequency})
+    return donation
+
+
+def checkout_metadata(donation: Donation) -> dict:
+    return {"donation": donation.token, "fund": str(donation.fund_id)}
+
+
+def mark_failed(donation: Donation, message: str) -> None:
+    if donation.status == DonationStatus.PENDING:
+        donation.status = DonationStatus.FAILED
+        donation.failure_message = message[:300]
+        record_change("donation.failed", "donation", donation.id, fund_id=donation.fund_id,
+                      after={"message": donation.failure_message})
+
+
+def retry_donation(donation: Donation) -> None:
+    """A donor who was declined tries again with another card: the gift is pending once more."""
+    if donation.status == DonationStatus.FAILED:
+        donation.status, donation.failure_message = DonationStatus.PENDING, ""
+
+
+# --- booking Stripe's facts -------------------------------------------------------------------
+
+
+def _booking_day(fund: Fund, day: date) -> date:
+    """The money's own date, unless that month is closed: then today, in the open month (DESIGN 3)."""
+    return day if not ledger.is_closed(fund, day) else utcnow().date()
+
+
+def _next_receipt_seq(fund: Fund, year: int) -> int:
+    query = db.select(ReceiptCounter).filter_by(fund_id=fund.id, year=year).with_for_update()
+    counter = db.session.scalar(query)
+    if counter is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(ReceiptCounter(fund_id=fund.id, year=year, last=0))
+        except IntegrityError:
+            pass
+        counter = db.session.scalar(query)
+    counter.last += 1
+    db.session.flush()
+    return counter.last
+
+
+def _donation_for_payment(fund: Fund, fact: PaymentSettled) -> Donation:
+    """The pending donation this charge pays, a new one for a monthly renewal, or one for a charge we did not start."""
+    token = (fact.metadata or {}).get("donation")
+    candidates = []
+    if token:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, token=token))
+    if fact.payment_intent_id:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_payment_intent_id=fact.payment_intent_id))
+    if fact.subscription_id:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_subscription_id=fact.subscription_id)
+                          .order_by(Donation.id))
+    for query in candidates:
+        found = db.session.scalars(query).first()
+        if found is None:
+            continue
+        if found.stripe_charge_id is None:
+            return found
+        if fact.subscription_id:  # a renewal: a new gift with the first one's choices
+            renewal = Donation(
+                fund_id=fund.id, donor=found.donor, frequency=Frequency.MONTHLY, origin=found.origin,
+                amount_cents=fact.gross_cents, fee_cover_cents=0, refunded_cents=0, currency=fund.currency,
+                language=found.language,
+                anonymous=found.anonymous, wall_status=WallStatus.HIDDEN, dedication_kind=found.dedication_kind,
+                dedication_name=found.dedication_name, stripe_subscription_id=fact.subscription_id)
+            db.session.add(renewal)
+            return renewal
+    donor = find_or_create_donor(fund, fact.email, fact.name or "Anonymous")
+    external = Donation(fund_id=fund.id, donor=donor, origin=Origin.STRIPE, amount_cents=fact.gross_cents,
+                        fee_cover_cents=0, refunded_cents=0,
+                        currency=fund.currency, anonymous=True, wall_status=WallStatus.HIDDEN,
+                        frequency=Frequency.MONTHLY if fact.subscription_id else Frequency.ONE_TIME,
+                        stripe_subscription_id=fact.subscription_id, language=donor.language)
+    db.session.add(external)
+    return external
+
+
+def record_settled_payment(fund: Fund, fact: PaymentSettled) -> Donation:
+    """Book a settled charge once: the donation, its receipt number, its journal entry, its receipt mail."""
+    existing = db.session.scalar(db.select(Donation).filter_by(stripe_charge_id=fact.charge_id))
+    if existing is not None:
+        return existing
+    if fact.currency != fund.currency:
+        raise ledger.LedgerError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
+    donation = _donation_for_payment(fund, fact)
+    if donation.amount_cents + donation.fee_cover_cents != fact.gross_cents:
+        # Stripe's figure is the truth; keep the donor's choice only when it adds up.
+        donation.amount_cents, donation.fee_cover_cents = fact.gross_cents, 0
+    donation.stripe_charge_id = fact.charge_id
+    donation.stripe_payment_intent_id = fact.payment_intent_id or donation.stripe_payment_intent_id
+    donation.stripe_invoice_id = fact.invoice_id
+    donation.stripe_subscription_id = fact.subscription_id or donation.stripe_subscription_id
+    donation.gross_cents, donation.fee_cents, donation.net_cents = fact.gross_cents, fact.fee_cents, fact.net_cents
+    donation.status = DonationStatus.SUCCEEDED
+    donation.failure_message = ""
+    donation.received_on = fact.day
+    donation.settled_at = utcnow().replace(microsecond=0)
+    donation.receipt_year = fact.day.year
+    donation.receipt_seq = _next_receipt_seq(fund, fact.day.year)
+    db.session.flush()
+    postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
+    if fact.fee_cents:
+        postings.insert(1, ("Expenses:PaymentFees", fact.fee_cents))
+    ledger.post_entry(fund, entry_date=_booking_day(fund, fact.day),
+                      memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})",
+                      source_kind="stripe.charge", source_id=fact.charge_id, postings=postings)
+    record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
+                  after={"charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
+                         "receipt": donation.receipt_number})
+    send_receipt(fund, donation)
+    return donation
+
+
+def record_refund(fund: Fund, fact: RefundSettled) -> bool:
+    """Book a refund once; True if it was new. The charge must be booked first."""
+    if ledger.find_entry(fund, "stripe.refund", fact.refund_id) is not None:
+        return False
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=fact.charge_id))
+    if donation is None:
+        raise gateway.FactsIncomplete(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
+    ledger.post_entry(fund, entry_date=_booking_day(fund, fact.day),
+                      memo=f"Refund of gift {donation.receipt_number} ({fact.refund_id})",
+                      source_kind="stripe.refund", source_id=fact.refund_id,
+                      postings=[("Income:Donations", fact.amount_cents), ("Assets:Stripe", -fact.amount_cents)])
+    before = {"refunded_cents": donation.refunded_cents, "status": donation.status}
+    donation.refunded_cents += fact.amount_cents
+    donation.status = (DonationStatus.REFUNDED if donation.refunded_cents >= (donation.gross_cents or 0)
+                       else DonationStatus.PARTIALLY_REFUNDED)
+    db.session.flush()
+    record_change("donation.refunded", "donation", donation.id, fund_id=fund.id, before=before,
+                  after={"refunded_cents": donation.refunded_cents, "status": donation.status,
+                         "refund": fact.refund_id})
+    send_receipt(fund, donation)
+    return True
+
+
+def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
+    """Everything Stripe says about one charge: the payment (if not yet booked), then each refund."""
+    fact = gateway.settled_charge(charge_id)
+    if fact is None:
+        return
+    record_settled_payment(fund, fact)
+    for refund in gateway.refunds_for_charge(charge_id):
+        record_refund(fund, refund)
+
+
+# --- webhook events -----------------------------------------------------------------------------
+
+
+def _link_checkout(fund: Fund, session: dict) -> None:
+    token = session.get("client_reference_id") or (session.get("metadata") or {}).get("donation")
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
+    if donation is None:
+        return
+    donation.stripe_checkout_session_id = session.get("id")
+    donation.stripe_payment_intent_id = gateway._id(session.get("payment_intent")) or donation.stripe_payment_intent_id
+    donation.stripe_subscription_id = gateway._id(session.get("subscription")) or donation.stripe_subscription_id
+    if gateway._id(session.get("customer")) and not donation.donor.stripe_customer_id:
+        donation.donor.stripe_customer_id = gateway._id(session.get("customer"))
+
+
+def _payment_failed(fund: Fund, intent: dict) -> None:
+    token = (intent.get("metadata") or {}).get("donation")
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
+    if donation is not None:
+        message = ((intent.get("last_payment_error") or {}).get("message")) or "The payment did not go through."
+        mark_failed(donation, message)
+
+
+def _intent_succeeded(fund: Fund, intent: dict) -> None:
+    fact = gateway.settled_payment_for_intent(intent["id"])
+    if fact is not None:
+        record_settled_payment(fund, fact)
+
+
+def _invoice_paid(fund: Fund, invoice: dict) -> None:
+    charge_id = gateway._id(invoice.get("charge"))
+    if charge_id:
+        book_charge_and_refunds(fund, charge_id)
+    elif gateway._id(invoice.get("payment_intent")):
+        _intent_succeeded(fund, {"id": gateway._id(invoice.get("payment_intent"))})
+
+
+def _refund_event(fund: Fund, obj: dict) -> None:
+    charge_id = obj["id"] if obj.get("object") == "charge" else gateway._id(obj.get("charge"))
+    if charge_id:
+        book_charge_and_refunds(fund, charge_id)
+
+
+HANDLERS = {
+    "checkout.session.completed": _link_checkout,
+    "payment_intent.succeeded": _intent_succeeded,
+    "payment_intent.payment_failed": _payment_failed,
+    "charge.succeeded": lambda fund, charge: book_charge_and_refunds(fund, charge["id"]),
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_succeeded": _invoice_paid,
+    "charge.refunded": _refund_event,
+    "charge.refund.updated": _refund_event,
+    "refund.created": _refund_event,
+    "refund.updated": _refund_event,
+}
+
+
+def receive_event(fund: Fund, event: dict) -> str:
+    """Store a verified event once and apply it; "duplicate", "applied" or "ignored"."""
+    if db.session.get(StripeEvent, event["id"]) is not None:
+        return "duplicate"
+    db.session.add(StripeEvent(id=event["id"], type=event["type"], payload=json.dumps(event, sort_keys=True)))
+    db.session.flush()
+    handler = HANDLERS.get(event["type"])
+    if handler is None:
+        return "ignored"
+    handler(fund, (event.get("data") or {}).get("object") or {})
+    return "applied"
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
+    return receipt_pdf.ReceiptData(
+        fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
+        contact_email=fund.contact_email, receipt_number=donation.receipt_number,
+        donor_name=donation.donor.name, gift_date=donation.received_on, amount_cents=donation.gross_cents,
+        refunded_cents=donation.refunded_cents, currency=donation.currency, method=donation.method,
+        monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
+        dedication_name=donation.dedication_name, language=donation.language if donation.language in
+        receipt_pdf.TEXT else "en", issued_at=donation.settled_at)
+
+
+def receipt_for(fund: Fund, donation: Donation) -> bytes:
+    """The receipt PDF; the same gift gives the same bytes until a refund corrects it."""
+    if donation.receipt_number is None:
+        raise DonationError(_("This gift has no receipt yet: it has not been received."))
+    return receipt_pdf.render(receipt_data(fund, donation))
+
+
+def receipt_filename(donation: Donation) -> str:
+    return f"receipt-{donation.receipt_number}.pdf"
+
+
+def send_receipt(fund: Fund, donation: Donation) -> None:
+    """Queue the receipt mail (with the PDF) in the donor's language, in this transaction."""
+    if not donation.donor.email:
+        return
+    with force_locale(donation.language):
+        if donation.refunded_cents:
+            subject = _("Corrected receipt %(number)s from %(fund)s", number=donation.receipt_number, fund=fund.name)
+            body = _("Hello %(name)s,\n\nWe refunded %(refunded)s of your gift of %(amount)s. The corrected "
+                     "receipt is attached.\n\n%(fund)s", name=donation.donor.name,
+                     refunded=format_cents(donation.refunded_cents, fund.currency, _locale(donation)),
+                     amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+        else:
+            subject = _("Thank you: receipt %(number)s from %(fund)s", number=donation.receipt_number, fund=fund.name)
+            body = _("Hello %(name)s,\n\nThank you for your gift of %(amount)s to %(fund)s. It goes to striking "
+                     "workers who cannot cover rent, utilities, medicine or childcare. Your receipt is attached."
+                     "\n\n%(fund)s", name=donation.donor.name,
+                     amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+    queue_mail(donation.donor.email, subject, body,
+               attachment=(receipt_filename(donation), receipt_for(fund, donation)))
+
+
+def _locale(donation: Donation) -> str:
+    return "es_US" if donation.language == "es" else "en_US"
+
+
+# --- public totals ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicTotals:
+    raised_cents: int
+    gifts: int
+    goal_cents: int
+
+
+def public_totals(fund: Fund) -> PublicTotals:
+    """What the home page shows: raised is Income:Donations in the books (gifts less refunds)."""
+    raised = -ledger.balance(fund, "Income:Donations")
+    gifts = db.session.scalar(db.select(db.func.count(Donation.id)).where(
+        Donation.fund_id == fund.id, Donation.status.in_([DonationStatus.SUCCEEDED,
+                                                          DonationStatus.PARTIALLY_REFUNDED])))
+    return PublicTotals(raised, gifts or 0, fund.goal_cents)
+
+
+def donor_wall(fund: Fund, limit: int = 20) -> list[tuple[str, str, int]]:
+    """(name or "Anonymous", message, cents) of gifts shown on the wall, newest first."""
+    rows = db.session.scalars(db.select(Donation).where(
+        Donation.fund_id == fund.id, Donation.wall_status == WallStatus.SHOWN,
+        Donation.status == DonationStatus.SUCCEEDED).order_by(Donation.settled_at.desc()).limit(limit))
+    return [("" if d.anonymous else d.donor.name, d.wall_message, d.gross_cents) for d in rows]

@@ -1,0 +1,217 @@
+"""Giving: the donate form, the checkout (Stripe's, or local mode's test page), thanks and receipt, the webhook."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from fundapp.accounts.views import show_error
+from fundapp.donations import services
+from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
+from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
+from fundapp.extensions import csrf, db
+from fundapp.funds.services import current_fund
+from fundapp.ledger.services import LedgerError
+from fundapp.mail import deliver_pending
+from fundapp.money import InvalidAmount, format_cents, parse_amount
+from fundapp.payments import gateway
+from fundapp.policy import public
+
+bp = Blueprint("donations", __name__)
+
+
+def _donation(token: str) -> Donation:
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=current_fund().id, token=token))
+    if donation is None:
+        abort(404)
+    return donation
+
+
+def _gift(form: DonateForm) -> services.GiftRequest:
+    if form.dedication_kind.data == "striker":
+        raise services.DonationError(_(
+            "Gifts go to the fund, not to one person: trustees elected by the members decide every grant "
+            "under the fund's published rules, so help reaches whoever needs it most and no striker is "
+            "singled out. If you know a striker in hardship, tell them they can apply."), "dedication_kind")
+    text = form.other_amount.data if form.amount.data == "other" else form.amount.data
+    if form.amount.data == "other":
+        try:
+            cents = parse_amount(text or "")
+        except InvalidAmount as exc:
+            raise services.DonationError(str(exc), "other_amount") from exc
+    else:
+        cents = int(text)
+    return services.GiftRequest(
+        amount_cents=cents, monthly=form.frequency.data == "monthly", cover_fee=form.cover_fee.data,
+        name=form.name.data, email=form.email.data, anonymous=form.anonymous.data, on_wall=form.on_wall.data,
+        wall_message=form.wall_message.data or "", dedication_kind=form.dedication_kind.data,
+        dedication_name=form.dedication_name.data or "", language=str(get_locale() or "en"))
+
+
+def _prefill(form: DonateForm, donation: Donation) -> None:
+    """A donor back from the checkout finds the form as they left it."""
+    preset = str(donation.amount_cents)
+    form.amount.data = preset if int(preset) in PRESETS else "other"
+    form.other_amount.data = "" if form.amount.data != "other" else f"{donation.amount_cents / 100:.2f}"
+    form.frequency.data = donation.frequency
+    form.cover_fee.data = bool(donation.fee_cover_cents)
+    form.name.data, form.email.data = donation.donor.name, donation.donor.email
+    form.anonymous.data = donation.anonymous
+    form.on_wall.data = donation.wall_status != WallStatus.HIDDEN
+    form.wall_message.data = donation.wall_message
+    form.dedication_kind.data, form.dedication_name.data = donation.dedication_kind, donation.dedication_name
+
+
+def _checkout_url(donation: Donation) -> str:
+    if gateway.local_mode():
+        return url_for("donations.test_checkout", token=donation.token)
+    fund = current_fund()
+    session_id, url = gateway.create_checkout_session(
+        amount_cents=donation.amount_cents, fee_cover_cents=donation.fee_cover_cents, currency=fund.currency,
+        monthly=donation.frequency == Frequency.MONTHLY, gift_label=_("Gift to %(fund)s", fund=fund.name),
+        fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
+        email=donation.donor.email, locale=donation.language,
+        success_url=url_for("donations.thanks", token=donation.token, _external=True),
+        cancel_url=url_for("donations.donate", again=donation.token, _external=True),
+        idempotency_key=f"checkout-{donation.token}")
+    donation.stripe_checkout_session_id = session_id
+    db.session.commit()
+    return url
+
+
+@bp.route("/donate", methods=["GET", "POST"])
+@public
+def donate():
+    fund = current_fund()
+    form = DonateForm()
+    if request.method == "GET" and request.args.get("again"):
+        earlier = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=request.args["again"]))
+        if earlier is not None and earlier.status in (DonationStatus.PENDING, DonationStatus.FAILED):
+            _prefill(form, earlier)
+    if form.validate_on_submit():
+        try:
+            donation = services.start_donation(fund, _gift(form))
+        except services.DonationError as exc:
+            db.session.rollback()
+            show_error(form, exc, "amount")
+        else:
+            db.session.commit()
+            try:
+                return redirect(_checkout_url(donation))
+            except gateway.GatewayError:
+                current_app.logger.exception("could not start a checkout")
+                flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
+                        "minute."), "error")
+    return render_template("donations/donate.html", form=form, fund=fund,
+                           fee_example=format_cents(services.fee_cover_for(2500), fund.currency),
+                           test_mode=gateway.local_mode()), 422 if form.errors else 200
+
+
+@bp.route("/donate/test-checkout/<token>", methods=["GET", "POST"])
+@public
+def test_checkout(token):
+    """Local mode's stand-in for Stripe Checkout: a test card paid through the Stripe API."""
+    if not gateway.local_mode():
+        abort(404)
+    donation = _donation(token)
+    if donation.status not in (DonationStatus.PENDING, DonationStatus.FAILED):
+        return redirect(url_for("donations.thanks", token=token))
+    form = TestCardForm()
+    attempt = request.form.get("attempt") or secrets.token_hex(8)
+    if form.validate_on_submit():
+        services.retry_donation(donation)
+        month, year = form.expiry.data.split("/")
+        try:
+            paid = gateway.pay_with_test_card(
+                card_number=form.card_number.data.replace(" ", ""), exp_month=int(month), exp_year=2000 + int(year),
+                cvc=form.cvc.data, amount_cents=donation.total_cents, currency=donation.currency,
+                monthly=donation.frequency == Frequency.MONTHLY, metadata=services.checkout_metadata(donation),
+                email=donation.donor.email, name=donation.donor.name,
+                description=_("Gift to %(fund)s", fund=current_fund().name),
+                idempotency_key=f"test-{donation.token}-{attempt}")
+        except gateway.PaymentFailed as exc:
+            services.mark_failed(donation, str(exc))
+            db.session.commit()
+            form.card_number.errors.append(_("The card was declined: %(reason)s Nothing was charged. Try another "
+                                              "card.", reason=str(exc)))
+        except gateway.GatewayError:
+            db.session.rollback()
+            current_app.logger.exception("test checkout failed")
+            flash(_("We could not reach the card processor. Nothing was charged. Please try again in a minute."),
+                  "error")
+        else:
+            donation.stripe_payment_intent_id = paid.payment_intent_id
+            donation.stripe_subscription_id = paid.subscription_id
+            db.session.commit()
+            if paid.status == "requires_action":
+                return redirect(url_for("donations.test_secure", token=token))
+            return redirect(url_for("donations.thanks", token=token))
+    return render_template("donations/test_checkout.html", form=form, donation=donation, attempt=attempt,
+                           fund=current_fund()), 422 if form.errors else 200
+
+
+@bp.route("/donate/test-checkout/<token>/secure", methods=["GET", "POST"])
+@public
+def test_secure(token):
+    """Local mode's 3-D Secure step: the donor approves or refuses, as their bank's page would ask."""
+    if not gateway.local_mode():
+        abort(404)
+    donation = _donation(token)
+    if donation.stripe_payment_intent_id is None or donation.status != DonationStatus.PENDING:
+        return redirect(url_for("donations.thanks", token=token))
+    if request.method == "POST":
+        approve = request.form.get("decision") == "approve"
+        try:
+            status = gateway.authenticate_test_payment(donation.stripe_payment_intent_id, approve)
+        except gateway.GatewayError:
+            current_app.logger.exception("test 3-D Secure failed")
+            abort(502)
+        if status == "succeeded":
+            return redirect(url_for("donations.thanks", token=token))
+        services.mark_failed(donation, _("The bank's check was not passed."))
+        db.session.commit()
+        flash(_("Your bank's check was not passed, so nothing was charged. You can try again."), "error")
+        return redirect(url_for("donations.test_checkout", token=token))
+    return render_template("donations/test_secure.html", donation=donation, fund=current_fund())
+
+
+@bp.get("/thanks/<token>")
+@public
+def thanks(token):
+    donation = _donation(token)
+    return render_template("donations/thanks.html", donation=donation, fund=current_fund())
+
+
+@bp.get("/thanks/<token>/receipt.pdf")
+@public
+def receipt(token):
+    donation = _donation(token)
+    if donation.receipt_number is None:
+        abort(404)
+    pdf = services.receipt_for(current_fund(), donation)
+    return current_app.response_class(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{services.receipt_filename(donation)}"'})
+
+
+@bp.post("/stripe/webhook")
+@public
+@csrf.exempt
+def stripe_webhook():
+    """Verify, store once, apply in one transaction; non-2xx makes Stripe deliver again later."""
+    try:
+        event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
+    except gateway.InvalidEvent:
+        return jsonify(error="invalid signature or payload"), 400
+    try:
+        outcome = services.receive_event(current_fund(), event)
+        db.session.commit()
+    except (IntegrityError, gateway.GatewayError, gateway.FactsIncomplete, LedgerError) as exc:
+        db.session.rollback()
+        current_app.logger.warning("webhook %s (%s) not applied, Stripe will retry: %s", event["id"], event["type"],
+                                   exc)
+        return jsonify(error="not applied yet; retry"), 503
+    if outcome == "applied":
+        deliver_pending()
+    return jsonify(received=event["id"], outcome=outcome)

@@ -1,0 +1,34 @@
+"""Money facts: what Stripe says happened to money, in plain values (integer cents, dates)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class PaymentSettled:
+    """A succeeded charge and its balance transaction: gross = fee + net."""
+
+    charge_id: str
+    payment_intent_id: str | None
+    invoice_id: str | None
+    subscription_id: str | None
+    customer_id: str | None
+    gross_cents: int
+    fee_cents: int
+    net_cents: int
+    currency: str
+    day: date
+    metadata: dict = field(default_factory=dict)
+    email: str = ""
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RefundSettled:
+    refund_id: str
+    charge_id: str
+    amount_cents: int
+    currency: str
+    day: date

@@ -1,0 +1,75 @@
+"""The local Stripe server (localstripe) in this process, on 127.0.0.1, for ``make run`` and the tests.
+
+localstripe is a development dependency (requirements-dev.txt), never part of a
+production install; this module imports it only when started. Its own command
+line binds every interface and reloads a pickle from /tmp, so instead its
+aiohttp app is served here on the loopback address, with its pickling off.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.request
+
+
+class LocalStripe:
+    def __init__(self):
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.runner = None
+        self.base_url: str | None = None
+
+    def start(self, port: int = 0) -> str:
+        """Serve on 127.0.0.1:``port`` (0: any free port) in a daemon thread; returns the base URL."""
+        try:
+            import localstripe.resources as resources
+            from aiohttp import web
+            from localstripe.server import app
+        except ImportError as exc:  # pragma: no cover - a production install has no localstripe
+            raise RuntimeError("local mode needs the development requirements: pip install -r requirements-dev.txt"
+                               ) from exc
+        resources.Store.dump_to_disk = lambda self: None  # keep its state in memory only
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app)
+        started = threading.Event()
+
+        def serve():
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", port).start())
+            started.set()
+            self.loop.run_forever()
+
+        threading.Thread(target=serve, name="localstripe", daemon=True).start()
+        if not started.wait(10):
+            raise RuntimeError("the local Stripe server did not start")
+        self.base_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        return self.base_url
+
+    def _call(self, method: str, path: str, data: bytes | None = None) -> None:
+        request = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                         headers={"Authorization": "Bearer sk_test_local"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def register_webhook(self, url: str, secret: str, name: str = "fundapp") -> None:
+        """Have the server sign and send every event to ``url`` (once, about a second after it happens)."""
+        from urllib.parse import urlencode
+
+        self._call("POST", f"/_config/webhooks/{name}", urlencode({"url": url, "secret": secret}).encode())
+
+    def reset(self) -> None:
+        """Forget every object and webhook (between tests)."""
+        from localstripe import webhooks
+
+        webhooks._webhooks.clear()
+        self._call("DELETE", "/_config/data")
+
+    def stop(self) -> None:
+        if self.loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
+        future.result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        time.sleep(0.05)
+        self.loop = None

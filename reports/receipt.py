@@ -1,0 +1,132 @@
+"""A donor's receipt for one gift (IRS Publication 1771), in English or Spanish.
+
+``render(ReceiptData) -> bytes``. The receipt carries the organisation's legal
+name and EIN, the date and amount, the statement that no goods or services
+were given in exchange, and the deductibility wording of the fund's legal
+form: a 501(c)(3) gift is deductible; a gift to a 501(c)(5) union is not
+deductible as a charitable contribution. A refunded gift gets a corrected
+receipt with the same number. The same data gives the same bytes, so a
+re-issued receipt is the same file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+
+TEXT = {
+    "en": {
+        "title": "Receipt for your gift",
+        "corrected": "Corrected receipt (a refund was made)",
+        "number": "Receipt number",
+        "donor": "Donor",
+        "date": "Date of the gift",
+        "amount": "Amount of the gift",
+        "refunded": "Refunded to you",
+        "contribution": "Contribution",
+        "method": "Paid by",
+        "monthly": "monthly gift",
+        "dedication": {"honor": "In honour of", "memory": "In memory of"},
+        "methods": {"card": "card (Stripe)", "cheque": "cheque", "cash": "cash"},
+        "no_goods": "No goods or services were provided in exchange for this contribution.",
+        "c3": "{legal} is exempt from federal income tax under section 501(c)(3) of the Internal Revenue Code "
+              "(EIN {ein}). Your contribution is tax-deductible to the extent allowed by law.",
+        "c5": "{legal} is a labor organization exempt under section 501(c)(5) of the Internal Revenue Code "
+              "(EIN {ein}). Contributions to it are not deductible as charitable contributions for federal "
+              "income tax purposes.",
+        "other": "{legal} (EIN {ein}). Ask your tax adviser whether this contribution is deductible.",
+        "thanks": "Thank you. Your gift goes to the fund, which pays emergency grants to striking workers "
+                  "decided by trustees under published rules.",
+        "questions": "Questions: {email}",
+        "period": "Gift of {date}",
+    },
+    "es": {
+        "title": "Recibo de tu donación",
+        "corrected": "Recibo corregido (se hizo un reembolso)",
+        "number": "Número de recibo",
+        "donor": "Donante",
+        "date": "Fecha de la donación",
+        "amount": "Importe de la donación",
+        "refunded": "Reembolsado",
+        "contribution": "Contribución",
+        "method": "Pagado con",
+        "monthly": "donación mensual",
+        "dedication": {"honor": "En honor de", "memory": "En memoria de"},
+        "methods": {"card": "tarjeta (Stripe)", "cheque": "cheque", "cash": "efectivo"},
+        "no_goods": "No se entregaron bienes ni servicios a cambio de esta contribución.",
+        "c3": "{legal} está exenta del impuesto federal sobre la renta según la sección 501(c)(3) del Código de "
+              "Rentas Internas (EIN {ein}). Tu contribución es deducible en la medida que permita la ley.",
+        "c5": "{legal} es una organización laboral exenta según la sección 501(c)(5) del Código de Rentas "
+              "Internas (EIN {ein}). Las contribuciones a ella no son deducibles como donaciones benéficas "
+              "en el impuesto federal sobre la renta.",
+        "other": "{legal} (EIN {ein}). Consulta a tu asesor fiscal si esta contribución es deducible.",
+        "thanks": "Gracias. Tu donación va al fondo, que paga ayudas de emergencia a trabajadores en huelga, "
+                  "decididas por los fideicomisarios según normas publicadas.",
+        "questions": "Preguntas: {email}",
+        "period": "Donación del {date}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    fund_name: str
+    legal_name: str
+    ein: str
+    legal_form: str
+    contact_email: str
+    receipt_number: str
+    donor_name: str
+    gift_date: date
+    amount_cents: int
+    refunded_cents: int
+    currency: str
+    method: str  # "card", "cheque", "cash"
+    monthly: bool
+    dedication_kind: str  # "", "honor", "memory"
+    dedication_name: str
+    language: str
+    issued_at: datetime
+
+    @property
+    def contribution_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents
+
+
+def deductibility(data: ReceiptData) -> str:
+    text = TEXT.get(data.language, TEXT["en"])
+    form = data.legal_form.replace(" ", "").lower()
+    key = "c3" if form == "501(c)(3)" else "c5" if form == "501(c)(5)" else "other"
+    return text[key].format(legal=data.legal_name, ein=data.ein)
+
+
+def render(data: ReceiptData) -> bytes:
+    text = TEXT.get(data.language, TEXT["en"])
+    money = f"{amount_text(data.amount_cents)} {data.currency}"
+    rows = [
+        [text["number"], data.receipt_number],
+        [text["donor"], data.donor_name],
+        [text["date"], data.gift_date.isoformat()],
+        [text["amount"], money],
+    ]
+    if data.refunded_cents:
+        rows += [[text["refunded"], f"-{amount_text(data.refunded_cents)} {data.currency}"],
+                 [text["contribution"], f"{amount_text(data.contribution_cents)} {data.currency}"]]
+    method = text["methods"].get(data.method, data.method)
+    rows.append([text["method"], f"{method}, {text['monthly']}" if data.monthly else method])
+    if data.dedication_kind in text["dedication"] and data.dedication_name:
+        rows.append([text["dedication"][data.dedication_kind], data.dedication_name])
+    title = text["corrected"] if data.refunded_cents else text["title"]
+    info = DocumentInfo(fund_name=data.fund_name, title=title,
+                        period=text["period"].format(date=data.gift_date.isoformat()),
+                        generated_at=data.issued_at, currency=data.currency)
+    return render_document(info, [
+        paragraph(title, "title"),
+        paragraph(data.legal_name, "heading"),
+        *tables(["", ""], rows, col_widths=[170, 320]),
+        paragraph(text["no_goods"], "heading"),
+        paragraph(deductibility(data)),
+        paragraph(text["thanks"]),
+        paragraph(text["questions"].format(email=data.contact_email), "small"),
+    ])
