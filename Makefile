@@ -11,11 +11,11 @@ AXE := node_modules/axe-core/axe.min.js
 .PHONY: run test test-sqlite test-postgres translations extract-messages chromium clean
 
 ## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
-run: $(VENV)/.runtime $(MO)
+## in local mode (a local Stripe server in the same process; test cards only, no real money)
+run: $(VENV)/.dev $(MO)
 	$(FLASK) db upgrade
 	$(FLASK) fund seed-demo --if-empty
-	@echo "fundapp is starting at http://127.0.0.1:5000  (Ctrl-C stops it)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) fund run-local --port 5000
 
 ## make test: the whole suite on SQLite, then on PostgreSQL at 127.0.0.1:5432 when it is reachable
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)

@@ -146,6 +146,36 @@ def export_ledger_command(fmt, start, end, output):
         click.echo(f"Wrote {count} entries to {output}.")
 
 
+@fund_cli.command("run-local")
+@click.option("--port", default=5000, show_default=True, help="The app's port on 127.0.0.1.")
+@click.option("--stripe-port", default=8420, show_default=True, help="The local Stripe server's port on 127.0.0.1.")
+def run_local_command(port, stripe_port):
+    """Serve the app on 127.0.0.1 in local mode: a local Stripe server in this process, wired to the app."""
+    from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
+    from fundapp.payments.local_server import LocalStripe
+
+    app = current_app._get_current_object()
+    if app.config["ENV_NAME"] == "production":
+        _fail("run-local is for development; production runs under gunicorn with Stripe itself.")
+    server = LocalStripe()
+    base = server.start(stripe_port)
+    app.config["STRIPE_API_BASE"] = base
+    try:
+        check_local_mode(app.config)
+    except LocalModeUnsafe as exc:
+        server.stop()
+        _fail(str(exc))
+    server.register_webhook(f"http://127.0.0.1:{port}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
+    click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}")
+    click.echo(f"fundapp is starting at http://127.0.0.1:{port}  (Ctrl-C stops both)")
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple("127.0.0.1", port, app, use_reloader=False, threaded=True)
+    finally:
+        server.stop()
+
+
 @fund_cli.command("report")
 @click.argument("kind", type=click.Choice(documents.KINDS))
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")

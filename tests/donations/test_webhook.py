@@ -1,0 +1,179 @@
+"""The webhook under duplicates, replays, reordering and forgery, with events signed by the SDK's own
+helper for what localstripe cannot send (Checkout completion, charge.refunded), built on real objects."""
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+from localstripe import webhooks as localstripe_webhooks
+
+from fundapp.donations import services
+from fundapp.donations.models import Donation, DonationStatus, StripeEvent
+from fundapp.extensions import db
+from fundapp.ledger import services as ledger
+from fundapp.ledger.models import JournalEntry
+from fundapp.mail import OutboxMessage
+from fundapp.payments.facts import PaymentSettled
+from tests.conftest import wait_for
+from tests.donations.conftest import signed_event
+
+
+def books(fund):
+    """(number of entries, Income:Donations, Assets:Stripe): what must not move on a repeat."""
+    db.session.rollback()
+    count = db.session.scalar(db.select(db.func.count(JournalEntry.id)))
+    return count, ledger.balance(fund, "Income:Donations"), ledger.balance(fund, "Assets:Stripe")
+
+
+def deliver(client, event_type, obj, **kwargs):
+    payload, headers = signed_event(event_type, obj, **kwargs)
+    return client.post("/stripe/webhook", data=payload, headers=headers)
+
+
+def pending_gift(fund, cents=2_000, email="kim@example.org"):
+    donation = services.start_donation(fund, services.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
+                                                                  name="Kim", email=email))
+    db.session.commit()
+    return donation
+
+
+def pay(api, donation, card="4242424242424242"):
+    method = api.payment_methods.create(params={"type": "card", "card": {
+        "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    return api.payment_intents.create(params={
+        "amount": donation.total_cents, "currency": "usd", "payment_method": method.id, "confirm": True,
+        "metadata": services.checkout_metadata(donation)})
+
+
+@pytest.mark.parametrize("tamper", ["wrong secret", "old", "no header", "not json"])
+def test_bad_or_old_signatures_are_refused_and_nothing_is_stored(client, fund, localstripe, tamper):
+    if tamper == "wrong secret":
+        payload, headers = signed_event("charge.succeeded", {"id": "ch_1"}, secret="whsec_someone_else")
+    elif tamper == "old":  # a replay of a genuine event, outside the 5-minute window
+        payload, headers = signed_event("charge.succeeded", {"id": "ch_1"}, timestamp=int(time.time()) - 3600)
+    elif tamper == "no header":
+        payload, headers = signed_event("charge.succeeded", {"id": "ch_1"})
+        headers.pop("Stripe-Signature")
+    else:
+        payload, headers = b"{not json", {"Stripe-Signature": "t=1,v1=00"}
+    response = client.post("/stripe/webhook", data=payload, headers=headers)
+    assert response.status_code == 400
+    assert db.session.scalar(db.select(db.func.count(StripeEvent.id))) == 0
+
+
+def test_unknown_event_types_are_acknowledged_and_stored_once(client, fund, localstripe):
+    first = deliver(client, "customer.tax_id.created", {"id": "txi_1"}, event_id="evt_unknown")
+    again = deliver(client, "customer.tax_id.created", {"id": "txi_1"}, event_id="evt_unknown")
+    assert first.get_json()["outcome"] == "ignored" and again.get_json()["outcome"] == "duplicate"
+    assert db.session.scalar(db.select(db.func.count(StripeEvent.id))) == 1
+
+
+def test_checkout_completion_links_the_session_and_books_no_money(client, fund, localstripe):
+    donation = pending_gift(fund)
+    session = {"id": "cs_test_1", "object": "checkout.session", "client_reference_id": donation.token,
+               "payment_intent": "pi_not_yet", "customer": "cus_1", "payment_status": "paid",
+               "metadata": services.checkout_metadata(donation), "amount_total": 2_000}
+    assert deliver(client, "checkout.session.completed", session).status_code == 200
+    db.session.refresh(donation)
+    assert donation.stripe_checkout_session_id == "cs_test_1"
+    assert donation.stripe_payment_intent_id == "pi_not_yet"
+    assert donation.status == DonationStatus.PENDING and books(fund)[0] == 0
+
+
+def test_duplicate_and_repeated_events_leave_the_books_unchanged(client, fund, localstripe, api):
+    donation = pending_gift(fund)
+    intent = pay(api, donation)
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED)
+    before = books(fund)
+    assert before == (1, -2_000, 2_000)
+    charge_id = db.session.get(Donation, donation.id).stripe_charge_id
+    for event_type, obj in [("payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}),
+                            ("charge.succeeded", {"id": charge_id, "object": "charge"}),
+                            ("invoice.paid", {"id": "in_none", "object": "invoice", "charge": charge_id})]:
+        for n in range(2):  # two deliveries of the same event, and the same money under another event
+            response = deliver(client, event_type, obj, event_id=f"evt_{event_type}_{n}")
+            assert response.status_code == 200, response.get_data(as_text=True)
+    assert books(fund) == before
+    assert db.session.scalar(db.select(db.func.count(Donation.id))) == 1
+
+
+def test_refunds_are_booked_once_each_and_mail_a_corrected_receipt(client, fund, localstripe, api):
+    donation = pending_gift(fund, cents=5_000)
+    pay(api, donation)
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED)
+    charge_id = db.session.get(Donation, donation.id).stripe_charge_id
+    api.refunds.create(params={"charge": charge_id, "amount": 1_500})  # localstripe sends no refund event
+    charge = {"id": charge_id, "object": "charge"}
+    assert deliver(client, "charge.refunded", charge, event_id="evt_r1").status_code == 200
+    assert deliver(client, "charge.refunded", charge, event_id="evt_r1_again").status_code == 200
+    assert books(fund) == (2, -3_500, 3_500)
+    api.refunds.create(params={"charge": charge_id, "amount": 3_500})
+    deliver(client, "charge.refund.updated", {"id": "re_x", "object": "refund", "charge": charge_id})
+    assert books(fund) == (3, 0, 0)
+    refunded = db.session.get(Donation, donation.id)
+    assert refunded.status == DonationStatus.REFUNDED and refunded.refunded_cents == 5_000
+    subjects = list(db.session.scalars(db.select(OutboxMessage.subject).order_by(OutboxMessage.id)))
+    assert subjects[0].startswith("Thank you: receipt") and subjects[-1].startswith("Corrected receipt")
+
+
+def test_a_refund_arriving_before_its_payment_books_both_in_order(client, fund, localstripe, api):
+    localstripe_webhooks._webhooks.clear()  # nothing from localstripe: our events only, in the wrong order
+    donation = pending_gift(fund, cents=3_000)
+    intent = pay(api, donation)
+    charge_id = api.payment_intents.retrieve(intent.id).latest_charge
+    charge_id = charge_id if isinstance(charge_id, str) else charge_id.id
+    api.refunds.create(params={"charge": charge_id, "amount": 1_000})
+    assert deliver(client, "charge.refunded", {"id": charge_id, "object": "charge"}).status_code == 200
+    assert books(fund) == (2, -2_000, 2_000)
+    deliver(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"})
+    assert books(fund) == (2, -2_000, 2_000)
+    assert db.session.get(Donation, donation.id).status == DonationStatus.PARTIALLY_REFUNDED
+
+
+def test_a_declined_payment_event_marks_the_gift_failed(client, fund, localstripe):
+    donation = pending_gift(fund)
+    intent = {"id": "pi_declined", "object": "payment_intent", "status": "requires_payment_method",
+              "metadata": services.checkout_metadata(donation),
+              "last_payment_error": {"message": "Your card was declined."}}
+    deliver(client, "payment_intent.payment_failed", intent)
+    db.session.refresh(donation)
+    assert donation.status == DonationStatus.FAILED and donation.failure_message == "Your card was declined."
+    assert "Your card was declined. Nothing was charged." in client.get(f"/thanks/{donation.token}").get_data(
+        as_text=True)
+
+
+def fact(charge_id="ch_fee", gross=10_000, fee=320, day=date(2026, 11, 20), **extra):
+    return PaymentSettled(charge_id=charge_id, payment_intent_id=None, invoice_id=None, subscription_id=None,
+                          customer_id=None, gross_cents=gross, fee_cents=fee, net_cents=gross - fee, currency="USD",
+                          day=day, email="fee.payer@example.org", name="Fee Payer", **extra)
+
+
+def test_stripe_fees_are_booked_as_an_expense(fund, app):
+    """localstripe's fees are always 0, so the fact Stripe would give is built here, at the network's edge."""
+    donation = services.record_settled_payment(fund, fact())
+    db.session.commit()
+    entry = ledger.find_entry(fund, "stripe.charge", "ch_fee")
+    assert {(p.account.name, p.amount_cents) for p in entry.postings} == {
+        ("Assets:Stripe", 9_680), ("Expenses:PaymentFees", 320), ("Income:Donations", -10_000)}
+    assert (donation.gross_cents, donation.fee_cents, donation.net_cents) == (10_000, 320, 9_680)
+    assert donation.origin == "stripe" and donation.anonymous  # not started by us: kept off public pages
+
+
+def test_a_late_payment_for_a_closed_month_is_booked_in_the_open_month(fund, app):
+    ledger.close_month(fund, "2026-10")
+    donation = services.record_settled_payment(fund, fact(charge_id="ch_late", day=date(2026, 10, 30)))
+    db.session.commit()
+    entry = ledger.find_entry(fund, "stripe.charge", "ch_late")
+    assert entry.entry_date > date(2026, 10, 31)
+    assert donation.received_on == date(2026, 10, 30)  # the receipt keeps the day the donor gave
+
+
+def test_receipt_numbers_run_per_year_and_a_reissue_is_the_same_file(fund, app):
+    first = services.record_settled_payment(fund, fact(charge_id="ch_a", day=date(2026, 3, 1)))
+    second = services.record_settled_payment(fund, fact(charge_id="ch_b", day=date(2026, 3, 2)))
+    next_year = services.record_settled_payment(fund, fact(charge_id="ch_c", day=date(2027, 1, 2)))
+    db.session.commit()
+    assert [first.receipt_number, second.receipt_number, next_year.receipt_number] == [
+        "2026-000001", "2026-000002", "2027-000001"]
+    assert services.receipt_for(fund, first) == services.receipt_for(fund, db.session.get(Donation, first.id))
