@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.audit.views import bp as audit_bp
+    from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ledger_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(donations_bp)
+    app.register_blueprint(donations_admin_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -170,3 +172,10 @@ def _register_template_helpers(app: Flask) -> None:
     def money_filter(cents: int, currency: str = "USD") -> str:
         locale = str(get_locale() or "en")
         return format_cents(cents, currency, "es_US" if locale == "es" else "en_US")
+
+    @app.template_filter("longdate")
+    def longdate_filter(day) -> str:
+        """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"."""
+        from flask_babel import format_date
+
+        return format_date(day, "long") if day else ""

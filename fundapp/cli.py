@@ -146,6 +146,27 @@ def export_ledger_command(fmt, start, end, output):
         click.echo(f"Wrote {count} entries to {output}.")
 
 
+@fund_cli.command("reconcile-stripe")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Look at charges from this day (default: 35 days ago).")
+def reconcile_stripe_command(since):
+    """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
+    from datetime import datetime, timezone
+
+    from fundapp.donations.services import reconcile_stripe
+    from fundapp.payments.gateway import FactsIncomplete, GatewayError
+
+    start = (since.replace(tzinfo=timezone.utc) if since
+             else datetime.now(timezone.utc) - timedelta(days=35))
+    try:
+        result = reconcile_stripe(_fund(), start)
+    except (GatewayError, FactsIncomplete, ledger.LedgerError) as exc:
+        _fail(f"reconciliation stopped, nothing saved: {exc}")
+    db.session.commit()
+    deliver_pending()
+    click.echo(f"Looked at {result.charges_seen} charges since {start:%Y-%m-%d}: booked {result.payments_booked} "
+               f"payments and {result.refunds_booked} refunds that were missing.")
+
+
 @fund_cli.command("run-local")
 @click.option("--port", default=5000, show_default=True, help="The app's port on 127.0.0.1.")
 @click.option("--stripe-port", default=8420, show_default=True, help="The local Stripe server's port on 127.0.0.1.")

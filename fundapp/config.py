@@ -140,5 +140,8 @@ def check_settings(settings: dict) -> None:
                 "Refusing to start in production with the development SECRET_KEY "
                 "(or one shorter than 32 characters). Set SECRET_KEY to a long random value."
             )
+        fund = settings["FUND_DEFAULTS"]
+        if fund["ein"] == ENV_SETTINGS["FUND_EIN"] or fund["contact_email"] == ENV_SETTINGS["FUND_CONTACT_EMAIL"]:
+            raise ConfigError("Set FUND_EIN and FUND_CONTACT_EMAIL: donors' receipts must carry the real ones.")
         settings["SESSION_COOKIE_SECURE"] = True
         settings["REMEMBER_COOKIE_SECURE"] = True

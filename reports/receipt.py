@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from babel.dates import format_date
+
 from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
 
 TEXT = {
@@ -27,7 +29,7 @@ TEXT = {
         "contribution": "Contribution",
         "method": "Paid by",
         "monthly": "monthly gift",
-        "dedication": {"honor": "In honour of", "memory": "In memory of"},
+        "dedication": {"honor": "In honor of", "memory": "In memory of"},
         "methods": {"card": "card (Stripe)", "cheque": "cheque", "cash": "cash"},
         "no_goods": "No goods or services were provided in exchange for this contribution.",
         "c3": "{legal} is exempt from federal income tax under section 501(c)(3) of the Internal Revenue Code "
@@ -107,7 +109,7 @@ def render(data: ReceiptData) -> bytes:
     rows = [
         [text["number"], data.receipt_number],
         [text["donor"], data.donor_name],
-        [text["date"], data.gift_date.isoformat()],
+        [text["date"], format_date(data.gift_date, "long", locale="es_US" if data.language == "es" else "en_US")],
         [text["amount"], money],
     ]
     if data.refunded_cents:

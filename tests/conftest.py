@@ -18,6 +18,7 @@ from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
+import stripe
 from aiosmtpd.controller import Controller
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
@@ -27,8 +28,10 @@ from fundapp import create_app
 from fundapp.accounts import services as account_services
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund
+from fundapp.payments.local_server import LocalStripe
 
 PASSWORD = "correct horse battery"
+WEBHOOK_SECRET = "whsec_test_fundapp"
 FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
@@ -211,3 +214,33 @@ def wait_for(check, timeout: float = 8.0, interval: float = 0.1):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+# --- Stripe: the real SDK against localstripe served in this process on 127.0.0.1 ---------------
+
+
+@pytest.fixture(scope="session")
+def _localstripe():
+    server = LocalStripe()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def localstripe(app, _localstripe, live_server):
+    """A fresh local Stripe server wired to the app: the SDK calls it, its webhooks reach the live app."""
+    _localstripe.reset()
+    app.config.update(STRIPE_API_BASE=_localstripe.base_url, STRIPE_SECRET_KEY="sk_test_fundapp",
+                      STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    _localstripe.register_webhook(f"{live_server}/stripe/webhook", WEBHOOK_SECRET)
+    _localstripe.app_url = live_server
+    yield _localstripe
+    _localstripe.reset()
+
+
+@pytest.fixture
+def api(localstripe):
+    """The Stripe SDK pointed at the local server, as an outside party (the dashboard, a Payment Link)."""
+    return stripe.StripeClient("sk_test_fundapp", base_addresses={"api": localstripe.base_url},
+                               max_network_retries=0).v1

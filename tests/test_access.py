@@ -46,13 +46,17 @@ EXPECTED = {
     "donations.test_secure": PUBLIC,
     "donations.thanks": PUBLIC,
     "donations.receipt": PUBLIC,
+    "donations.thanks_status": PUBLIC,
     "donations.stripe_webhook": PUBLIC,
+    "donations_admin.index": {"treasurer"},
+    "donations_admin.refund": {"treasurer"},
+    "donations_admin.wall": {"treasurer"},
 }
 
 #: Endpoints that other servers call: no CSRF token, a signature instead (tested in their own files).
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
-URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1}
+URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1}
 
 
 def _routes(app):

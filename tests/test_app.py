@@ -33,10 +33,16 @@ def test_production_refuses_missing_secret_key(monkeypatch, database_url):
         create_app()
 
 
-def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch, database_url):
+def production_env(monkeypatch, database_url):
     monkeypatch.setenv("FUNDAPP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 48)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FUND_EIN", "12-3456789")
+    monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
+
+
+def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch, database_url):
+    production_env(monkeypatch, database_url)
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
@@ -128,3 +134,26 @@ def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
     page = response.get_data(as_text=True)
     assert "<script" not in page and "style=" not in page and "<style" not in page
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("FUND_EIN", "00-0000000", "FUND_EIN"),
+    ("STRIPE_API_BASE", "http://127.0.0.1:8420", "STRIPE_API_BASE"),
+])
+def test_production_refuses_placeholders_and_the_local_stripe_server(monkeypatch, database_url, name, value, message):
+    production_env(monkeypatch, database_url)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app()
+
+
+@pytest.mark.parametrize("key, base, message", [
+    ("sk_live_abc", "http://127.0.0.1:8420", "live key"),
+    ("sk_test_abc", "http://stripe.example.com:8420", "loopback"),
+])
+def test_local_mode_refuses_a_live_key_or_a_remote_server(monkeypatch, database_url, key, base, message):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
+    monkeypatch.setenv("STRIPE_API_BASE", base)
+    with pytest.raises(ConfigError, match=message):
+        create_app()

@@ -5,7 +5,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+from fundapp.money import InvalidAmount, parse_amount
 
 PRESETS = (1000, 2500, 5000, 10000, 25000)
 
@@ -29,14 +31,36 @@ class DonateForm(FlaskForm):
                                                         Length(max=254)],
                        description=_l("For your receipt. We never share it."), render_kw={"autocomplete": "email"})
     anonymous = BooleanField(_l("Keep my name off public pages"))
-    on_wall = BooleanField(_l("Show my gift on the donor wall (after a check by the fund)"))
+    on_wall = BooleanField(_l("Show my gift on the donor wall (after a check by the fund)"),
+                           description=_l("With your name kept off public pages, the wall says \"Anonymous\"."))
     wall_message = TextAreaField(_l("A short message for the strikers (optional)"),
                                  validators=[Optional(), Length(max=200)])
     dedication_kind = SelectField(_l("Dedicate this gift"), default="", choices=[
-        SelectChoice("", _l("No dedication")), SelectChoice("honor", _l("In honour of someone")),
-        SelectChoice("memory", _l("In memory of someone")), SelectChoice("striker", _l("To a particular striker"))])
-    dedication_name = StringField(_l("Their name"), validators=[Optional(), Length(max=200)])
+        SelectChoice("", _l("No dedication")), SelectChoice("honor", _l("In honor of someone")),
+        SelectChoice("memory", _l("In memory of someone")), SelectChoice("striker", _l("To a particular striker"))],
+        description=_l("Gifts go to the whole fund, never to one person."))
+    dedication_name = StringField(_l("Their name (if you dedicate the gift)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Continue to payment"))
+
+    def amount_cents(self) -> int:
+        """The gift in cents: a preset, or the other amount (already checked by ``validate_other_amount``)."""
+        return parse_amount(self.other_amount.data) if self.amount.data == "other" else int(self.amount.data)
+
+    def validate_other_amount(self, field):
+        if self.amount.data != "other":
+            return
+        try:
+            parse_amount(field.data or "")
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_dedication_kind(self, field):
+        if field.data == "striker":
+            raise ValidationError(_l(
+                "Gifts go to the fund, not to one person: trustees elected by the members decide every grant "
+                "under the fund's published rules, so help reaches whoever needs it most and no striker is "
+                "singled out. Choose \"No dedication\" or dedicate the gift in honor of someone; if you know a "
+                "striker in hardship, tell them they can apply."))
 
 
 class TestCardForm(FlaskForm):

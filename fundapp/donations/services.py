@@ -198,6 +198,17 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled) -> Donation:
     if fact.currency != fund.currency:
         raise ledger.LedgerError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
     donation = _donation_for_payment(fund, fact)
+    if donation.id is not None:
+        # Two deliveries of the same money can run at once. Claim the gift with a conditional UPDATE:
+        # the database lets one win; the other waits for it and then finds the gift booked.
+        claimed = db.session.execute(
+            db.update(Donation).where(Donation.id == donation.id, Donation.stripe_charge_id.is_(None))
+            .values(stripe_charge_id=fact.charge_id).execution_options(synchronize_session=False)).rowcount
+        db.session.refresh(donation)
+        if not claimed:
+            if donation.stripe_charge_id == fact.charge_id:
+                return donation
+            raise gateway.FactsIncomplete(f"gift {donation.id} was paid by another charge meanwhile; retry")
     if donation.amount_cents + donation.fee_cover_cents != fact.gross_cents:
         # Stripe's figure is the truth; keep the donor's choice only when it adds up.
         donation.amount_cents, donation.fee_cover_cents = fact.gross_cents, 0
@@ -226,10 +237,8 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled) -> Donation:
     return donation
 
 
-def record_refund(fund: Fund, fact: RefundSettled) -> bool:
-    """Book a refund once; True if it was new. The charge must be booked first."""
-    if ledger.find_entry(fund, "stripe.refund", fact.refund_id) is not None:
-        return False
+def record_refund(fund: Fund, fact: RefundSettled) -> Donation:
+    """Book one refund's entry (once); the gift's refunded total is set by ``apply_refunds``."""
     donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=fact.charge_id))
     if donation is None:
         raise gateway.FactsIncomplete(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
@@ -237,16 +246,25 @@ def record_refund(fund: Fund, fact: RefundSettled) -> bool:
                       memo=f"Refund of gift {donation.receipt_number} ({fact.refund_id})",
                       source_kind="stripe.refund", source_id=fact.refund_id,
                       postings=[("Income:Donations", fact.amount_cents), ("Assets:Stripe", -fact.amount_cents)])
+    return donation
+
+
+def apply_refunds(fund: Fund, donation: Donation, total_cents: int) -> None:
+    """Set the gift's refunded total to Stripe's figure; when it changes, audit it and mail a corrected receipt.
+
+    An absolute value set by a conditional UPDATE, so two deliveries at once neither add it twice nor mail twice.
+    """
     before = {"refunded_cents": donation.refunded_cents, "status": donation.status}
-    donation.refunded_cents += fact.amount_cents
-    donation.status = (DonationStatus.REFUNDED if donation.refunded_cents >= (donation.gross_cents or 0)
-                       else DonationStatus.PARTIALLY_REFUNDED)
-    db.session.flush()
-    record_change("donation.refunded", "donation", donation.id, fund_id=fund.id, before=before,
-                  after={"refunded_cents": donation.refunded_cents, "status": donation.status,
-                         "refund": fact.refund_id})
-    send_receipt(fund, donation)
-    return True
+    status = (DonationStatus.REFUNDED if total_cents >= (donation.gross_cents or 0) else
+              DonationStatus.PARTIALLY_REFUNDED if total_cents else donation.status)
+    changed = db.session.execute(
+        db.update(Donation).where(Donation.id == donation.id, Donation.refunded_cents != total_cents)
+        .values(refunded_cents=total_cents, status=status).execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(donation)
+    if changed:
+        record_change("donation.refunded", "donation", donation.id, fund_id=fund.id, before=before,
+                      after={"refunded_cents": total_cents, "status": status})
+        send_receipt(fund, donation)
 
 
 def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
@@ -254,9 +272,59 @@ def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
     fact = gateway.settled_charge(charge_id)
     if fact is None:
         return
-    record_settled_payment(fund, fact)
-    for refund in gateway.refunds_for_charge(charge_id):
+    donation = record_settled_payment(fund, fact)
+    refunds = gateway.refunds_for_charge(charge_id)
+    for refund in refunds:
         record_refund(fund, refund)
+    apply_refunds(fund, donation, sum(refund.amount_cents for refund in refunds))
+
+
+@dataclass
+class Reconciliation:
+    charges_seen: int = 0
+    payments_booked: int = 0
+    refunds_booked: int = 0
+
+
+def reconcile_stripe(fund: Fund, since) -> Reconciliation:
+    """Sweep Stripe's charges since ``since`` and book whatever the books lack (a lost webhook, the app
+    down, a refund made in the dashboard). Idempotent: a second run books nothing."""
+    from fundapp.ledger.models import JournalEntry
+
+    def count(kind: str) -> int:
+        return db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(fund_id=fund.id,
+                                                                                     source_kind=kind))
+
+    before = count("stripe.charge"), count("stripe.refund")
+    charge_ids = gateway.charge_ids_since(since)
+    for charge_id in charge_ids:
+        book_charge_and_refunds(fund, charge_id)
+    return Reconciliation(len(charge_ids), count("stripe.charge") - before[0], count("stripe.refund") - before[1])
+
+
+def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:
+    """Refund through Stripe, then book what Stripe reports (its webhook later finds it done)."""
+    if donation.stripe_charge_id is None or donation.gross_cents is None:
+        raise DonationError(_("Only a card gift that has been received can be refunded through Stripe."), "amount")
+    left = donation.gross_cents - donation.refunded_cents
+    if not 0 < amount_cents <= left:
+        raise DonationError(_("You can refund between $0.01 and %(left)s of this gift.",
+                              left=format_cents(left, fund.currency)), "amount")
+    refund_id = gateway.refund_charge(donation.stripe_charge_id, amount_cents,
+                                      idempotency_key=f"refund-{donation.id}-{donation.refunded_cents}-{amount_cents}")
+    record_change("donation.refund_requested", "donation", donation.id, actor=actor, fund_id=fund.id,
+                  after={"amount_cents": amount_cents, "refund": refund_id})
+    book_charge_and_refunds(fund, donation.stripe_charge_id)
+
+
+def set_wall_status(fund: Fund, donation: Donation, status: str, *, actor) -> None:
+    """The treasurer shows or hides a gift on the public donor wall."""
+    if status not in (WallStatus.SHOWN, WallStatus.HIDDEN):
+        raise DonationError(_("Choose to show or hide the gift."))
+    before = donation.wall_status
+    donation.wall_status = status
+    record_change("donation.wall", "donation", donation.id, actor=actor, fund_id=fund.id,
+                  before={"wall": before}, after={"wall": status})
 
 
 # --- webhook events -----------------------------------------------------------------------------
@@ -390,12 +458,10 @@ class PublicTotals:
 
 
 def public_totals(fund: Fund) -> PublicTotals:
-    """What the home page shows: raised is Income:Donations in the books (gifts less refunds)."""
+    """What the home page shows, from the books: raised is Income:Donations (gifts less refunds), and
+    gifts the entries crediting it (card, cheque and cash alike)."""
     raised = -ledger.balance(fund, "Income:Donations")
-    gifts = db.session.scalar(db.select(db.func.count(Donation.id)).where(
-        Donation.fund_id == fund.id, Donation.status.in_([DonationStatus.SUCCEEDED,
-                                                          DonationStatus.PARTIALLY_REFUNDED])))
-    return PublicTotals(raised, gifts or 0, fund.goal_cents)
+    return PublicTotals(raised, ledger.count_entries_crediting(fund, "Income:Donations"), fund.goal_cents)
 
 
 def donor_wall(fund: Fund, limit: int = 20) -> list[tuple[str, str, int]]:

@@ -15,7 +15,7 @@ from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
 from fundapp.ledger.services import LedgerError
 from fundapp.mail import deliver_pending
-from fundapp.money import InvalidAmount, format_cents, parse_amount
+from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
 
@@ -30,21 +30,8 @@ def _donation(token: str) -> Donation:
 
 
 def _gift(form: DonateForm) -> services.GiftRequest:
-    if form.dedication_kind.data == "striker":
-        raise services.DonationError(_(
-            "Gifts go to the fund, not to one person: trustees elected by the members decide every grant "
-            "under the fund's published rules, so help reaches whoever needs it most and no striker is "
-            "singled out. If you know a striker in hardship, tell them they can apply."), "dedication_kind")
-    text = form.other_amount.data if form.amount.data == "other" else form.amount.data
-    if form.amount.data == "other":
-        try:
-            cents = parse_amount(text or "")
-        except InvalidAmount as exc:
-            raise services.DonationError(str(exc), "other_amount") from exc
-    else:
-        cents = int(text)
     return services.GiftRequest(
-        amount_cents=cents, monthly=form.frequency.data == "monthly", cover_fee=form.cover_fee.data,
+        amount_cents=form.amount_cents(), monthly=form.frequency.data == "monthly", cover_fee=form.cover_fee.data,
         name=form.name.data, email=form.email.data, anonymous=form.anonymous.data, on_wall=form.on_wall.data,
         wall_message=form.wall_message.data or "", dedication_kind=form.dedication_kind.data,
         dedication_name=form.dedication_name.data or "", language=str(get_locale() or "en"))
@@ -95,6 +82,8 @@ def donate():
             donation = services.start_donation(fund, _gift(form))
         except services.DonationError as exc:
             db.session.rollback()
+            if exc.field == "amount" and form.amount.data == "other":
+                exc.field = "other_amount"
             show_error(form, exc, "amount")
         else:
             db.session.commit()
@@ -134,8 +123,7 @@ def test_checkout(token):
         except gateway.PaymentFailed as exc:
             services.mark_failed(donation, str(exc))
             db.session.commit()
-            form.card_number.errors.append(_("The card was declined: %(reason)s Nothing was charged. Try another "
-                                              "card.", reason=str(exc)))
+            form.card_number.errors.append(_("The card was declined. Nothing was charged. Try another card."))
         except gateway.GatewayError:
             db.session.rollback()
             current_app.logger.exception("test checkout failed")
@@ -182,6 +170,13 @@ def test_secure(token):
 def thanks(token):
     donation = _donation(token)
     return render_template("donations/thanks.html", donation=donation, fund=current_fund())
+
+
+@bp.get("/thanks/<token>/status")
+@public
+def thanks_status(token):
+    """The gift's status, polled by the thanks page's script while it says "confirming"."""
+    return jsonify(status=_donation(token).status)
 
 
 @bp.get("/thanks/<token>/receipt.pdf")

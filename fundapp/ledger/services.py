@@ -213,6 +213,14 @@ def trial_balance(fund: Fund, as_of: date | None = None) -> list[TrialBalanceLin
     return lines
 
 
+def count_entries_crediting(fund: Fund, account: str) -> int:
+    """How many entries credit ``account`` (e.g. gifts received: entries crediting Income:Donations)."""
+    return db.session.scalar(
+        db.select(db.func.count(db.distinct(Posting.entry_id)))
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.fund_id == fund.id, Account.name == account, Posting.amount_cents < 0)) or 0
+
+
 def available_to_grant(fund: Fund, as_of: date | None = None) -> int:
     """Cash (Stripe, bank, undeposited) minus grants approved but unpaid minus the reserve."""
     totals = balances(fund, as_of)

@@ -240,6 +240,9 @@ def settled_charge(charge_id: str, intent: dict | None = None) -> PaymentSettled
         invoice = _plain(api.invoices.retrieve(invoice_id))
         subscription_id = _id(invoice.get("subscription")) or _id(
             ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
+    subscription_metadata = {}
+    if subscription_id:  # a monthly gift's own metadata (our donation token) lives on the subscription
+        subscription_metadata = _plain(api.subscriptions.retrieve(subscription_id)).get("metadata") or {}
     gross, fee, net = int(txn["amount"]), int(txn["fee"]), int(txn["net"])
     if gross != fee + net:
         raise FactsIncomplete(f"balance transaction {txn.get('id')} does not add up")
@@ -248,7 +251,7 @@ def settled_charge(charge_id: str, intent: dict | None = None) -> PaymentSettled
         subscription_id=subscription_id, customer_id=_id(charge.get("customer")),
         gross_cents=gross, fee_cents=fee, net_cents=net, currency=str(txn.get("currency") or charge["currency"]).upper(),
         day=_day(charge["created"]),
-        metadata={**((intent or {}).get("metadata") or {}), **(charge.get("metadata") or {})},
+        metadata={**subscription_metadata, **((intent or {}).get("metadata") or {}), **(charge.get("metadata") or {})},
         email=(billing.get("email") or charge.get("receipt_email") or "").strip().lower(),
         name=(billing.get("name") or "").strip(), description=charge.get("description") or "")
 
@@ -272,3 +275,10 @@ def refund_charge(charge_id: str, amount_cents: int, idempotency_key: str) -> st
     refund = client().v1.refunds.create(params={"charge": charge_id, "amount": amount_cents},
                                         options={"idempotency_key": idempotency_key})
     return refund.id
+
+
+@_stripe_errors
+def charge_ids_since(since: datetime) -> list[str]:
+    """Ids of the account's charges created after ``since`` (every charge, whoever started it)."""
+    listing = client().v1.charges.list(params={"created": {"gt": int(since.timestamp())}, "limit": 100})
+    return [charge.id for charge in listing.auto_paging_iter()]

@@ -60,7 +60,7 @@ def test_one_time_gift_is_booked_from_the_webhook_with_receipt_and_mail(client, 
 def test_declined_card_books_nothing_and_says_so(client, fund, localstripe):
     donation, paid = give(client, card="4000000000000341")
     assert paid.status_code == 422
-    assert "The card was declined" in paid.get_data(as_text=True)
+    assert "The card was declined. Nothing was charged. Try another card." in paid.get_data(as_text=True)
     db.session.refresh(donation)
     assert donation.status == DonationStatus.FAILED
     assert db.session.scalar(db.select(db.func.count(JournalEntry.id))) == 0
@@ -92,3 +92,49 @@ def test_a_charge_the_app_did_not_start_is_booked_and_attributed(client, fund, l
     assert donation is not None and donation.origin == "stripe"
     assert donation.donor.email == "walk.in@example.org" and donation.gross_cents == 7_700
     assert ledger.balance(fund, "Income:Donations") == -7_700
+
+
+def test_monthly_gift_is_booked_then_a_renewal_is_a_new_gift(client, fund, localstripe, api):
+    donation, paid = give(client, frequency="monthly", amount="5000")
+    assert paid.status_code == 302, paid.get_data(as_text=True)
+    first = settled(donation.id)
+    assert first and first.frequency == "monthly" and first.stripe_subscription_id
+    assert first.gross_cents == 5_000
+    subscription = api.subscriptions.retrieve(first.stripe_subscription_id)
+    renewal = api.invoices.create(params={"customer": subscription.customer, "subscription": subscription.id})
+    api.invoices.pay(renewal.id)
+    second = wait_for(lambda: db.session.scalar(db.select(Donation).where(
+        Donation.stripe_subscription_id == first.stripe_subscription_id, Donation.id != first.id,
+        Donation.status == DonationStatus.SUCCEEDED)))
+    assert second is not None, "the renewal was not booked"
+    assert second.donor_id == first.donor_id and second.receipt_number != first.receipt_number
+    assert ledger.balance(fund, "Income:Donations") == -10_000
+
+
+def test_the_donate_form_shows_every_problem_at_once_and_keeps_what_was_typed(client, fund):
+    response = client.post("/donate", data={**GIFT, "amount": "other", "other_amount": "12.345", "name": "",
+                                            "dedication_kind": "striker"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Use at most two digits after the decimal point." in page
+    assert "This field is required." in page  # the name
+    assert "Gifts go to the fund, not to one person" in page and "No dedication" in page
+    assert 'value="12.345"' in page and 'value="Dana@Example.org"' in page
+    assert db.session.scalar(db.select(db.func.count(Donation.id))) == 0
+
+
+def test_gifts_below_the_minimum_or_above_the_maximum_are_refused_with_the_limits(client, fund):
+    small = client.post("/donate", data={**GIFT, "amount": "other", "other_amount": "0.50"}).get_data(as_text=True)
+    assert "The smallest gift we can take by card is $1.00." in small
+    big = client.post("/donate", data={**GIFT, "amount": "other", "other_amount": "10,000.01"}).get_data(as_text=True)
+    assert "For a gift above $10,000.00, please write to" in big
+    assert db.session.scalar(db.select(db.func.count(Donation.id))) == 0
+
+
+def test_cancel_returns_to_the_form_with_the_values_kept(client, fund, localstripe):
+    response = client.post("/donate", data={**GIFT, "amount": "other", "other_amount": "33.50", "frequency": "monthly",
+                                            "dedication_kind": "memory", "dedication_name": "Joe Hill"})
+    token = response.headers["Location"].rstrip("/").split("/")[-1]
+    page = client.get(f"/donate?again={token}").get_data(as_text=True)
+    assert 'value="33.50"' in page and 'value="Joe Hill"' in page and 'value="dana@example.org"' in page
+    assert '<input checked id="frequency-1" name="frequency" type="radio" value="monthly">' in page

@@ -177,3 +177,44 @@ def test_receipt_numbers_run_per_year_and_a_reissue_is_the_same_file(fund, app):
     assert [first.receipt_number, second.receipt_number, next_year.receipt_number] == [
         "2026-000001", "2026-000002", "2027-000001"]
     assert services.receipt_for(fund, first) == services.receipt_for(fund, db.session.get(Donation, first.id))
+
+
+def test_two_deliveries_of_the_same_payment_at_once_book_it_once(app, fund):
+    """Two workers apply the same charge at the same moment (e.g. payment_intent.succeeded and
+    invoice.paid): one books it; the other waits, or fails and is retried as Stripe would, and
+    then finds it done. One entry, one receipt number, one receipt mail."""
+    import threading
+
+    from sqlalchemy.exc import DBAPIError
+
+    donation = pending_gift(fund, cents=4_200)
+    same = fact(charge_id="ch_race", gross=4_200, fee=0, metadata={"donation": donation.token})
+    start = threading.Barrier(2)
+    errors = []
+
+    def worker():
+        with app.app_context():
+            from fundapp.funds.models import Fund
+
+            for attempt in range(5):  # Stripe would deliver again after a failure
+                try:
+                    if attempt == 0:
+                        start.wait()
+                    services.record_settled_payment(db.session.get(Fund, fund.id), same)
+                    db.session.commit()
+                    return
+                except (DBAPIError, services.gateway.FactsIncomplete) as exc:
+                    db.session.rollback()
+                    errors.append(type(exc).__name__)
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    db.session.rollback()
+    booked = db.session.get(Donation, donation.id)
+    assert booked.status == DonationStatus.SUCCEEDED and booked.receipt_number == "2026-000001"
+    assert books(fund) == (1, -4_200, 4_200)
+    assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 1

@@ -23,7 +23,7 @@ def text_of(data: ReceiptData) -> str:
 
 def test_union_receipt_has_the_pub_1771_content_and_says_not_deductible():
     text = text_of(UNION)
-    for expected in ("Local 7 Strike Relief Inc.", "12-3456789", "2026-000042", "2026-11-03", "2,606.00 USD",
+    for expected in ("Local 7 Strike Relief Inc.", "12-3456789", "2026-000042", "November 3, 2026", "2,606.00 USD",
                      "No goods or services were provided in exchange for this contribution.",
                      "not deductible as charitable contributions", "In memory of", "Joe Hill", "monthly gift",
                      "Dana <Donor> & Co"):
@@ -40,7 +40,7 @@ def test_spanish_receipt():
     text = text_of(replace(UNION, language="es"))
     assert "Recibo de tu donación" in text
     assert "No se entregaron bienes ni servicios a cambio de esta contribución." in text
-    assert "no son deducibles" in text and "En memoria de" in text
+    assert "no son deducibles" in text and "En memoria de" in text and "3 de noviembre de 2026" in text
 
 
 def test_a_refund_gives_a_corrected_receipt_with_the_same_number():

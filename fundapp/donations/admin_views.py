@@ -1,0 +1,81 @@
+"""The treasurer's gifts: the list, refunds through Stripe, and the donor wall's moderation."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fundapp.accounts.models import Role
+from fundapp.donations import services
+from fundapp.donations.models import Donation, DonationStatus, WallStatus
+from fundapp.extensions import db
+from fundapp.funds.services import current_fund
+from fundapp.mail import deliver_pending
+from fundapp.money import InvalidAmount, parse_amount
+from fundapp.payments import gateway
+from fundapp.policy import roles_required
+
+bp = Blueprint("donations_admin", __name__, url_prefix="/admin/donations")
+
+PAGE_SIZE = 50
+
+
+def _donation(donation_id: int) -> Donation:
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or donation.fund_id != current_fund().id:
+        abort(404)
+    return donation
+
+
+@bp.get("/")
+@roles_required(Role.TREASURER)
+def index():
+    fund = current_fund()
+    status = request.args.get("status", "")
+    wall = request.args.get("wall", "")
+    query = db.select(Donation).filter_by(fund_id=fund.id)
+    if status in set(DonationStatus):
+        query = query.filter_by(status=status)
+    if wall in set(WallStatus):
+        query = query.filter_by(wall_status=wall)
+    page = db.paginate(query.order_by(Donation.id.desc()), page=max(request.args.get("page", 1, type=int), 1),
+                       per_page=PAGE_SIZE, error_out=False)
+    return render_template("donations/admin_index.html", page=page, fund=fund, status=status, wall=wall,
+                           statuses=list(DonationStatus))
+
+
+@bp.post("/<int:donation_id>/refund")
+@roles_required(Role.TREASURER)
+def refund(donation_id):
+    fund = current_fund()
+    donation = _donation(donation_id)
+    try:
+        cents = parse_amount(request.form.get("amount", ""))
+        services.request_refund(fund, donation, cents, actor=current_user)
+    except (InvalidAmount, services.DonationError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    except (gateway.GatewayError, gateway.FactsIncomplete):
+        db.session.rollback()
+        current_app.logger.exception("refund failed")
+        flash(_("Stripe did not take the refund just now; nothing changed. Try again in a minute."), "error")
+    else:
+        db.session.commit()
+        deliver_pending()
+        flash(_("Refunded. The books and the donor's corrected receipt are updated."), "success")
+    return redirect(url_for("donations_admin.index"))
+
+
+@bp.post("/<int:donation_id>/wall")
+@roles_required(Role.TREASURER)
+def wall(donation_id):
+    donation = _donation(donation_id)
+    try:
+        services.set_wall_status(current_fund(), donation, request.form.get("status", ""), actor=current_user)
+    except services.DonationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("The donor wall is updated."), "success")
+    return redirect(url_for("donations_admin.index", wall=request.form.get("back_wall", "")))

@@ -1,0 +1,79 @@
+"""The treasurer's side of gifts: reconciliation with Stripe, refunds through Stripe, the donor wall."""
+from __future__ import annotations
+
+from localstripe import webhooks as localstripe_webhooks
+
+from fundapp.donations import services
+from fundapp.donations.models import Donation, DonationStatus, WallStatus
+from fundapp.extensions import db
+from fundapp.ledger import services as ledger
+from tests.conftest import sign_in, wait_for
+from tests.donations.test_webhook import books, pay, pending_gift
+
+
+def test_reconcile_books_what_the_webhooks_missed_and_a_second_run_changes_nothing(runner, fund, localstripe, api):
+    localstripe_webhooks._webhooks.clear()  # the app was down: no webhook arrives
+    donation = pending_gift(fund, cents=4_000)
+    intent = pay(api, donation)
+    outsider = api.payment_methods.create(params={"type": "card", "billing_details": {"email": "o@example.org"},
+                                                  "card": {"number": "4242424242424242", "exp_month": 1,
+                                                           "exp_year": 2035, "cvc": "999"}})
+    api.payment_intents.create(params={"amount": 1_234, "currency": "usd", "payment_method": outsider.id,
+                                       "confirm": True})
+    charge = api.payment_intents.retrieve(intent.id).latest_charge
+    api.refunds.create(params={"charge": charge if isinstance(charge, str) else charge.id, "amount": 400})
+    assert books(fund)[0] == 0
+    first = runner.invoke(args=["fund", "reconcile-stripe", "--since", "2026-01-01"])
+    assert first.exit_code == 0, first.output
+    assert "booked 2 payments and 1 refunds that were missing" in first.output
+    assert books(fund) == (3, -(4_000 + 1_234 - 400), 4_000 + 1_234 - 400)
+    second = runner.invoke(args=["fund", "reconcile-stripe", "--since", "2026-01-01"])
+    assert "booked 0 payments and 0 refunds" in second.output
+    assert books(fund) == (3, -4_834, 4_834)
+    assert db.session.get(Donation, donation.id).status == DonationStatus.PARTIALLY_REFUNDED
+
+
+def test_treasurer_refunds_through_stripe_and_it_is_booked(client, create_user, fund, localstripe, api):
+    donation = pending_gift(fund, cents=6_000)
+    pay(api, donation)
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED)
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    page = client.get("/admin/donations/").get_data(as_text=True)
+    assert "Kim" in page and "$60.00" in page
+    too_much = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "60.01"},
+                           follow_redirects=True)
+    assert "You can refund between $0.01 and $60.00 of this gift." in too_much.get_data(as_text=True)
+    done = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "25"}, follow_redirects=True)
+    assert "Refunded." in done.get_data(as_text=True)
+    assert books(fund) == (2, -3_500, 3_500)
+    refunded = db.session.get(Donation, donation.id)
+    assert refunded.refunded_cents == 2_500 and refunded.status == DonationStatus.PARTIALLY_REFUNDED
+
+
+def test_the_donor_wall_shows_only_what_the_treasurer_approved(client, create_user, fund, app):
+    from tests.donations.test_webhook import fact
+
+    gift = services.start_donation(fund, services.GiftRequest(
+        amount_cents=10_000, monthly=False, cover_fee=False, name="Rosa Public", email="rosa@example.org",
+        on_wall=True, wall_message="Solidarity from Local 12!"))
+    hidden = services.start_donation(fund, services.GiftRequest(
+        amount_cents=10_000, monthly=False, cover_fee=False, name="Secret Sam", email="sam@example.org",
+        anonymous=True, on_wall=True, wall_message="Hold the line"))
+    db.session.commit()
+    for donation, charge in ((gift, "ch_wall_1"), (hidden, "ch_wall_2")):
+        services.record_settled_payment(fund, fact(charge_id=charge, gross=10_000, fee=0,
+                                                   metadata={"donation": donation.token}))
+    db.session.commit()
+    home = client.get("/").get_data(as_text=True)
+    assert "Solidarity from Local 12!" not in home and "$200.00" in home and "2 gifts so far." in home
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    assert "Solidarity from Local 12!" in client.get("/admin/donations/?wall=waiting").get_data(as_text=True)
+    client.post(f"/admin/donations/{gift.id}/wall", data={"status": "shown"})
+    client.post(f"/admin/donations/{hidden.id}/wall", data={"status": "shown"})
+    home = client.get("/").get_data(as_text=True)
+    assert "Rosa Public" in home and "Solidarity from Local 12!" in home
+    assert "Secret Sam" not in home and "Anonymous" in home and "Hold the line" in home
+    assert db.session.get(Donation, gift.id).wall_status == WallStatus.SHOWN
+    assert ledger.balance(fund, "Income:Donations") == -20_000
