@@ -51,6 +51,9 @@ EXPECTED = {
     "donations_admin.index": {"treasurer"},
     "donations_admin.refund": {"treasurer"},
     "donations_admin.wall": {"treasurer"},
+    "donations_admin.offline": {"treasurer"},
+    "donations_admin.record_offline_gift": {"treasurer"},
+    "donations_admin.record_deposit": {"treasurer"},
 }
 
 #: Endpoints that other servers call: no CSRF token, a signature instead (tested in their own files).

@@ -6,12 +6,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
+from fundapp.accounts.views import show_error
 from fundapp.donations import services
+from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
-from fundapp.money import InvalidAmount, parse_amount
+from fundapp.ledger.services import LedgerError
+from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
 from fundapp.policy import roles_required
 
@@ -79,3 +82,58 @@ def wall(donation_id):
         db.session.commit()
         flash(_("The donor wall is updated."), "success")
     return redirect(url_for("donations_admin.index", wall=request.form.get("back_wall", "")))
+
+
+def _render_offline(gift_form: OfflineGiftForm, deposit_form: DepositForm, status: int = 200):
+    fund = current_fund()
+    return render_template("donations/admin_offline.html", fund=fund, gift_form=gift_form, deposit_form=deposit_form,
+                           undeposited=services.undeposited_gifts(fund)), status
+
+
+@bp.get("/offline")
+@roles_required(Role.TREASURER)
+def offline():
+    return _render_offline(OfflineGiftForm(formdata=None, prefix="gift"), DepositForm(formdata=None, prefix="deposit"))
+
+
+@bp.post("/offline/gift")
+@roles_required(Role.TREASURER)
+def record_offline_gift():
+    form = OfflineGiftForm(prefix="gift")
+    if form.validate_on_submit():
+        try:
+            donation = services.record_offline_gift(
+                current_fund(), name=form.name.data, email=form.email.data or "",
+                amount_cents=parse_amount(form.amount.data), received_on=form.received_on.data,
+                method=form.method.data, reference=form.reference.data or "", anonymous=form.anonymous.data,
+                actor=current_user)
+        except (services.DonationError, LedgerError) as exc:
+            db.session.rollback()
+            show_error(form, exc, "amount")
+        else:
+            db.session.commit()
+            deliver_pending()
+            flash(_("Recorded: receipt %(number)s. It is waiting to be deposited.", number=donation.receipt_number),
+                  "success")
+            return redirect(url_for("donations_admin.offline"))
+    return _render_offline(form, DepositForm(formdata=None, prefix="deposit"), 422)
+
+
+@bp.post("/offline/deposit")
+@roles_required(Role.TREASURER)
+def record_deposit():
+    form = DepositForm(prefix="deposit")
+    if form.validate_on_submit():
+        try:
+            deposit = services.record_deposit(
+                current_fund(), [int(i) for i in request.form.getlist("gifts") if i.isdigit()],
+                deposited_on=form.deposited_on.data, reference=form.reference.data or "", actor=current_user)
+        except (services.DonationError, LedgerError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Deposit of %(amount)s recorded: the money is now in the bank account in the books.",
+                    amount=format_cents(deposit.amount_cents, current_fund().currency)), "success")
+            return redirect(url_for("donations_admin.offline"))
+    return _render_offline(OfflineGiftForm(formdata=None, prefix="gift"), form, 422)

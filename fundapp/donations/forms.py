@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (BooleanField, DateField, EmailField, RadioField, SelectField, StringField, SubmitField,
+                     TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
@@ -72,3 +73,29 @@ class TestCardForm(FlaskForm):
     cvc = StringField(_l("CVC"), default="123", validators=[
         DataRequired(), Regexp(r"^\d{3,4}$", message=_l("Three or four digits."))])
     submit = SubmitField(_l("Pay (test mode)"))
+
+
+class OfflineGiftForm(FlaskForm):
+    name = StringField(_l("Donor's name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Donor's email (optional, for the receipt)"),
+                       validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
+    amount = StringField(_l("Amount (US dollars)"), validators=[DataRequired(), Length(max=20)],
+                         render_kw={"inputmode": "decimal"})
+    received_on = DateField(_l("Date received"), validators=[DataRequired()])
+    method = RadioField(_l("Paid by"), default="cheque", choices=[
+        SelectChoice("cheque", _l("Cheque")), SelectChoice("cash", _l("Cash"))])
+    reference = StringField(_l("Cheque number or other reference"), validators=[Optional(), Length(max=100)])
+    anonymous = BooleanField(_l("Keep the donor's name off public pages"))
+    submit = SubmitField(_l("Record the gift"))
+
+    def validate_amount(self, field):
+        try:
+            parse_amount(field.data or "")
+        except InvalidAmount as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class DepositForm(FlaskForm):
+    deposited_on = DateField(_l("Date of the deposit"), validators=[DataRequired()])
+    reference = StringField(_l("Deposit slip number (optional)"), validators=[Optional(), Length(max=100)])
+    submit = SubmitField(_l("Record the deposit"))

@@ -109,6 +109,8 @@ class Donation(db.Model):
     receipt_year: Mapped[int | None] = mapped_column()
     receipt_seq: Mapped[int | None] = mapped_column()
     failure_message: Mapped[str] = mapped_column(sa.String(300), default="")
+    #: Offline gifts: the bank deposit that took the cheque or cash to the bank (None while undeposited).
+    deposit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("deposits.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -124,6 +126,21 @@ class Donation(db.Model):
         if self.receipt_seq is None:
             return None
         return f"{self.receipt_year}-{self.receipt_seq:06d}"
+
+
+class Deposit(db.Model):
+    """Cheques and cash taken to the bank together: one entry from Assets:Undeposited to Assets:Bank."""
+
+    __tablename__ = "deposits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    deposited_on: Mapped[date] = mapped_column(sa.Date)
+    #: The bank's deposit slip number or similar.
+    reference: Mapped[str] = mapped_column(sa.String(100), default="")
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReceiptCounter(db.Model):

@@ -18,15 +18,15 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
-from fundapp.donations.models import (Donation, DonationStatus, Donor, Frequency, Origin, ReceiptCounter,
-                                      StripeEvent, WallStatus)
+from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, Origin,
+                                      ReceiptCounter, StripeEvent, WallStatus)
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
-from fundapp.payments.facts import PaymentSettled, RefundSettled
+from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
 from reports import receipt as receipt_pdf
 
 DEDICATIONS = ("", "honor", "memory")
@@ -279,6 +279,111 @@ def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
     apply_refunds(fund, donation, sum(refund.amount_cents for refund in refunds))
 
 
+def record_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
+    """Book money a dispute took (amount < 0, with the dispute fee) or gave back, once per balance transaction."""
+    if movement.currency != fund.currency:
+        raise ledger.LedgerError(f"dispute {movement.dispute_id} is in {movement.currency}, not {fund.currency}")
+    if ledger.find_entry(fund, "stripe.dispute", movement.balance_transaction_id) is not None:
+        return
+    net = movement.amount_cents - movement.fee_cents
+    postings = [("Assets:Stripe", net), ("Income:Donations", -movement.amount_cents)]
+    if movement.fee_cents:
+        postings.append(("Expenses:PaymentFees", movement.fee_cents))
+    postings = [(account, cents) for account, cents in postings if cents]
+    what = "withdrawn" if movement.amount_cents < 0 else "reinstated"
+    ledger.post_entry(fund, entry_date=_booking_day(fund, movement.day),
+                      memo=f"Dispute {movement.dispute_id} on {movement.charge_id}: funds {what}",
+                      source_kind="stripe.dispute", source_id=movement.balance_transaction_id, postings=postings)
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=movement.charge_id))
+    record_change(f"donation.dispute_{what}", "donation", donation.id if donation else movement.charge_id,
+                  fund_id=fund.id, after={"dispute": movement.dispute_id, "amount_cents": movement.amount_cents,
+                                          "fee_cents": movement.fee_cents})
+
+
+def record_payout(fund: Fund, payout: PayoutFact) -> None:
+    """A payout moves money from the Stripe balance to the bank; one that fails after being paid comes back."""
+    if payout.currency != fund.currency:
+        raise ledger.LedgerError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
+    if payout.status not in ("paid", "failed"):
+        return
+    entry = ledger.post_entry(fund, entry_date=_booking_day(fund, payout.day), memo=f"Stripe payout {payout.payout_id}",
+                              source_kind="stripe.payout", source_id=payout.payout_id,
+                              postings=[("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -payout.amount_cents)])
+    if payout.status == "failed" and ledger.find_entry(fund, "reversal", entry.id) is None:
+        ledger.reverse_entry(entry, entry_date=_booking_day(fund, utcnow().date()),
+                             memo=f"Stripe payout {payout.payout_id} failed: the money is back in the Stripe balance")
+
+
+OFFLINE_METHODS = ("cheque", "cash")
+
+
+def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int, received_on: date, method: str,
+                        reference: str = "", anonymous: bool = False, language: str = "en", actor=None) -> Donation:
+    """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt."""
+    if method not in OFFLINE_METHODS:
+        raise DonationError(_("Choose cheque or cash."), "method")
+    if amount_cents <= 0:
+        raise DonationError(_("Enter the amount of the gift."), "amount")
+    if received_on > utcnow().date():
+        raise DonationError(_("The date of the gift cannot be in the future."), "received_on")
+    donor = find_or_create_donor(fund, email or "", name, language)
+    donation = Donation(
+        fund_id=fund.id, donor=donor, status=DonationStatus.SUCCEEDED, frequency=Frequency.ONE_TIME,
+        origin=Origin.OFFLINE, method=method, reference=reference.strip()[:100], amount_cents=amount_cents,
+        fee_cover_cents=0, refunded_cents=0, currency=fund.currency, language=language, anonymous=anonymous,
+        wall_status=WallStatus.HIDDEN, gross_cents=amount_cents, fee_cents=0, net_cents=amount_cents,
+        received_on=received_on, settled_at=utcnow().replace(microsecond=0), receipt_year=received_on.year,
+        receipt_seq=_next_receipt_seq(fund, received_on.year))
+    db.session.add(donation)
+    db.session.flush()
+    ledger.post_entry(fund, entry_date=_booking_day(fund, received_on),
+                      memo=f"Gift {donation.receipt_number} by {method}{' ' + donation.reference if donation.reference else ''}",
+                      source_kind="offline.gift", source_id=donation.id, actor=actor,
+                      postings=[("Assets:Undeposited", amount_cents), ("Income:Donations", -amount_cents)])
+    record_change("donation.offline", "donation", donation.id, actor=actor, fund_id=fund.id,
+                  after={"amount_cents": amount_cents, "method": method, "reference": donation.reference})
+    send_receipt(fund, donation)
+    return donation
+
+
+def undeposited_gifts(fund: Fund) -> list[Donation]:
+    return list(db.session.scalars(db.select(Donation).where(
+        Donation.fund_id == fund.id, Donation.origin == Origin.OFFLINE, Donation.deposit_id.is_(None))
+        .order_by(Donation.received_on, Donation.id)))
+
+
+def record_deposit(fund: Fund, donation_ids: list[int], *, deposited_on: date, reference: str = "",
+                   actor=None) -> Deposit:
+    """Take chosen cheques and cash to the bank: one entry from Assets:Undeposited to Assets:Bank."""
+    if not donation_ids:
+        raise DonationError(_("Choose the cheques and cash in this deposit."), "gifts")
+    gifts = list(db.session.scalars(db.select(Donation).where(
+        Donation.fund_id == fund.id, Donation.id.in_(donation_ids), Donation.origin == Origin.OFFLINE,
+        Donation.deposit_id.is_(None))))
+    if len(gifts) != len(set(donation_ids)):
+        raise DonationError(_("Some of these gifts are already in a deposit. Reload the page and choose again."),
+                            "gifts")
+    total = sum(gift.gross_cents for gift in gifts)
+    deposit = Deposit(fund_id=fund.id, deposited_on=deposited_on, reference=reference.strip()[:100],
+                      amount_cents=total, created_by_id=getattr(actor, "id", None))
+    db.session.add(deposit)
+    db.session.flush()
+    # Claim the gifts only if still undeposited: two treasurers depositing the same cheque cannot both succeed.
+    claimed = db.session.execute(
+        db.update(Donation).where(Donation.id.in_([g.id for g in gifts]), Donation.deposit_id.is_(None))
+        .values(deposit_id=deposit.id).execution_options(synchronize_session=False)).rowcount
+    if claimed != len(gifts):
+        raise DonationError(_("Some of these gifts are already in a deposit. Reload the page and choose again."),
+                            "gifts")
+    ledger.post_entry(fund, entry_date=_booking_day(fund, deposited_on),
+                      memo=f"Bank deposit {deposit.reference or deposit.id}: {len(gifts)} cheques and cash",
+                      source_kind="offline.deposit", source_id=deposit.id, actor=actor,
+                      postings=[("Assets:Bank", total), ("Assets:Undeposited", -total)])
+    record_change("deposit.create", "deposit", deposit.id, actor=actor, fund_id=fund.id,
+                  after={"amount_cents": total, "gifts": sorted(g.id for g in gifts)})
+    return deposit
+
+
 @dataclass
 class Reconciliation:
     charges_seen: int = 0
@@ -364,6 +469,18 @@ def _invoice_paid(fund: Fund, invoice: dict) -> None:
         _intent_succeeded(fund, {"id": gateway._id(invoice.get("payment_intent"))})
 
 
+def _dispute_event(fund: Fund, dispute: dict) -> None:
+    charge_id = gateway._id(dispute.get("charge"))
+    if charge_id:
+        book_charge_and_refunds(fund, charge_id)  # the gift first, if its own event has not come yet
+    for movement in gateway.dispute_movements(dispute):
+        record_dispute_movement(fund, movement)
+
+
+def _payout_event(fund: Fund, payout: dict) -> None:
+    record_payout(fund, gateway.payout_fact(payout))
+
+
 def _refund_event(fund: Fund, obj: dict) -> None:
     charge_id = obj["id"] if obj.get("object") == "charge" else gateway._id(obj.get("charge"))
     if charge_id:
@@ -381,6 +498,12 @@ HANDLERS = {
     "charge.refund.updated": _refund_event,
     "refund.created": _refund_event,
     "refund.updated": _refund_event,
+    "charge.dispute.created": _dispute_event,
+    "charge.dispute.funds_withdrawn": _dispute_event,
+    "charge.dispute.funds_reinstated": _dispute_event,
+    "charge.dispute.closed": _dispute_event,
+    "payout.paid": _payout_event,
+    "payout.failed": _payout_event,
 }
 
 

@@ -32,3 +32,25 @@ class RefundSettled:
     amount_cents: int
     currency: str
     day: date
+
+
+@dataclass(frozen=True)
+class DisputeMovement:
+    """Money Stripe took for a dispute (amount < 0) or gave back (amount > 0), with any dispute fee."""
+
+    balance_transaction_id: str
+    dispute_id: str
+    charge_id: str
+    amount_cents: int
+    fee_cents: int
+    currency: str
+    day: date
+
+
+@dataclass(frozen=True)
+class PayoutFact:
+    payout_id: str
+    amount_cents: int
+    currency: str
+    day: date
+    status: str  # "paid", "failed", "canceled", "pending", "in_transit"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import stripe
 from flask import current_app
 
-from fundapp.payments.facts import PaymentSettled, RefundSettled
+from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
 SIGNATURE_TOLERANCE = 300
@@ -282,3 +282,42 @@ def charge_ids_since(since: datetime) -> list[str]:
     """Ids of the account's charges created after ``since`` (every charge, whoever started it)."""
     listing = client().v1.charges.list(params={"created": {"gt": int(since.timestamp())}, "limit": 100})
     return [charge.id for charge in listing.auto_paging_iter()]
+
+
+def _fresh(kind: str, obj: dict, **params) -> dict:
+    """The object as Stripe has it now; the signed event's copy if Stripe cannot be asked for it.
+
+    Disputes and payouts are booked from their balance transactions and amounts, which never
+    change once made and are booked once each by id, so an older copy cannot double-book. The
+    local Stripe server has no disputes and pays out only in euros; there the event's copy serves.
+    """
+    try:
+        service = getattr(client().v1, kind)
+        return _plain(service.retrieve(obj["id"], params=params or None))
+    except (stripe.InvalidRequestError, stripe.APIError) as exc:
+        if exc.http_status != 404:
+            raise
+        return obj
+
+
+@_stripe_errors
+def dispute_movements(dispute: dict) -> list[DisputeMovement]:
+    """Each balance transaction of a dispute: the withdrawal when it opens, a reinstatement if it is won."""
+    dispute = _fresh("disputes", dispute, expand=["balance_transactions"])
+    movements = []
+    for txn in dispute.get("balance_transactions") or []:
+        if not isinstance(txn, dict):
+            raise FactsIncomplete(f"dispute {dispute['id']} lists a balance transaction without its amounts")
+        movements.append(DisputeMovement(
+            balance_transaction_id=txn["id"], dispute_id=dispute["id"], charge_id=_id(dispute.get("charge")),
+            amount_cents=int(txn["amount"]), fee_cents=int(txn.get("fee") or 0),
+            currency=str(txn.get("currency") or dispute.get("currency")).upper(), day=_day(txn["created"])))
+    return movements
+
+
+@_stripe_errors
+def payout_fact(payout: dict) -> PayoutFact:
+    payout = _fresh("payouts", payout)
+    return PayoutFact(payout_id=payout["id"], amount_cents=int(payout["amount"]),
+                      currency=str(payout["currency"]).upper(),
+                      day=_day(payout.get("arrival_date") or payout["created"]), status=payout.get("status", ""))

@@ -77,3 +77,35 @@ def test_the_donor_wall_shows_only_what_the_treasurer_approved(client, create_us
     assert "Secret Sam" not in home and "Anonymous" in home and "Hold the line" in home
     assert db.session.get(Donation, gift.id).wall_status == WallStatus.SHOWN
     assert ledger.balance(fund, "Income:Donations") == -20_000
+
+
+def test_cheques_and_cash_are_receipted_then_deposited_to_the_bank(client, create_user, fund, smtp):
+    from fundapp.donations.models import Deposit
+
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    assert "Nothing is waiting to be deposited." in client.get("/admin/donations/offline").get_data(as_text=True)
+    bad = client.post("/admin/donations/offline/gift", data={
+        "gift-name": "Ana", "gift-amount": "12.345", "gift-received_on": "2026-11-20", "gift-method": "cheque"})
+    assert bad.status_code == 422 and "two digits after the decimal point" in bad.get_data(as_text=True)
+    for name, amount, method, reference in [("Ana Cheque", "150.00", "cheque", "1042"), ("Rally bucket", "87.35",
+                                                                                     "cash", "")]:
+        done = client.post("/admin/donations/offline/gift", data={
+            "gift-name": name, "gift-email": "ana@example.org" if method == "cheque" else "",
+            "gift-amount": amount, "gift-received_on": "2026-11-20", "gift-method": method,
+            "gift-reference": reference}, follow_redirects=True)
+        assert "It is waiting to be deposited." in done.get_data(as_text=True)
+    assert ledger.balance(fund, "Assets:Undeposited") == 23_735
+    assert [m["To"] for m in smtp.messages] == ["ana@example.org"]  # cash without an address: no mail
+    gifts = list(db.session.scalars(db.select(Donation).order_by(Donation.id)))
+    assert [g.receipt_number for g in gifts] == ["2026-000001", "2026-000002"]
+    deposited = client.post("/admin/donations/offline/deposit", data={
+        "deposit-deposited_on": "2026-11-21", "deposit-reference": "slip 77",
+        "gifts": [str(g.id) for g in gifts]}, follow_redirects=True)
+    assert "Deposit of $237.35 recorded" in deposited.get_data(as_text=True)
+    assert ledger.balance(fund, "Assets:Undeposited") == 0 and ledger.balance(fund, "Assets:Bank") == 23_735
+    again = client.post("/admin/donations/offline/deposit", data={
+        "deposit-deposited_on": "2026-11-21", "gifts": [str(gifts[0].id)]})
+    assert again.status_code == 422 and "already in a deposit" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(Deposit.id))) == 1
+    assert ledger.balance(fund, "Assets:Bank") == 23_735

@@ -218,3 +218,55 @@ def test_two_deliveries_of_the_same_payment_at_once_book_it_once(app, fund):
     assert booked.status == DonationStatus.SUCCEEDED and booked.receipt_number == "2026-000001"
     assert books(fund) == (1, -4_200, 4_200)
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 1
+
+
+def booked_gift(fund, api, cents):
+    donation = pending_gift(fund, cents=cents)
+    pay(api, donation)
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED)
+    return db.session.get(Donation, donation.id)
+
+
+def dispute(charge_id, *txns, status="needs_response"):
+    """A dispute as Stripe's signed event carries it (localstripe has no disputes)."""
+    return {"id": "dp_1", "object": "dispute", "charge": charge_id, "amount": 8_000, "currency": "usd",
+            "status": status, "balance_transactions": [
+                {"id": txn_id, "object": "balance_transaction", "amount": amount, "fee": fee, "currency": "usd",
+                 "created": int(time.time())} for txn_id, amount, fee in txns]}
+
+
+def test_a_dispute_lost_then_won_is_booked_once_per_movement_in_any_order(client, fund, localstripe, api):
+    gift = booked_gift(fund, api, 8_000)
+    withdrawn = ("txn_dp_out", -8_000, 1_500)
+    reinstated = ("txn_dp_back", 8_000, 0)
+    # Out of order: the "won" event (both movements) first, then the "created" one, then repeats.
+    deliver(client, "charge.dispute.funds_reinstated", dispute(gift.stripe_charge_id, withdrawn, reinstated,
+                                                               status="won"), event_id="evt_dp_won")
+    deliver(client, "charge.dispute.created", dispute(gift.stripe_charge_id, withdrawn), event_id="evt_dp_open")
+    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, withdrawn, reinstated, status="won"),
+            event_id="evt_dp_closed")
+    count, income, stripe_cash = books(fund)
+    assert count == 3  # the gift, the withdrawal, the reinstatement
+    assert income == -8_000 and stripe_cash == 8_000 - 1_500  # won: the gift counts again; the fee is spent
+    assert ledger.balance(fund, "Expenses:PaymentFees") == 1_500
+
+
+def test_a_lost_dispute_takes_the_gift_and_the_fee(client, fund, localstripe, api):
+    gift = booked_gift(fund, api, 8_000)
+    deliver(client, "charge.dispute.funds_withdrawn", dispute(gift.stripe_charge_id, ("txn_lost", -8_000, 1_500)))
+    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, ("txn_lost", -8_000, 1_500),
+                                                     status="lost"), event_id="evt_lost_closed")
+    assert books(fund) == (2, 0, -1_500)  # the fund is out the dispute fee
+
+
+def test_payouts_move_money_to_the_bank_once_and_a_failed_one_comes_back(client, fund, localstripe, api):
+    booked_gift(fund, api, 9_000)
+    payout = {"id": "po_1", "object": "payout", "amount": 9_000, "currency": "usd", "status": "paid",
+              "created": int(time.time()), "arrival_date": int(time.time())}
+    deliver(client, "payout.paid", payout, event_id="evt_po_1")
+    deliver(client, "payout.paid", payout, event_id="evt_po_1_again")
+    assert ledger.balance(fund, "Assets:Bank") == 9_000 and ledger.balance(fund, "Assets:Stripe") == 0
+    deliver(client, "payout.failed", {**payout, "status": "failed"}, event_id="evt_po_1_failed")
+    deliver(client, "payout.failed", {**payout, "status": "failed"}, event_id="evt_po_1_failed_again")
+    assert ledger.balance(fund, "Assets:Bank") == 0 and ledger.balance(fund, "Assets:Stripe") == 9_000
+    assert books(fund)[0] == 3  # the gift, the payout, its reversal
