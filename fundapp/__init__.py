@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.audit.views import bp as audit_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
+    from fundapp.donations.portal_views import bp as donor_bp
     from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(donations_bp)
     app.register_blueprint(donations_admin_bp)
+    app.register_blueprint(donor_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

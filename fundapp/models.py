@@ -4,4 +4,5 @@ from fundapp.audit.models import AuditRecord  # noqa: F401
 from fundapp.funds.models import Fund  # noqa: F401
 from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  # noqa: F401
 from fundapp.mail import OutboxMessage  # noqa: F401
-from fundapp.donations.models import Deposit, Donation, Donor, ReceiptCounter, StripeEvent  # noqa: F401
+from fundapp.donations.models import (Deposit, Donation, Donor, MonthlyGift, ReceiptCounter,  # noqa: F401
+                                      StatementSent, StripeEvent)

@@ -1,7 +1,8 @@
 """Who may do what: the one place where access is decided.
 
-Every view declares its rule with ``@public``, ``@signed_in`` or
-``@roles_required(...)``. ``enforce_access`` runs before every request and
+Every view declares its rule with ``@public``, ``@signed_in``,
+``@roles_required(...)`` or ``@donor_signed_in`` (a donor who followed an emailed
+sign-in link; donors have no password and no user account). ``enforce_access`` runs before every request and
 refuses any endpoint without a declared rule (deny by default), so a new route
 that forgets its rule is closed, and the route-by-role test names it.
 Roles are held per fund; a request is judged on the current fund's roles.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
@@ -24,10 +25,13 @@ _ATTR = "_fundapp_access"
 class Access:
     public: bool = False
     roles: frozenset[Role] = frozenset()  # empty and not public: any signed-in user
+    donor: bool = False  # a donor signed in by emailed link (``current_donor_id``)
 
 
 PUBLIC = Access(public=True)
 SIGNED_IN = Access()
+DONOR = Access(donor=True)
+DONOR_SESSION_KEY = "donor"
 
 
 def _mark(view, access: Access):
@@ -53,6 +57,19 @@ def roles_required(*roles: Role):
     return lambda view: _mark(view, access)
 
 
+def donor_signed_in(view):
+    """A donor who followed an emailed sign-in link, for this fund."""
+    return _mark(view, DONOR)
+
+
+def current_donor_id() -> int | None:
+    """The donor signed in by link in this session, for the current fund."""
+    held = session.get(DONOR_SESSION_KEY)
+    if isinstance(held, dict) and held.get("fund") == current_fund().id:
+        return held.get("id")
+    return None
+
+
 def access_for(endpoint: str) -> Access | None:
     """The declared rule of an endpoint, or None when it declares none."""
     if endpoint == "static":
@@ -75,6 +92,8 @@ def allows(access: Access | None) -> bool:
         return False
     if access.public:
         return True
+    if access.donor:
+        return current_donor_id() is not None
     if not current_user.is_authenticated:
         return False
     return not access.roles or bool(access.roles & current_roles())
@@ -90,7 +109,9 @@ def enforce_access():
     if request.endpoint is None:  # routing failed; Flask answers 404/405 itself
         return None
     access = access_for(request.endpoint)
-    if access is not None and not access.public and not current_user.is_authenticated:
+    if access is not None and access.donor and current_donor_id() is None:
+        return redirect(url_for("donor.login"))
+    if access is not None and not access.public and not access.donor and not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not allows(access):
         abort(403)

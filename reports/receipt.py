@@ -96,11 +96,16 @@ class ReceiptData:
         return self.amount_cents - self.refunded_cents
 
 
-def deductibility(data: ReceiptData) -> str:
-    text = TEXT.get(data.language, TEXT["en"])
-    form = data.legal_form.replace(" ", "").lower()
+def deductibility_text(language: str, legal_form: str, legal_name: str, ein: str) -> str:
+    """The deductibility sentence for the fund's legal form, in ``language``."""
+    text = TEXT.get(language, TEXT["en"])
+    form = legal_form.replace(" ", "").lower()
     key = "c3" if form == "501(c)(3)" else "c5" if form == "501(c)(5)" else "other"
-    return text[key].format(legal=data.legal_name, ein=data.ein)
+    return text[key].format(legal=legal_name, ein=ein)
+
+
+def deductibility(data: ReceiptData) -> str:
+    return deductibility_text(data.language, data.legal_form, data.legal_name, data.ein)
 
 
 def render(data: ReceiptData) -> bytes:

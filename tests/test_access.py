@@ -13,6 +13,7 @@ from tests.conftest import sign_in
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+DONOR = "donor_link"  # a donor signed in by emailed link: none of the personas below
 PERSONAS = ("anonymous", "donor", "applicant", "trustee", "treasurer")
 
 #: endpoint -> PUBLIC, SIGNED_IN or the set of roles allowed.
@@ -54,12 +55,20 @@ EXPECTED = {
     "donations_admin.offline": {"treasurer"},
     "donations_admin.record_offline_gift": {"treasurer"},
     "donations_admin.record_deposit": {"treasurer"},
+    "donor.login": PUBLIC,
+    "donor.follow_link": PUBLIC,
+    "donor.logout": PUBLIC,
+    "donor.index": DONOR,
+    "donor.receipt": DONOR,
+    "donor.statement": DONOR,
+    "donor.stop_monthly": DONOR,
 }
 
 #: Endpoints that other servers call: no CSRF token, a signature instead (tested in their own files).
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
-URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1}
+URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
+              "year": 2026}
 
 
 def _routes(app):
@@ -78,7 +87,7 @@ def test_every_route_is_in_the_table(app):
 def _allowed(rule, persona) -> bool:
     if rule == PUBLIC:
         return True
-    if persona == "anonymous":
+    if persona == "anonymous" or rule == DONOR:
         return False
     return rule == SIGNED_IN or persona in rule
 

@@ -49,6 +49,14 @@ def test_seed_demo_fills_an_empty_database_once(runner, app):
     assert sum(line.debit_cents for line in lines) == sum(line.credit_cents for line in lines) > 0
     assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0  # every demo grant was paid
     assert ledger.available_to_grant(fund) > 0
+    from fundapp.donations.models import Donation
+    from fundapp.mail import OutboxMessage
+
+    gifts = db.session.scalars(db.select(Donation)).all()
+    assert len(gifts) > 100 and all(g.receipt_number for g in gifts)
+    assert sum(g.gross_cents for g in gifts) == -ledger.balance(fund, "Income:Donations")
+    assert ledger.balance(fund, "Assets:Undeposited") == 0  # every week's cheques were deposited
+    assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0  # made-up donors get no mail
     again = runner.invoke(args=["fund", "seed-demo"])
     assert again.exit_code == 0 and "already there" in again.output
     assert db.session.scalar(db.select(db.func.count(User.id))) == 5

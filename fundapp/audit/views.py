@@ -1,15 +1,14 @@
 """The audit trail for trustees and the treasurer: browse, filter, and check the chain."""
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
 from fundapp.accounts.models import Role, User
 from fundapp.audit import services
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.policy import roles_required
+from fundapp.web import date_arg
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -20,23 +19,13 @@ def _text_arg(name: str) -> str | None:
     return request.args.get(name, "").strip()[:60] or None
 
 
-def _date_arg(name: str) -> date | None:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        abort(400)
-
-
 @bp.get("/")
 @roles_required(Role.TRUSTEE, Role.TREASURER)
 def index():
     fund = current_fund()
     where = services.AuditFilter(
         action=_text_arg("action"), object_type=_text_arg("object_type"), object_id=_text_arg("object_id"),
-        actor_id=request.args.get("actor", type=int), start=_date_arg("from"), end=_date_arg("to"))
+        actor_id=request.args.get("actor", type=int), start=date_arg("from"), end=date_arg("to"))
     before_id = request.args.get("before", type=int)
     records = services.search_records(fund.id, where, before_id=before_id, limit=PAGE_SIZE + 1)
     more = len(records) > PAGE_SIZE

@@ -59,6 +59,8 @@ class Donor(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     language: Mapped[str] = mapped_column(sa.String(5), default="en")
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(100))
+    #: Part of every emailed sign-in link; raised when a link is used, so each link works once.
+    link_nonce: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -141,6 +143,34 @@ class Deposit(db.Model):
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonthlyGift(db.Model):
+    """A donor's monthly pledge (a Stripe subscription); each paid month is its own Donation."""
+
+    __tablename__ = "monthly_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"), index=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set when the donor (or Stripe, after failed payments) ends it.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatementSent(db.Model):
+    """A year-end statement mailed to a donor: ``send-statements`` skips those already sent."""
+
+    __tablename__ = "statements_sent"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "donor_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    donor_id: Mapped[int] = mapped_column(sa.ForeignKey("donors.id"))
+    year: Mapped[int] = mapped_column()
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReceiptCounter(db.Model):

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
-from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, Origin,
-                                      ReceiptCounter, StripeEvent, WallStatus)
+from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
+                                      ReceiptCounter, StatementSent, StripeEvent, WallStatus)
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
@@ -28,6 +28,7 @@ from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
 from reports import receipt as receipt_pdf
+from reports import statement as statement_pdf
 
 DEDICATIONS = ("", "honor", "memory")
 
@@ -190,8 +191,9 @@ def _donation_for_payment(fund: Fund, fact: PaymentSettled) -> Donation:
     return external
 
 
-def record_settled_payment(fund: Fund, fact: PaymentSettled) -> Donation:
-    """Book a settled charge once: the donation, its receipt number, its journal entry, its receipt mail."""
+def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = True) -> Donation:
+    """Book a settled charge once: the donation, its receipt number, its journal entry, its receipt mail
+    (``notify=False`` only for made-up demo gifts)."""
     existing = db.session.scalar(db.select(Donation).filter_by(stripe_charge_id=fact.charge_id))
     if existing is not None:
         return existing
@@ -233,7 +235,9 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled) -> Donation:
     record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
                   after={"charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
                          "receipt": donation.receipt_number})
-    send_receipt(fund, donation)
+    _ensure_monthly_gift(fund, donation)
+    if notify:
+        send_receipt(fund, donation)
     return donation
 
 
@@ -318,7 +322,8 @@ OFFLINE_METHODS = ("cheque", "cash")
 
 
 def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int, received_on: date, method: str,
-                        reference: str = "", anonymous: bool = False, language: str = "en", actor=None) -> Donation:
+                        reference: str = "", anonymous: bool = False, language: str = "en", actor=None,
+                        notify: bool = True) -> Donation:
     """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt."""
     if method not in OFFLINE_METHODS:
         raise DonationError(_("Choose cheque or cash."), "method")
@@ -342,7 +347,8 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
                       postings=[("Assets:Undeposited", amount_cents), ("Income:Donations", -amount_cents)])
     record_change("donation.offline", "donation", donation.id, actor=actor, fund_id=fund.id,
                   after={"amount_cents": amount_cents, "method": method, "reference": donation.reference})
-    send_receipt(fund, donation)
+    if notify:
+        send_receipt(fund, donation)
     return donation
 
 
@@ -593,3 +599,138 @@ def donor_wall(fund: Fund, limit: int = 20) -> list[tuple[str, str, int]]:
         Donation.fund_id == fund.id, Donation.wall_status == WallStatus.SHOWN,
         Donation.status == DonationStatus.SUCCEEDED).order_by(Donation.settled_at.desc()).limit(limit))
     return [("" if d.anonymous else d.donor.name, d.wall_message, d.gross_cents) for d in rows]
+
+
+# --- the donor portal: sign-in by emailed link, gifts, statements, ending a monthly gift ---------
+
+DONOR_LINK_MAX_AGE = 3600
+
+
+class InvalidDonorLink(ValueError):
+    pass
+
+
+def _link_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="donor-link")
+
+
+def request_donor_link(fund: Fund, email: str, *, link_for) -> None:
+    """Mail a one-time sign-in link if this address has given to the fund; say nothing either way."""
+    email = (email or "").strip().lower()
+    donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund.id, email=email)) if email else None
+    if donor is None:
+        return
+    token = _link_serializer().dumps({"d": donor.id, "n": donor.link_nonce})
+    with force_locale(donor.language):
+        queue_mail(donor.email, _("Your gifts to %(fund)s: sign-in link", fund=fund.name),
+                   _("Hello %(name)s,\n\nUse this link within an hour to see your gifts, receipts and statements, "
+                     "or to stop a monthly gift:\n\n%(link)s\n\nIf you did not ask for it, ignore this message.\n\n"
+                     "%(fund)s", name=donor.name, link=link_for(token), fund=fund.name))
+
+
+def donor_for_link(fund: Fund, token: str) -> Donor:
+    """The donor a link was made for; the link works once and for an hour."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        data = _link_serializer().loads(token, max_age=DONOR_LINK_MAX_AGE)
+    except SignatureExpired as exc:
+        raise InvalidDonorLink(_("This link has expired. Ask for a new one below.")) from exc
+    except BadSignature as exc:
+        raise InvalidDonorLink(_("This link is not valid. Ask for a new one below.")) from exc
+    used = InvalidDonorLink(_("This link has already been used. Ask for a new one below."))
+    if not isinstance(data, dict):
+        raise used
+    claimed = db.session.execute(
+        db.update(Donor).where(Donor.id == data.get("d"), Donor.fund_id == fund.id, Donor.link_nonce == data.get("n"))
+        .values(link_nonce=Donor.link_nonce + 1).execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise used
+    return db.session.get(Donor, data["d"])
+
+
+def donor_gifts(donor: Donor) -> list[Donation]:
+    return list(db.session.scalars(db.select(Donation).where(
+        Donation.donor_id == donor.id, Donation.receipt_seq.is_not(None)).order_by(Donation.received_on.desc(),
+                                                                                   Donation.id.desc())))
+
+
+def monthly_gifts(donor: Donor) -> list[MonthlyGift]:
+    return list(db.session.scalars(db.select(MonthlyGift).filter_by(donor_id=donor.id).order_by(MonthlyGift.id)))
+
+
+def _ensure_monthly_gift(fund: Fund, donation: Donation) -> None:
+    if donation.stripe_subscription_id and db.session.scalar(db.select(MonthlyGift.id).filter_by(
+            stripe_subscription_id=donation.stripe_subscription_id)) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(MonthlyGift(fund_id=fund.id, donor_id=donation.donor_id,
+                                           stripe_subscription_id=donation.stripe_subscription_id,
+                                           amount_cents=donation.gross_cents))
+        except IntegrityError:
+            pass  # a concurrent delivery made it
+
+
+def end_monthly_gift(fund: Fund, gift: MonthlyGift, *, by_donor: bool) -> None:
+    """Stop a monthly gift: cancel the subscription at Stripe (when the donor asks) and mark it ended."""
+    if gift.ended_at is not None:
+        return
+    if by_donor:
+        gateway.cancel_subscription(gift.stripe_subscription_id)
+    gift.ended_at = utcnow().replace(microsecond=0)
+    record_change("monthly_gift.end", "monthly_gift", gift.id, fund_id=fund.id,
+                  after={"by": "donor" if by_donor else "stripe"})
+
+
+def _subscription_deleted(fund: Fund, subscription: dict) -> None:
+    gift = db.session.scalar(db.select(MonthlyGift).filter_by(stripe_subscription_id=subscription.get("id")))
+    if gift is not None:
+        end_monthly_gift(fund, gift, by_donor=False)
+
+
+HANDLERS["customer.subscription.deleted"] = _subscription_deleted
+
+
+def statement_years(donor: Donor) -> list[int]:
+    return sorted({d.receipt_year for d in donor_gifts(donor)}, reverse=True)
+
+
+def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
+    """The year-end statement PDF: each gift of ``year`` with its receipt number, and the total given."""
+    gifts = [d for d in donor_gifts(donor) if d.receipt_year == year]
+    if not gifts:
+        raise DonationError(_("There are no gifts from you in %(year)s.", year=year))
+    language = donor.language if donor.language in statement_pdf.TEXT else "en"
+    return statement_pdf.render(statement_pdf.StatementData(
+        fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
+        contact_email=fund.contact_email, donor_name=donor.name, year=year, currency=fund.currency,
+        language=language, issued_at=datetime(year + 1, 1, 1, tzinfo=timezone.utc),
+        gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents)
+               for d in sorted(gifts, key=lambda d: (d.received_on, d.id))]))
+
+
+def donors_due_a_statement(fund: Fund, year: int) -> list[int]:
+    """Ids of donors with an email and gifts in ``year`` whose statement has not been mailed yet."""
+    sent = db.select(StatementSent.donor_id).filter_by(fund_id=fund.id, year=year)
+    return list(db.session.scalars(
+        db.select(Donor.id).join(Donation, Donation.donor_id == Donor.id)
+        .where(Donor.fund_id == fund.id, Donor.email != "", Donation.receipt_year == year,
+               Donor.id.not_in(sent)).distinct().order_by(Donor.id)))
+
+
+def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
+    """Queue one donor's statement and mark it sent, in one transaction; False if it was sent already."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(StatementSent(fund_id=fund.id, donor_id=donor.id, year=year))
+    except IntegrityError:
+        return False
+    with force_locale(donor.language):
+        queue_mail(donor.email, _("Your gifts to %(fund)s in %(year)s", fund=fund.name, year=year),
+                   _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
+                     "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
+                     name=donor.name, year=year, fund=fund.name),
+                   attachment=(f"statement-{year}.pdf", statement_for(fund, donor, year)))
+    return True

@@ -18,6 +18,7 @@ from fundapp.mail import deliver_pending
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
+from fundapp.web import download
 
 bp = Blueprint("donations", __name__)
 
@@ -185,9 +186,7 @@ def receipt(token):
     donation = _donation(token)
     if donation.receipt_number is None:
         abort(404)
-    pdf = services.receipt_for(current_fund(), donation)
-    return current_app.response_class(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{services.receipt_filename(donation)}"'})
+    return download(services.receipt_for(current_fund(), donation), services.receipt_filename(donation))
 
 
 @bp.post("/stripe/webhook")

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,25 +15,16 @@ from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
 from fundapp.ledger.forms import CloseMonthForm, ReopenMonthForm
 from fundapp.policy import roles_required
+from fundapp.web import date_arg, download
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin/ledger")
-
-
-def _date_arg(name: str) -> date | None:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        abort(400)
 
 
 @bp.get("/")
 @roles_required(Role.TREASURER)
 def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm | None = None):
     fund = current_fund()
-    as_of = _date_arg("as_of")
+    as_of = date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
     return render_template(
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
@@ -83,7 +73,7 @@ def reopen_month():
 def export():
     fund = current_fund()
     fmt = request.args.get("format")
-    start, end = _date_arg("from"), _date_arg("to")
+    start, end = date_arg("from"), date_arg("to")
     buffer = io.StringIO(newline="")
     if fmt == "csv":
         buffer.write("\ufeff")  # a BOM so Excel reads UTF-8
@@ -95,19 +85,17 @@ def export():
     else:
         abort(400)
     span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
-    return Response(buffer.getvalue(), mimetype=f"{mimetype}; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{fund.slug}-ledger-{span}.{suffix}"'})
+    return download(buffer.getvalue(), f"{fund.slug}-ledger-{span}.{suffix}", f"{mimetype}; charset=utf-8")
 
 
 @bp.get("/report")
 @roles_required(Role.TREASURER)
 def report():
     fund = current_fund()
-    kind, start, end = request.args.get("kind", ""), _date_arg("from"), _date_arg("to")
+    kind, start, end = request.args.get("kind", ""), date_arg("from"), date_arg("to")
     try:
         pdf = documents.ledger_pdf(fund, kind, start, end)
     except documents.ReportRequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("ledger.index"))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{documents.filename(fund, kind, start, end)}"'})
+    return download(pdf, documents.filename(fund, kind, start, end))

@@ -321,3 +321,13 @@ def payout_fact(payout: dict) -> PayoutFact:
     return PayoutFact(payout_id=payout["id"], amount_cents=int(payout["amount"]),
                       currency=str(payout["currency"]).upper(),
                       day=_day(payout.get("arrival_date") or payout["created"]), status=payout.get("status", ""))
+
+
+@_stripe_errors
+def cancel_subscription(subscription_id: str) -> None:
+    """End a monthly gift at Stripe now; an already-ended one is fine."""
+    try:
+        client().v1.subscriptions.cancel(subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status != 404 and "canceled" not in str(exc).lower():
+            raise

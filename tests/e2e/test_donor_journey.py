@@ -3,6 +3,7 @@ the thanks page turns to "received", the receipt mail arrives with its PDF; ever
 from __future__ import annotations
 
 import io
+import re
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -53,4 +54,19 @@ def test_donor_gives_monthly_with_the_fee_covered_and_gets_a_receipt(live_server
 
     page.goto(live_server + "/")
     expect(page.get_by_text("$51.81").first).to_be_visible()
+
+    # Later, the donor comes back for their receipts: a link by email, no password
+    page.get_by_role("link", name="Your gifts and receipts").click()
+    assert axe_violations(page) == []
+    page.get_by_label("The email address you gave with").fill("pat@example.org")
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    sign_in_mail = wait_for(lambda: [m for m in smtp.messages if "sign-in link" in m["Subject"]])
+    link = re.search(r"http://\S+/donor/link/\S+", sign_in_mail[0].get_body().get_content()).group(0)
+    page.goto(link.replace("http://127.0.0.1:5000", live_server))
+    expect(page.get_by_role("heading", name="Your gifts, Pat Picket")).to_be_visible()
+    expect(page.get_by_text(donation.receipt_number)).to_be_visible()
+    expect(page.get_by_role("button", name="Stop this monthly gift")).to_be_visible()
+    shot(page, "23-portal")
+    assert axe_violations(page) == []
     assert page.problems == []

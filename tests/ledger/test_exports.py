@@ -5,13 +5,10 @@ import csv
 import re
 import subprocess
 import sys
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
-from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 
 BEAN_CHECK = str(Path(sys.executable).parent / "bean-check")

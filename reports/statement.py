@@ -1,0 +1,73 @@
+"""A donor's year-end statement: every gift of the year with its receipt number, and the total.
+
+``render(StatementData) -> bytes``; English or Spanish, with the same Publication 1771
+statements as the receipts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Sequence
+
+from babel.dates import format_date
+
+from reports.receipt import TEXT as RECEIPT_TEXT
+from reports.receipt import deductibility_text
+from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+
+TEXT = {
+    "en": {"title": "Your gifts in {year}", "intro": "Thank you, {name}. These are your gifts to {legal} in {year}.",
+           "head": ["Date", "Receipt", "Gift", "Refunded", "Contribution"], "total": "Total",
+           "period": "Year {year}"},
+    "es": {"title": "Tus donaciones en {year}", "intro": "Gracias, {name}. Estas son tus donaciones a {legal} en {year}.",
+           "head": ["Fecha", "Recibo", "Donación", "Reembolsado", "Contribución"], "total": "Total",
+           "period": "Año {year}"},
+}
+
+
+@dataclass(frozen=True)
+class StatementGift:
+    day: date
+    receipt_number: str
+    amount_cents: int
+    refunded_cents: int
+
+
+@dataclass(frozen=True)
+class StatementData:
+    fund_name: str
+    legal_name: str
+    ein: str
+    legal_form: str
+    contact_email: str
+    donor_name: str
+    year: int
+    currency: str
+    language: str
+    gifts: Sequence[StatementGift]
+    issued_at: datetime
+
+    @property
+    def total_cents(self) -> int:
+        return sum(g.amount_cents - g.refunded_cents for g in self.gifts)
+
+
+def render(data: StatementData) -> bytes:
+    text = TEXT.get(data.language, TEXT["en"])
+    receipt_text = RECEIPT_TEXT.get(data.language, RECEIPT_TEXT["en"])
+    locale = "es_US" if data.language == "es" else "en_US"
+    rows = [[format_date(g.day, "medium", locale=locale), g.receipt_number, amount_text(g.amount_cents),
+             amount_text(g.refunded_cents) if g.refunded_cents else "", amount_text(g.amount_cents - g.refunded_cents)]
+            for g in data.gifts]
+    rows.append([text["total"], "", "", "", f"{amount_text(data.total_cents)} {data.currency}"])
+    title = text["title"].format(year=data.year)
+    info = DocumentInfo(fund_name=data.fund_name, title=title, period=text["period"].format(year=data.year),
+                        generated_at=data.issued_at, currency=data.currency)
+    return render_document(info, [
+        paragraph(title, "title"),
+        paragraph(text["intro"].format(name=data.donor_name, legal=data.legal_name, year=data.year)),
+        *tables(text["head"], rows, col_widths=[95, 90, 95, 95, 115], numeric_cols=(2, 3, 4), total_row=True),
+        paragraph(receipt_text["no_goods"], "heading"),
+        paragraph(deductibility_text(data.language, data.legal_form, data.legal_name, data.ein)),
+        paragraph(receipt_text["questions"].format(email=data.contact_email), "small"),
+    ])

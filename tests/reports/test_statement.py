@@ -1,0 +1,29 @@
+"""Year-end statements read back with pypdf."""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+from datetime import date, datetime, timezone
+
+from pypdf import PdfReader
+
+from reports.statement import StatementData, StatementGift, render
+
+DATA = StatementData(fund_name="Local 7 Hardship Fund", legal_name="Local 7 Strike Relief Inc.", ein="12-3456789",
+                     legal_form="501(c)(3)", contact_email="fund@local7.example.org", donor_name="Dana Donor",
+                     year=2026, currency="USD", language="en", issued_at=datetime(2027, 1, 1, tzinfo=timezone.utc),
+                     gifts=[StatementGift(date(2026, 1, 5), "2026-000001", 2_500, 0),
+                            StatementGift(date(2026, 6, 5), "2026-000107", 123_456, 23_456)])
+
+
+def test_statement_lists_each_gift_and_the_total_less_refunds():
+    text = PdfReader(io.BytesIO(render(DATA))).pages[0].extract_text()
+    assert "Your gifts in 2026" in text and "2026-000001" in text and "2026-000107" in text
+    assert re.search(r"Total\s+1,025.00 USD", text)  # 25.00 + 1,234.56 - 234.56
+    assert "No goods or services were provided" in text and "tax-deductible" in text
+
+
+def test_statement_in_spanish():
+    text = PdfReader(io.BytesIO(render(replace(DATA, language="es")))).pages[0].extract_text()
+    assert "Tus donaciones en 2026" in text and "Contribución" in text and "5 ene 2026" in text
