@@ -118,3 +118,12 @@ def deliver_pending(limit: int = 100) -> tuple[int, int]:
                 pass
     db.session.commit()
     return sent, failed
+
+
+def waiting_messages(limit: int = 20) -> tuple[int, list[OutboxMessage]]:
+    """How many messages wait to be sent, and the latest that failed (for the treasurer to see)."""
+    waiting = db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None)))
+    failed = db.session.scalars(db.select(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.last_error.is_not(None))
+        .order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    return waiting or 0, list(failed)

@@ -36,6 +36,7 @@ EXPECTED = {
     "admin.edit_user": {"treasurer"},
     "admin.roster": {"treasurer"},
     "admin.import_roster": {"treasurer"},
+    "admin.send_mail": {"treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
     "ledger.report": {"treasurer"},

@@ -11,7 +11,7 @@ from fundapp.accounts.models import Member, Role, RoleGrant, User
 from fundapp.accounts.views import show_error
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.mail import deliver_pending
+from fundapp.mail import MAX_ATTEMPTS, deliver_pending, waiting_messages
 from fundapp.policy import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -30,7 +30,21 @@ def index():
         "linked": db.session.scalar(db.select(db.func.count(Member.id)).where(
             Member.fund_id == fund.id, Member.user_id.is_not(None))),
     }
-    return render_template("admin/index.html", counts=counts, fund=fund)
+    waiting, failed = waiting_messages()
+    return render_template("admin/index.html", counts=counts, fund=fund, waiting=waiting, failed=failed,
+                           max_attempts=MAX_ATTEMPTS)
+
+
+@bp.post("/mail/send")
+@roles_required(Role.TREASURER)
+def send_mail():
+    sent, failed = deliver_pending()
+    if failed:
+        flash(_("%(sent)s sent; %(failed)s could not be sent: the mail server said why below.", sent=sent,
+                failed=failed), "error")
+    else:
+        flash(_("%(sent)s sent.", sent=sent), "success")
+    return redirect(url_for("admin.index"))
 
 
 @bp.get("/users")

@@ -13,6 +13,7 @@ from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
+from fundapp.ledger import services as ledger
 from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
@@ -43,8 +44,15 @@ def index():
         query = query.filter_by(wall_status=wall)
     page = db.paginate(query.order_by(Donation.id.desc()), page=max(request.args.get("page", 1, type=int), 1),
                        per_page=PAGE_SIZE, error_out=False)
+    try:
+        stripe_says = gateway.stripe_balance_cents(fund.currency)
+        stripe_error = False
+    except gateway.GatewayError:
+        current_app.logger.warning("could not read the Stripe balance", exc_info=True)
+        stripe_says, stripe_error = None, True
     return render_template("donations/admin_index.html", page=page, fund=fund, status=status, wall=wall,
-                           statuses=list(DonationStatus))
+                           statuses=list(DonationStatus), books_say=ledger.balance(fund, "Assets:Stripe"),
+                           stripe_says=stripe_says, stripe_error=stripe_error)
 
 
 @bp.post("/<int:donation_id>/refund")

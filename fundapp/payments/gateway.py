@@ -331,3 +331,18 @@ def cancel_subscription(subscription_id: str) -> None:
     except stripe.InvalidRequestError as exc:
         if exc.http_status != 404 and "canceled" not in str(exc).lower():
             raise
+
+
+@_stripe_errors
+def stripe_balance_cents(currency: str) -> int | None:
+    """Stripe's own figure for the account's balance in ``currency`` (available plus pending), or None
+    if Stripe reports no balance in it (the local test server keeps a made-up euro balance)."""
+    balance = _plain(client().v1.balance.retrieve())
+
+    def parts(kind):
+        found = balance.get(kind) or []
+        return found if isinstance(found, list) else [found]
+
+    amounts = [int(part["amount"]) for kind in ("available", "pending") for part in parts(kind)
+               if str(part.get("currency", "")).upper() == currency.upper()]
+    return sum(amounts) if amounts else None

@@ -109,3 +109,29 @@ def test_cheques_and_cash_are_receipted_then_deposited_to_the_bank(client, creat
     assert again.status_code == 422 and "already in a deposit" in again.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(Deposit.id))) == 1
     assert ledger.balance(fund, "Assets:Bank") == 23_735
+
+
+def test_mail_that_could_not_be_sent_is_shown_to_the_treasurer_and_sent_on_request(client, create_user, app, fund,
+                                                                                  smtp):
+    from fundapp.mail import queue_mail
+
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    queue_mail("dana@example.org", "Thank you: receipt 2026-000001", "Body")
+    db.session.commit()
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = 1  # the mail server is down
+    down = client.post("/admin/mail/send", follow_redirects=True).get_data(as_text=True)
+    assert "could not be sent" in down and "dana@example.org" in down and "1 message is waiting" in down
+    app.config["MAIL_PORT"] = port
+    up = client.post("/admin/mail/send", follow_redirects=True).get_data(as_text=True)
+    assert "1 sent." in up and "Every message has been sent." in up
+    assert [m["Subject"] for m in smtp.messages] == ["Thank you: receipt 2026-000001"]
+
+
+def test_the_gifts_page_shows_stripe_beside_the_books(client, create_user, fund, localstripe):
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    page = client.get("/admin/donations/").get_data(as_text=True)
+    assert "in Stripe, by our books (Assets:Stripe)" in page
+    assert "local test server keeps a made-up euro balance" in page  # localstripe reports EUR only
