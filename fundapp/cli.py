@@ -164,7 +164,8 @@ def reconcile_stripe_command(since):
     db.session.commit()
     deliver_pending()
     click.echo(f"Looked at {result.charges_seen} charges since {start:%Y-%m-%d}: booked {result.payments_booked} "
-               f"payments and {result.refunds_booked} refunds that were missing.")
+               f"payments, {result.refunds_booked} refunds, {result.disputes_booked} dispute movements and "
+               f"{result.payouts_booked} payouts that were missing.")
 
 
 @fund_cli.command("send-statements")

@@ -395,22 +395,33 @@ class Reconciliation:
     charges_seen: int = 0
     payments_booked: int = 0
     refunds_booked: int = 0
+    disputes_booked: int = 0
+    payouts_booked: int = 0
 
 
 def reconcile_stripe(fund: Fund, since) -> Reconciliation:
-    """Sweep Stripe's charges since ``since`` and book whatever the books lack (a lost webhook, the app
-    down, a refund made in the dashboard). Idempotent: a second run books nothing."""
+    """Sweep Stripe's charges, disputes and payouts since ``since`` and book whatever the books lack (a lost
+    webhook, the app down, a refund made in the dashboard). Idempotent: a second run books nothing."""
     from fundapp.ledger.models import JournalEntry
 
-    def count(kind: str) -> int:
-        return db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(fund_id=fund.id,
-                                                                                     source_kind=kind))
+    kinds = ("stripe.charge", "stripe.refund", "stripe.dispute", "stripe.payout")
 
-    before = count("stripe.charge"), count("stripe.refund")
+    def counts() -> list[int]:
+        return [db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(fund_id=fund.id,
+                                                                                      source_kind=kind))
+                for kind in kinds]
+
+    before = counts()
     charge_ids = gateway.charge_ids_since(since)
     for charge_id in charge_ids:
         book_charge_and_refunds(fund, charge_id)
-    return Reconciliation(len(charge_ids), count("stripe.charge") - before[0], count("stripe.refund") - before[1])
+    for dispute in gateway.disputes_since(since):
+        _dispute_event(fund, dispute)
+    for payout in gateway.payouts_since(since):
+        if payout.currency == fund.currency:  # the local test server pays out only in euros
+            record_payout(fund, payout)
+    after = counts()
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)))
 
 
 def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:

@@ -346,3 +346,25 @@ def stripe_balance_cents(currency: str) -> int | None:
     amounts = [int(part["amount"]) for kind in ("available", "pending") for part in parts(kind)
                if str(part.get("currency", "")).upper() == currency.upper()]
     return sum(amounts) if amounts else None
+
+
+def _listed_since(kind: str, since: datetime) -> list[dict]:
+    """Every object of ``kind`` created after ``since`` (filtered here: the local server has no ``created``
+    filter on these lists); none if the server has no such list (the local server has no disputes)."""
+    try:
+        listing = getattr(client().v1, kind).list(params={"limit": 100})
+        return [_plain(obj) for obj in listing.auto_paging_iter() if obj.created > since.timestamp()]
+    except (stripe.InvalidRequestError, stripe.APIError) as exc:
+        if exc.http_status != 404:
+            raise
+        return []
+
+
+@_stripe_errors
+def payouts_since(since: datetime) -> list[PayoutFact]:
+    return [payout_fact(payout) for payout in _listed_since("payouts", since)]
+
+
+@_stripe_errors
+def disputes_since(since: datetime) -> list[dict]:
+    return _listed_since("disputes", since)

@@ -25,10 +25,10 @@ def test_reconcile_books_what_the_webhooks_missed_and_a_second_run_changes_nothi
     assert books(fund)[0] == 0
     first = runner.invoke(args=["fund", "reconcile-stripe", "--since", "2026-01-01"])
     assert first.exit_code == 0, first.output
-    assert "booked 2 payments and 1 refunds that were missing" in first.output
+    assert "booked 2 payments, 1 refunds, 0 dispute movements and 0 payouts that were missing" in first.output
     assert books(fund) == (3, -(4_000 + 1_234 - 400), 4_000 + 1_234 - 400)
     second = runner.invoke(args=["fund", "reconcile-stripe", "--since", "2026-01-01"])
-    assert "booked 0 payments and 0 refunds" in second.output
+    assert "booked 0 payments, 0 refunds, 0 dispute movements and 0 payouts" in second.output
     assert books(fund) == (3, -4_834, 4_834)
     assert db.session.get(Donation, donation.id).status == DonationStatus.PARTIALLY_REFUNDED
 
