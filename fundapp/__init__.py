@@ -95,6 +95,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
+    from fundapp.applications.views import bp as applications_bp
     from fundapp.audit.views import bp as audit_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.portal_views import bp as donor_bp
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(donations_bp)
     app.register_blueprint(donations_admin_bp)
     app.register_blueprint(donor_bp)
+    app.register_blueprint(applications_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

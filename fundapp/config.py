@@ -25,6 +25,8 @@ ENV_SETTINGS: dict[str, str | None] = {
     "STRIPE_SECRET_KEY": "sk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local",
     "STRIPE_API_BASE": None,
+    "DOCUMENTS_DIR": None,
+    "DOCUMENT_MAX_MB": "10",
     "DONATION_MIN": "1.00",
     "DONATION_MAX": "10000.00",
     "CARD_FEE_PERCENT": "2.9",
@@ -77,6 +79,10 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "STRIPE_SECRET_KEY": raw["STRIPE_SECRET_KEY"],
         "STRIPE_WEBHOOK_SECRET": raw["STRIPE_WEBHOOK_SECRET"],
         "STRIPE_API_BASE": raw["STRIPE_API_BASE"],
+        # Applicants' documents: outside the web root (default: the instance folder), size-limited.
+        "DOCUMENTS_DIR": raw["DOCUMENTS_DIR"] or os.path.join(instance_path, "documents"),
+        "DOCUMENT_MAX_BYTES": int(raw["DOCUMENT_MAX_MB"]) * 1024 * 1024,
+        "DOCUMENTS_PER_APPLICATION": 10,
         "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),
         "DONATION_MAX_CENTS": parse_amount(raw["DONATION_MAX"]),
         # The card fee a donor may choose to cover: percent in basis points (2.9% -> 290) plus a fixed part.

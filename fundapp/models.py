@@ -6,3 +6,5 @@ from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  
 from fundapp.mail import OutboxMessage  # noqa: F401
 from fundapp.donations.models import (Deposit, Donation, Donor, MonthlyGift, ReceiptCounter,  # noqa: F401
                                       StatementSent, StripeEvent)
+from fundapp.applications.models import (Application, ApplicationDocument, ApplicationMessage,  # noqa: F401
+                                         FundRules)

@@ -116,3 +116,12 @@ def enforce_access():
     if not allows(access):
         abort(403)
     return None
+
+
+def can_see_application(application) -> bool:
+    """An application and its documents: its applicant, and the fund's trustees and treasurer. No one else."""
+    if not current_user.is_authenticated or application.fund_id != current_fund().id:
+        return False
+    if application.applicant_id == current_user.id:
+        return True
+    return bool(current_roles() & {Role.TRUSTEE, Role.TREASURER})

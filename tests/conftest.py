@@ -78,10 +78,10 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def _migrated_app(database_url):
+def _migrated_app(database_url, tmp_path_factory):
     import flask_migrate
 
-    app = create_app(base_config(database_url))
+    app = create_app(base_config(database_url, DOCUMENTS_DIR=str(tmp_path_factory.mktemp("documents"))))
     app.test_client_class = IsolatedClient
     with app.app_context():
         flask_migrate.upgrade()

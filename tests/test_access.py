@@ -56,6 +56,13 @@ EXPECTED = {
     "donations_admin.offline": {"treasurer"},
     "donations_admin.record_offline_gift": {"treasurer"},
     "donations_admin.record_deposit": {"treasurer"},
+    "applications.apply": {"applicant"},
+    "applications.mine": {"applicant"},
+    "applications.show": {"applicant"},
+    "applications.withdraw": {"applicant"},
+    "applications.answer": {"applicant"},
+    "applications.document": {"applicant", "trustee", "treasurer"},
+    "applications.rules": {"treasurer"},
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,
     "donor.logout": PUBLIC,
@@ -69,7 +76,7 @@ EXPECTED = {
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
-              "year": 2026}
+              "year": 2026, "application_id": 1, "document_id": 1}
 
 
 def _routes(app):

@@ -1,0 +1,56 @@
+"""The application state machine (DESIGN 5): one table of allowed moves, one function to make them.
+
+draft -> submitted -> in_review -> (info_requested <-> in_review) -> approved | partially_approved | denied;
+approved and partially_approved -> paid; withdrawn from any open state. Anything else is refused.
+"""
+from __future__ import annotations
+
+import enum
+
+from fundapp.audit.services import record_change
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    INFO_REQUESTED = "info_requested"
+    APPROVED = "approved"
+    PARTIALLY_APPROVED = "partially_approved"
+    DENIED = "denied"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+
+
+#: Still being decided: the member may withdraw, and it counts against "one open application".
+OPEN = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUESTED})
+#: Submitted and not yet decided.
+PENDING = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUESTED})
+GRANTED = frozenset({Status.APPROVED, Status.PARTIALLY_APPROVED, Status.PAID})
+
+TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset({
+    (Status.DRAFT, Status.SUBMITTED),
+    (Status.SUBMITTED, Status.IN_REVIEW),
+    (Status.IN_REVIEW, Status.INFO_REQUESTED),
+    (Status.INFO_REQUESTED, Status.IN_REVIEW),
+    (Status.IN_REVIEW, Status.APPROVED),
+    (Status.IN_REVIEW, Status.PARTIALLY_APPROVED),
+    (Status.IN_REVIEW, Status.DENIED),
+    (Status.APPROVED, Status.PAID),
+    (Status.PARTIALLY_APPROVED, Status.PAID),
+    *((state, Status.WITHDRAWN) for state in OPEN),
+})
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def transition(application, to: Status, *, actor=None, **details) -> None:
+    """Move ``application`` to ``to`` if the table allows it, and audit the move (flushes nothing)."""
+    current = Status(application.status)
+    if (current, to) not in TRANSITIONS:
+        raise InvalidTransition(f"an application cannot go from {current} to {to}")
+    application.status = to
+    record_change(f"application.{to}", "application", application.id, actor=actor, fund_id=application.fund_id,
+                  before={"status": current}, after={"status": to, **details})
