@@ -1,0 +1,90 @@
+"""Duplicate and risk flags for trustees: hints to look closer, never automatic refusals.
+
+A flag names what matches and the other members' applications it matches, so a
+trustee can open them side by side. Comparisons are made on normalised text
+(case, spacing, punctuation and common street abbreviations do not matter).
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+
+from fundapp.applications.models import Application, PayeeKind
+from fundapp.applications.states import Status
+from fundapp.extensions import db
+
+#: An amount this many times the category's median is flagged (with at least MIN_SAMPLES to compare with).
+FAR_ABOVE = 3
+MIN_SAMPLES = 5
+_STREET_WORDS = {"street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "apartment": "apt",
+                 "drive": "dr", "lane": "ln", "calle": "c", "avenida": "av", "number": "no", "numero": "no"}
+
+
+@dataclass
+class Flag:
+    kind: str  # "address", "payee", "phone", "household", "amount"
+    message: str
+    matches: list[int] = field(default_factory=list)  # ids of the other applications
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", text)
+    return " ".join(_STREET_WORDS.get(word, word) for word in words)
+
+
+def normal_address(text: str) -> str:
+    return _fold(text)
+
+
+def normal_account(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", _fold(text))
+
+
+def normal_phone(text: str) -> str:
+    digits = re.sub(r"\D", "", text or "")
+    return digits[-10:] if len(digits) >= 7 else ""
+
+
+def household_names(text: str) -> frozenset[str]:
+    parts = re.split(r",|;|/|&|\band\b|\by\b", text or "", flags=re.IGNORECASE)
+    return frozenset(name for name in (_fold(part) for part in parts) if len(name) >= 2)
+
+
+def flags_for(application: Application) -> list[Flag]:
+    """Everything about this application that matches another member's, and an unusually large amount."""
+    others = list(db.session.scalars(db.select(Application).where(
+        Application.fund_id == application.fund_id, Application.member_id != application.member_id,
+        Application.status != Status.DRAFT)))
+    flags = []
+
+    def same(kind: str, key, message: str) -> None:
+        mine = key(application)
+        if mine:
+            matches = [other.id for other in others if key(other) == mine]
+            if matches:
+                flags.append(Flag(kind, message, matches))
+
+    same("address", lambda a: normal_address(a.address),
+         _("Same home address as another member's application."))
+    same("payee", lambda a: normal_account(a.payee_details) if a.payee_kind != PayeeKind.MEMBER else "",
+         _("Same payee account as another member's application."))
+    same("phone", lambda a: normal_phone(a.phone), _("Same phone number as another member's application."))
+    mine = household_names(application.household_members)
+    if len(mine) >= 2:
+        matches = [other.id for other in others if len(mine & household_names(other.household_members)) >= 2]
+        if matches:
+            flags.append(Flag("household", _("Two or more of the same household members as another member's "
+                                             "application."), matches))
+    amounts = [other.amount_requested_cents for other in others
+               if other.category == application.category and other.amount_requested_cents > 0]
+    if len(amounts) >= MIN_SAMPLES:
+        median = statistics.median(amounts)
+        if application.amount_requested_cents > FAR_ABOVE * median:
+            flags.append(Flag("amount", _("Far above what members usually ask for this (%(times)s times the "
+                                          "median).", times=round(application.amount_requested_cents / median, 1))))
+    return flags
