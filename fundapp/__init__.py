@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.applications.views import bp as applications_bp
     from fundapp.audit.views import bp as audit_bp
+    from fundapp.review.views import bp as review_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.portal_views import bp as donor_bp
     from fundapp.donations.views import bp as donations_bp
@@ -112,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(donations_admin_bp)
     app.register_blueprint(donor_bp)
     app.register_blueprint(applications_bp)
+    app.register_blueprint(review_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -63,6 +63,13 @@ EXPECTED = {
     "applications.answer": {"applicant"},
     "applications.document": {"applicant", "trustee", "treasurer"},
     "applications.rules": {"treasurer"},
+    "review.queue": {"trustee", "treasurer"},
+    "review.case": {"trustee", "treasurer"},
+    "review.question": {"trustee", "treasurer"},
+    "review.approve": {"trustee", "treasurer"},
+    "review.deny": {"trustee", "treasurer"},
+    "review.pay": {"trustee", "treasurer"},
+    "review.void": {"trustee", "treasurer"},
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,
     "donor.logout": PUBLIC,
@@ -76,7 +83,7 @@ EXPECTED = {
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
-              "year": 2026, "application_id": 1, "document_id": 1}
+              "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1}
 
 
 def _routes(app):

@@ -1,7 +1,8 @@
 """The application state machine (DESIGN 5): one table of allowed moves, one function to make them.
 
 draft -> submitted -> in_review -> (info_requested <-> in_review) -> approved | partially_approved | denied;
-approved and partially_approved -> paid; withdrawn from any open state. Anything else is refused.
+approved and partially_approved -> paid (and back, when a payment is voided); withdrawn from any open
+state. Anything else is refused.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset({
     (Status.IN_REVIEW, Status.DENIED),
     (Status.APPROVED, Status.PAID),
     (Status.PARTIALLY_APPROVED, Status.PAID),
+    # A void of the last payment (a bounced cheque) makes a paid grant owed again.
+    (Status.PAID, Status.APPROVED),
+    (Status.PAID, Status.PARTIALLY_APPROVED),
     *((state, Status.WITHDRAWN) for state in OPEN),
 })
 

@@ -1,0 +1,1 @@
+"""Trustees' review: the queue, decisions with dual approval and recusal, the funds guard, payments."""

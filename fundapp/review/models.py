@@ -1,0 +1,43 @@
+"""Approvals (one per trustee per application) and grant payments (each booked; a void is a reversal)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fundapp.extensions import UTCDateTime, db, utcnow
+
+
+class Approval(db.Model):
+    """A trustee's approval of an amount; a grant above the threshold needs several, from different trustees."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (sa.UniqueConstraint("application_id", "trustee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    trustee_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    note: Mapped[str] = mapped_column(sa.String(1000), default="")
+    #: Which of the fund's criteria the trustee applied (free text, kept in the case file).
+    criteria: Mapped[str] = mapped_column(sa.String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GrantPayment(db.Model):
+    __tablename__ = "grant_payments"
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="payment_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: "cheque", "ach", "zelle" or "cash".
+    method: Mapped[str] = mapped_column(sa.String(10))
+    reference: Mapped[str] = mapped_column(sa.String(100), default="")
+    paid_on: Mapped[date] = mapped_column(sa.Date)
+    payee_name: Mapped[str] = mapped_column(sa.String(200))
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str] = mapped_column(sa.String(500), default="")

@@ -1,0 +1,213 @@
+"""Trustees' decisions and payments, under the fund's rules and the funds guard.
+
+- A trustee never acts on their own application (recusal is recorded).
+- Above the rules' threshold a grant needs ``approvals_needed`` approvals of the same amount from
+  different trustees; only the last one books it.
+- Booking an approval takes the fund's lock first (a no-op UPDATE of the fund row: a row lock on
+  PostgreSQL, the write lock on SQLite), then checks available-to-grant, so two trustees approving
+  at once can never both spend the same money.
+- A payment books Liabilities:GrantsPayable against Assets:Bank, up to the approved amount; a void
+  posts the reversal. Functions flush; the caller commits.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import force_locale, gettext as _
+
+from fundapp.accounts.models import User
+from fundapp.applications.models import Application, ApplicationMessage
+from fundapp.applications.services import money
+from fundapp.applications.states import Status, transition
+from fundapp.audit.services import record_change
+from fundapp.extensions import db, utcnow
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from fundapp.mail import queue_mail
+from fundapp.review.models import Approval, GrantPayment
+
+DENIAL_REASONS = ("not_eligible", "cap_reached", "not_hardship", "incomplete", "funds_exhausted", "other")
+PAYMENT_METHODS = ("cheque", "ach", "zelle", "cash")
+
+
+class ReviewError(ValueError):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Recused(ReviewError):
+    pass
+
+
+class InsufficientFunds(ReviewError):
+    pass
+
+
+def _refuse_own(application: Application, actor: User) -> None:
+    if application.applicant_id == actor.id:
+        record_change("application.recusal", "application", application.id, actor=actor,
+                      fund_id=application.fund_id, after={"reason": "own application"})
+        db.session.flush()
+        raise Recused(_("You cannot act on your own application; another trustee must."))
+
+
+def _under_review(application: Application, actor: User) -> None:
+    """A submitted application moves into review when a trustee first acts on it."""
+    if application.status == Status.SUBMITTED:
+        transition(application, Status.IN_REVIEW, actor=actor)
+    if application.status != Status.IN_REVIEW:
+        raise ReviewError(_("This application is not waiting for a decision."))
+
+
+def lock_fund(fund: Fund) -> None:
+    """Serialise decisions that spend the fund's money (see the module docstring)."""
+    db.session.execute(db.update(Fund).where(Fund.id == fund.id).values(reserve_cents=Fund.reserve_cents)
+                       .execution_options(synchronize_session=False))
+
+
+def ask_question(fund: Fund, application: Application, body: str, *, actor: User) -> None:
+    _refuse_own(application, actor)
+    _under_review(application, actor)
+    if not body.strip():
+        raise ReviewError(_("Write the question for the member."), "body")
+    db.session.add(ApplicationMessage(application_id=application.id, author_id=actor.id, kind="question",
+                                      body=body.strip()[:5000]))
+    transition(application, Status.INFO_REQUESTED, actor=actor)
+    db.session.flush()
+    _tell_member(fund, application, lambda user: (
+        _("The trustees have a question about your application #%(id)s", id=application.id),
+        _("Hello %(name)s,\n\nThe trustees have a question about your application. Please answer it on your "
+          "applications page.\n\n%(fund)s", name=user.name, fund=fund.name)))
+
+
+def approve(fund: Fund, application: Application, amount_cents: int, *, actor: User, note: str = "",
+            criteria: str = "") -> bool:
+    """Record this trustee's approval; True once the grant is approved (and booked)."""
+    _refuse_own(application, actor)
+    _under_review(application, actor)
+    rules = application.rules
+    if not 0 < amount_cents <= application.amount_requested_cents:
+        raise ReviewError(_("Approve between $0.01 and the %(asked)s asked for.",
+                            asked=money(application.amount_requested_cents, fund)), "amount")
+    if amount_cents < application.amount_requested_cents and not note.strip():
+        raise ReviewError(_("Tell the member why the amount is less than they asked for."), "note")
+    earlier = list(db.session.scalars(db.select(Approval).filter_by(application_id=application.id)))
+    if any(a.trustee_id == actor.id for a in earlier):
+        raise ReviewError(_("You have already approved this application; another trustee must confirm it."))
+    if earlier and earlier[0].amount_cents != amount_cents:
+        raise ReviewError(_("The first trustee approved %(amount)s. Confirm that amount, or ask a question or "
+                            "deny instead.", amount=money(earlier[0].amount_cents, fund)), "amount")
+    db.session.add(Approval(application_id=application.id, trustee_id=actor.id, amount_cents=amount_cents,
+                            note=note.strip()[:1000], criteria=criteria.strip()[:1000]))
+    db.session.flush()
+    needed = rules.approvals_needed if amount_cents > rules.dual_approval_above_cents else 1
+    record_change("application.approval", "application", application.id, actor=actor, fund_id=fund.id,
+                  after={"amount_cents": amount_cents, "approvals": len(earlier) + 1, "needed": needed,
+                         "criteria": criteria.strip()[:200]})
+    if len(earlier) + 1 < needed:
+        return False
+    lock_fund(fund)
+    available = ledger.available_to_grant(fund)
+    if amount_cents > available:
+        raise InsufficientFunds(_("The fund has %(available)s available to grant, less than %(amount)s. Nothing "
+                                  "was approved.", available=money(max(available, 0), fund),
+                                  amount=money(amount_cents, fund)), "amount")
+    ledger.post_entry(fund, entry_date=utcnow().date(), memo=f"Hardship grant approved, application {application.id}",
+                      source_kind="grant.approval", source_id=application.id, actor=actor,
+                      postings=[("Expenses:HardshipGrants", amount_cents), ("Liabilities:GrantsPayable", -amount_cents)])
+    application.amount_approved_cents = amount_cents
+    application.decision_reason = note.strip()[:500]
+    partial = amount_cents < application.amount_requested_cents
+    transition(application, Status.PARTIALLY_APPROVED if partial else Status.APPROVED, actor=actor,
+               amount_cents=amount_cents)
+    db.session.flush()
+    _tell_member(fund, application, lambda user: (
+        _("Your application #%(id)s is approved", id=application.id),
+        _("Hello %(name)s,\n\nThe trustees approved %(amount)s for your application. %(note)s\n\nThe payment "
+          "follows; your applications page shows when it is made.\n\n%(fund)s", name=user.name,
+          amount=money(amount_cents, fund), note=note.strip(), fund=fund.name)))
+    return True
+
+
+def deny(fund: Fund, application: Application, reason: str, *, actor: User, note: str = "") -> None:
+    _refuse_own(application, actor)
+    _under_review(application, actor)
+    if reason not in DENIAL_REASONS:
+        raise ReviewError(_("Choose the reason for the denial."), "reason")
+    if not note.strip():
+        raise ReviewError(_("Write a short note to the member explaining the decision."), "note")
+    application.decision_reason = note.strip()[:500]
+    transition(application, Status.DENIED, actor=actor, reason=reason)
+    db.session.flush()
+    _tell_member(fund, application, lambda user: (
+        _("A decision on your application #%(id)s", id=application.id),
+        _("Hello %(name)s,\n\nThe trustees could not approve your application: %(note)s\n\nIf your situation "
+          "changes you can apply again. Questions: %(email)s\n\n%(fund)s", name=user.name, note=note.strip(),
+          email=fund.contact_email, fund=fund.name)))
+
+
+def record_payment(fund: Fund, application: Application, *, amount_cents: int, method: str, reference: str,
+                   paid_on: date, actor: User) -> GrantPayment:
+    """Pay all or part of an approved grant (to the member or to the payee); overpaying is refused."""
+    if application.status not in (Status.APPROVED, Status.PARTIALLY_APPROVED):
+        raise ReviewError(_("Only an approved grant can be paid."))
+    if method not in PAYMENT_METHODS:
+        raise ReviewError(_("Choose how it was paid."), "method")
+    left = (application.amount_approved_cents or 0) - application.amount_paid_cents
+    if not 0 < amount_cents <= left:
+        raise ReviewError(_("You can pay between $0.01 and the %(left)s still owed on this grant.",
+                            left=money(left, fund)), "amount")
+    payee = application.payee_name if application.payee_kind != "member" and application.payee_name else \
+        db.session.get(User, application.applicant_id).name
+    payment = GrantPayment(application_id=application.id, amount_cents=amount_cents, method=method,
+                           reference=reference.strip()[:100], paid_on=paid_on, payee_name=payee,
+                           recorded_by_id=actor.id)
+    db.session.add(payment)
+    db.session.flush()
+    ledger.post_entry(fund, entry_date=paid_on, memo=f"Grant payment to {payee} ({method} {payment.reference})".strip(),
+                      source_kind="grant.payment", source_id=payment.id, actor=actor,
+                      postings=[("Liabilities:GrantsPayable", amount_cents), ("Assets:Bank", -amount_cents)])
+    application.amount_paid_cents += amount_cents
+    if application.amount_paid_cents == application.amount_approved_cents:
+        transition(application, Status.PAID, actor=actor, payment=payment.id)
+    else:
+        record_change("application.instalment", "application", application.id, actor=actor, fund_id=fund.id,
+                      after={"payment": payment.id, "amount_cents": amount_cents,
+                             "paid_cents": application.amount_paid_cents})
+    db.session.flush()
+    _tell_member(fund, application, lambda user: (
+        _("A payment on your grant #%(id)s", id=application.id),
+        _("Hello %(name)s,\n\n%(amount)s was paid to %(payee)s by %(method)s on %(date)s.\n\n%(fund)s",
+          name=user.name, amount=money(amount_cents, fund), payee=payee, method=method,
+          date=paid_on.isoformat(), fund=fund.name)))
+    return payment
+
+
+def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User) -> None:
+    """Cancel a recorded payment (a bounced cheque, a mistake): its entry is reversed, the grant is owed again."""
+    if payment.voided_at is not None:
+        raise ReviewError(_("This payment is already void."))
+    if not reason.strip():
+        raise ReviewError(_("Say why the payment is void."), "reason")
+    entry = ledger.find_entry(fund, "grant.payment", payment.id)
+    ledger.reverse_entry(entry, entry_date=utcnow().date(), memo=f"Void of grant payment {payment.id}: {reason.strip()}",
+                         actor=actor)
+    payment.voided_at, payment.void_reason = utcnow(), reason.strip()[:500]
+    application = db.session.get(Application, payment.application_id)
+    application.amount_paid_cents -= payment.amount_cents
+    if application.status == Status.PAID:
+        back = (Status.PARTIALLY_APPROVED if application.amount_approved_cents < application.amount_requested_cents
+                else Status.APPROVED)
+        transition(application, back, actor=actor, voided_payment=payment.id)
+    record_change("payment.void", "grant_payment", payment.id, actor=actor, fund_id=fund.id,
+                  after={"reason": payment.void_reason, "amount_cents": payment.amount_cents})
+    db.session.flush()
+
+
+def _tell_member(fund: Fund, application: Application, compose) -> None:
+    """Queue a mail to the member; ``compose(user)`` returns (subject, body) and runs in the member's language."""
+    user = db.session.get(User, application.applicant_id)
+    with force_locale(user.language):
+        subject, body = compose(user)
+        queue_mail(user.email, subject, body)

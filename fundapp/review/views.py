@@ -1,0 +1,161 @@
+"""The trustees' pages: the queue, the case, and the decision and payment forms."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from fundapp.accounts.models import Member, Role, User
+from fundapp.applications.flags import flags_for
+from fundapp.applications.forms import category_name
+from fundapp.applications.models import Application
+from fundapp.applications.services import cap_position
+from fundapp.applications.states import GRANTED, PENDING, Status
+from fundapp.audit.models import AuditRecord
+from fundapp.extensions import db, utcnow
+from fundapp.funds.services import current_fund
+from fundapp.ledger import services as ledger
+from fundapp.mail import deliver_pending
+from fundapp.money import InvalidAmount, parse_amount
+from fundapp.policy import can_see_application, roles_required
+from fundapp.review import services
+from fundapp.review.models import Approval, GrantPayment
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+TRUSTEES = (Role.TRUSTEE, Role.TREASURER)
+
+
+def _case(application_id: int) -> Application:
+    application = db.session.get(Application, application_id)
+    if application is None or application.status == Status.DRAFT or not can_see_application(application):
+        abort(404)
+    return application
+
+
+@bp.get("/")
+@roles_required(*TRUSTEES)
+def queue():
+    fund = current_fund()
+    status = request.args.get("status", "")
+    category = request.args.get("category", "")
+    search = request.args.get("q", "").strip()[:100]
+    query = (db.select(Application, Member).join(Member, Member.id == Application.member_id)
+             .where(Application.fund_id == fund.id))
+    query = query.where(Application.status == status) if status in set(Status) else \
+        query.where(Application.status.in_(list(PENDING)))
+    if category:
+        query = query.where(Application.category == category)
+    if search:
+        like = f"%{search.lower()}%"
+        query = query.where(db.or_(db.func.lower(Member.first_name + " " + Member.last_name).like(like),
+                                   db.func.lower(Member.member_id).like(like)))
+    rows = db.session.execute(query.order_by(Application.submitted_at, Application.id).limit(200)).all()
+    now = utcnow()
+    cases = [{"application": a, "member": m, "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
+              "flags": len(flags_for(a))} for a, m in rows]
+    return render_template("review/queue.html", cases=cases, fund=fund, status=status, category=category,
+                           search=search, available=ledger.available_to_grant(fund), statuses=list(Status),
+                           category_name=category_name)
+
+
+@bp.get("/<int:application_id>")
+@roles_required(*TRUSTEES)
+def case(application_id):
+    fund = current_fund()
+    application = _case(application_id)
+    member = db.session.get(Member, application.member_id)
+    history = db.session.scalars(db.select(Application).where(
+        Application.member_id == member.id, Application.id != application.id,
+        Application.status != Status.DRAFT).order_by(Application.id)).all()
+    trail = db.session.scalars(db.select(AuditRecord).where(
+        AuditRecord.object_type == "application", AuditRecord.object_id == str(application.id))
+        .order_by(AuditRecord.id)).all()
+    names = dict(db.session.execute(db.select(User.id, User.name)).all())
+    return render_template(
+        "review/case.html", application=application, member=member, history=history, fund=fund,
+        flags=flags_for(application), position=cap_position(member, application.rules, application.category,
+                                                            excluding=application),
+        approvals=db.session.scalars(db.select(Approval).filter_by(application_id=application.id)).all(),
+        payments=db.session.scalars(db.select(GrantPayment).filter_by(application_id=application.id)
+                                    .order_by(GrantPayment.id)).all(),
+        trail=trail, names=names, applicant=db.session.get(User, application.applicant_id),
+        available=ledger.available_to_grant(fund), granted_states=GRANTED, pending_states=PENDING,
+        reasons=services.DENIAL_REASONS, methods=services.PAYMENT_METHODS, category_name=category_name,
+        today=date.today().isoformat())
+
+
+def _decide(application_id: int, act, done: str):
+    """Run one decision; a refusal comes back as a message, and nothing of it is kept except a recusal."""
+    application = _case(application_id)
+    try:
+        act(current_fund(), application)
+    except services.Recused as exc:
+        db.session.commit()  # the recusal itself is on the record
+        flash(str(exc), "error")
+    except (services.ReviewError, InvalidAmount, ValueError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        deliver_pending()
+        flash(done, "success")
+    return redirect(url_for("review.case", application_id=application_id))
+
+
+def _cents(name: str) -> int:
+    return parse_amount(request.form.get(name, ""))
+
+
+@bp.post("/<int:application_id>/question")
+@roles_required(*TRUSTEES)
+def question(application_id):
+    return _decide(application_id, lambda fund, a: services.ask_question(
+        fund, a, request.form.get("body", ""), actor=current_user), _("Your question is sent to the member."))
+
+
+@bp.post("/<int:application_id>/approve")
+@roles_required(*TRUSTEES)
+def approve(application_id):
+    outcome = {}
+
+    def act(fund, application):
+        outcome["booked"] = services.approve(fund, application, _cents("amount"), actor=current_user,
+                                             note=request.form.get("note", ""),
+                                             criteria=request.form.get("criteria", ""))
+    response = _decide(application_id, act, _("Your approval is recorded."))
+    if outcome.get("booked") is False:
+        flash(_("This grant needs another trustee's approval before it is booked."), "info")
+    return response
+
+
+@bp.post("/<int:application_id>/deny")
+@roles_required(*TRUSTEES)
+def deny(application_id):
+    return _decide(application_id, lambda fund, a: services.deny(
+        fund, a, request.form.get("reason", ""), actor=current_user, note=request.form.get("note", "")),
+        _("The denial is recorded and the member is told."))
+
+
+@bp.post("/<int:application_id>/pay")
+@roles_required(*TRUSTEES)
+def pay(application_id):
+    def act(fund, application):
+        paid_on = date.fromisoformat(request.form.get("paid_on", ""))
+        services.record_payment(fund, application, amount_cents=_cents("amount"),
+                                method=request.form.get("method", ""), reference=request.form.get("reference", ""),
+                                paid_on=paid_on, actor=current_user)
+    return _decide(application_id, act, _("The payment is recorded in the books."))
+
+
+@bp.post("/payments/<int:payment_id>/void")
+@roles_required(*TRUSTEES)
+def void(payment_id):
+    payment = db.session.get(GrantPayment, payment_id)
+    if payment is None:
+        abort(404)
+    return _decide(payment.application_id, lambda fund, a: services.void_payment(
+        fund, payment, reason=request.form.get("reason", ""), actor=current_user),
+        _("The payment is void; the grant is owed again."))

@@ -1,0 +1,232 @@
+"""Decisions and payments: dual approval, recusal, the funds guard (also under concurrency), instalments,
+overpayment, voids; and books that bean-check with GrantsPayable equal to approved-unpaid."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from fundapp.accounts.models import Member
+from fundapp.applications.models import Application
+from fundapp.applications.services import current_rules, update_rules
+from fundapp.applications.states import Status
+from fundapp.audit.models import AuditRecord
+from fundapp.extensions import db
+from fundapp.ledger import exports
+from fundapp.ledger import services as ledger
+from fundapp.review import services as review
+from fundapp.review.models import Approval
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def trustees(create_user):
+    return create_user("tom@example.org", "trustee"), create_user("tina@example.org", "trustee")
+
+
+@pytest.fixture
+def case(fund, create_user):
+    """case(cents): a submitted application by a new striking member."""
+    count = [0]
+
+    def make(cents: int, status: str = "submitted") -> Application:
+        count[0] += 1
+        user = create_user(f"striker{count[0]}@example.org", "applicant")
+        member = Member(fund_id=fund.id, member_id=f"S-{count[0]}", first_name="S", last_name=str(count[0]),
+                        worksite="North", unit="U", on_strike=True, user_id=user.id)
+        db.session.add(member)
+        db.session.flush()
+        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
+                                  rules_id=current_rules(fund).id, status=status, category="rent",
+                                  amount_requested_cents=cents, amount_paid_cents=0, payee_kind="landlord",
+                                  payee_name="Mill St Rentals", payee_details="Acct 7781")
+        db.session.add(application)
+        db.session.commit()
+        return application
+
+    return make
+
+
+def fund_with(fund, cents: int) -> None:
+    ledger.post_entry(fund, entry_date=DAY, memo="gifts", source_kind="t", source_id=f"gifts-{cents}",
+                      postings=[("Assets:Bank", cents), ("Income:Donations", -cents)])
+    db.session.commit()
+
+
+def test_a_small_grant_is_approved_by_one_trustee_and_booked(fund, trustees, case):
+    fund_with(fund, 100_000)
+    application = case(30_000)
+    assert review.approve(fund, application, 30_000, actor=trustees[0], criteria="rent arrears, lease seen")
+    db.session.commit()
+    assert application.status == Status.APPROVED and application.amount_approved_cents == 30_000
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == -30_000
+    assert ledger.available_to_grant(fund) == 70_000
+
+
+def test_a_large_grant_needs_two_different_trustees_for_the_same_amount(fund, trustees, case):
+    fund_with(fund, 500_000)
+    application = case(80_000)  # above the $500 threshold of the default rules
+    assert not review.approve(fund, application, 80_000, actor=trustees[0])
+    db.session.commit()
+    assert application.status == Status.IN_REVIEW and ledger.balance(fund, "Liabilities:GrantsPayable") == 0
+    with pytest.raises(review.ReviewError, match="already approved"):
+        review.approve(fund, application, 80_000, actor=trustees[0])
+    db.session.rollback()
+    with pytest.raises(review.ReviewError, match=r"The first trustee approved \$800.00"):
+        review.approve(fund, application, 70_000, actor=trustees[1], note="less")
+    db.session.rollback()
+    assert review.approve(fund, application, 80_000, actor=trustees[1])
+    db.session.commit()
+    assert application.status == Status.APPROVED
+    assert db.session.scalar(db.select(db.func.count(Approval.id))) == 2
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == -80_000
+
+
+def test_partial_approval_needs_a_note_and_says_so_to_the_member(fund, trustees, case):
+    from fundapp.mail import OutboxMessage
+
+    fund_with(fund, 100_000)
+    application = case(40_000)
+    with pytest.raises(review.ReviewError, match="why the amount is less"):
+        review.approve(fund, application, 25_000, actor=trustees[0])
+    db.session.rollback()
+    review.approve(fund, application, 25_000, actor=trustees[0], note="The cap for utilities is lower.")
+    db.session.commit()
+    assert application.status == Status.PARTIALLY_APPROVED
+    mail = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert "$250.00" in mail.body and "The cap for utilities is lower." in mail.body
+
+
+def test_a_trustee_cannot_act_on_their_own_application_and_the_recusal_is_recorded(fund, case):
+    fund_with(fund, 100_000)
+    application = case(10_000)
+    from fundapp.accounts.services import set_roles
+    from fundapp.accounts.models import User
+
+    owner = db.session.get(User, application.applicant_id)
+    set_roles(owner, fund, ["applicant", "trustee"], actor=None)
+    db.session.commit()
+    with pytest.raises(review.Recused):
+        review.approve(fund, application, 10_000, actor=owner)
+    db.session.commit()  # the recusal record stays
+    assert db.session.scalar(db.select(db.func.count(AuditRecord.id)).filter_by(action="application.recusal")) == 1
+    assert application.status == Status.SUBMITTED
+
+
+def test_the_funds_guard_refuses_what_the_fund_cannot_pay(fund, trustees, case):
+    fund.reserve_cents = 20_000
+    fund_with(fund, 50_000)
+    application = case(40_000)
+    with pytest.raises(review.InsufficientFunds, match=r"has \$300.00 available"):
+        review.approve(fund, application, 40_000, actor=trustees[0])
+    db.session.rollback()
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0
+
+
+def test_question_deny_and_the_member_hears_of_it(fund, trustees, case):
+    application = case(10_000)
+    review.ask_question(fund, application, "Can you send the lease?", actor=trustees[0])
+    db.session.commit()
+    assert application.status == Status.INFO_REQUESTED
+    application.status = Status.IN_REVIEW  # the member answered (tested in tests/applications)
+    with pytest.raises(review.ReviewError, match="note to the member"):
+        review.deny(fund, application, "not_hardship", actor=trustees[0])
+    review.deny(fund, application, "not_hardship", actor=trustees[0], note="The rules cover rent, not savings.")
+    db.session.commit()
+    assert application.status == Status.DENIED and application.decision_reason.startswith("The rules cover")
+
+
+def test_instalments_overpayment_and_void(fund, trustees, case):
+    fund_with(fund, 100_000)
+    application = case(30_000)
+    review.approve(fund, application, 30_000, actor=trustees[0])
+    first = review.record_payment(fund, application, amount_cents=10_000, method="cheque", reference="1001",
+                                  paid_on=DAY, actor=trustees[0])
+    with pytest.raises(review.ReviewError, match=r"\$200.00 still owed"):
+        review.record_payment(fund, application, amount_cents=20_001, method="cheque", reference="1002",
+                              paid_on=DAY, actor=trustees[0])
+    review.record_payment(fund, application, amount_cents=20_000, method="zelle", reference="zx9", paid_on=DAY,
+                          actor=trustees[1])
+    db.session.commit()
+    assert application.status == Status.PAID and first.payee_name == "Mill St Rentals"
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0
+    with pytest.raises(review.ReviewError, match="Say why"):
+        review.void_payment(fund, first, reason=" ", actor=trustees[0])
+    review.void_payment(fund, first, reason="cheque bounced", actor=trustees[0])
+    db.session.commit()
+    assert application.status == Status.APPROVED and application.amount_paid_cents == 20_000
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == -10_000  # owed again
+    with pytest.raises(review.ReviewError, match="already void"):
+        review.void_payment(fund, first, reason="again", actor=trustees[0])
+
+
+def test_after_a_scenario_the_books_bean_check_and_payable_equals_approved_unpaid(fund, trustees, case, tmp_path):
+    fund_with(fund, 1_000_000)
+    grants = [case(cents) for cents in (20_000, 35_000, 45_000, 48_000)]
+    for application in grants:
+        review.approve(fund, application, application.amount_requested_cents, actor=trustees[0])
+    paid = review.record_payment(fund, grants[0], amount_cents=20_000, method="ach", reference="a1", paid_on=DAY,
+                                 actor=trustees[0])
+    review.record_payment(fund, grants[1], amount_cents=15_000, method="cash", reference="", paid_on=DAY,
+                          actor=trustees[0])
+    review.void_payment(fund, paid, reason="returned by the bank", actor=trustees[0])
+    db.session.commit()
+    unpaid = sum(a.amount_approved_cents - a.amount_paid_cents for a in grants)
+    assert -ledger.balance(fund, "Liabilities:GrantsPayable") == unpaid == 148_000 - 15_000
+    path = tmp_path / "books.beancount"
+    with open(path, "w") as out:
+        exports.write_beancount(fund, out)
+    check = subprocess.run([str(Path(sys.executable).parent / "bean-check"), str(path)], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, create_user, case):
+    """Eight trustees approve eight different $300 grants at the same moment, with $1,000 available:
+    exactly three must pass, whatever the timing. Repeated over several trials."""
+    trials, threads_per_trial, grant, funds = 5, 8, 30_000, 100_000
+    trustees = [create_user(f"t{n}@example.org", "trustee") for n in range(threads_per_trial)]
+    outcomes = []
+    for trial in range(trials):
+        gap = funds - ledger.available_to_grant(fund)  # exactly $1,000 available at the start of each trial
+        ledger.post_entry(fund, entry_date=DAY, memo="top up", source_kind="t", source_id=f"top-{trial}",
+                          postings=[("Assets:Bank", gap), ("Income:Donations", -gap)])
+        db.session.commit()
+        applications = [case(grant) for _ in range(threads_per_trial)]
+        barrier = threading.Barrier(threads_per_trial)
+        results = []
+
+        def decide(application_id, trustee_id):
+            with app.app_context():
+                from fundapp.accounts.models import User
+                from fundapp.funds.models import Fund
+
+                barrier.wait()
+                try:
+                    review.approve(db.session.get(Fund, fund.id), db.session.get(Application, application_id),
+                                   grant, actor=db.session.get(User, trustee_id))
+                    db.session.commit()
+                    results.append("approved")
+                except review.InsufficientFunds:
+                    db.session.rollback()
+                    results.append("refused")
+                except Exception as exc:  # e.g. SQLite's "database is locked": retried by the trustee
+                    db.session.rollback()
+                    results.append(type(exc).__name__)
+
+        workers = [threading.Thread(target=decide, args=(a.id, t.id)) for a, t in zip(applications, trustees)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        db.session.rollback()
+        outcomes.append(sorted(results))
+        assert ledger.available_to_grant(fund) >= 0, outcomes
+        assert results.count("approved") <= 3, outcomes
+        if db.engine.dialect.name == "postgresql":
+            assert results.count("approved") == 3 and results.count("refused") == 5, outcomes
+    print(f"\nfunds guard: {trials} trials x {threads_per_trial} threads on {db.engine.dialect.name}: {outcomes}")
