@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fundapp.accounts.models import Member, Role, User
@@ -26,6 +27,10 @@ from fundapp.review.models import Approval, GrantPayment
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 TRUSTEES = (Role.TRUSTEE, Role.TREASURER)
+REASON_NAMES = {"not_eligible": _l("Not eligible under the fund's rules"), "cap_reached": _l("Cap reached"),
+                "not_hardship": _l("Not a hardship the fund covers"), "incomplete": _l("Information missing"),
+                "funds_exhausted": _l("The fund has no money left for this"), "other": _l("Another reason")}
+METHOD_NAMES = {"cheque": _l("Cheque"), "ach": _l("Bank transfer (ACH)"), "zelle": _l("Zelle"), "cash": _l("Cash")}
 
 
 def _case(application_id: int) -> Application:
@@ -83,7 +88,8 @@ def case(application_id):
                                     .order_by(GrantPayment.id)).all(),
         trail=trail, names=names, applicant=db.session.get(User, application.applicant_id),
         available=ledger.available_to_grant(fund), granted_states=GRANTED, pending_states=PENDING,
-        reasons=services.DENIAL_REASONS, methods=services.PAYMENT_METHODS, category_name=category_name,
+        reasons=[(key, REASON_NAMES[key]) for key in services.DENIAL_REASONS],
+        methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS], category_name=category_name,
         today=date.today().isoformat())
 
 
