@@ -53,6 +53,8 @@ def styles() -> dict[str, ParagraphStyle]:
         "heading": ParagraphStyle("heading", parent=base["Heading2"], fontSize=13, leading=16, spaceBefore=10),
         "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=10, leading=13),
         "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10, textColor=colors.grey),
+        # Long text inside a table cell: wraps in its column, in the table's own size.
+        "small_body": ParagraphStyle("small_body", parent=base["BodyText"], fontSize=9, leading=11),
     }
 
 

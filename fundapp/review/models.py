@@ -41,3 +41,17 @@ class GrantPayment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+class Relationship(db.Model):
+    """A trustee's declared relationship with a member (family, household, close friend...): they recuse."""
+
+    __tablename__ = "trustee_relationships"
+    __table_args__ = (sa.UniqueConstraint("trustee_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    trustee_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"), index=True)
+    relation: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,7 +24,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import queue_mail
-from fundapp.review.models import Approval, GrantPayment
+from fundapp.review.models import Approval, GrantPayment, Relationship
 
 DENIAL_REASONS = ("not_eligible", "cap_reached", "not_hardship", "incomplete", "funds_exhausted", "other")
 PAYMENT_METHODS = ("cheque", "ach", "zelle", "cash")
@@ -45,11 +45,43 @@ class InsufficientFunds(ReviewError):
 
 
 def _refuse_own(application: Application, actor: User) -> None:
+    """Recusal: not on one's own application, nor on a member one declared a relationship with (recorded)."""
     if application.applicant_id == actor.id:
         record_change("application.recusal", "application", application.id, actor=actor,
                       fund_id=application.fund_id, after={"reason": "own application"})
         db.session.flush()
         raise Recused(_("You cannot act on your own application; another trustee must."))
+    related = db.session.scalar(db.select(Relationship).filter_by(trustee_id=actor.id,
+                                                                  member_id=application.member_id))
+    if related is not None:
+        record_change("application.recusal", "application", application.id, actor=actor,
+                      fund_id=application.fund_id, after={"reason": "declared relationship",
+                                                          "relation": related.relation})
+        db.session.flush()
+        raise Recused(_("You declared a relationship with this member (%(relation)s), so another trustee must "
+                        "decide.", relation=related.relation))
+
+
+def declare_relationship(fund: Fund, trustee: User, member_number: str, relation: str) -> Relationship:
+    """A trustee declares a relationship with a member; from then on they recuse on that member's cases."""
+    from fundapp.accounts.models import Member
+
+    member = db.session.scalar(db.select(Member).where(
+        Member.fund_id == fund.id, db.func.upper(Member.member_id) == member_number.strip().upper()))
+    if member is None:
+        raise ReviewError(_("There is no member with that number on the roster."), "member_id")
+    if not relation.strip():
+        raise ReviewError(_("Say what the relationship is (for example: my sister, same household)."), "relation")
+    existing = db.session.scalar(db.select(Relationship).filter_by(trustee_id=trustee.id, member_id=member.id))
+    if existing is not None:
+        return existing
+    declared = Relationship(fund_id=fund.id, trustee_id=trustee.id, member_id=member.id,
+                            relation=relation.strip()[:200])
+    db.session.add(declared)
+    db.session.flush()
+    record_change("trustee.relationship", "member", member.id, actor=trustee, fund_id=fund.id,
+                  after={"relation": declared.relation})
+    return declared
 
 
 def _under_review(application: Application, actor: User) -> None:
@@ -203,6 +235,30 @@ def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User)
     record_change("payment.void", "grant_payment", payment.id, actor=actor, fund_id=fund.id,
                   after={"reason": payment.void_reason, "amount_cents": payment.amount_cents})
     db.session.flush()
+
+
+def payable(fund: Fund) -> list[Application]:
+    """Approved grants with money still owed, oldest decision first (for a payment batch)."""
+    return list(db.session.scalars(db.select(Application).where(
+        Application.fund_id == fund.id, Application.status.in_([Status.APPROVED, Status.PARTIALLY_APPROVED]))
+        .order_by(Application.updated_at, Application.id)))
+
+
+def pay_batch(fund: Fund, applications: list[Application], *, method: str, first_reference: str, paid_on: date,
+              actor: User) -> list[GrantPayment]:
+    """Pay what is owed on each grant; cheque numbers count up from ``first_reference``. The caller commits
+    all of it or, on any refusal, none."""
+    if not applications:
+        raise ReviewError(_("Choose the grants in this batch."))
+    payments = []
+    for n, application in enumerate(applications):
+        reference = first_reference.strip()
+        if method == "cheque" and reference.isdigit():
+            reference = str(int(reference) + n)
+        payments.append(record_payment(
+            fund, application, amount_cents=(application.amount_approved_cents or 0) - application.amount_paid_cents,
+            method=method, reference=reference, paid_on=paid_on, actor=actor))
+    return payments
 
 
 def _tell_member(fund: Fund, application: Application, compose) -> None:

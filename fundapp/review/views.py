@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -21,8 +22,9 @@ from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp.policy import can_see_application, roles_required
-from fundapp.review import services
-from fundapp.review.models import Approval, GrantPayment
+from fundapp.web import download
+from fundapp.review import documents, services
+from fundapp.review.models import Approval, GrantPayment, Relationship
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -165,3 +167,86 @@ def void(payment_id):
     return _decide(payment.application_id, lambda fund, a: services.void_payment(
         fund, payment, reason=request.form.get("reason", ""), actor=current_user),
         _("The payment is void; the grant is owed again."))
+
+
+@bp.route("/relationships", methods=["GET", "POST"])
+@roles_required(*TRUSTEES)
+def relationships():
+    """A trustee declares relationships with members, so they recuse on those members' cases."""
+    fund = current_fund()
+    if request.method == "POST":
+        try:
+            services.declare_relationship(fund, current_user, request.form.get("member_id", ""),
+                                          request.form.get("relation", ""))
+        except services.ReviewError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Declared. You will not decide this member's applications."), "success")
+        return redirect(url_for("review.relationships"))
+    declared = db.session.execute(
+        db.select(Relationship, Member).join(Member, Member.id == Relationship.member_id)
+        .where(Relationship.trustee_id == current_user.id).order_by(Relationship.id)).all()
+    return render_template("review/relationships.html", declared=declared)
+
+
+@bp.get("/<int:application_id>/casefile.pdf")
+@roles_required(*TRUSTEES)
+def case_file(application_id):
+    application = _case(application_id)
+    return download(documents.case_file(current_fund(), application), f"case-{application.id}.pdf")
+
+
+@bp.get("/<int:application_id>/award.pdf")
+@roles_required(*TRUSTEES)
+def award_letter(application_id):
+    application = _case(application_id)
+    if application.amount_approved_cents is None:
+        abort(404)
+    return download(documents.award_letter(current_fund(), application), f"award-{application.id}.pdf")
+
+
+def _chosen(fund) -> list[Application]:
+    ids = {int(i) for i in request.values.getlist("grants") if i.isdigit()}
+    return [a for a in services.payable(fund) if a.id in ids]
+
+
+@bp.get("/payments")
+@roles_required(*TRUSTEES)
+def payments():
+    fund = current_fund()
+    owed = services.payable(fund)
+    payees = {a.id: documents.payee_of(a) for a in owed}
+    return render_template("review/payments.html", owed=owed, payees=payees, fund=fund,
+                           methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS],
+                           today=date.today().isoformat())
+
+
+@bp.get("/payments/sheet.pdf")
+@roles_required(*TRUSTEES)
+def batch_sheet():
+    fund = current_fund()
+    chosen = _chosen(fund)
+    if not chosen:
+        flash(_("Choose the grants in this batch."), "error")
+        return redirect(url_for("review.payments"))
+    return download(documents.batch_sheet(fund, chosen), f"payment-batch-{date.today().isoformat()}.pdf")
+
+
+@bp.post("/payments/batch")
+@roles_required(*TRUSTEES)
+def pay_batch():
+    fund = current_fund()
+    try:
+        paid = services.pay_batch(fund, _chosen(fund), method=request.form.get("method", ""),
+                                  first_reference=request.form.get("reference", ""),
+                                  paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user)
+    except (services.ReviewError, ValueError) as exc:
+        db.session.rollback()  # all or nothing
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        deliver_pending()
+        flash(ngettext("%(num)s payment recorded.", "%(num)s payments recorded.", len(paid)), "success")
+    return redirect(url_for("review.payments"))

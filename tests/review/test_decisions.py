@@ -230,3 +230,42 @@ def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, crea
         if db.engine.dialect.name == "postgresql":
             assert results.count("approved") == 3 and results.count("refused") == 5, outcomes
     print(f"\nfunds guard: {trials} trials x {threads_per_trial} threads on {db.engine.dialect.name}: {outcomes}")
+
+
+def test_a_declared_relationship_means_recusal_recorded_on_the_case(fund, trustees, case):
+    fund_with(fund, 100_000)
+    application = case(10_000)
+    member = db.session.get(Member, application.member_id)
+    with pytest.raises(review.ReviewError, match="no member with that number"):
+        review.declare_relationship(fund, trustees[0], "NOPE-1", "cousin")
+    review.declare_relationship(fund, trustees[0], member.member_id.lower(), "my cousin")
+    db.session.commit()
+    with pytest.raises(review.Recused, match="my cousin"):
+        review.approve(fund, application, 10_000, actor=trustees[0])
+    db.session.commit()
+    record = db.session.scalar(db.select(AuditRecord).filter_by(action="application.recusal"))
+    assert record.object_id == str(application.id) and record.after["reason"] == "declared relationship"
+    assert review.approve(fund, application, 10_000, actor=trustees[1])  # another trustee decides
+
+
+def test_a_batch_is_paid_all_or_nothing_with_cheque_numbers_counting_up(fund, trustees, case):
+    from fundapp.review.models import GrantPayment
+
+    fund_with(fund, 1_000_000)
+    grants = [case(cents) for cents in (10_000, 20_000, 30_000)]
+    for application in grants:
+        review.approve(fund, application, application.amount_requested_cents, actor=trustees[0])
+    db.session.commit()
+    review.record_payment(fund, grants[2], amount_cents=30_000, method="cash", reference="", paid_on=DAY,
+                          actor=trustees[0])  # paid meanwhile: it is no longer payable
+    with pytest.raises(review.ReviewError, match="Only an approved grant"):
+        review.pay_batch(fund, grants, method="cheque", first_reference="2001", paid_on=DAY, actor=trustees[1])
+    db.session.rollback()
+    assert [a.status for a in db.session.scalars(db.select(Application).order_by(Application.id))] == [
+        Status.APPROVED, Status.APPROVED, Status.APPROVED]  # nothing of the batch stayed (nor the cash payment)
+    payments = review.pay_batch(fund, grants[:2], method="cheque", first_reference="2001", paid_on=DAY,
+                                actor=trustees[1])
+    db.session.commit()
+    assert [(p.reference, p.amount_cents) for p in payments] == [("2001", 10_000), ("2002", 20_000)]
+    assert db.session.scalar(db.select(db.func.count(GrantPayment.id))) == 2
+    assert -ledger.balance(fund, "Liabilities:GrantsPayable") == 30_000

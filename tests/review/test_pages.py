@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from fundapp.applications.models import Application
 from fundapp.applications.services import update_rules
@@ -75,3 +76,70 @@ def test_refusals_come_back_as_messages_and_change_nothing(client, create_user, 
     db.session.refresh(application)
     assert application.status == Status.SUBMITTED and ledger.balance(fund, "Liabilities:GrantsPayable") == 0
     assert client.get("/review/999").status_code == 404
+
+
+def test_the_case_file_of_a_paid_grant_holds_every_pub_3833_fact(client, create_user, roster):  # noqa: F811
+    from pypdf import PdfReader
+
+    from fundapp.review import services as review
+
+    fund = roster
+    fund_with(fund, 500_000)
+    striker(client, create_user, roster)
+    send(client, amount="250", documents=(io.BytesIO(PDF), "lease.pdf"))
+    application = db.session.scalar(db.select(Application))
+    client.post("/logout")
+    tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
+    tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
+    review.declare_relationship(fund, tina, "A-1", "neighbour")
+    db.session.commit()
+    review.approve(fund, application, 20_000, actor=tom, note="The rest is above the category cap.",
+                   criteria="rent arrears; lease seen")
+    review.record_payment(fund, application, amount_cents=20_000, method="cheque", reference="1042",
+                          paid_on=date(2026, 11, 27), actor=tom)
+    db.session.commit()
+    sign_in(client, "tom@example.org")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        client.get(f"/review/{application.id}/casefile.pdf").data)).pages)
+    for fact in ("Test Person (member A-1, North Plant)", "12 Mill St", "Rent or mortgage", "December", "250.00 USD", "200.00 USD",
+                 "version 1", "Tom Trustee", "rent arrears; lease seen", "Tina Trustee", "declared: neighbour",
+                 "lease.pdf", "application/pdf", "1042", "Mill St Rentals"):
+        assert fact in text, fact
+    letter = PdfReader(io.BytesIO(client.get(f"/review/{application.id}/award.pdf").data)).pages[0].extract_text()
+    assert "approved a grant of 200.00 USD for rent or mortgage" in letter and "You asked for 250.00" in letter
+
+
+def test_batch_sheet_lists_payees_and_the_total(client, create_user, fund):
+    from pypdf import PdfReader
+
+    from fundapp.review import services as review
+
+    fund_with(fund, 1_000_000)
+    tom = create_user("tom@example.org", "trustee")
+    from fundapp.accounts.models import Member
+    from fundapp.applications.services import current_rules
+
+    user = create_user("s1@example.org", "applicant", name="Sam Striker")
+    member = Member(fund_id=fund.id, member_id="S-1", first_name="Sam", last_name="Striker", worksite="N", unit="U",
+                    on_strike=True, user_id=user.id)
+    db.session.add(member)
+    db.session.flush()
+    application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id, rules_id=current_rules(fund).id,
+                              status="submitted", category="utilities", amount_requested_cents=12_345,
+                              amount_paid_cents=0, payee_kind="utility", payee_name="City Power",
+                              payee_details="Account 99-1")
+    db.session.add(application)
+    db.session.commit()
+    review.approve(fund, application, 12_345, actor=tom)
+    db.session.commit()
+    sign_in(client, "tom@example.org")
+    assert "City Power" in client.get("/review/payments").get_data(as_text=True)
+    sheet = client.get(f"/review/payments/sheet.pdf?grants={application.id}")
+    text = PdfReader(io.BytesIO(sheet.data)).pages[0].extract_text()
+    assert "City Power" in text and "Account 99-1" in text and "123.45" in text and "1 payments" in text
+    done = client.post("/review/payments/batch", data={"grants": [str(application.id)], "method": "cheque",
+                                                       "reference": "3001", "paid_on": "2026-11-27"},
+                       follow_redirects=True)
+    assert "1 payment recorded." in done.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.status == Status.PAID

@@ -1,0 +1,158 @@
+"""Grant documents: the case file (IRS Publication 3833 record keeping) and the award letter.
+
+Plain data in, PDF bytes out. The case file is for trustees and the auditor (English); the award
+letter goes to the member in their language.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Sequence
+
+from babel.dates import format_date
+
+from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+
+
+@dataclass(frozen=True)
+class CaseFileData:
+    fund_name: str
+    legal_name: str
+    case_id: int
+    status: str
+    recipient_name: str
+    member_number: str
+    address: str
+    worksite: str
+    category: str
+    purpose: str
+    household: str
+    payee: str
+    amount_requested_cents: int
+    amount_approved_cents: int | None
+    amount_paid_cents: int
+    currency: str
+    submitted: str
+    rules_version: int
+    rules_summary: str
+    decision_note: str
+    approvals: Sequence[tuple[str, str, int, str, str]] = field(default_factory=list)  # who, when, cents, criteria, note
+    recusals: Sequence[tuple[str, str]] = field(default_factory=list)  # who, why
+    relationships: Sequence[tuple[str, str]] = field(default_factory=list)  # trustee, relation
+    documents: Sequence[tuple[str, str, int, str]] = field(default_factory=list)  # name, type, bytes, sha256
+    payments: Sequence[tuple[str, int, str, str, str, str]] = field(default_factory=list)  # date, cents, method, ref, payee, void
+    generated_at: datetime | None = None
+
+
+def render_case_file(data: CaseFileData) -> bytes:
+    money = lambda cents: f"{amount_text(cents)} {data.currency}" if cents is not None else "—"  # noqa: E731
+    facts = [
+        ["Recipient", f"{data.recipient_name} (member {data.member_number}, {data.worksite})"],
+        ["Address", data.address or "—"],
+        ["Household", data.household or "—"],
+        ["Purpose and category", f"{data.category}: {data.purpose}"],
+        ["Paid to", data.payee],
+        ["Amount requested", money(data.amount_requested_cents)],
+        ["Amount approved", money(data.amount_approved_cents)],
+        ["Amount paid", money(data.amount_paid_cents)],
+        ["Status", data.status],
+        ["Submitted", data.submitted],
+        ["Criteria (rules version)", f"version {data.rules_version}: {data.rules_summary}"],
+        ["Decision note to the member", data.decision_note or "—"],
+    ]
+    info = DocumentInfo(fund_name=data.fund_name, title=f"Case file #{data.case_id}", period=data.submitted,
+                        generated_at=data.generated_at or datetime.now(timezone.utc), currency=data.currency)
+    flow = [paragraph(f"Case file #{data.case_id}", "title"), paragraph(data.legal_name, "heading"),
+            *tables(["", ""], [[label, paragraph(value, "small_body")] for label, value in facts], col_widths=[150, 340]),
+            paragraph("Who decided, and how the need was assessed", "heading"),
+            *tables(["Trustee", "When", "Amount", "Criteria applied", "Note"],
+                    [[who, when, amount_text(cents), paragraph(criteria, "small_body"), paragraph(note, "small_body")]
+                     for who, when, cents, criteria, note in data.approvals]
+                    or [["—", "", "", "", ""]], col_widths=[80, 80, 60, 140, 130], numeric_cols=(2,)),
+            paragraph("Declared relationships and recusals", "heading"),
+            *tables(["Trustee", "Relationship or reason"],
+                    [[who, what] for who, what in [*data.relationships, *data.recusals]] or [["—", "none declared"]],
+                    col_widths=[150, 340]),
+            paragraph("Documents", "heading"),
+            *tables(["Name", "Type", "Bytes", "SHA-256"],
+                    [[name, kind, f"{size:,}", digest[:16] + "…"] for name, kind, size, digest in data.documents]
+                    or [["—", "", "", ""]], col_widths=[160, 90, 60, 180], numeric_cols=(2,)),
+            paragraph("Payments", "heading"),
+            *tables(["Date", "Amount", "Method", "Reference", "Payee", "Void"],
+                    [[day, amount_text(cents), method, ref, payee, void]
+                     for day, cents, method, ref, payee, void in data.payments] or [["—", "", "", "", "", ""]],
+                    col_widths=[65, 65, 55, 70, 140, 95], numeric_cols=(1,))]
+    return render_document(info, flow)
+
+
+AWARD_TEXT = {
+    "en": {"title": "Your hardship grant", "dear": "Dear {name},",
+           "body": "The trustees of {legal} approved a grant of {amount} for {purpose} (application #{case}).",
+           "partial": "You asked for {asked}. {note}", "payee": "It will be paid to {payee}.",
+           "close": "In solidarity, the trustees of {fund}"},
+    "es": {"title": "Tu ayuda por dificultades", "dear": "Estimada o estimado {name}:",
+           "body": "Los fideicomisarios de {legal} aprobaron una ayuda de {amount} para {purpose} (solicitud n.º {case}).",
+           "partial": "Pediste {asked}. {note}", "payee": "Se pagará a {payee}.",
+           "close": "En solidaridad, los fideicomisarios de {fund}"},
+}
+
+
+@dataclass(frozen=True)
+class AwardLetterData:
+    fund_name: str
+    legal_name: str
+    case_id: int
+    member_name: str
+    purpose: str
+    amount_approved_cents: int
+    amount_requested_cents: int
+    payee: str
+    note: str
+    currency: str
+    language: str
+    decided_on: date
+
+
+def render_award_letter(data: AwardLetterData) -> bytes:
+    text = AWARD_TEXT.get(data.language, AWARD_TEXT["en"])
+    locale = "es_US" if data.language == "es" else "en_US"
+    amount = f"{amount_text(data.amount_approved_cents)} {data.currency}"
+    flow = [paragraph(text["title"], "title"),
+            paragraph(format_date(data.decided_on, "long", locale=locale)),
+            paragraph(text["dear"].format(name=data.member_name)),
+            paragraph(text["body"].format(legal=data.legal_name, amount=amount, purpose=data.purpose,
+                                          case=data.case_id))]
+    if data.amount_approved_cents < data.amount_requested_cents:
+        flow.append(paragraph(text["partial"].format(
+            asked=f"{amount_text(data.amount_requested_cents)} {data.currency}", note=data.note)))
+    flow += [paragraph(text["payee"].format(payee=data.payee)), paragraph(text["close"].format(fund=data.fund_name))]
+    info = DocumentInfo(fund_name=data.fund_name, title=text["title"], period=f"#{data.case_id}",
+                        generated_at=datetime(data.decided_on.year, data.decided_on.month, data.decided_on.day, tzinfo=timezone.utc),
+                        currency=data.currency)
+    return render_document(info, flow)
+
+
+@dataclass(frozen=True)
+class BatchSheetData:
+    fund_name: str
+    currency: str
+    prepared_on: date
+    rows: Sequence[tuple[int, str, str, int]]  # case, payee, how to pay them, cents
+    generated_at: datetime | None = None
+
+
+def render_batch_sheet(data: BatchSheetData) -> bytes:
+    """The list for the person writing cheques: each payee, how to pay them, the amount, and the total."""
+    total = sum(cents for *_rest, cents in data.rows)
+    body = [[f"#{case}", paragraph(payee, "small_body"), paragraph(details, "small_body"), amount_text(cents), ""]
+            for case, payee, details, cents in data.rows]
+    body.append(["", "Total", f"{len(data.rows)} payments", amount_text(total), ""])
+    info = DocumentInfo(fund_name=data.fund_name, title="Payment batch", period=data.prepared_on.isoformat(),
+                        generated_at=data.generated_at or datetime.now(timezone.utc), currency=data.currency)
+    return render_document(info, [
+        paragraph("Payment batch", "title"),
+        paragraph(f"Prepared {data.prepared_on.isoformat()}. Amounts in {data.currency}. Write the cheque number "
+                  "(or transfer reference) beside each line."),
+        *tables(["Case", "Payee", "How to pay", "Amount", "Cheque / ref."], body,
+                col_widths=[40, 150, 160, 70, 70], numeric_cols=(3,), total_row=True),
+    ])
