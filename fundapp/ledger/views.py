@@ -34,38 +34,38 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
         reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
 
-@bp.post("/close-month")
-@roles_required(Role.TREASURER)
-def close_month():
-    form = CloseMonthForm(prefix="close")
+def _period_change(form, change, done: str, form_name: str):
+    """Close or reopen a month from its form: the service decides, its refusal shows on the form."""
     if form.validate_on_submit():
         try:
-            ledger.close_month(current_fund(), form.month.data, actor=current_user)
+            change(form)
         except ledger.LedgerError as exc:
             db.session.rollback()
             show_error(form, exc, "month")
         else:
             db.session.commit()
-            flash(_("%(month)s is closed.", month=form.month.data), "success")
+            flash(done % {"month": form.month.data}, "success")
             return redirect(url_for("ledger.index"))
-    return index(close_form=form), 422
+    return index(**{form_name: form}), 422
+
+
+@bp.post("/close-month")
+@roles_required(Role.TREASURER)
+def close_month():
+    return _period_change(
+        CloseMonthForm(prefix="close"),
+        lambda form: ledger.close_month(current_fund(), form.month.data, actor=current_user),
+        _("%(month)s is closed."), "close_form")
 
 
 @bp.post("/reopen-month")
 @roles_required(Role.TREASURER)
 def reopen_month():
-    form = ReopenMonthForm(prefix="reopen")
-    if form.validate_on_submit():
-        try:
-            ledger.reopen_month(current_fund(), form.month.data, reason=form.reason.data, actor=current_user)
-        except ledger.LedgerError as exc:
-            db.session.rollback()
-            show_error(form, exc, "month")
-        else:
-            db.session.commit()
-            flash(_("%(month)s is open again.", month=form.month.data), "success")
-            return redirect(url_for("ledger.index"))
-    return index(reopen_form=form), 422
+    return _period_change(
+        ReopenMonthForm(prefix="reopen"),
+        lambda form: ledger.reopen_month(current_fund(), form.month.data, reason=form.reason.data,
+                                         actor=current_user),
+        _("%(month)s is open again."), "reopen_form")
 
 
 @bp.get("/export")
