@@ -27,6 +27,7 @@ ENV_SETTINGS: dict[str, str | None] = {
     "STRIPE_API_BASE": None,
     "DOCUMENTS_DIR": None,
     "DOCUMENT_MAX_MB": "10",
+    "STEP_UP_ABOVE": "1000.00",
     "DONATION_MIN": "1.00",
     "DONATION_MAX": "10000.00",
     "CARD_FEE_PERCENT": "2.9",
@@ -83,6 +84,8 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "DOCUMENTS_DIR": raw["DOCUMENTS_DIR"] or os.path.join(instance_path, "documents"),
         "DOCUMENT_MAX_BYTES": int(raw["DOCUMENT_MAX_MB"]) * 1024 * 1024,
         "DOCUMENTS_PER_APPLICATION": 10,
+        # A payment (or batch) above this asks the trustee for their password again.
+        "STEP_UP_ABOVE_CENTS": parse_amount(raw["STEP_UP_ABOVE"]),
         "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),
         "DONATION_MAX_CENTS": parse_amount(raw["DONATION_MAX"]),
         # The card fee a donor may choose to cover: percent in basis points (2.9% -> 290) plus a fixed part.

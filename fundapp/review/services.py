@@ -237,6 +237,24 @@ def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User)
     db.session.flush()
 
 
+class StepUpNeeded(ReviewError):
+    pass
+
+
+def confirm_identity(actor: User, total_cents: int, password: str, threshold_cents: int, fund: Fund) -> None:
+    """Above the threshold a payment needs the trustee's password again (a stolen open session is not enough)."""
+    from fundapp.accounts.services import verify_password
+
+    if total_cents <= threshold_cents:
+        return
+    if not password or not verify_password(actor, password):
+        record_change("payment.step_up_failed", "user", actor.id, actor=actor, fund_id=fund.id,
+                      after={"total_cents": total_cents})
+        db.session.flush()
+        raise StepUpNeeded(_("Payments above %(limit)s need your password again. Enter it and try once more.",
+                             limit=money(threshold_cents, fund)), "password")
+
+
 def payable(fund: Fund) -> list[Application]:
     """Approved grants with money still owed, oldest decision first (for a payment batch)."""
     return list(db.session.scalars(db.select(Application).where(

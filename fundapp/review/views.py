@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
@@ -91,6 +91,7 @@ def case(application_id):
         trail=trail, names=names, applicant=db.session.get(User, application.applicant_id),
         available=ledger.available_to_grant(fund), granted_states=GRANTED, pending_states=PENDING,
         reasons=[(key, REASON_NAMES[key]) for key in services.DENIAL_REASONS],
+        step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
         methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS], category_name=category_name,
         today=date.today().isoformat())
 
@@ -100,8 +101,8 @@ def _decide(application_id: int, act, done: str):
     application = _case(application_id)
     try:
         act(current_fund(), application)
-    except services.Recused as exc:
-        db.session.commit()  # the recusal itself is on the record
+    except (services.Recused, services.StepUpNeeded) as exc:
+        db.session.commit()  # the recusal or the failed check is on the record; nothing else was done
         flash(str(exc), "error")
     except (services.ReviewError, InvalidAmount, ValueError) as exc:
         db.session.rollback()
@@ -152,6 +153,8 @@ def deny(application_id):
 def pay(application_id):
     def act(fund, application):
         paid_on = date.fromisoformat(request.form.get("paid_on", ""))
+        services.confirm_identity(current_user, _cents("amount"), request.form.get("password", ""),
+                                  current_app.config["STEP_UP_ABOVE_CENTS"], fund)
         services.record_payment(fund, application, amount_cents=_cents("amount"),
                                 method=request.form.get("method", ""), reference=request.form.get("reference", ""),
                                 paid_on=paid_on, actor=current_user)
@@ -219,6 +222,7 @@ def payments():
     owed = services.payable(fund)
     payees = {a.id: documents.payee_of(a) for a in owed}
     return render_template("review/payments.html", owed=owed, payees=payees, fund=fund,
+                           step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
                            methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS],
                            today=date.today().isoformat())
 
@@ -238,10 +242,16 @@ def batch_sheet():
 @roles_required(*TRUSTEES)
 def pay_batch():
     fund = current_fund()
+    chosen = _chosen(fund)
     try:
-        paid = services.pay_batch(fund, _chosen(fund), method=request.form.get("method", ""),
+        services.confirm_identity(current_user, sum(a.amount_approved_cents - a.amount_paid_cents for a in chosen),
+                                  request.form.get("password", ""), current_app.config["STEP_UP_ABOVE_CENTS"], fund)
+        paid = services.pay_batch(fund, chosen, method=request.form.get("method", ""),
                                   first_reference=request.form.get("reference", ""),
                                   paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user)
+    except services.StepUpNeeded as exc:
+        db.session.commit()  # the failed check is on the record; nothing was paid
+        flash(str(exc), "error")
     except (services.ReviewError, ValueError) as exc:
         db.session.rollback()  # all or nothing
         flash(str(exc), "error")

@@ -143,3 +143,33 @@ def test_batch_sheet_lists_payees_and_the_total(client, create_user, fund):
     assert "1 payment recorded." in done.get_data(as_text=True)
     db.session.refresh(application)
     assert application.status == Status.PAID
+
+
+def test_a_large_payment_asks_for_the_password_again(client, create_user, roster, app):  # noqa: F811
+    from fundapp.review import services as review
+
+    fund = roster
+    app.config["STEP_UP_ABOVE_CENTS"] = 10_000
+    fund_with(fund, 500_000)
+    striker(client, create_user, roster)
+    send(client, amount="250")
+    application = db.session.scalar(db.select(Application))
+    client.post("/logout")
+    tom = create_user("tom@example.org", "trustee")
+    review.approve(fund, application, 25_000, actor=tom)
+    db.session.commit()
+    sign_in(client, "tom@example.org")
+    form = {"amount": "250", "method": "cheque", "reference": "1", "paid_on": "2026-11-27"}
+    refused = client.post(f"/review/{application.id}/pay", data={**form, "password": "wrong"}, follow_redirects=True)
+    assert "need your password again" in refused.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.amount_paid_cents == 0
+    small = client.post(f"/review/{application.id}/pay", data={**form, "amount": "100"}, follow_redirects=True)
+    assert "recorded in the books" in small.get_data(as_text=True)  # under the limit: no password asked
+    from tests.conftest import PASSWORD
+
+    ok = client.post(f"/review/{application.id}/pay", data={**form, "amount": "150", "password": PASSWORD},
+                     follow_redirects=True)
+    assert "recorded in the books" in ok.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.status == Status.PAID
