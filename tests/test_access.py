@@ -63,6 +63,7 @@ EXPECTED = {
     "applications.answer": {"applicant"},
     "applications.document": {"applicant", "trustee", "treasurer"},
     "applications.rules": {"treasurer"},
+    "applications.award_letter": {"applicant"},
     "review.queue": {"trustee", "treasurer"},
     "review.case": {"trustee", "treasurer"},
     "review.question": {"trustee", "treasurer"},

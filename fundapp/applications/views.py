@@ -211,3 +211,15 @@ def rules():
     db.session.commit()
     return render_template("applications/rules.html", form=form, current=current, versions=versions,
                            fund=fund), 422 if form.errors else 200
+
+
+@bp.get("/my/<int:application_id>/award.pdf")
+@roles_required(Role.APPLICANT)
+def award_letter(application_id):
+    """The member's own award letter, in their language, once a grant is approved."""
+    from fundapp.review.documents import award_letter as build
+
+    application = _own_application(application_id)
+    if application.amount_approved_cents is None:
+        abort(404)
+    return download(build(current_fund(), application), f"award-{application.id}.pdf")

@@ -55,6 +55,18 @@ def queue():
         query.where(Application.status.in_(list(PENDING)))
     if category:
         query = query.where(Application.category == category)
+    worksite = request.args.get("worksite", "").strip()[:100]
+    if worksite:
+        query = query.where(db.func.lower(Member.worksite) == worksite.lower())
+    for bound in ("min", "max"):
+        text = request.args.get(bound, "").strip()
+        if text:
+            try:
+                cents = parse_amount(text)
+            except InvalidAmount:
+                abort(400)
+            query = query.where(Application.amount_requested_cents >= cents if bound == "min"
+                                else Application.amount_requested_cents <= cents)
     if search:
         like = f"%{search.lower()}%"
         query = query.where(db.or_(db.func.lower(Member.first_name + " " + Member.last_name).like(like),
@@ -63,8 +75,11 @@ def queue():
     now = utcnow()
     cases = [{"application": a, "member": m, "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
               "flags": len(flags_for(a))} for a, m in rows]
+    if request.args.get("flagged"):
+        cases = [c for c in cases if c["flags"]]
     return render_template("review/queue.html", cases=cases, fund=fund, status=status, category=category,
-                           search=search, available=ledger.available_to_grant(fund), statuses=list(Status),
+                           search=search, worksite=worksite, flagged=bool(request.args.get("flagged")),
+                           min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""), available=ledger.available_to_grant(fund), statuses=list(Status),
                            category_name=category_name)
 
 

@@ -173,3 +173,32 @@ def test_a_large_payment_asks_for_the_password_again(client, create_user, roster
     assert "recorded in the books" in ok.get_data(as_text=True)
     db.session.refresh(application)
     assert application.status == Status.PAID
+
+
+def test_queue_filters_and_the_members_own_award_letter(client, create_user, roster):  # noqa: F811
+    from pypdf import PdfReader
+
+    from fundapp.review import services as review
+
+    fund = roster
+    fund_with(fund, 500_000)
+    striker(client, create_user, roster)
+    send(client, amount="250")
+    application = db.session.scalar(db.select(Application))
+    assert client.get(f"/my/{application.id}/award.pdf").status_code == 404  # nothing approved yet
+    client.post("/logout")
+    tom = create_user("tom@example.org", "trustee")
+    sign_in(client, "tom@example.org")
+    row = f'href="/review/{application.id}"'
+    assert row in client.get("/review/?worksite=north plant&min=200&max=300").get_data(as_text=True)
+    assert row not in client.get("/review/?worksite=South Plant").get_data(as_text=True)
+    assert row not in client.get("/review/?min=300").get_data(as_text=True)
+    assert row not in client.get("/review/?flagged=1").get_data(as_text=True)
+    assert client.get("/review/?min=lots").status_code == 400
+    review.approve(fund, application, 25_000, actor=tom)
+    db.session.commit()
+    client.post("/logout")
+    sign_in(client, "rosa@example.org")
+    assert "Your award letter (PDF)" in client.get(f"/my/{application.id}").get_data(as_text=True)
+    letter = PdfReader(io.BytesIO(client.get(f"/my/{application.id}/award.pdf").data)).pages[0].extract_text()
+    assert "approved a grant of 250.00 USD" in letter
