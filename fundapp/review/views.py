@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fundapp.accounts.models import Member, Role, User
-from fundapp.applications.flags import flags_for
+from fundapp.applications.flags import flags_for, submitted_applications
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.applications.services import cap_position
@@ -73,8 +73,9 @@ def queue():
                                    db.func.lower(Member.member_id).like(like)))
     rows = db.session.execute(query.order_by(Application.submitted_at, Application.id).limit(200)).all()
     now = utcnow()
+    candidates = submitted_applications(fund.id)  # one query for the whole page's flags
     cases = [{"application": a, "member": m, "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
-              "flags": len(flags_for(a))} for a, m in rows]
+              "flags": len(flags_for(a, candidates))} for a, m in rows]
     if request.args.get("flagged"):
         cases = [c for c in cases if c["flags"]]
     return render_template("review/queue.html", cases=cases, fund=fund, status=status, category=category,

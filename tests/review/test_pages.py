@@ -202,3 +202,42 @@ def test_queue_filters_and_the_members_own_award_letter(client, create_user, ros
     assert "Your award letter (PDF)" in client.get(f"/my/{application.id}").get_data(as_text=True)
     letter = PdfReader(io.BytesIO(client.get(f"/my/{application.id}/award.pdf").data)).pages[0].extract_text()
     assert "approved a grant of 250.00 USD" in letter
+
+
+def test_the_queue_costs_the_same_number_of_queries_for_3_or_12_cases(client, create_user, fund):
+    import sqlalchemy as sa
+
+    from fundapp.accounts.models import Member
+    from fundapp.applications.services import current_rules
+
+    create_user("tom@example.org", "trustee")
+    sign_in(client, "tom@example.org")
+    rules = current_rules(fund)
+
+    def add_cases(count, start):
+        for n in range(start, start + count):
+            user = create_user(f"q{n}@example.org", "applicant")
+            member = Member(fund_id=fund.id, member_id=f"Q-{n}", first_name="Q", last_name=str(n), worksite="N",
+                            unit="U", on_strike=True, user_id=user.id)
+            db.session.add(member)
+            db.session.flush()
+            db.session.add(Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id, rules_id=rules.id,
+                                       status="submitted", category="rent", amount_requested_cents=10_000 + n,
+                                       amount_paid_cents=0, address=f"{n} Elm St"))
+        db.session.commit()
+
+    def queries_for_queue():
+        seen = []
+        listener = lambda *args, **kwargs: seen.append(1)  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/review/").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    add_cases(3, 0)
+    queries_for_queue()  # the first request also loads what later ones find cached
+    few = queries_for_queue()
+    add_cases(9, 3)
+    assert queries_for_queue() == few
