@@ -458,10 +458,10 @@ def _link_checkout(fund: Fund, session: dict) -> None:
     if donation is None:
         return
     donation.stripe_checkout_session_id = session.get("id")
-    donation.stripe_payment_intent_id = gateway._id(session.get("payment_intent")) or donation.stripe_payment_intent_id
-    donation.stripe_subscription_id = gateway._id(session.get("subscription")) or donation.stripe_subscription_id
-    if gateway._id(session.get("customer")) and not donation.donor.stripe_customer_id:
-        donation.donor.stripe_customer_id = gateway._id(session.get("customer"))
+    donation.stripe_payment_intent_id = gateway.object_id(session.get("payment_intent")) or donation.stripe_payment_intent_id
+    donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
+    if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
+        donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
 
 
 def _payment_failed(fund: Fund, intent: dict) -> None:
@@ -479,15 +479,15 @@ def _intent_succeeded(fund: Fund, intent: dict) -> None:
 
 
 def _invoice_paid(fund: Fund, invoice: dict) -> None:
-    charge_id = gateway._id(invoice.get("charge"))
+    charge_id = gateway.object_id(invoice.get("charge"))
     if charge_id:
         book_charge_and_refunds(fund, charge_id)
-    elif gateway._id(invoice.get("payment_intent")):
-        _intent_succeeded(fund, {"id": gateway._id(invoice.get("payment_intent"))})
+    elif gateway.object_id(invoice.get("payment_intent")):
+        _intent_succeeded(fund, {"id": gateway.object_id(invoice.get("payment_intent"))})
 
 
 def _dispute_event(fund: Fund, dispute: dict) -> None:
-    charge_id = gateway._id(dispute.get("charge"))
+    charge_id = gateway.object_id(dispute.get("charge"))
     if charge_id:
         book_charge_and_refunds(fund, charge_id)  # the gift first, if its own event has not come yet
     for movement in gateway.dispute_movements(dispute):
@@ -499,7 +499,7 @@ def _payout_event(fund: Fund, payout: dict) -> None:
 
 
 def _refund_event(fund: Fund, obj: dict) -> None:
-    charge_id = obj["id"] if obj.get("object") == "charge" else gateway._id(obj.get("charge"))
+    charge_id = obj["id"] if obj.get("object") == "charge" else gateway.object_id(obj.get("charge"))
     if charge_id:
         book_charge_and_refunds(fund, charge_id)
 

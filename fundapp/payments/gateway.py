@@ -90,7 +90,7 @@ def _plain(obj) -> dict:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
 
-def _id(value) -> str | None:
+def object_id(value) -> str | None:
     """An expandable field: an id, an object with an id, or nothing."""
     if value is None or isinstance(value, str):
         return value
@@ -214,7 +214,7 @@ def settled_payment_for_intent(payment_intent_id: str) -> PaymentSettled | None:
     intent = _plain(client().v1.payment_intents.retrieve(payment_intent_id))
     if intent.get("status") != "succeeded":
         return None
-    charge_id = _id(intent.get("latest_charge")) or next(
+    charge_id = object_id(intent.get("latest_charge")) or next(
         (c["id"] for c in (intent.get("charges") or {}).get("data", []) if c.get("status") == "succeeded"), None)
     return settled_charge(charge_id, intent=intent) if charge_id else None
 
@@ -229,16 +229,16 @@ def settled_charge(charge_id: str, intent: dict | None = None) -> PaymentSettled
     txn = charge.get("balance_transaction")
     if not isinstance(txn, dict):
         raise FactsIncomplete(f"charge {charge_id} has no balance transaction yet")
-    if intent is None and _id(charge.get("payment_intent")):
-        intent = _plain(api.payment_intents.retrieve(_id(charge["payment_intent"])))
+    if intent is None and object_id(charge.get("payment_intent")):
+        intent = _plain(api.payment_intents.retrieve(object_id(charge["payment_intent"])))
     billing = charge.get("billing_details") or {}
-    if not billing.get("email") and _id(charge.get("payment_method")):
-        billing = _plain(api.payment_methods.retrieve(_id(charge["payment_method"]))).get("billing_details") or {}
-    invoice_id = _id(charge.get("invoice")) or _id((intent or {}).get("invoice"))
+    if not billing.get("email") and object_id(charge.get("payment_method")):
+        billing = _plain(api.payment_methods.retrieve(object_id(charge["payment_method"]))).get("billing_details") or {}
+    invoice_id = object_id(charge.get("invoice")) or object_id((intent or {}).get("invoice"))
     subscription_id = None
     if invoice_id:
         invoice = _plain(api.invoices.retrieve(invoice_id))
-        subscription_id = _id(invoice.get("subscription")) or _id(
+        subscription_id = object_id(invoice.get("subscription")) or object_id(
             ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
     subscription_metadata = {}
     if subscription_id:  # a monthly gift's own metadata (our donation token) lives on the subscription
@@ -247,8 +247,8 @@ def settled_charge(charge_id: str, intent: dict | None = None) -> PaymentSettled
     if gross != fee + net:
         raise FactsIncomplete(f"balance transaction {txn.get('id')} does not add up")
     return PaymentSettled(
-        charge_id=charge["id"], payment_intent_id=_id(charge.get("payment_intent")), invoice_id=invoice_id,
-        subscription_id=subscription_id, customer_id=_id(charge.get("customer")),
+        charge_id=charge["id"], payment_intent_id=object_id(charge.get("payment_intent")), invoice_id=invoice_id,
+        subscription_id=subscription_id, customer_id=object_id(charge.get("customer")),
         gross_cents=gross, fee_cents=fee, net_cents=net, currency=str(txn.get("currency") or charge["currency"]).upper(),
         day=_day(charge["created"]),
         metadata={**subscription_metadata, **((intent or {}).get("metadata") or {}), **(charge.get("metadata") or {})},
@@ -309,7 +309,7 @@ def dispute_movements(dispute: dict) -> list[DisputeMovement]:
         if not isinstance(txn, dict):
             raise FactsIncomplete(f"dispute {dispute['id']} lists a balance transaction without its amounts")
         movements.append(DisputeMovement(
-            balance_transaction_id=txn["id"], dispute_id=dispute["id"], charge_id=_id(dispute.get("charge")),
+            balance_transaction_id=txn["id"], dispute_id=dispute["id"], charge_id=object_id(dispute.get("charge")),
             amount_cents=int(txn["amount"]), fee_cents=int(txn.get("fee") or 0),
             currency=str(txn.get("currency") or dispute.get("currency")).upper(), day=_day(txn["created"])))
     return movements
