@@ -179,6 +179,12 @@ def _register_template_helpers(app: Flask) -> None:
         locale = str(get_locale() or "en")
         return format_cents(cents, currency, "es_US" if locale == "es" else "en_US")
 
+    @app.template_filter("status_name")
+    def status_name_filter(status: str) -> str:
+        from fundapp.applications.states import STATUS_NAMES
+
+        return str(STATUS_NAMES.get(status, status))
+
     @app.template_filter("longdate")
     def longdate_filter(day) -> str:
         """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"."""

@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 from fundapp.accounts import services
 from fundapp.accounts.models import Member, Role, User
 from fundapp.audit.services import verify_chain
+from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
@@ -28,7 +29,6 @@ fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo dat
 
 ROLE_NAMES = [r.value for r in Role]
 DEMO_PASSWORD = "picket-line-demo"
-DEMO_DOMAIN = "demo.example.org"
 DEMO_USERS = [
     ("treasurer@" + DEMO_DOMAIN, "Tess Treasurer", [Role.TREASURER, Role.TRUSTEE]),
     ("trustee@" + DEMO_DOMAIN, "Tom Trustee", [Role.TRUSTEE]),
@@ -290,8 +290,11 @@ def seed_demo_command(if_empty):
     applicant = services.find_user_by_email(DEMO_USERS[3][0])
     services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant")
     entries = seed_demo_books(fund, date.today())
+    treasurer, tom, tina = (services.find_user_by_email(email) for email, _name, _roles in DEMO_USERS[:3])
+    cases = seed_demo_cases(fund, date.today(), treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)
     db.session.commit()
-    click.echo(f"Posted {entries} demo journal entries (three months of gifts, payouts and grants).")
+    click.echo(f"Posted {entries} demo journal entries (three months of gifts, payouts and deposits) and "
+               f"{cases} members' applications (grants paid, and a queue for the trustees).")
     click.echo(f"Demo fund \"{fund.name}\" created with 50 roster members.")
     _print_demo_sign_ins()
 
@@ -304,7 +307,7 @@ DEMO_WALL = ["Solidarity from the nurses of Local 12!", "Hold the line. We are w
 def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
     """Three months of made-up activity through the same services as real money: card gifts with
     Stripe's fee (donations with receipts, some on the donor wall), cheques and cash deposited
-    weekly, weekly payouts, grants approved and paid by cheque. No mail is sent for demo gifts."""
+    weekly, weekly payouts (grants come from ``fundapp.demo``). No mail is sent for demo gifts."""
     from fundapp.donations import services as donations
     from fundapp.donations.models import WallStatus
     from fundapp.payments.facts import PaymentSettled, PayoutFact
@@ -352,12 +355,6 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
             donations.record_deposit(fund, [g.id for g in donations.undeposited_gifts(fund)], deposited_on=day,
                                      reference=f"slip {offset}")
             posted += 1
-        if offset % 3 == 0 and offset < 88:
-            amount = rng.choice([15_000, 30_000, 45_000, 60_000])
-            post(day, "Hardship grant approved (demo)", "demo.grant", str(offset),
-                 [("Expenses:HardshipGrants", amount), ("Liabilities:GrantsPayable", -amount)])
-            post(day + timedelta(days=2), "Hardship grant paid by cheque (demo)", "demo.payment", str(offset),
-                 [("Liabilities:GrantsPayable", amount), ("Assets:Bank", -amount)])
     return posted
 
 

@@ -43,11 +43,24 @@ def test_seed_demo_fills_an_empty_database_once(runner, app):
     assert result.exit_code == 0, result.output
     assert "treasurer@demo.example.org" in result.output
     assert db.session.scalar(db.select(db.func.count(Member.id))) == 50
-    assert db.session.scalar(db.select(db.func.count(User.id))) == 5
+    users = db.session.scalar(db.select(db.func.count(User.id)))
+    assert users == 5 + 32  # one per role, and the members who applied
     fund = db.session.scalar(db.select(Fund))
     lines = ledger.trial_balance(fund)
     assert sum(line.debit_cents for line in lines) == sum(line.credit_cents for line in lines) > 0
-    assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0  # every demo grant was paid
+    from fundapp.applications.models import Application
+    from fundapp.review.models import Approval, GrantPayment
+
+    cases = db.session.scalars(db.select(Application)).all()
+    paid = [a for a in cases if a.status == "paid"]
+    assert len(paid) == 30 and len(cases) == 33 and {a.status for a in cases if a not in paid} == {"submitted", "in_review", "info_requested"}
+    payments = db.session.scalars(db.select(GrantPayment)).all()
+    assert sum(p.amount_cents for p in payments) == ledger.balance(fund, "Expenses:HardshipGrants") > 0
+    assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0  # every approved demo grant was paid
+    large = next(a for a in cases if a.amount_requested_cents == 70_000)
+    assert len(large.documents) == 1 and large.status == "in_review"
+    assert [a.trustee_id for a in db.session.scalars(db.select(Approval).filter_by(application_id=large.id))] == \
+        [db.session.scalar(db.select(User.id).filter_by(email="trustee@demo.example.org"))]  # waits for a second
     assert ledger.available_to_grant(fund) > 0
     from fundapp.donations.models import Donation
     from fundapp.mail import OutboxMessage
@@ -59,7 +72,7 @@ def test_seed_demo_fills_an_empty_database_once(runner, app):
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0  # made-up donors get no mail
     again = runner.invoke(args=["fund", "seed-demo"])
     assert again.exit_code == 0 and "already there" in again.output
-    assert db.session.scalar(db.select(db.func.count(User.id))) == 5
+    assert db.session.scalar(db.select(db.func.count(User.id))) == users
 
 
 def test_seed_demo_refuses_a_database_with_real_data(runner, create_user):

@@ -112,6 +112,11 @@ def eligible_member(user: User, fund: Fund) -> Member:
 # --- caps ----------------------------------------------------------------------------------------
 
 
+def granted_cents(applications: list[Application]) -> int:
+    """What these applications have been granted (approved, in part or in full, or paid)."""
+    return sum(a.amount_approved_cents or 0 for a in applications if a.status in GRANTED)
+
+
 def _counted_cents(application: Application) -> int:
     if application.status in GRANTED:
         return application.amount_approved_cents or 0
@@ -135,10 +140,15 @@ class CapPosition:
 
 
 def cap_position(member: Member, rules: FundRules, category: str | None = None,
-                 excluding: Application | None = None) -> CapPosition:
-    """How much more this member may ask for under ``rules``: what the form shows and what submit enforces."""
-    others = [a for a in db.session.scalars(db.select(Application).filter_by(member_id=member.id))
-              if excluding is None or a.id != excluding.id]
+                 excluding: Application | None = None,
+                 applications: list[Application] | None = None) -> CapPosition:
+    """How much more this member may ask for under ``rules``: what the form shows and what submit enforces.
+
+    ``applications`` (the member's, already loaded) spares the query when a page lists many members.
+    """
+    if applications is None:
+        applications = list(db.session.scalars(db.select(Application).filter_by(member_id=member.id)))
+    others = [a for a in applications if excluding is None or a.id != excluding.id]
     week_ago = utcnow() - timedelta(days=7)
     strike = sum(_counted_cents(a) for a in others)
     week = sum(_counted_cents(a) for a in others if a.submitted_at and a.submitted_at >= week_ago)

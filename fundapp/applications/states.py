@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import lazy_gettext as _l
+
 from fundapp.audit.services import record_change
 
 
@@ -21,6 +23,13 @@ class Status(enum.StrEnum):
     DENIED = "denied"
     PAID = "paid"
     WITHDRAWN = "withdrawn"
+
+
+#: Each status in a word or two, for lists and the trustees' pages (the member's page says it in a sentence).
+STATUS_NAMES = {Status.DRAFT: _l("Draft"), Status.SUBMITTED: _l("Submitted"), Status.IN_REVIEW: _l("In review"),
+                Status.INFO_REQUESTED: _l("Question asked"), Status.APPROVED: _l("Approved"),
+                Status.PARTIALLY_APPROVED: _l("Approved in part"), Status.DENIED: _l("Denied"),
+                Status.PAID: _l("Paid"), Status.WITHDRAWN: _l("Withdrawn")}
 
 
 #: Still being decided: the member may withdraw, and it counts against "one open application".

@@ -114,8 +114,12 @@ def ask_question(fund: Fund, application: Application, body: str, *, actor: User
 
 
 def approve(fund: Fund, application: Application, amount_cents: int, *, actor: User, note: str = "",
-            criteria: str = "") -> bool:
-    """Record this trustee's approval; True once the grant is approved (and booked)."""
+            criteria: str = "", decided_on: date | None = None) -> bool:
+    """Record this trustee's approval; True once the grant is approved (and booked).
+
+    ``decided_on`` books a decision taken earlier on that day (bringing in a fund's paper records, and
+    the demo); the pages always book today.
+    """
     _refuse_own(application, actor)
     _under_review(application, actor)
     rules = application.rules
@@ -145,7 +149,8 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
         raise InsufficientFunds(_("The fund has %(available)s available to grant, less than %(amount)s. Nothing "
                                   "was approved.", available=money(max(available, 0), fund),
                                   amount=money(amount_cents, fund)), "amount")
-    ledger.post_entry(fund, entry_date=utcnow().date(), memo=f"Hardship grant approved, application {application.id}",
+    ledger.post_entry(fund, entry_date=decided_on or utcnow().date(),
+                      memo=f"Hardship grant approved, application {application.id}",
                       source_kind="grant.approval", source_id=application.id, actor=actor,
                       postings=[("Expenses:HardshipGrants", amount_cents), ("Liabilities:GrantsPayable", -amount_cents)])
     application.amount_approved_cents = amount_cents

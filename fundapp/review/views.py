@@ -13,7 +13,7 @@ from fundapp.accounts.models import Member, Role, User
 from fundapp.applications.flags import flags_for, submitted_applications
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
-from fundapp.applications.services import cap_position
+from fundapp.applications.services import cap_position, granted_cents
 from fundapp.applications.states import GRANTED, PENDING, Status
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db, utcnow
@@ -74,13 +74,22 @@ def queue():
     rows = db.session.execute(query.order_by(Application.submitted_at, Application.id).limit(200)).all()
     now = utcnow()
     candidates = submitted_applications(fund.id)  # one query for the whole page's flags
-    cases = [{"application": a, "member": m, "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
-              "flags": len(flags_for(a, candidates))} for a, m in rows]
+    by_member: dict[int, list[Application]] = {}
+    for candidate in candidates:
+        by_member.setdefault(candidate.member_id, []).append(candidate)
+    cases = []
+    for a, m in rows:
+        earlier = [other for other in by_member.get(m.id, []) if other.id != a.id]
+        cases.append({"application": a, "member": m, "flags": len(flags_for(a, candidates)),
+                      "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
+                      "granted": granted_cents(earlier),
+                      "position": cap_position(m, a.rules, a.category, excluding=a, applications=earlier)})
     if request.args.get("flagged"):
         cases = [c for c in cases if c["flags"]]
     return render_template("review/queue.html", cases=cases, fund=fund, status=status, category=category,
                            search=search, worksite=worksite, flagged=bool(request.args.get("flagged")),
-                           min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""), available=ledger.available_to_grant(fund), statuses=list(Status),
+                           min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""),
+                           available=ledger.available_to_grant(fund), statuses=list(Status),
                            category_name=category_name)
 
 

@@ -203,6 +203,20 @@ def test_queue_filters_and_the_members_own_award_letter(client, create_user, ros
     letter = PdfReader(io.BytesIO(client.get(f"/my/{application.id}/award.pdf").data)).pages[0].extract_text()
     assert "approved a grant of 250.00 USD" in letter
 
+    # her next application shows the trustees what she has had and what the caps leave
+    assert send(client, amount="40").status_code == 302
+    again = db.session.scalar(db.select(Application).where(Application.id != application.id))
+    client.post("/logout")
+    sign_in(client, "tom@example.org")
+    queue = client.get("/review/").get_data(as_text=True)
+    row = queue[queue.index(f'href="/review/{again.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "$250.00" in row and "$1,250.00 left of the $1,500.00 strike cap" in row and "Over a cap" not in row
+    again.amount_requested_cents = 1_300_00  # e.g. asked for before the earlier grant was decided
+    db.session.commit()
+    row = client.get("/review/").get_data(as_text=True)
+    assert "Over a cap" in row[row.index(f'href="/review/{again.id}"'):]
+
 
 def test_the_queue_costs_the_same_number_of_queries_for_3_or_12_cases(client, create_user, fund):
     import sqlalchemy as sa
