@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main.views import bp as main_bp
+    from fundapp.reporting.views import bp as reporting_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -114,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(donor_bp)
     app.register_blueprint(applications_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(reporting_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

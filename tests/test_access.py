@@ -77,6 +77,8 @@ EXPECTED = {
     "review.payments": {"trustee", "treasurer"},
     "review.batch_sheet": {"trustee", "treasurer"},
     "review.pay_batch": {"trustee", "treasurer"},
+    "reporting.dashboard": {"trustee", "treasurer"},
+    "reporting.dashboard_chart": {"trustee", "treasurer"},
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,
     "donor.logout": PUBLIC,
@@ -90,7 +92,8 @@ EXPECTED = {
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
-              "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1}
+              "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1,
+              "name": "weekly"}
 
 
 def _routes(app):

@@ -1,0 +1,127 @@
+"""The fund's figures for the dashboard, the reports and the public page, all read from the books.
+
+Money figures are sums of postings (``fundapp.ledger``); counts and categories
+come from the applications whose approvals those postings book. Weeks run Monday
+to Sunday. The runway assumes no new gifts: it is how long the money available to
+grant lasts if grants go on at the last four weeks' pace.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from fundapp.accounts.models import Member
+from fundapp.applications.models import Application
+from fundapp.applications.states import GRANTED, PENDING
+from fundapp.extensions import db
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from fundapp.ledger.models import CASH_ACCOUNTS, Account, JournalEntry, Posting
+
+GIFTS, GRANTS = "Income:Donations", "Expenses:HardshipGrants"
+CHART_WEEKS = 13
+PACE_DAYS = 28
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date
+    gifts_cents: int  # gifts less refunds booked that week
+    grants_cents: int  # grants approved that week
+    cash_cents: int  # cash on hand at the week's end (or today, for this week)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: date
+    stripe_cents: int
+    bank_cents: int
+    undeposited_cents: int
+    committed_cents: int  # approved, not yet paid
+    reserve_cents: int
+    available_cents: int
+    weeks: list[Week]  # oldest first; the last is this week
+    weekly_spend_cents: int  # average over the last PACE_DAYS days
+    runs_dry_on: date | None  # None when no grant was made in the last PACE_DAYS days
+    queue_count: int
+    queue_cents: int
+    runs_dry_with_queue_on: date | None
+    oldest_waiting: Application | None
+    categories: list[tuple[str, int, int]]  # (category, grants, cents), all time
+
+    @property
+    def cash_cents(self) -> int:
+        return self.stripe_cents + self.bank_cents + self.undeposited_cents
+
+
+def runway(available_cents: int, spent_cents: int, days: int, today: date) -> date | None:
+    """The day the money available runs out if spending goes on at ``spent_cents`` per ``days`` days."""
+    if spent_cents <= 0:
+        return None
+    if available_cents <= 0:
+        return today
+    return today + timedelta(days=available_cents * days // spent_cents)
+
+
+def daily_totals(fund: Fund, accounts: tuple[str, ...], start: date, end: date) -> dict[tuple[date, str], int]:
+    """(day, account) -> net movement in cents (debit positive), for the days that have postings."""
+    rows = db.session.execute(
+        db.select(JournalEntry.entry_date, Account.name, db.func.sum(Posting.amount_cents))
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(JournalEntry.fund_id == fund.id, JournalEntry.entry_date >= start, JournalEntry.entry_date <= end,
+               Account.name.in_(accounts))
+        .group_by(JournalEntry.entry_date, Account.name))
+    return {(day, name): int(total) for day, name, total in rows}
+
+
+def weeks(fund: Fund, today: date, count: int = CHART_WEEKS) -> list[Week]:
+    """Gifts, grants and cash on hand for the ``count`` weeks up to this one."""
+    first = week_start(today) - timedelta(weeks=count - 1)
+    opening = ledger.balances(fund, first - timedelta(days=1))
+    cash = sum(opening.get(name, 0) for name in CASH_ACCOUNTS)
+    moved = daily_totals(fund, (GIFTS, GRANTS, *CASH_ACCOUNTS), first, today)
+    by_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (day, name), cents in moved.items():
+        by_week[week_start(day)][name] += cents
+    result = []
+    for n in range(count):
+        start = first + timedelta(weeks=n)
+        totals = by_week[start]
+        cash += sum(totals[name] for name in CASH_ACCOUNTS)
+        result.append(Week(start, -totals[GIFTS], totals[GRANTS], cash))
+    return result
+
+
+def grants_by(fund: Fund, column) -> list[tuple[str, int, int]]:
+    """(value of ``column``, number of grants, cents approved) over every grant made, largest first."""
+    rows = db.session.execute(
+        db.select(column, db.func.count(Application.id), db.func.sum(Application.amount_approved_cents))
+        .select_from(Application).join(Member, Member.id == Application.member_id)
+        .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED)))
+        .group_by(column))
+    return sorted(((value or "", int(count), int(cents or 0)) for value, count, cents in rows),
+                  key=lambda row: (-row[2], row[0]))
+
+
+def dashboard(fund: Fund, today: date) -> Dashboard:
+    totals = ledger.balances(fund, today)
+    available = ledger.available_to_grant(fund, today)
+    spent = ledger.period_totals(fund, today - timedelta(days=PACE_DAYS - 1), today).get(GRANTS, 0)
+    waiting = db.session.scalars(db.select(Application).where(
+        Application.fund_id == fund.id, Application.status.in_(list(PENDING)))
+        .order_by(Application.submitted_at, Application.id)).all()
+    queue_cents = sum(a.amount_requested_cents for a in waiting)
+    return Dashboard(
+        today=today, stripe_cents=totals.get("Assets:Stripe", 0), bank_cents=totals.get("Assets:Bank", 0),
+        undeposited_cents=totals.get("Assets:Undeposited", 0),
+        committed_cents=-totals.get("Liabilities:GrantsPayable", 0), reserve_cents=fund.reserve_cents,
+        available_cents=available, weeks=weeks(fund, today), weekly_spend_cents=spent * 7 // PACE_DAYS,
+        runs_dry_on=runway(available, spent, PACE_DAYS, today), queue_count=len(waiting), queue_cents=queue_cents,
+        runs_dry_with_queue_on=runway(available - queue_cents, spent, PACE_DAYS, today),
+        oldest_waiting=waiting[0] if waiting else None, categories=grants_by(fund, Application.category))
