@@ -79,6 +79,8 @@ EXPECTED = {
     "review.pay_batch": {"trustee", "treasurer"},
     "reporting.dashboard": {"trustee", "treasurer"},
     "reporting.dashboard_chart": {"trustee", "treasurer"},
+    "reporting.transparency": PUBLIC,
+    "reporting.transparency_chart": PUBLIC,
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,
     "donor.logout": PUBLIC,

@@ -4,11 +4,14 @@ One function per chart, used by the pages (as SVG) and the PDFs (as drawings).
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_babel import format_date
 from flask_babel import gettext as _
 
 from fundapp.applications.forms import category_name
 from fundapp.reporting.figures import Week
+from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period
 from reports.charts import Chart, balance_line, category_bars, weekly_bars
 
 
@@ -37,3 +40,29 @@ def cash_on_hand(weeks: list[Week]) -> Chart:
         _("Cash on hand"), _("A line for the cash the fund held at the end of each of the last %(n)s weeks.",
                              n=len(weeks)),
         [(week_label(w), w.cash_cents) for w in weeks], [_("Week of"), _("Cash at the week's end")])
+
+
+def group_name(group: Group) -> str:
+    return category_name(group.keys[0]) if not group.merged else _("Other needs, merged")
+
+
+def period_label(period: Period) -> str:
+    if period.end - period.start <= timedelta(days=6):
+        return format_date(period.start, "MMM d")
+    return f"{format_date(period.start, 'MMM d')} – {format_date(period.end, 'MMM d')}"
+
+
+def public_periods(periods: list[tuple[Period, int]]) -> Chart:
+    return weekly_bars(
+        _("Raised and granted over time"),
+        _("Bars for the gifts received and the grants made in each period; a period covers enough weeks "
+          "to hold at least %(n)s grants.", n=MINIMUM_GROUP),
+        [period_label(p) for p, _gifts in periods],
+        [(_("Gifts"), [gifts for _p, gifts in periods]), (_("Grants"), [p.cents for p, _gifts in periods])],
+        _("Period"))
+
+
+def public_categories(groups: list[Group]) -> Chart:
+    return category_bars(
+        _("Grants by kind of need"), _("Bars for the total granted for each kind of need, largest first."),
+        [(group_name(g), g.count, g.cents) for g in groups], [_("What for"), _("Grants"), _("Amount")])

@@ -18,6 +18,7 @@ from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import CASH_ACCOUNTS, Account, JournalEntry, Posting
+from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period, merge_small_groups, merge_small_periods
 
 GIFTS, GRANTS = "Income:Donations", "Expenses:HardshipGrants"
 CHART_WEEKS = 13
@@ -125,3 +126,56 @@ def dashboard(fund: Fund, today: date) -> Dashboard:
         runs_dry_on=runway(available, spent, PACE_DAYS, today), queue_count=len(waiting), queue_cents=queue_cents,
         runs_dry_with_queue_on=runway(available - queue_cents, spent, PACE_DAYS, today),
         oldest_waiting=waiting[0] if waiting else None, categories=grants_by(fund, Application.category))
+
+
+# --- what members and the public see: totals, and groups of at least five grants ---------------
+
+
+def approvals(fund: Fund) -> list[tuple[date, int]]:
+    """(day, cents) of every grant approval booked, oldest first."""
+    return [(day, int(cents)) for day, cents in db.session.execute(
+        db.select(JournalEntry.entry_date, Posting.amount_cents)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(JournalEntry.fund_id == fund.id, JournalEntry.source_kind == "grant.approval", Account.name == GRANTS)
+        .order_by(JournalEntry.entry_date, JournalEntry.id))]
+
+
+@dataclass(frozen=True)
+class PublicFigures:
+    raised_cents: int
+    gifts: int
+    goal_cents: int
+    grants: int
+    granted_cents: int | None  # None while there are too few grants to show a total without revealing one
+    categories: list[Group]
+    periods: list[tuple[Period, int]]  # each period with the gifts (cents) booked in it
+
+
+def public_figures(fund: Fund, today: date) -> PublicFigures:
+    """Totals from the books, grants by category and by period with no group under MINIMUM_GROUP."""
+    totals = ledger.balances(fund, today)
+    made = approvals(fund)
+    granted = totals.get(GRANTS, 0)
+    periods: list[tuple[Period, int]] = []
+    if made:
+        first_gift = db.session.scalar(
+            db.select(db.func.min(JournalEntry.entry_date)).join(Posting, Posting.entry_id == JournalEntry.id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(JournalEntry.fund_id == fund.id, Account.name == GIFTS))
+        first = week_start(min(made[0][0], first_gift or made[0][0]))
+        by_week: dict[date, list[int]] = defaultdict(list)
+        for day, cents in made:
+            by_week[week_start(day)].append(cents)
+        count = (week_start(today) - first).days // 7 + 1
+        starts = [first + timedelta(weeks=n) for n in range(count)]
+        weekly = [Period(start, start + timedelta(days=6), len(by_week[start]), sum(by_week[start]))
+                  for start in starts]
+        gifts = daily_totals(fund, (GIFTS,), first, today)
+        for period in merge_small_periods(weekly):
+            periods.append((period, -sum(cents for (day, _n), cents in gifts.items()
+                                         if period.start <= day <= period.end)))
+    return PublicFigures(
+        raised_cents=-totals.get(GIFTS, 0), gifts=ledger.count_entries_crediting(fund, GIFTS),
+        goal_cents=fund.goal_cents, grants=len(made), granted_cents=granted if len(made) >= MINIMUM_GROUP else None,
+        categories=merge_small_groups(grants_by(fund, Application.category)), periods=periods)

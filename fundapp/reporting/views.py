@@ -1,4 +1,4 @@
-"""The trustees' dashboard and its charts."""
+"""The trustees' dashboard, the public transparency page, and their charts."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template
@@ -8,8 +8,9 @@ from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.extensions import utcnow
 from fundapp.funds.services import current_fund
-from fundapp.policy import roles_required
+from fundapp.policy import public, roles_required
 from fundapp.reporting import charts, figures
+from fundapp.reporting.privacy import MINIMUM_GROUP
 from reports.charts import svg
 
 bp = Blueprint("reporting", __name__)
@@ -44,3 +45,24 @@ def dashboard_chart(name):
     if name not in DASHBOARD_CHARTS:
         abort(404)
     return svg_response(DASHBOARD_CHARTS[name](current_fund(), utcnow().date()))
+
+
+@bp.get("/transparency")
+@public
+def transparency():
+    fund = current_fund()
+    found = figures.public_figures(fund, utcnow().date())
+    return render_template("reporting/transparency.html", fund=fund, f=found,
+                           categories=charts.public_categories(found.categories),
+                           periods=charts.public_periods(found.periods), minimum=MINIMUM_GROUP)
+
+
+@bp.get("/transparency/<name>.svg")
+@public
+def transparency_chart(name):
+    found = figures.public_figures(current_fund(), utcnow().date())
+    if name == "periods" and found.periods:
+        return svg_response(charts.public_periods(found.periods))
+    if name == "categories" and found.categories:
+        return svg_response(charts.public_categories(found.categories))
+    abort(404)
