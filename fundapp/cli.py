@@ -24,6 +24,8 @@ from fundapp.funds.services import get_or_create_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
+from fundapp.reporting import documents as reporting_documents
+from fundapp.reporting import exports as reporting_exports
 
 fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.")
 
@@ -220,21 +222,63 @@ def run_local_command(port, stripe_port):
         server.stop()
 
 
+REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
+
+
 @fund_cli.command("report")
-@click.argument("kind", type=click.Choice(documents.KINDS))
+@click.argument("kind", type=click.Choice(REPORT_KINDS))
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@click.option("--month", help="monthly: the month (YYYY-MM); this month when not given.")
+@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+              help="members: the report's language.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
-def report_command(kind, start, end, output):
-    """Write a ledger PDF: the journal by account, the trial balance (at --to) or the statement of activities."""
+def report_command(kind, start, end, month, lang, output):
+    """Write a PDF: the journal by account, the trial balance (at --to), the statement of activities, the
+    monthly report to the board, the report for members, the grants register or the donor list."""
+    from fundapp.extensions import utcnow
+
     start, end = (start.date() if start else None), (end.date() if end else None)
+    fund, today = _fund(), utcnow().date()
     try:
-        pdf = documents.ledger_pdf(_fund(), kind, start, end)
-    except documents.ReportRequestError as exc:
+        if kind in documents.KINDS:
+            pdf, title = documents.ledger_pdf(fund, kind, start, end), documents.TITLES[kind]
+        else:
+            title = reporting_documents.TITLES[kind]
+            if kind == "monthly":
+                pdf = reporting_documents.monthly_report(fund, month or today.strftime("%Y-%m"), today)
+            elif kind == "members":
+                pdf = reporting_documents.members_report(fund, today, lang)
+            elif kind == "register":
+                pdf = reporting_documents.register_pdf(fund, start, end)
+            else:
+                pdf = reporting_documents.donors_pdf(fund)
+    except (documents.ReportRequestError, reporting_documents.ReportRequestError) as exc:
         _fail(str(exc))
     with open(output, "wb") as out:
         out.write(pdf)
-    click.echo(f"Wrote {documents.TITLES[kind].lower()} ({len(pdf):,} bytes) to {output}.")
+    click.echo(f"Wrote {title.lower()} ({len(pdf):,} bytes) to {output}.")
+
+
+@fund_cli.command("export")
+@click.argument("table", type=click.Choice(list(reporting_exports.TABLES)))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def export_command(table, output):
+    """Write a CSV (UTF-8 for Excel, ISO dates, decimal amounts): donations, donors, grants, the grants
+    register, payments, or the members' anonymised figures. The ledger is ``export-ledger``."""
+    header, rows = reporting_exports.TABLES[table]
+    written = 0
+
+    def counted(source):
+        nonlocal written
+        for row in source:
+            written += 1
+            yield row
+
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        for chunk in reporting_exports.csv_chunks(header, counted(rows(_fund()))):
+            out.write(chunk)
+    click.echo(f"Wrote {written:,} rows of {table} to {output}.")
 
 
 FIRST_NAMES = ["Ana", "Luis", "Maria", "James", "Keisha", "Wei", "Fatima", "Jose", "Linda", "Omar",

@@ -116,7 +116,9 @@ class IsolatedClient(FlaskClient):
 
         def request_alone():
             _cv_app.set(None)  # Flask then pushes a fresh app context for the request
-            return FlaskClient.open(self, *args, **kwargs)
+            response = FlaskClient.open(self, *args, **kwargs)
+            response.make_sequence()  # a streamed body is read here, in the request's own context
+            return response
 
         response = context.run(request_alone)
         db.session.commit()

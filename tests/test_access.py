@@ -80,6 +80,9 @@ EXPECTED = {
     "reporting.dashboard": {"trustee", "treasurer"},
     "reporting.dashboard_chart": {"trustee", "treasurer"},
     "reporting.transparency": PUBLIC,
+    "reporting.reports": {"treasurer"},
+    "reporting.report_pdf": {"treasurer"},
+    "reporting.report_csv": {"treasurer"},
     "reporting.transparency_chart": PUBLIC,
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,
@@ -95,7 +98,7 @@ SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
               "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1,
-              "name": "weekly"}
+              "name": "weekly", "kind": "donors", "table": "donations"}
 
 
 def _routes(app):

@@ -1,7 +1,7 @@
 """The trustees' dashboard, the public transparency page, and their charts."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 
 from fundapp.accounts.models import Role
 from fundapp.applications.forms import category_name
@@ -9,7 +9,8 @@ from fundapp.applications.models import Application
 from fundapp.extensions import utcnow
 from fundapp.funds.services import current_fund
 from fundapp.policy import public, roles_required
-from fundapp.reporting import charts, figures
+from fundapp.reporting import charts, documents, exports, figures
+from fundapp.web import date_arg, download
 from fundapp.reporting.privacy import MINIMUM_GROUP
 from reports.charts import svg
 
@@ -66,3 +67,44 @@ def transparency_chart(name):
     if name == "categories" and found.categories:
         return svg_response(charts.public_categories(found.categories))
     abort(404)
+
+
+@bp.get("/reports/")
+@roles_required(Role.TREASURER)
+def reports():
+    today = utcnow().date()
+    return render_template("reporting/reports.html", fund=current_fund(), month=today.strftime("%Y-%m"),
+                           tables=list(exports.TABLES))
+
+
+@bp.get("/reports/<kind>.pdf")
+@roles_required(Role.TREASURER)
+def report_pdf(kind):
+    fund, today = current_fund(), utcnow().date()
+    try:
+        if kind == "monthly":
+            pdf = documents.monthly_report(fund, request.args.get("month", ""), today)
+        elif kind == "members":
+            language = request.args.get("lang", "en")
+            pdf = documents.members_report(fund, today, language if language in ("en", "es") else "en")
+        elif kind == "register":
+            pdf = documents.register_pdf(fund, date_arg("from"), date_arg("to"))
+        elif kind == "donors":
+            pdf = documents.donors_pdf(fund)
+        else:
+            abort(404)
+    except documents.ReportRequestError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("reporting.reports"))
+    return download(pdf, f"{fund.slug}-{kind}-{request.args.get('month') or today.isoformat()}.pdf")
+
+
+@bp.get("/reports/<table>.csv")
+@roles_required(Role.TREASURER)
+def report_csv(table):
+    if table not in exports.TABLES:
+        abort(404)
+    fund = current_fund()
+    header, rows = exports.TABLES[table]
+    return download(stream_with_context(exports.csv_chunks(header, rows(fund))),
+                    f"{fund.slug}-{table}-{utcnow().date().isoformat()}.csv", "text/csv; charset=utf-8")

@@ -1,0 +1,170 @@
+"""The fund's reports as PDFs: the books' figures handed to ``reports.fund_report`` as plain values.
+
+Shared by the reports page and ``flask fund report``, so both give the same file.
+The board report, the grants register and the donor list are for the trustees and
+the auditor (English, like the ledger PDFs); the members' report is anonymised and
+comes in the reader's language.
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date, datetime, timezone
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from fundapp.applications.forms import category_name
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from fundapp.reporting import charts, exports, figures
+from fundapp.reporting.privacy import MINIMUM_GROUP
+from reports.fund_report import Section, render_report
+from reports.style import DocumentInfo, amount_text, paragraph
+
+KINDS = ("monthly", "members", "register", "donors")
+TITLES = {"monthly": "Monthly report to the board", "members": "Report for members",
+          "register": "Grants register", "donors": "Donor list"}
+
+
+class ReportRequestError(ValueError):
+    """The month or dates asked for do not make a report."""
+
+
+def month_span(month: str, today: date) -> tuple[date, date]:
+    """"2026-11" -> its first day and its last (or today, for the month under way)."""
+    try:
+        year, number = (int(part) for part in ledger.parse_month(month).split("-"))
+    except ledger.LedgerError as exc:
+        raise ReportRequestError(str(exc)) from exc
+    start = date(year, number, 1)
+    if start > today:
+        raise ReportRequestError(_("That month has not begun."))
+    return start, min(date(year, number, calendar.monthrange(year, number)[1]), today)
+
+
+def _info(fund: Fund, kind: str, period: str, generated_at: datetime | None, title: str | None = None):
+    return DocumentInfo(fund_name=fund.name, title=title or TITLES[kind], period=period, currency=fund.currency,
+                        generated_at=generated_at or datetime.now(timezone.utc))
+
+
+def _by(rows: list[exports.GrantRow], key) -> list[list[str]]:
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        group = groups[key(row)]
+        group[0] += 1
+        group[1] += row.application.amount_approved_cents or 0
+    ordered = sorted(groups.items(), key=lambda item: (-item[1][1], item[0]))
+    return [[name, str(count), amount_text(cents)] for name, (count, cents) in ordered] + \
+        [["Total", str(sum(c for c, _ in groups.values())), amount_text(sum(v for _, v in groups.values()))]]
+
+
+def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime | None = None) -> bytes:
+    """The board's month: the dashboard's figures and charts at the month's end, the statement of
+    activities, and the month's grants by category and by worksite."""
+    start, end = month_span(month, today)
+    found = figures.dashboard(fund, end)
+    moved = ledger.period_totals(fund, start, end)
+    activities = ledger.activities(fund, start, end)
+    granted = list(exports.grant_records(fund, start, end))
+    runway = found.runs_dry_on.isoformat() if found.runs_dry_on else "no grants in the last 4 weeks"
+    summary = [
+        ["Available to grant", amount_text(found.available_cents)],
+        ["Cash on hand", amount_text(found.cash_cents)],
+        ["   at Stripe", amount_text(found.stripe_cents)],
+        ["   in the bank", amount_text(found.bank_cents)],
+        ["   received, not yet deposited", amount_text(found.undeposited_cents)],
+        ["Approved, not yet paid", amount_text(found.committed_cents)],
+        ["Kept in reserve", amount_text(found.reserve_cents)],
+        ["Gifts in the month (less refunds)", amount_text(-moved.get(figures.GIFTS, 0))],
+        ["Grants approved in the month", amount_text(moved.get(figures.GRANTS, 0))],
+        ["Average grants a week (last 4 weeks)", amount_text(found.weekly_spend_cents)],
+        ["Money available lasts until (no new gifts)", runway],
+    ]
+    revenue = sum(cents for _n, cents in activities.revenue)
+    expenses = sum(cents for _n, cents in activities.expenses)
+    statement = ([[name, amount_text(cents)] for name, cents in activities.revenue] +
+                 [["Total revenue", amount_text(revenue)]] +
+                 [[name, amount_text(cents)] for name, cents in activities.expenses] +
+                 [["Total expenses", amount_text(expenses)], ["Change in net assets", amount_text(revenue - expenses)],
+                  ["Net assets at the start", amount_text(activities.net_assets_start_cents)],
+                  ["Net assets at the end", amount_text(activities.net_assets_start_cents + revenue - expenses)]])
+    weekly, cash, categories = (charts.gifts_and_grants(found.weeks), charts.cash_on_hand(found.weeks),
+                                charts.grants_by_category(found.categories))
+    sections = [
+        Section(f"The fund at {end.isoformat()}", header=["Figure", f"Amount ({fund.currency})"], rows=summary,
+                numeric_cols=(1,), col_widths=[300, 150]),
+        Section("Gifts, grants and cash, week by week", note=weekly.description, charts=[weekly.drawing, cash.drawing]),
+        Section("Statement of activities", note=f"{start.isoformat()} to {end.isoformat()}",
+                header=["", f"Amount ({fund.currency})"], rows=statement, numeric_cols=(1,), col_widths=[300, 150]),
+        Section("Grants approved in the month by category", header=["Category", "Grants", "Amount"],
+                rows=_by(granted, lambda r: str(category_name(r.application.category))), numeric_cols=(1, 2),
+                total_row=True),
+        Section("Grants approved in the month by worksite", header=["Worksite", "Grants", "Amount"],
+                rows=_by(granted, lambda r: r.member.worksite or "(none)"), numeric_cols=(1, 2), total_row=True),
+        Section("Grants by category since the fund began", note=categories.description, header=categories.header,
+                rows=categories.rows, numeric_cols=(1, 2), charts=[categories.drawing]),
+    ]
+    if found.queue_count:
+        sections.append(Section("Waiting for a decision", note=(
+            f"{found.queue_count} applications asking for {amount_text(found.queue_cents)} {fund.currency} in all "
+            f"(at the report's printing).")))
+    return render_report(_info(fund, "monthly", month, generated_at),
+                         "Figures come from the fund's books. Amounts are in " + fund.currency + ".", sections)
+
+
+def members_report(fund: Fund, today: date, language: str = "en", generated_at: datetime | None = None) -> bytes:
+    """Anonymised totals for the members: no names, no worksites, no group under MINIMUM_GROUP grants."""
+    with force_locale(language):
+        found = figures.public_figures(fund, today)
+        categories, periods = charts.public_categories(found.categories), charts.public_periods(found.periods)
+        totals = [[_("Raised from gifts"), amount_text(found.raised_cents)], [_("Gifts"), str(found.gifts)],
+                  [_("Grants made"), str(found.grants)]]
+        if found.granted_cents is not None:
+            totals.append([_("Granted"), amount_text(found.granted_cents)])
+        sections = [Section(_("Totals"), header=["", fund.currency], rows=totals, numeric_cols=(1,),
+                            col_widths=[300, 150])]
+        if found.categories:
+            sections.append(Section(categories.title, header=categories.header, rows=categories.rows,
+                                    numeric_cols=(1, 2), charts=[categories.drawing]))
+            sections.append(Section(periods.title, note=periods.description, header=periods.header,
+                                    rows=periods.rows, numeric_cols=(1, 2), charts=[periods.drawing]))
+        intro = _("No name, worksite or single grant appears in this report. Any group of fewer than %(n)s "
+                  "grants is merged with others, so no striker can be identified.", n=MINIMUM_GROUP)
+        return render_report(_info(fund, "members", today.isoformat(), generated_at, _("Report for members")),
+                             intro, sections)
+
+
+def register_pdf(fund: Fund, start: date | None, end: date | None, generated_at: datetime | None = None) -> bytes:
+    """Every grant for the auditor (IRS Publication 3833): date, recipient, address, amount, purpose."""
+    rows, total = [], 0
+    for r in exports.grant_records(fund, start, end):
+        a, m = r.application, r.member
+        total += a.amount_approved_cents or 0
+        rows.append([r.approved_on.isoformat() if r.approved_on else "",
+                     *(paragraph(text, "small_body") for text in (f"{m.first_name} {m.last_name}", a.address,
+                                                                  str(category_name(a.category)))),
+                     amount_text(a.amount_approved_cents or 0), paragraph(", ".join(r.deciders), "small_body")])
+    rows.append(["", "Total", "", "", amount_text(total), ""])
+    period = " to ".join(d.isoformat() for d in (start, end) if d) or "all dates"
+    return render_report(_info(fund, "register", period, generated_at),
+                         "Each grant's case file holds the need, the criteria version, the documents and any "
+                         "declared relationship.",
+                         [Section("Grants", header=["Date", "Recipient", "Address", "Purpose", "Amount", "Decided by"],
+                                  rows=rows, numeric_cols=(4,), total_row=True,
+                                  col_widths=[58, 92, 120, 90, 62, 90])])
+
+
+def donors_pdf(fund: Fund, generated_at: datetime | None = None) -> bytes:
+    """Donors with their totals, for thank-you work (names shown: this list never leaves the trustees)."""
+    rows, gifts_total, total = [], 0, 0
+    for name, email, gifts, given, _first, last, monthly, anonymous in exports.donor_records(fund):
+        gifts_total, total = gifts_total + gifts, total + given
+        rows.append([paragraph(name, "small_body"), paragraph(email, "small_body"), str(gifts), amount_text(given),
+                     last.isoformat() if last else "",
+                     ("monthly" if monthly else "") + (" · anonymous" if anonymous else "")])
+    rows.append(["Total", "", str(gifts_total), amount_text(total), "", ""])
+    return render_report(_info(fund, "donors", "all gifts", generated_at),
+                         "Donors who asked to stay anonymous are marked: thank them privately, never in public.",
+                         [Section("Donors", header=["Donor", "Email", "Gifts", "Given", "Last gift", ""], rows=rows,
+                                  numeric_cols=(2, 3), total_row=True, col_widths=[110, 150, 40, 65, 65, 82])])

@@ -1,0 +1,190 @@
+"""CSV files for accountants and spreadsheets: donations, grants, payments, donors, the grants register,
+and the anonymised grant counts for members.
+
+Every file is UTF-8 with a byte-order mark (so Excel reads accents), one header row,
+ISO dates and plain decimal amounts; text a spreadsheet would run as a formula is
+neutralised. Rows stream from the database in batches, so a large file never sits in
+memory: ``csv_chunks`` yields text for a streamed download or a file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable, Iterable, Iterator
+
+from fundapp.accounts.models import Member, User
+from fundapp.applications.models import Application
+from fundapp.applications.states import GRANTED
+from fundapp.donations.models import Donation, Donor
+from fundapp.extensions import db
+from fundapp.funds.models import Fund
+from fundapp.ledger.exports import decimal_text, safe_cell
+from fundapp.ledger.models import JournalEntry
+from fundapp.review.models import Approval, GrantPayment
+
+BOM = "\ufeff"
+BATCH = 1000
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return value.isoformat()
+    return safe_cell(str(value))
+
+
+def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    """The CSV text in pieces of BATCH rows, the byte-order mark first."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer.writerow(header)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([_cell(value) for value in row])
+        if n % BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _money(cents: int | None) -> str:
+    return decimal_text(cents or 0)
+
+
+def donation_rows(fund: Fund) -> Iterator[list]:
+    query = (db.select(Donation).where(Donation.fund_id == fund.id, Donation.gross_cents.is_not(None))
+             .order_by(Donation.received_on, Donation.id).execution_options(yield_per=BATCH))
+    for d in db.session.scalars(query):
+        yield [d.receipt_number, d.received_on, d.donor.name, d.donor.email, d.method, d.frequency,
+               _money(d.gross_cents), _money(d.fee_cents), _money(d.net_cents), _money(d.refunded_cents),
+               _money(d.gross_cents - d.refunded_cents), d.anonymous, d.status, d.reference]
+
+
+DONATIONS = ["receipt", "date", "donor", "email", "method", "frequency", "gross", "fee", "net", "refunded",
+             "kept", "anonymous", "status", "reference"]
+
+
+def donor_records(fund: Fund) -> Iterator[tuple]:
+    """(name, email, gifts, cents given less refunds, first gift, last gift, gives monthly, asked anonymity)
+    per donor, most generous first."""
+    kept = db.func.sum(Donation.gross_cents - Donation.refunded_cents)
+    rows = db.session.execute(
+        db.select(Donor.name, Donor.email, db.func.count(Donation.id), kept, db.func.min(Donation.received_on),
+                  db.func.max(Donation.received_on), db.func.max(db.case((Donation.frequency == "monthly", 1), else_=0)),
+                  db.func.max(db.case((Donation.anonymous.is_(True), 1), else_=0)))
+        .join(Donation, Donation.donor_id == Donor.id)
+        .where(Donor.fund_id == fund.id, Donation.gross_cents.is_not(None))
+        .group_by(Donor.id, Donor.name, Donor.email)
+        .order_by(kept.desc(), Donor.name)
+        .execution_options(yield_per=BATCH))
+    for name, email, gifts, given, first, last, monthly, anonymous in rows:
+        yield name, email, int(gifts), int(given or 0), first, last, bool(monthly), bool(anonymous)
+
+
+def donor_rows(fund: Fund) -> Iterator[list]:
+    for name, email, gifts, given, first, last, monthly, anonymous in donor_records(fund):
+        yield [name, email, gifts, _money(given), first, last, monthly, anonymous]
+
+
+DONORS = ["donor", "email", "gifts", "given", "first_gift", "last_gift", "gives_monthly", "asked_anonymity"]
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    application: Application
+    member: Member
+    approved_on: date | None
+    deciders: list[str]
+
+
+def grant_records(fund: Fund, start: date | None = None, end: date | None = None) -> Iterator[GrantRow]:
+    """Every grant made (approved, in part or in full, or paid) in the order booked; with dates, those
+    booked from ``start`` to ``end``."""
+    names = {user_id: name for user_id, name in db.session.execute(db.select(User.id, User.name))}
+    deciders: dict[int, list[str]] = defaultdict(list)
+    for application_id, trustee_id in db.session.execute(
+            db.select(Approval.application_id, Approval.trustee_id).order_by(Approval.id)):
+        deciders[application_id].append(names.get(trustee_id, ""))
+    query = (db.select(Application, Member, JournalEntry.entry_date)
+             .join(Member, Member.id == Application.member_id)
+             .outerjoin(JournalEntry, db.and_(JournalEntry.fund_id == fund.id,
+                                              JournalEntry.source_kind == "grant.approval",
+                                              JournalEntry.source_id == db.cast(Application.id, db.String)))
+             .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED)))
+             .order_by(JournalEntry.entry_date, Application.id))
+    if start is not None:
+        query = query.where(JournalEntry.entry_date >= start)
+    if end is not None:
+        query = query.where(JournalEntry.entry_date <= end)
+    for application, member, day in db.session.execute(query.execution_options(yield_per=BATCH)):
+        yield GrantRow(application, member, day, deciders[application.id])
+
+
+def grant_rows(fund: Fund) -> Iterator[list]:
+    for r in grant_records(fund):
+        a, m = r.application, r.member
+        yield [a.id, r.approved_on, m.member_id, f"{m.first_name} {m.last_name}", m.worksite, a.category,
+               _money(a.amount_requested_cents), _money(a.amount_approved_cents), _money(a.amount_paid_cents),
+               a.status, a.payee_kind, a.payee_name]
+
+
+GRANTS = ["application", "approved_on", "member_id", "member", "worksite", "category", "requested", "approved",
+          "paid", "status", "paid_to", "payee"]
+
+
+def register_rows(fund: Fund) -> Iterator[list]:
+    """The grants register for the auditor (IRS Publication 3833): recipient, address, amount, date, purpose."""
+    for r in grant_records(fund):
+        a, m = r.application, r.member
+        yield [r.approved_on, f"{m.first_name} {m.last_name}", a.address, _money(a.amount_approved_cents),
+               a.category, a.need, a.payee_name or f"{m.first_name} {m.last_name}", _money(a.amount_paid_cents),
+               "; ".join(r.deciders), a.rules.version]
+
+
+REGISTER = ["date", "recipient", "address", "amount", "purpose", "need", "paid_to", "paid", "decided_by",
+            "rules_version"]
+
+
+def payment_rows(fund: Fund) -> Iterator[list]:
+    query = (db.select(GrantPayment).join(Application, Application.id == GrantPayment.application_id)
+             .where(Application.fund_id == fund.id).order_by(GrantPayment.paid_on, GrantPayment.id)
+             .execution_options(yield_per=BATCH))
+    for p in db.session.scalars(query):
+        yield [p.id, p.application_id, p.paid_on, p.payee_name, p.method, p.reference, _money(p.amount_cents),
+               p.voided_at.date() if p.voided_at else None, p.void_reason]
+
+
+PAYMENTS = ["payment", "application", "paid_on", "payee", "method", "reference", "amount", "voided_on",
+            "void_reason"]
+
+#: name -> (header, rows): what ``flask fund export`` and the reports page offer.
+TABLES: dict[str, tuple[list[str], Callable[[Fund], Iterator[list]]]] = {
+    "donations": (DONATIONS, donation_rows),
+    "donors": (DONORS, donor_rows),
+    "grants": (GRANTS, grant_rows),
+    "register": (REGISTER, register_rows),
+    "payments": (PAYMENTS, payment_rows),
+}
+
+
+def member_rows(fund: Fund) -> Iterator[list]:
+    """The members' report as rows: grants by kind of need and by period, no group under five grants."""
+    from fundapp.extensions import utcnow
+    from fundapp.reporting.figures import public_figures
+
+    found = public_figures(fund, utcnow().date())
+    for group in found.categories:
+        yield ["category", "+".join(group.keys), "", "", group.count, _money(group.cents), ""]
+    for period, gifts in found.periods:
+        yield ["period", "", period.start, period.end, period.count, _money(period.cents), _money(gifts)]
+
+
+MEMBERS = ["group", "category", "from", "to", "grants", "granted", "gifts"]
+TABLES["members"] = (MEMBERS, member_rows)
