@@ -175,19 +175,18 @@ def reconcile_stripe_command(since):
 def send_statements_command(year):
     """Mail every donor their year-end statement; stop it any time and run it again: nobody gets two."""
     from fundapp.donations import services as donations
-    from fundapp.donations.models import Donor
 
     fund = _fund()
-    due = donations.donors_due_a_statement(fund, year)
+    _done, due = donations.statement_progress(fund, year)
     if not due:
         click.echo(f"Every donor with gifts in {year} already has their statement.")
         return
     sent = 0
-    with click.progressbar(due, label=f"Statements for {year}", show_pos=True) as bar:
-        for donor_id in bar:
-            if donations.send_statement(fund, db.session.get(Donor, donor_id), year):
-                sent += 1
+    with click.progressbar(length=due, label=f"Statements for {year}", show_pos=True) as bar:
+        for mailed in donations.send_due_statements(fund, year):
+            sent += mailed
             db.session.commit()  # one donor at a time: an interrupted run loses nothing and repeats nothing
+            bar.update(1)
     delivered, failed = deliver_pending()
     click.echo(f"Queued {sent} statements for {year}; mail sent {delivered}, waiting {failed}.")
 

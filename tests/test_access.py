@@ -83,6 +83,7 @@ EXPECTED = {
     "reporting.reports": {"treasurer"},
     "reporting.report_pdf": {"treasurer"},
     "reporting.report_csv": {"treasurer"},
+    "reporting.send_statements": {"treasurer"},
     "reporting.transparency_chart": PUBLIC,
     "donor.login": PUBLIC,
     "donor.follow_link": PUBLIC,

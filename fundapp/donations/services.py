@@ -10,6 +10,7 @@ Functions flush; the caller commits.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -729,6 +730,19 @@ def donors_due_a_statement(fund: Fund, year: int) -> list[int]:
         db.select(Donor.id).join(Donation, Donation.donor_id == Donor.id)
         .where(Donor.fund_id == fund.id, Donor.email != "", Donation.receipt_year == year,
                Donor.id.not_in(sent)).distinct().order_by(Donor.id)))
+
+
+def statement_progress(fund: Fund, year: int) -> tuple[int, int]:
+    """(statements mailed for ``year``, donors still due one)."""
+    sent = db.session.scalar(db.select(db.func.count(StatementSent.id)).filter_by(fund_id=fund.id, year=year))
+    return sent or 0, len(donors_due_a_statement(fund, year))
+
+
+def send_due_statements(fund: Fund, year: int, limit: int | None = None) -> Iterator[bool]:
+    """Mail the statements still due, one donor at a time, yielding after each so the caller commits it:
+    a run stopped anywhere (a closed page, a killed command) resumes where it stopped, and nobody gets two."""
+    for donor_id in donors_due_a_statement(fund, year)[:limit]:
+        yield send_statement(fund, db.session.get(Donor, donor_id), year)
 
 
 def send_statement(fund: Fund, donor: Donor, year: int) -> bool:

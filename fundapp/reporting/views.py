@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 
+from flask_babel import ngettext
+
 from fundapp.accounts.models import Role
+from fundapp.donations import services as donations
+from fundapp.extensions import db
+from fundapp.mail import deliver_pending
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.extensions import utcnow
@@ -69,12 +74,45 @@ def transparency_chart(name):
     abort(404)
 
 
+STATEMENTS_PER_REQUEST = 25  # a few seconds of PDFs and mail: a web worker is never held for minutes
+
+
+def _statement_year() -> int:
+    """The year asked for, or last year in January and February (when statements go out), else this year."""
+    today = utcnow().date()
+    text = request.values.get("year", "")
+    if text.isdigit() and 2000 <= int(text) <= today.year:
+        return int(text)
+    return today.year - 1 if today.month <= 2 else today.year
+
+
 @bp.get("/reports/")
 @roles_required(Role.TREASURER)
 def reports():
-    today = utcnow().date()
-    return render_template("reporting/reports.html", fund=current_fund(), month=today.strftime("%Y-%m"),
-                           tables=list(exports.TABLES))
+    fund, year = current_fund(), _statement_year()
+    sent, due = donations.statement_progress(fund, year)
+    return render_template("reporting/reports.html", fund=fund, month=utcnow().date().strftime("%Y-%m"),
+                           year=year, sent=sent, due=due, batch=STATEMENTS_PER_REQUEST,
+                           keep_going=bool(request.args.get("continue")) and due > 0)
+
+
+@bp.post("/reports/statements")
+@roles_required(Role.TREASURER)
+def send_statements():
+    """Mail the next batch of year-end statements; the page shows how far it has got (and, with script,
+    asks for the next batch until all are sent)."""
+    fund, year = current_fund(), _statement_year()
+    mailed = 0
+    for sent in donations.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
+        mailed += sent
+        db.session.commit()  # one donor at a time, as the command does
+    deliver_pending()
+    _sent, due = donations.statement_progress(fund, year)
+    flash(ngettext("%(num)s statement mailed; %(due)s to go.", "%(num)s statements mailed; %(due)s to go.",
+                   mailed, due=due), "success")
+    again = request.form.get("all") and due
+    return redirect(url_for("reporting.reports", year=year, **({"continue": 1} if again else {}),
+                            _anchor="statements"))
 
 
 @bp.get("/reports/<kind>.pdf")

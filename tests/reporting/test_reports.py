@@ -149,3 +149,29 @@ def test_the_commands_write_the_same_reports(runner, fund, scenario, tmp_path):
     assert len(list(csv.reader(csv_out.open(encoding="utf-8-sig")))) == 8
     refused = runner.invoke(args=["fund", "report", "monthly", "--month", "2026-13", "-o", str(out)])
     assert refused.exit_code != 0 and "YYYY-MM" in refused.output
+
+
+def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(client, create_user, fund):
+    from fundapp.donations.models import StatementSent
+    from fundapp.mail import OutboxMessage
+
+    today = utcnow().date()
+    for n in range(30):
+        donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
+                                      method="cash", received_on=today, notify=False)
+    db.session.commit()
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    page = client.get(f"/reports/?year={today.year}").get_data(as_text=True)
+    assert f"{today.year}: 0 of 30 mailed" in page and "Send the 30 statements due" in page
+    first = client.post("/reports/statements", data={"year": today.year, "all": "1"})
+    assert first.status_code == 302 and "continue=1" in first.headers["Location"]
+    page = client.get(first.headers["Location"]).get_data(as_text=True)
+    assert f"{today.year}: 25 of 30 mailed" in page and 'data-continue="yes"' in page and "js/continue.js" in page
+    last = client.post("/reports/statements", data={"year": today.year, "all": "1"}, follow_redirects=True)
+    page = last.get_data(as_text=True)
+    assert "5 statements mailed; 0 to go." in page and f"Every donor with gifts in {today.year} has" in page
+    assert "js/continue.js" not in page
+    assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 30
+    assert db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
+        OutboxMessage.attachment_name == f"statement-{today.year}.pdf")) == 30  # one each, never two
