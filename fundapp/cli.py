@@ -221,6 +221,27 @@ def run_local_command(port, stripe_port):
         server.stop()
 
 
+@fund_cli.command("seed-scale")
+@click.option("--donations", type=click.IntRange(1), default=1_000_000, show_default=True)
+@click.option("--grants", type=click.IntRange(1), default=100_000, show_default=True)
+def seed_scale_command(donations, grants):
+    """Fill an empty fund with a year of a large strike, by bulk inserts, for benchmarks (no audit records,
+    no mail; the books balance). Needs a trustee or treasurer (create-user); refuses production."""
+    from fundapp.extensions import utcnow
+    from fundapp.scale import ScaleRefused, seed_scale
+
+    if current_app.config["ENV_NAME"] == "production":
+        _fail("seed-scale writes made-up data and refuses to run in production.")
+    with click.progressbar(length=donations + grants, label="Scale data", show_pos=True) as bar:
+        try:
+            timings = seed_scale(_fund(), donations=donations, grants=grants, today=utcnow().date(),
+                                 progress=lambda _part, rows: bar.update(rows))
+        except ScaleRefused as exc:
+            _fail(str(exc))
+    click.echo(f"Wrote {donations:,} donations in {timings['donations']:.1f} s and {grants:,} paid grants in "
+               f"{timings['grants']:.1f} s.")
+
+
 REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
 
 
