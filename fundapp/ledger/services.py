@@ -223,7 +223,11 @@ def count_entries_crediting(fund: Fund, account: str) -> int:
 
 def available_to_grant(fund: Fund, as_of: date | None = None) -> int:
     """Cash (Stripe, bank, undeposited) minus grants approved but unpaid minus the reserve."""
-    totals = balances(fund, as_of)
+    return available_from(fund, balances(fund, as_of))
+
+
+def available_from(fund: Fund, totals: dict[str, int]) -> int:
+    """``available_to_grant`` from balances already summed (a page that needs both sums once)."""
     cash = sum(totals.get(name, 0) for name in CASH_ACCOUNTS)
     payable = -totals.get("Liabilities:GrantsPayable", 0)
     return cash - payable - fund.reserve_cents

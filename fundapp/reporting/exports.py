@@ -59,12 +59,18 @@ def _money(cents: int | None) -> str:
 
 
 def donation_rows(fund: Fund) -> Iterator[list]:
-    query = (db.select(Donation).where(Donation.fund_id == fund.id, Donation.gross_cents.is_not(None))
+    # Plain columns, not ORM objects: a million rows stream at the speed of the csv module.
+    query = (db.select(Donation.receipt_year, Donation.receipt_seq, Donation.received_on, Donor.name, Donor.email,
+                       Donation.method, Donation.frequency, Donation.gross_cents, Donation.fee_cents,
+                       Donation.net_cents, Donation.refunded_cents, Donation.anonymous, Donation.status,
+                       Donation.reference)
+             .join(Donor, Donor.id == Donation.donor_id)
+             .where(Donation.fund_id == fund.id, Donation.gross_cents.is_not(None))
              .order_by(Donation.received_on, Donation.id).execution_options(yield_per=BATCH))
-    for d in db.session.scalars(query):
-        yield [d.receipt_number, d.received_on, d.donor.name, d.donor.email, d.method, d.frequency,
-               _money(d.gross_cents), _money(d.fee_cents), _money(d.net_cents), _money(d.refunded_cents),
-               _money(d.gross_cents - d.refunded_cents), d.anonymous, d.status, d.reference]
+    for (year, seq, day, name, email, method, frequency, gross, fee, net, refunded, anonymous, status,
+         reference) in db.session.execute(query):
+        yield [f"{year}-{seq:06d}" if seq is not None else "", day, name, email, method, frequency, _money(gross),
+               _money(fee), _money(net), _money(refunded), _money(gross - refunded), anonymous, status, reference]
 
 
 DONATIONS = ["receipt", "date", "donor", "email", "method", "frequency", "gross", "fee", "net", "refunded",

@@ -112,7 +112,7 @@ def grants_by(fund: Fund, column) -> list[tuple[str, int, int]]:
 
 def dashboard(fund: Fund, today: date) -> Dashboard:
     totals = ledger.balances(fund, today)
-    available = ledger.available_to_grant(fund, today)
+    available = ledger.available_from(fund, totals)
     spent = ledger.period_totals(fund, today - timedelta(days=PACE_DAYS - 1), today).get(GRANTS, 0)
     waiting = db.session.scalars(db.select(Application).where(
         Application.fund_id == fund.id, Application.status.in_(list(PENDING)))
