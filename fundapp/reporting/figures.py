@@ -81,12 +81,15 @@ def daily_totals(fund: Fund, accounts: tuple[str, ...], start: date, end: date) 
     return {(day, name): int(total) for day, name, total in rows}
 
 
-def weeks(fund: Fund, today: date, count: int = CHART_WEEKS) -> list[Week]:
-    """Gifts, grants and cash on hand for the ``count`` weeks up to this one."""
+def weeks(fund: Fund, today: date, count: int = CHART_WEEKS, totals: dict[str, int] | None = None) -> list[Week]:
+    """Gifts, grants and cash on hand for the ``count`` weeks up to this one (``totals``: the balances at
+    ``today``, when the caller has them)."""
     first = week_start(today) - timedelta(weeks=count - 1)
-    opening = ledger.balances(fund, first - timedelta(days=1))
-    cash = sum(opening.get(name, 0) for name in CASH_ACCOUNTS)
+    totals = ledger.balances(fund, today) if totals is None else totals
     moved = daily_totals(fund, (GIFTS, GRANTS, *CASH_ACCOUNTS), first, today)
+    # Cash before the first week: today's, less what moved since (one range query, not a second full sum).
+    cash = sum(totals.get(name, 0) for name in CASH_ACCOUNTS) - sum(
+        cents for (_day, name), cents in moved.items() if name in CASH_ACCOUNTS)
     by_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (day, name), cents in moved.items():
         by_week[week_start(day)][name] += cents
@@ -122,7 +125,7 @@ def dashboard(fund: Fund, today: date) -> Dashboard:
         today=today, stripe_cents=totals.get("Assets:Stripe", 0), bank_cents=totals.get("Assets:Bank", 0),
         undeposited_cents=totals.get("Assets:Undeposited", 0),
         committed_cents=-totals.get("Liabilities:GrantsPayable", 0), reserve_cents=fund.reserve_cents,
-        available_cents=available, weeks=weeks(fund, today), weekly_spend_cents=spent * 7 // PACE_DAYS,
+        available_cents=available, weeks=weeks(fund, today, totals=totals), weekly_spend_cents=spent * 7 // PACE_DAYS,
         runs_dry_on=runway(available, spent, PACE_DAYS, today), queue_count=len(waiting), queue_cents=queue_cents,
         runs_dry_with_queue_on=runway(available - queue_cents, spent, PACE_DAYS, today),
         oldest_waiting=waiting[0] if waiting else None, categories=grants_by(fund, Application.category))
