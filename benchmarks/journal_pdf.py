@@ -83,6 +83,8 @@ def fill(database: Path, entries: int) -> int:
                              {"entry_id": n, "account_id": bank, "amount_cents": -(cents // 4)}]
             db.session.execute(db.insert(Posting), rows)
             db.session.commit()
+        ledger.rebuild_day_totals(fund)  # the bulk rows went around post_entry, which keeps them
+        db.session.commit()
         return db.session.scalar(db.select(db.func.count(Posting.id)))
 
 

@@ -245,6 +245,26 @@ def seed_scale_command(donations, grants):
 REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
 
 
+@fund_cli.command("check-books")
+@click.option("--repair", is_flag=True, help="Write the day totals again from the postings if they differ.")
+def check_books_command(repair):
+    """Check that the books balance and that the day totals (what balances are read from) equal the postings."""
+    fund = _fund()
+    problems = ledger.check_day_totals(fund)
+    if problems and repair:
+        ledger.rebuild_day_totals(fund)
+        db.session.commit()
+        click.echo(f"Rebuilt the day totals ({len(problems)} days differed, e.g. {problems[0]}).")
+        problems = ledger.check_day_totals(fund)
+    if problems:
+        _fail(f"{len(problems)} day totals differ from the postings, e.g. {problems[0]} (run with --repair)")
+    lines = ledger.trial_balance(fund)
+    debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
+    if debits != credits:
+        _fail(f"the trial balance is out by {debits - credits} cents")
+    click.echo(f"The books balance ({debits} cents each side) and every day total equals its postings.")
+
+
 @fund_cli.command("report")
 @click.argument("kind", type=click.Choice(REPORT_KINDS))
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")

@@ -54,3 +54,34 @@ def test_check_notices_a_model_the_migrations_lack(empty_database):
         assert result.exit_code != 0
     finally:
         db.metadata.remove(extra)
+
+
+def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_database):
+    from datetime import date
+
+    from fundapp.funds.services import get_or_create_fund
+    from fundapp.ledger import services as ledger
+
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        flask_migrate.upgrade(revision="0008")
+        fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+        ledger.chart(fund)
+        accounts = {row.name: row.id for row in db.session.execute(sa.text("SELECT id, name FROM ledger_accounts"))}
+        db.session.commit()
+        for n, (day, cents) in enumerate([(date(2026, 10, 1), 5_000), (date(2026, 10, 1), 2_500),
+                                          (date(2026, 10, 3), 700)], start=1):
+            db.session.execute(sa.text("INSERT INTO journal_entries (id, fund_id, entry_date, memo, source_kind, "
+                                       "source_id, created_at) VALUES (:n, :f, :d, 'gift', 't', :s, :d)"),
+                               {"n": n, "f": fund.id, "d": day, "s": str(n)})
+            db.session.execute(sa.text("INSERT INTO postings (entry_id, account_id, amount_cents) VALUES "
+                                       "(:n, :bank, :c), (:n, :gifts, :m)"),
+                               {"n": n, "bank": accounts["Assets:Bank"], "gifts": accounts["Income:Donations"],
+                                "c": cents, "m": -cents})
+        db.session.commit()
+        flask_migrate.upgrade()
+        assert ledger.check_day_totals(fund) == []
+        assert ledger.balance(fund, "Assets:Bank") == 8_200 and ledger.balance(fund, "Assets:Bank", date(2026, 10, 2)) == 7_500
+        assert ledger.count_entries_crediting(fund, "Income:Donations") == 3
+        db.session.remove()
+        db.engine.dispose()

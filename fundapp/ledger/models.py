@@ -103,6 +103,32 @@ class ClosedPeriod(db.Model):
     closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
+#: Rows per account and day in ``DayTotal``: bookings at the same moment update different rows.
+DAY_TOTAL_SLOTS = 8
+
+
+class DayTotal(db.Model):
+    """The net of an account's postings on one day (debit positive), kept up by ``post_entry`` in the
+    same transaction as the postings, so a balance sums days rather than every posting.
+
+    Derived and checkable: ``services.check_day_totals`` compares it with the postings and
+    ``services.rebuild_day_totals`` writes it again from them. Each day is spread over
+    DAY_TOTAL_SLOTS rows (chosen by entry id), so concurrent bookings rarely wait on one row.
+    """
+
+    __tablename__ = "ledger_day_totals"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "account_id", "day", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_accounts.id"))
+    day: Mapped[date] = mapped_column(sa.Date)
+    slot: Mapped[int] = mapped_column(sa.SmallInteger)
+    cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: How many entries credit the account that day (e.g. gifts received, for Income:Donations).
+    credits: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class ImmutableLedger(Exception):
     """Something tried to change or delete a posted entry or posting."""
 

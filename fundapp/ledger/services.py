@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from fundapp.audit.services import record_change
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
-from fundapp.ledger.models import CASH_ACCOUNTS, CHART, Account, AccountType, ClosedPeriod, JournalEntry, Posting
+from fundapp.ledger.models import (CASH_ACCOUNTS, CHART, DAY_TOTAL_SLOTS, Account, AccountType, ClosedPeriod,
+                                   DayTotal, JournalEntry, Posting)
 
 
 class LedgerError(ValueError):
@@ -101,6 +102,8 @@ def post_entry(fund: Fund, *, entry_date: date, memo: str, source_kind: str, sou
     try:
         with db.session.begin_nested():
             db.session.add(entry)
+            db.session.flush()
+            _add_to_day_totals(fund, entry)
     except IntegrityError:
         existing = find_entry(fund, source_kind, source_id)  # a concurrent transaction posted it first
         if existing is None:
@@ -110,6 +113,26 @@ def post_entry(fund: Fund, *, entry_date: date, memo: str, source_kind: str, sou
                   after={"date": entry_date.isoformat(), "memo": entry.memo, "source": f"{source_kind}:{source_id}",
                          "postings": [[name, amount] for name, amount in postings]})
     return entry
+
+
+def _add_to_day_totals(fund: Fund, entry: JournalEntry) -> None:
+    """Add the entry's postings to its day's totals (an upsert per account, in the entry's transaction)."""
+    by_account: dict[int, list[int]] = {}
+    for posting in entry.postings:
+        net_and_credit = by_account.setdefault(posting.account_id, [0, 0])
+        net_and_credit[0] += posting.amount_cents
+        net_and_credit[1] = 1 if posting.amount_cents < 0 else net_and_credit[1]
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(DayTotal).values([
+        {"fund_id": fund.id, "account_id": account_id, "day": entry.entry_date, "slot": entry.id % DAY_TOTAL_SLOTS,
+         "cents": cents, "credits": credits} for account_id, (cents, credits) in sorted(by_account.items())])
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["fund_id", "account_id", "day", "slot"],
+        set_={"cents": DayTotal.cents + statement.excluded.cents,
+              "credits": DayTotal.credits + statement.excluded.credits}))
 
 
 def reverse_entry(entry: JournalEntry, *, entry_date: date, memo: str, actor=None) -> JournalEntry:
@@ -124,24 +147,59 @@ def reverse_entry(entry: JournalEntry, *, entry_date: date, memo: str, actor=Non
                       postings=postings, actor=actor, reversal_of=entry)
 
 
-# --- balances: always sums of postings ---------------------------------------------------------
+# --- balances: sums of the day totals (themselves sums of postings, checked by check_day_totals) --
 
 
 def _sum_query(fund: Fund, start: date | None, end: date | None):
     dated = db.true()
     if start is not None:
-        dated = db.and_(dated, JournalEntry.entry_date >= start)
+        dated = db.and_(dated, DayTotal.day >= start)
     if end is not None:
-        dated = db.and_(dated, JournalEntry.entry_date <= end)
-    # The date test sits in the join, so an account with no posting in range still gets its row (of 0).
-    postings = (db.select(Posting.account_id, Posting.amount_cents)
-                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-                .where(JournalEntry.fund_id == fund.id, dated).subquery())
-    return (db.select(Account.name, db.func.coalesce(db.func.sum(postings.c.amount_cents), 0))
+        dated = db.and_(dated, DayTotal.day <= end)
+    # The date test sits in the join, so an account with nothing in range still gets its row (of 0).
+    totals = (db.select(DayTotal.account_id, DayTotal.cents)
+              .where(DayTotal.fund_id == fund.id, dated).subquery())
+    return (db.select(Account.name, db.func.coalesce(db.func.sum(totals.c.cents), 0))
             .select_from(Account)
-            .outerjoin(postings, postings.c.account_id == Account.id)
+            .outerjoin(totals, totals.c.account_id == Account.id)
             .where(Account.fund_id == fund.id)
             .group_by(Account.name))
+
+
+def _posting_day_sums(fund: Fund):
+    """(account id, day, net cents, entries crediting) straight from the postings."""
+    credit = db.case((Posting.amount_cents < 0, JournalEntry.id))
+    return (db.select(Posting.account_id, JournalEntry.entry_date.label("day"),
+                      db.func.sum(Posting.amount_cents).label("cents"),
+                      db.func.count(db.distinct(credit)).label("credits"))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(JournalEntry.fund_id == fund.id)
+            .group_by(Posting.account_id, JournalEntry.entry_date))
+
+
+def check_day_totals(fund: Fund) -> list[str]:
+    """Every (account, day) whose day total differs from its postings; empty when they agree."""
+    names = {account.id: name for name, account in chart(fund).items()}
+    kept: dict[tuple[int, date], tuple[int, int]] = {}
+    for account_id, day, cents, credits in db.session.execute(
+            db.select(DayTotal.account_id, DayTotal.day, db.func.sum(DayTotal.cents), db.func.sum(DayTotal.credits))
+            .where(DayTotal.fund_id == fund.id).group_by(DayTotal.account_id, DayTotal.day)):
+        if cents or credits:
+            kept[(account_id, day)] = (int(cents), int(credits))
+    posted = {(account_id, day): (int(cents), int(credits))
+              for account_id, day, cents, credits in db.session.execute(_posting_day_sums(fund))}
+    return [f"{names.get(account_id, account_id)} on {day.isoformat()}: day totals {kept.get((account_id, day))}, "
+            f"postings {posted.get((account_id, day))}"
+            for account_id, day in sorted(kept.keys() | posted.keys()) if kept.get((account_id, day)) != posted.get((account_id, day))]
+
+
+def rebuild_day_totals(fund: Fund) -> None:
+    """Write the fund's day totals again from its postings (after bulk inserts, or to repair)."""
+    db.session.execute(db.delete(DayTotal).where(DayTotal.fund_id == fund.id))
+    sums = _posting_day_sums(fund).subquery()
+    db.session.execute(db.insert(DayTotal).from_select(
+        ["fund_id", "account_id", "day", "slot", "cents", "credits"],
+        db.select(db.literal(fund.id), sums.c.account_id, sums.c.day, db.literal(0), sums.c.cents, sums.c.credits)))
 
 
 def balances(fund: Fund, as_of: date | None = None) -> dict[str, int]:
@@ -215,10 +273,10 @@ def trial_balance(fund: Fund, as_of: date | None = None) -> list[TrialBalanceLin
 
 def count_entries_crediting(fund: Fund, account: str) -> int:
     """How many entries credit ``account`` (e.g. gifts received: entries crediting Income:Donations)."""
-    return db.session.scalar(
-        db.select(db.func.count(db.distinct(Posting.entry_id)))
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.fund_id == fund.id, Account.name == account, Posting.amount_cents < 0)) or 0
+    return int(db.session.scalar(
+        db.select(db.func.coalesce(db.func.sum(DayTotal.credits), 0))
+        .join(Account, Account.id == DayTotal.account_id)
+        .where(DayTotal.fund_id == fund.id, Account.name == account)) or 0)
 
 
 def available_to_grant(fund: Fund, as_of: date | None = None) -> int:

@@ -17,7 +17,7 @@ from fundapp.applications.states import GRANTED, PENDING
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.ledger.models import CASH_ACCOUNTS, Account, JournalEntry, Posting
+from fundapp.ledger.models import CASH_ACCOUNTS, Account, DayTotal, JournalEntry, Posting
 from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period, merge_small_groups, merge_small_periods
 
 GIFTS, GRANTS = "Income:Donations", "Expenses:HardshipGrants"
@@ -72,12 +72,10 @@ def runway(available_cents: int, spent_cents: int, days: int, today: date) -> da
 def daily_totals(fund: Fund, accounts: tuple[str, ...], start: date, end: date) -> dict[tuple[date, str], int]:
     """(day, account) -> net movement in cents (debit positive), for the days that have postings."""
     rows = db.session.execute(
-        db.select(JournalEntry.entry_date, Account.name, db.func.sum(Posting.amount_cents))
-        .join(Posting, Posting.entry_id == JournalEntry.id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(JournalEntry.fund_id == fund.id, JournalEntry.entry_date >= start, JournalEntry.entry_date <= end,
-               Account.name.in_(accounts))
-        .group_by(JournalEntry.entry_date, Account.name))
+        db.select(DayTotal.day, Account.name, db.func.sum(DayTotal.cents))
+        .join(Account, Account.id == DayTotal.account_id)
+        .where(DayTotal.fund_id == fund.id, DayTotal.day >= start, DayTotal.day <= end, Account.name.in_(accounts))
+        .group_by(DayTotal.day, Account.name))
     return {(day, name): int(total) for day, name, total in rows}
 
 
@@ -163,9 +161,8 @@ def public_figures(fund: Fund, today: date) -> PublicFigures:
     periods: list[tuple[Period, int]] = []
     if made:
         first_gift = db.session.scalar(
-            db.select(db.func.min(JournalEntry.entry_date)).join(Posting, Posting.entry_id == JournalEntry.id)
-            .join(Account, Account.id == Posting.account_id)
-            .where(JournalEntry.fund_id == fund.id, Account.name == GIFTS))
+            db.select(db.func.min(DayTotal.day)).join(Account, Account.id == DayTotal.account_id)
+            .where(DayTotal.fund_id == fund.id, Account.name == GIFTS))
         first = week_start(min(made[0][0], first_gift or made[0][0]))
         by_week: dict[date, list[int]] = defaultdict(list)
         for day, cents in made:

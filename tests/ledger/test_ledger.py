@@ -190,3 +190,32 @@ def test_books_always_balance(app, actions):
     for entry_id, total in db.session.execute(
             sa.select(Posting.entry_id, sa.func.sum(Posting.amount_cents)).group_by(Posting.entry_id)):
         assert total == 0, entry_id
+    assert ledger.check_day_totals(fund) == []  # what balances are read from equals the postings
+
+
+def test_day_totals_follow_every_entry_and_a_difference_is_found_and_repaired(runner, fund):
+    from datetime import timedelta
+
+    from fundapp.ledger.models import DayTotal
+
+    for n in range(12):  # several entries a day, so several slots of one day fill
+        post(fund, source_id=f"ch_{n}", day=DAY + timedelta(days=n % 3))
+    entry = post(fund, source_id="split", postings=[("Assets:Bank", 300), ("Assets:Bank", 200),
+                                                    ("Income:Donations", -500)])
+    ledger.reverse_entry(entry, entry_date=DAY + timedelta(days=5), memo="wrong")
+    db.session.commit()
+    assert ledger.check_day_totals(fund) == []
+    assert ledger.balance(fund, "Income:Donations", DAY) == -40_000 - 500
+    assert ledger.count_entries_crediting(fund, "Income:Donations") == 13
+    assert runner.invoke(args=["fund", "check-books"]).exit_code == 0
+    # Someone edits a day total behind the app's back: the check names the day, the repair mends it.
+    db.session.execute(sa.update(DayTotal).where(DayTotal.day == DAY + timedelta(days=1))
+                       .values(cents=DayTotal.cents + 1))
+    db.session.commit()
+    problems = ledger.check_day_totals(fund)
+    assert problems and all(str(DAY + timedelta(days=1)) in p for p in problems)
+    refused = runner.invoke(args=["fund", "check-books"])
+    assert refused.exit_code != 0 and "differ from the postings" in refused.output
+    repaired = runner.invoke(args=["fund", "check-books", "--repair"])
+    assert repaired.exit_code == 0 and "Rebuilt the day totals" in repaired.output
+    assert ledger.check_day_totals(fund) == []
