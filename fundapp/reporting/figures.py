@@ -179,3 +179,23 @@ def public_figures(fund: Fund, today: date) -> PublicFigures:
         raised_cents=-totals.get(GIFTS, 0), gifts=ledger.count_entries_crediting(fund, GIFTS),
         goal_cents=fund.goal_cents, grants=len(made), granted_cents=granted if len(made) >= MINIMUM_GROUP else None,
         categories=merge_small_groups(grants_by(fund, Application.category)), periods=periods)
+
+
+_PUBLIC_CACHE: dict[int, tuple[tuple, PublicFigures]] = {}
+
+
+def public_figures_cached(fund: Fund, today: date) -> PublicFigures:
+    """``public_figures``, computed again only when the books have a new entry (or the day or goal changed).
+
+    The public page is the one anyone can load as often as they like; its figures change only with an
+    entry, so the newest entry (id and time written) says whether the copy this process holds is current.
+    """
+    newest = db.session.execute(db.select(JournalEntry.id, JournalEntry.created_at)
+                                .order_by(JournalEntry.id.desc()).limit(1)).first()
+    version = (today, fund.goal_cents, tuple(newest) if newest else None)
+    held = _PUBLIC_CACHE.get(fund.id)
+    if held is not None and held[0] == version:
+        return held[1]
+    found = public_figures(fund, today)
+    _PUBLIC_CACHE[fund.id] = (version, found)
+    return found

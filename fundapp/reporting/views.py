@@ -57,7 +57,7 @@ def dashboard_chart(name):
 @public
 def transparency():
     fund = current_fund()
-    found = figures.public_figures(fund, utcnow().date())
+    found = figures.public_figures_cached(fund, utcnow().date())
     return render_template("reporting/transparency.html", fund=fund, f=found,
                            categories=charts.public_categories(found.categories),
                            periods=charts.public_periods(found.periods), minimum=MINIMUM_GROUP)
@@ -66,7 +66,7 @@ def transparency():
 @bp.get("/transparency/<name>.svg")
 @public
 def transparency_chart(name):
-    found = figures.public_figures(current_fund(), utcnow().date())
+    found = figures.public_figures_cached(current_fund(), utcnow().date())
     if name == "periods" and found.periods:
         return svg_response(charts.public_periods(found.periods))
     if name == "categories" and found.categories:

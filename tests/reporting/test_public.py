@@ -80,3 +80,14 @@ def test_with_fewer_than_five_grants_the_public_page_shows_no_amount_granted(cli
     assert "$321.00" not in page and "1 grant" in page
     assert "The breakdown appears once there are 5 grants." in page
     assert client.get("/transparency/categories.svg").status_code == 404
+
+
+def test_the_public_figures_are_reused_until_the_books_change(fund, grants):  # noqa: F811
+    gift(fund, 5_000_00, TODAY - timedelta(days=9))
+    for n in range(5):
+        grants(100_00, day=TODAY - timedelta(days=n))
+    first = figures.public_figures_cached(fund, TODAY)
+    assert figures.public_figures_cached(fund, TODAY) is first  # nothing new: the same figures, not summed again
+    grants(100_00, day=TODAY)
+    fresh = figures.public_figures_cached(fund, TODAY)
+    assert fresh is not first and (fresh.grants, fresh.granted_cents) == (6, 600_00)
