@@ -102,8 +102,6 @@ def post_entry(fund: Fund, *, entry_date: date, memo: str, source_kind: str, sou
     try:
         with db.session.begin_nested():
             db.session.add(entry)
-            db.session.flush()
-            _add_to_day_totals(fund, entry)
     except IntegrityError:
         existing = find_entry(fund, source_kind, source_id)  # a concurrent transaction posted it first
         if existing is None:
@@ -112,6 +110,9 @@ def post_entry(fund: Fund, *, entry_date: date, memo: str, source_kind: str, sou
     record_change("ledger.post", "journal_entry", entry.id, actor=actor, fund_id=fund.id,
                   after={"date": entry_date.isoformat(), "memo": entry.memo, "source": f"{source_kind}:{source_id}",
                          "postings": [[name, amount] for name, amount in postings]})
+    # After the audit record: its lock orders every booking, so day-total rows are always taken in turn
+    # (taking them first could deadlock with a transaction that holds the audit lock and books again).
+    _add_to_day_totals(fund, entry)
     return entry
 
 
