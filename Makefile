@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 MO := fundapp/translations/es/LC_MESSAGES/messages.mo
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-sqlite test-postgres translations extract-messages chromium clean
+.PHONY: run test test-sqlite test-postgres bench translations extract-messages chromium clean
 
 ## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
 ## in local mode (a local Stripe server in the same process; test cards only, no real money)
@@ -34,6 +34,14 @@ test-postgres: $(VENV)/.dev $(MO) $(AXE) chromium
 	else \
 		echo "PostgreSQL not reachable at $(PG_TEST_URL): the PostgreSQL run was not done"; \
 	fi
+
+## make bench: every performance figure beside its ceiling, measured in this run (about 10 minutes;
+## needs PostgreSQL at 127.0.0.1:5432 and wrk, which it installs when run as root)
+bench: $(VENV)/.dev $(MO)
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y -q wrk; \
+		else echo "The page benchmarks need wrk: sudo apt-get install wrk" >&2; fi; }
+	PG_TEST_URL='$(PG_TEST_URL)' $(PY) benchmarks/bench.py
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,334 @@
+"""``make bench``: each performance figure beside its ceiling, measured in the same run (issue 9).
+
+    .venv/bin/python benchmarks/bench.py [--smoke] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+The machines are shared and noisy, so every figure is printed with a ceiling taken
+in the same run and the ratio between them (or, where the goal is absolute, the
+goal itself). It makes its own PostgreSQL database (dropped at the end) and
+scratch files. ``--smoke`` runs every part at a tiny size in well under a minute:
+the test suite runs it to prove the benchmark works; its numbers mean nothing.
+
+Parts: booking a settled gift (service) against a bare ORM insert and commit; the
+receipt PDF with its data load against a bare canvas page; year-end statements
+(measured on a sample, extrapolated to 50,000); the journal PDF against the same
+rows drawn bare (benchmarks/journal_pdf.py); the donate page and the review queue
+under gunicorn (2 sync workers) with wrk at 16 connections against a hello-world
+Flask app; the dashboard and the monthly report on seed-scale data.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+ROWS: list[tuple[str, str, str, str, str]] = []  # metric, ours, ceiling, ratio, goal
+
+
+def row(metric: str, ours: str, ceiling: str = "-", ratio: str = "-", goal: str = "") -> None:
+    ROWS.append((metric, ours, ceiling, ratio, goal))
+    print(f"  {metric}: {ours} (ceiling {ceiling}, ratio {ratio}, goal {goal})", flush=True)
+
+
+def median_seconds(call, runs: int) -> float:
+    call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+@contextmanager
+def pg_database(server: str):
+    import psycopg
+
+    name = f"fundapp_bench_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_app(url: str, scratch: Path):
+    import flask_migrate
+
+    from fundapp import create_app
+
+    os.environ.update(DATABASE_URL=url, DOCUMENTS_DIR=str(scratch / "documents"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+    return app
+
+
+def bench_booking(app, count: int) -> None:
+    from fundapp.donations import services as donations
+    from fundapp.extensions import db
+    from fundapp.funds.services import current_fund
+    from fundapp.mail import OutboxMessage
+    from fundapp.payments.facts import PaymentSettled
+
+    with app.app_context():
+        fund = current_fund()
+        db.session.commit()
+        started = time.perf_counter()
+        for n in range(count):  # the ceiling: one small ORM row, inserted and committed
+            db.session.add(OutboxMessage(to_address="bench@example.org", subject=str(n), body="x"))
+            db.session.commit()
+        bare = count / (time.perf_counter() - started)
+        today = date.today()
+        started = time.perf_counter()
+        for n in range(count):
+            donations.record_settled_payment(fund, PaymentSettled(
+                charge_id=f"ch_bench_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
+                customer_id=None, gross_cents=2_500, fee_cents=103, net_cents=2_397, currency=fund.currency,
+                day=today, email=f"d{n % 50}@example.org", name=f"Donor {n % 50}"), notify=False)
+            db.session.commit()
+        ours = count / (time.perf_counter() - started)
+    row("booking a settled gift (gifts/s, PostgreSQL)", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}",
+        ">= 0.50")
+
+
+def bench_receipt_and_statements(app, sample: int) -> None:
+    from reportlab.pdfgen.canvas import Canvas
+
+    from fundapp.donations import services as donations
+    from fundapp.donations.models import Donation, Donor
+    from fundapp.extensions import db
+    from fundapp.funds.services import current_fund
+
+    with app.app_context():
+        fund = current_fund()
+        gift_id = db.session.scalar(db.select(Donation.id).where(Donation.receipt_seq.is_not(None)).limit(1))
+
+        def receipt():
+            db.session.expire_all()  # the data load counts: gift, donor and fund read again each time
+            return donations.receipt_for(fund, db.session.get(Donation, gift_id))
+
+        def bare_page():
+            import io
+
+            canvas = Canvas(io.BytesIO())
+            for line in range(25):
+                canvas.drawString(72, 720 - 14 * line, f"Receipt line {line}: Strike Hardship Fund 2026-000001")
+            canvas.showPage()
+            canvas.save()
+
+        ours = median_seconds(receipt, 50)
+        bare = median_seconds(bare_page, 50)
+        row("receipt PDF with its data load (ms)", f"{ours * 1000:.1f}", f"{bare * 1000:.1f}", f"{ours / bare:.1f}",
+            "<= 5 ms")
+        donors = db.session.scalars(db.select(Donor).limit(sample)).all()
+        year = date.today().year
+        started = time.perf_counter()
+        for donor in donors:
+            donations.statement_for(fund, donor, year)
+        each = (time.perf_counter() - started) / max(len(donors), 1)
+        row(f"50,000 year-end statements (s, from {len(donors)})", f"{each * 50_000:.0f}", "-", "-", "< 300 s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(module_dir: Path, module: str, env: dict):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
+         "--chdir", str(module_dir), "--log-level", "warning", module],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def wrk(url: str, seconds: int, cookie: str = "") -> float:
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    for _ in range(4):  # warm both workers (imports, connections, templates) before measuring
+        with urllib.request.urlopen(request, timeout=30) as response:
+            if response.status != 200 or response.url != url:
+                raise RuntimeError(f"{url} answered {response.status} at {response.url}")
+    command = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise RuntimeError(f"{url} answered {non_2xx.group(1)} errors under load:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+HELLO = 'from flask import Flask\napp = Flask(__name__)\n\n\n@app.get("/")\ndef hello():\n    return "hello"\n'
+
+
+def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
+    if shutil.which("wrk") is None:
+        row("donate page and review queue under load", "not measured: wrk is missing (apt-get install wrk)")
+        return
+    from fundapp.accounts import services as accounts
+    from fundapp.accounts.models import Member, Role
+    from fundapp.applications.models import Application
+    from fundapp.applications.services import current_rules
+    from fundapp.extensions import db
+    from fundapp.funds.services import current_fund
+
+    with app.app_context():
+        fund = current_fund()
+        trustee = accounts.create_user(fund, email="bench-trustee@example.org", name="Bench Trustee",
+                                       password="bench-password-1", roles=[Role.TRUSTEE])
+        rules = current_rules(fund)
+        db.session.flush()
+        for n in range(50):  # the queue's page of 50 cases
+            user = accounts.create_user(fund, email=f"bench-m{n}@example.org", name=f"Member {n}",
+                                        password="bench-password-1", roles=[Role.APPLICANT])
+            member = Member(fund_id=fund.id, member_id=f"B-{n}", first_name="Member", last_name=str(n),
+                            worksite="North", unit="U", on_strike=True, user_id=user.id)
+            db.session.add(member)
+            db.session.flush()
+            db.session.add(Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
+                                       rules_id=rules.id, status="submitted", category="rent",
+                                       amount_requested_cents=10_000 + n, amount_paid_cents=0,
+                                       address=f"{n} Elm St", submitted_at=db.func.now()))
+        db.session.commit()
+        cookie_value = app.session_interface.get_signing_serializer(app).dumps(
+            {"_user_id": trustee.get_id(), "_fresh": True})
+    cookie = f"{app.config.get('SESSION_COOKIE_NAME', 'session')}={cookie_value}"
+    (scratch / "hello.py").write_text(HELLO)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "SECRET_KEY": app.config["SECRET_KEY"],
+           "DOCUMENTS_DIR": str(scratch / "documents")}
+    with gunicorn(scratch, "hello:app", env) as base:
+        hello = wrk(base + "/", seconds)
+    with gunicorn(ROOT, "wsgi:app", env) as base:
+        donate = wrk(base + "/donate", seconds)
+        queue = wrk(base + "/review/", seconds, cookie)
+    row("donate page (req/s, wrk -c16, 2 workers)", f"{donate:,.0f}", f"{hello:,.0f}", f"{donate / hello:.2f}",
+        ">= 0.30")
+    row("review queue, 50 rows (req/s)", f"{queue:,.0f}", f"{hello:,.0f}", f"{queue / hello:.2f}", ">= 0.25")
+
+
+def bench_journal(entries: int) -> None:
+    import journal_pdf
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        postings = journal_pdf.fill(scratch / "journal.db", entries)
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch / 'journal.db'}", "PYTHONPATH": str(ROOT)}
+        ours_s, ours_kb = journal_pdf.timed([sys.executable, "-m", "flask", "--app", str(ROOT / "wsgi"), "fund",
+                                             "report", "journal", "-o", str(scratch / "journal.pdf")], env)
+        bare_s, bare_kb = journal_pdf.timed([sys.executable, "-c", journal_pdf.BASELINE, str(postings),
+                                             str(scratch / "bare.pdf")], env)
+    row(f"journal PDF, {entries:,} entries (s)", f"{ours_s:.1f}", f"{bare_s:.1f}", f"{ours_s / bare_s:.2f}", "<= 1.5x")
+    row("journal PDF peak RSS (MB)", f"{ours_kb / 1024:.0f}", f"{bare_kb / 1024:.0f}", f"{ours_kb / bare_kb:.2f}",
+        "< 150 MB")
+
+
+def bench_scale(server: str, scratch: Path, donations: int, grants: int) -> None:
+    from fundapp.accounts import services as accounts
+    from fundapp.accounts.models import Role
+    from fundapp.extensions import db, utcnow
+    from fundapp.funds.services import current_fund
+    from fundapp.scale import seed_scale
+
+    with pg_database(server) as url:  # an empty fund of its own
+        app = make_app(url, scratch)
+        with app.app_context():
+            fund = current_fund()
+            treasurer = accounts.create_user(fund, email="bench-treasurer@example.org", name="Bench Treasurer",
+                                             password="bench-password-1", roles=[Role.TREASURER, Role.TRUSTEE])
+            db.session.commit()
+            user_id = treasurer.get_id()
+            started = time.perf_counter()
+            seed_scale(fund, donations=donations, grants=grants, today=utcnow().date())
+            seeded = time.perf_counter() - started
+            db.session.execute(db.text("ANALYZE"))
+            db.session.commit()
+        _measure_scale(app, user_id, donations, grants, seeded)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float) -> None:
+    row(f"seed-scale, {donations:,} gifts + {grants:,} grants (s)", f"{seeded:.0f}")
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = user_id, True
+
+    def get(path):
+        return lambda: client.get(path).status_code == 200 or sys.exit(f"{path} failed")
+
+    health = median_seconds(get("/healthz"), 5)
+    dashboard = median_seconds(get("/review/dashboard"), 5)
+    month = date.today().strftime("%Y-%m")
+    report = median_seconds(get(f"/reports/monthly.pdf?month={month}"), 1)
+    row("dashboard server time (ms)", f"{dashboard * 1000:.0f}", f"{health * 1000:.1f}",
+        f"{dashboard / health:.0f}", "< 150 ms")
+    row("monthly report PDF (s)", f"{report:.2f}", "-", "-", "< 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves it runs, measures nothing")
+    parser.add_argument("--pg", default=os.environ.get("PG_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    smoke = args.smoke
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch, pg_database(args.pg) as url:
+        scratch = Path(scratch)
+        app = make_app(url, scratch)
+        print(f"== fundapp benchmarks ({'smoke' if smoke else 'full'}), {date.today().isoformat()} ==", flush=True)
+        bench_booking(app, 20 if smoke else 1_000)
+        bench_receipt_and_statements(app, 5 if smoke else 200)
+        bench_pages(app, url, scratch, 1 if smoke else 10)
+        bench_journal(500 if smoke else 100_000)
+        with app.app_context():
+            from fundapp.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+        bench_scale(args.pg, scratch, *((2_000, 200) if smoke else (1_000_000, 100_000)))
+    widths = [max(len(r[i]) for r in [("metric", "ours", "ceiling", "ratio", "goal"), *ROWS]) for i in range(5)]
+    print()
+    for line in [("metric", "ours", "ceiling", "ratio", "goal"), *ROWS]:
+        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)))
+    print(f"\n(all measured in this run, {time.perf_counter() - started:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()

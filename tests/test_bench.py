@@ -1,0 +1,25 @@
+"""The benchmark runs: ``make bench`` at a tiny size (its numbers mean nothing here; timings are never
+asserted in tests). On the PostgreSQL run only, since the benchmark measures PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("FUNDAPP_TEST_DATABASE_URL")
+
+
+@pytest.mark.skipif(not PG_SERVER, reason="the benchmark measures PostgreSQL: run in the PostgreSQL pass")
+def test_the_benchmark_runs_every_part_and_prints_its_table():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--smoke", "--pg", PG_SERVER],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = result.stdout[result.stdout.index("metric "):]
+    for metric in ("booking a settled gift", "receipt PDF", "year-end statements", "donate page", "review queue",
+                   "journal PDF", "journal PDF peak RSS", "dashboard server time", "monthly report PDF"):
+        assert metric in table
+    assert "ceiling" in table and "ratio" in table and "goal" in table
