@@ -7,6 +7,7 @@ trustee can open them side by side. Comparisons are made on normalised text
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import statistics
 import unicodedata
 from dataclasses import dataclass, field
@@ -37,19 +38,23 @@ def _fold(text: str) -> str:
     return " ".join(_STREET_WORDS.get(word, word) for word in words)
 
 
+@lru_cache(maxsize=8192)  # a page flags each case against all the others: fold each text once
 def normal_address(text: str) -> str:
     return _fold(text)
 
 
+@lru_cache(maxsize=8192)
 def normal_account(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", _fold(text))
 
 
+@lru_cache(maxsize=8192)
 def normal_phone(text: str) -> str:
     digits = re.sub(r"\D", "", text or "")
     return digits[-10:] if len(digits) >= 7 else ""
 
 
+@lru_cache(maxsize=8192)
 def household_names(text: str) -> frozenset[str]:
     parts = re.split(r",|;|/|&|\band\b|\by\b", text or "", flags=re.IGNORECASE)
     return frozenset(name for name in (_fold(part) for part in parts) if len(name) >= 2)
@@ -61,36 +66,64 @@ def submitted_applications(fund_id: int) -> list[Application]:
         Application.fund_id == fund_id, Application.status != Status.DRAFT)))
 
 
-def flags_for(application: Application, candidates: list[Application] | None = None) -> list[Flag]:
+class FlagIndex:
+    """Applications indexed by what flags compare (normalised once), so a page of n cases costs n lookups,
+    not n times n comparisons."""
+
+    KEYS = {
+        "address": lambda a: normal_address(a.address),
+        "payee": lambda a: normal_account(a.payee_details) if a.payee_kind != PayeeKind.MEMBER else "",
+        "phone": lambda a: normal_phone(a.phone),
+    }
+
+    def __init__(self, applications: list[Application]):
+        self.by_key: dict[str, dict[str, list[tuple[int, int]]]] = {kind: {} for kind in self.KEYS}
+        self.households: list[tuple[int, int, frozenset[str]]] = []
+        self.amounts: dict[str, list[tuple[int, int]]] = {}
+        for a in applications:
+            for kind, key in self.KEYS.items():
+                value = key(a)
+                if value:
+                    self.by_key[kind].setdefault(value, []).append((a.member_id, a.id))
+            names = household_names(a.household_members)
+            if len(names) >= 2:
+                self.households.append((a.member_id, a.id, names))
+            if a.amount_requested_cents > 0:
+                self.amounts.setdefault(a.category, []).append((a.member_id, a.amount_requested_cents))
+
+
+MESSAGES = {
+    "address": lambda: _("Same home address as another member's application."),
+    "payee": lambda: _("Same payee account as another member's application."),
+    "phone": lambda: _("Same phone number as another member's application."),
+}
+
+
+def flags_for(application: Application, candidates: list[Application] | FlagIndex | None = None) -> list[Flag]:
     """Everything about this application that matches another member's, and an unusually large amount.
 
-    ``candidates`` (from ``submitted_applications``) lets a page flag many applications with one query.
+    ``candidates`` (from ``submitted_applications``, or a ``FlagIndex`` of them) lets a page flag many
+    applications with one query.
     """
-    if candidates is None:
-        candidates = submitted_applications(application.fund_id)
-    others = [other for other in candidates if other.member_id != application.member_id]
+    if not isinstance(candidates, FlagIndex):
+        candidates = FlagIndex(submitted_applications(application.fund_id) if candidates is None else candidates)
+    mine_member = application.member_id
     flags = []
-
-    def same(kind: str, key, message: str) -> None:
+    for kind, key in FlagIndex.KEYS.items():
         mine = key(application)
-        if mine:
-            matches = [other.id for other in others if key(other) == mine]
-            if matches:
-                flags.append(Flag(kind, message, matches))
-
-    same("address", lambda a: normal_address(a.address),
-         _("Same home address as another member's application."))
-    same("payee", lambda a: normal_account(a.payee_details) if a.payee_kind != PayeeKind.MEMBER else "",
-         _("Same payee account as another member's application."))
-    same("phone", lambda a: normal_phone(a.phone), _("Same phone number as another member's application."))
+        matches = [other_id for member_id, other_id in candidates.by_key[kind].get(mine, [])
+                   if member_id != mine_member] if mine else []
+        if matches:
+            flags.append(Flag(kind, MESSAGES[kind](), matches))
     mine = household_names(application.household_members)
     if len(mine) >= 2:
-        matches = [other.id for other in others if len(mine & household_names(other.household_members)) >= 2]
+        matches = [other_id for member_id, other_id, names in candidates.households
+                   if member_id != mine_member and len(mine & names) >= 2]
         if matches:
             flags.append(Flag("household", _("Two or more of the same household members as another member's "
                                              "application."), matches))
-    amounts = [other.amount_requested_cents for other in others
-               if other.category == application.category and other.amount_requested_cents > 0]
+    amounts = [cents for member_id, cents in candidates.amounts.get(application.category, [])
+               if member_id != mine_member]
     if len(amounts) >= MIN_SAMPLES:
         median = statistics.median(amounts)
         if application.amount_requested_cents > FAR_ABOVE * median:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fundapp.accounts.models import Member, Role, User
-from fundapp.applications.flags import flags_for, submitted_applications
+from fundapp.applications.flags import FlagIndex, flags_for, submitted_applications
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.applications.services import cap_position, granted_cents
@@ -74,13 +74,14 @@ def queue():
     rows = db.session.execute(query.order_by(Application.submitted_at, Application.id).limit(200)).all()
     now = utcnow()
     candidates = submitted_applications(fund.id)  # one query for the whole page's flags
+    index = FlagIndex(candidates)
     by_member: dict[int, list[Application]] = {}
     for candidate in candidates:
         by_member.setdefault(candidate.member_id, []).append(candidate)
     cases = []
     for a, m in rows:
         earlier = [other for other in by_member.get(m.id, []) if other.id != a.id]
-        cases.append({"application": a, "member": m, "flags": len(flags_for(a, candidates)),
+        cases.append({"application": a, "member": m, "flags": len(flags_for(a, index)),
                       "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
                       "granted": granted_cents(earlier),
                       "position": cap_position(m, a.rules, a.category, excluding=a, applications=earlier)})
