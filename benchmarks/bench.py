@@ -305,6 +305,8 @@ def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves it runs, measures nothing")
+    parser.add_argument("--only", default="booking,receipt,pages,journal,scale",
+                        help="comma-separated parts to run (default: all)")
     parser.add_argument("--pg", default=os.environ.get("PG_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     smoke = args.smoke
@@ -313,16 +315,22 @@ def main() -> None:
         scratch = Path(scratch)
         app = make_app(url, scratch)
         print(f"== fundapp benchmarks ({'smoke' if smoke else 'full'}), {date.today().isoformat()} ==", flush=True)
-        bench_booking(app, 20 if smoke else 1_000)
-        bench_receipt_and_statements(app, 5 if smoke else 200)
-        bench_pages(app, url, scratch, 1 if smoke else 10)
-        bench_journal(500 if smoke else 100_000)
+        parts = set(args.only.split(","))
+        if "booking" in parts or "receipt" in parts:
+            bench_booking(app, 20 if smoke else 1_000)  # the receipts and statements need its gifts
+        if "receipt" in parts:
+            bench_receipt_and_statements(app, 5 if smoke else 200)
+        if "pages" in parts:
+            bench_pages(app, url, scratch, 1 if smoke else 10)
+        if "journal" in parts:
+            bench_journal(500 if smoke else 100_000)
         with app.app_context():
             from fundapp.extensions import db
 
             db.session.remove()
             db.engine.dispose()
-        bench_scale(args.pg, scratch, *((2_000, 200) if smoke else (1_000_000, 100_000)))
+        if "scale" in parts:
+            bench_scale(args.pg, scratch, *((2_000, 200) if smoke else (1_000_000, 100_000)))
     widths = [max(len(r[i]) for r in [("metric", "ours", "ceiling", "ratio", "goal"), *ROWS]) for i in range(5)]
     print()
     for line in [("metric", "ours", "ceiling", "ratio", "goal"), *ROWS]:

@@ -6,9 +6,10 @@ parsing goes through ``Decimal`` and refuses fractions of a cent.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel import Locale
 from flask_babel import gettext as _
 
 
@@ -40,6 +41,17 @@ def parse_amount(text: str | int | Decimal, maximum_cents: int | None = None) ->
     return int(cents)
 
 
+@lru_cache(maxsize=16)
+def _currency_pattern(locale: str):
+    parsed = Locale.parse(locale)
+    return parsed, parsed.currency_formats["standard"]
+
+
 def format_cents(cents: int, currency: str = "USD", locale: str = "en_US") -> str:
-    """Format cents for people: 123450 -> "$1,234.50" (en) or "1234,50 US$" (es)."""
-    return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
+    """Format cents for people: 123450 -> "$1,234.50" (en_US and es_US alike).
+
+    What ``babel.numbers.format_currency`` does, with the locale's pattern looked up once rather than on
+    every call (a page of 50 cases formats some 200 amounts).
+    """
+    parsed, pattern = _currency_pattern(locale)
+    return pattern.apply(Decimal(cents).scaleb(-2), parsed, currency=currency, currency_digits=True)
