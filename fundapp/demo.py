@@ -99,9 +99,9 @@ def seed_demo_cases(fund: Fund, today: date, *, treasurer: User, trustees: list[
         application = _apply(fund, _striker(fund, member, password), member, category, cents, on)
         decider = (tom, tina)[n % 2]
         review.approve(fund, application, cents, actor=decider, criteria="need and documents checked (demo)",
-                       decided_on=on + timedelta(days=1))
+                       decided_on=min(on + timedelta(days=1), today))
         review.record_payment(fund, application, amount_cents=cents, method="cheque", reference=str(2000 + n),
-                              paid_on=on + timedelta(days=3), actor=treasurer)
+                              paid_on=min(on + timedelta(days=3), today), actor=treasurer)
         made += 1
     # The queue the trustees find today.
     large, asked = members[30:32]

@@ -7,7 +7,6 @@ trustee can open them side by side. Comparisons are made on normalised text
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 import statistics
 import unicodedata
 from dataclasses import dataclass, field
@@ -38,23 +37,19 @@ def _fold(text: str) -> str:
     return " ".join(_STREET_WORDS.get(word, word) for word in words)
 
 
-@lru_cache(maxsize=8192)  # a page flags each case against all the others: fold each text once
 def normal_address(text: str) -> str:
     return _fold(text)
 
 
-@lru_cache(maxsize=8192)
 def normal_account(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", _fold(text))
 
 
-@lru_cache(maxsize=8192)
 def normal_phone(text: str) -> str:
     digits = re.sub(r"\D", "", text or "")
     return digits[-10:] if len(digits) >= 7 else ""
 
 
-@lru_cache(maxsize=8192)
 def household_names(text: str) -> frozenset[str]:
     parts = re.split(r",|;|/|&|\band\b|\by\b", text or "", flags=re.IGNORECASE)
     return frozenset(name for name in (_fold(part) for part in parts) if len(name) >= 2)

@@ -43,6 +43,13 @@ def _digest(record: AuditRecord) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def wait_for_writers() -> None:
+    """Take the lock every audited change takes, until this transaction ends: work that must not
+    interleave with bookings (rebuilding the ledger's day totals) waits for them, and they for it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
 def record_change(
     action: str,
     obj_type: str,
@@ -54,8 +61,7 @@ def record_change(
     after: dict | None = None,
 ) -> AuditRecord:
     """Append one audit record for a state change (flushes, never commits)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(db.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    wait_for_writers()
     last = db.session.scalar(db.select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
     record = AuditRecord(
         fund_id=fund_id,

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from flask_babel import format_date, gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from fundapp.audit.services import record_change
+from fundapp.audit.services import record_change, wait_for_writers
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger.models import (CASH_ACCOUNTS, CHART, DAY_TOTAL_SLOTS, Account, AccountType, ClosedPeriod,
@@ -180,6 +180,7 @@ def _posting_day_sums(fund: Fund):
 
 def check_day_totals(fund: Fund) -> list[str]:
     """Every (account, day) whose day total differs from its postings; empty when they agree."""
+    wait_for_writers()  # both sums see the same books: no booking lands between them
     names = {account.id: name for name, account in chart(fund).items()}
     kept: dict[tuple[int, date], tuple[int, int]] = {}
     for account_id, day, cents, credits in db.session.execute(
@@ -196,6 +197,7 @@ def check_day_totals(fund: Fund) -> list[str]:
 
 def rebuild_day_totals(fund: Fund) -> None:
     """Write the fund's day totals again from its postings (after bulk inserts, or to repair)."""
+    wait_for_writers()  # a booking landing mid-rebuild would be counted twice, or deadlock with the delete
     db.session.execute(db.delete(DayTotal).where(DayTotal.fund_id == fund.id))
     sums = _posting_day_sums(fund).subquery()
     db.session.execute(db.insert(DayTotal).from_select(

@@ -118,10 +118,10 @@ def members_report(fund: Fund, today: date, language: str = "en", generated_at: 
     with force_locale(language):
         found = figures.public_figures(fund, today)
         categories, periods = charts.public_categories(found.categories), charts.public_periods(found.periods)
-        totals = [[_("Raised from gifts"), amount_text(found.raised_cents)], [_("Gifts"), str(found.gifts)],
-                  [_("Grants made"), str(found.grants)]]
-        if found.granted_cents is not None:
-            totals.append([_("Granted"), amount_text(found.granted_cents)])
+        totals = [[_("Raised from gifts"), amount_text(found.raised_cents)], [_("Gifts"), str(found.gifts)]]
+        if found.grants_to is not None:
+            totals += [[_("Grants made to %(date)s", date=found.grants_to.isoformat()), str(found.grants)],
+                       [_("Granted to %(date)s", date=found.grants_to.isoformat()), amount_text(found.granted_cents)]]
         sections = [Section(_("Totals"), header=["", fund.currency], rows=totals, numeric_cols=(1,),
                             col_widths=[300, 150])]
         if found.categories:

@@ -29,6 +29,10 @@ BOM = "\ufeff"
 BATCH = 1000
 
 
+class Amount(str):
+    """A decimal amount we wrote ("-12.50"): a number, never a formula, so it is not neutralised."""
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -36,6 +40,8 @@ def _cell(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, (Amount, int)):
+        return str(value)
     return safe_cell(str(value))
 
 
@@ -54,8 +60,8 @@ def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _money(cents: int | None) -> str:
-    return decimal_text(cents or 0)
+def _money(cents: int | None) -> Amount:
+    return Amount(decimal_text(cents or 0))
 
 
 def donation_rows(fund: Fund) -> Iterator[list]:

@@ -14,11 +14,12 @@ from datetime import date, timedelta
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.states import GRANTED, PENDING
+from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import CASH_ACCOUNTS, Account, DayTotal, JournalEntry, Posting
-from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period, merge_small_groups, merge_small_periods
+from fundapp.reporting.privacy import Group, Period, complete_periods, merge_small_groups
 
 GIFTS, GRANTS = "Income:Donations", "Expenses:HardshipGrants"
 CHART_WEEKS = 13
@@ -100,13 +101,17 @@ def weeks(fund: Fund, today: date, count: int = CHART_WEEKS, totals: dict[str, i
     return result
 
 
-def grants_by(fund: Fund, column) -> list[tuple[str, int, int]]:
-    """(value of ``column``, number of grants, cents approved) over every grant made, largest first."""
-    rows = db.session.execute(
-        db.select(column, db.func.count(Application.id), db.func.sum(Application.amount_approved_cents))
-        .select_from(Application).join(Member, Member.id == Application.member_id)
-        .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED)))
-        .group_by(column))
+def grants_by(fund: Fund, column, until: date | None = None) -> list[tuple[str, int, int]]:
+    """(value of ``column``, number of grants, cents approved) over every grant made (booked up to
+    ``until``, when given), largest first."""
+    query = (db.select(column, db.func.count(Application.id), db.func.sum(Application.amount_approved_cents))
+             .select_from(Application).join(Member, Member.id == Application.member_id)
+             .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED))))
+    if until is not None:
+        query = query.join(JournalEntry, db.and_(
+            JournalEntry.fund_id == fund.id, JournalEntry.source_kind == "grant.approval",
+            JournalEntry.source_id == db.cast(Application.id, db.String))).where(JournalEntry.entry_date <= until)
+    rows = db.session.execute(query.group_by(column))
     return sorted(((value or "", int(count), int(cents or 0)) for value, count, cents in rows),
                   key=lambda row: (-row[2], row[0]))
 
@@ -126,7 +131,8 @@ def dashboard(fund: Fund, today: date) -> Dashboard:
         available_cents=available, weeks=weeks(fund, today, totals=totals), weekly_spend_cents=spent * 7 // PACE_DAYS,
         runs_dry_on=runway(available, spent, PACE_DAYS, today), queue_count=len(waiting), queue_cents=queue_cents,
         runs_dry_with_queue_on=runway(available - queue_cents, spent, PACE_DAYS, today),
-        oldest_waiting=waiting[0] if waiting else None, categories=grants_by(fund, Application.category))
+        oldest_waiting=waiting[0] if waiting else None,
+        categories=grants_by(fund, Application.category, until=today))
 
 
 # --- what members and the public see: totals, and groups of at least five grants ---------------
@@ -147,18 +153,20 @@ class PublicFigures:
     raised_cents: int
     gifts: int
     goal_cents: int
+    grants_to: date | None  # grants are published up to this day (None: too few grants yet)
     grants: int
-    granted_cents: int | None  # None while there are too few grants to show a total without revealing one
+    granted_cents: int
     categories: list[Group]
     periods: list[tuple[Period, int]]  # each period with the gifts (cents) booked in it
 
 
 def public_figures(fund: Fund, today: date) -> PublicFigures:
-    """Totals from the books, grants by category and by period with no group under MINIMUM_GROUP."""
+    """Gifts from the books as of today; grants as of the end of the last complete period (see
+    ``privacy``), by category and by period, with no group under MINIMUM_GROUP."""
     totals = ledger.balances(fund, today)
     made = approvals(fund)
-    granted = totals.get(GRANTS, 0)
     periods: list[tuple[Period, int]] = []
+    grants_to = None
     if made:
         first_gift = db.session.scalar(
             db.select(db.func.min(DayTotal.day)).join(Account, Account.id == DayTotal.account_id)
@@ -167,31 +175,36 @@ def public_figures(fund: Fund, today: date) -> PublicFigures:
         by_week: dict[date, list[int]] = defaultdict(list)
         for day, cents in made:
             by_week[week_start(day)].append(cents)
-        count = (week_start(today) - first).days // 7 + 1
-        starts = [first + timedelta(weeks=n) for n in range(count)]
+        finished = (week_start(today) - first).days // 7  # this week is not over: it waits
         weekly = [Period(start, start + timedelta(days=6), len(by_week[start]), sum(by_week[start]))
-                  for start in starts]
-        gifts = daily_totals(fund, (GIFTS,), first, today)
-        for period in merge_small_periods(weekly):
-            periods.append((period, -sum(cents for (day, _n), cents in gifts.items()
-                                         if period.start <= day <= period.end)))
+                  for start in (first + timedelta(weeks=n) for n in range(finished))]
+        complete = complete_periods(weekly)
+        if complete:
+            grants_to = complete[-1].end
+            gifts = daily_totals(fund, (GIFTS,), first, grants_to)
+            for period in complete:
+                periods.append((period, -sum(cents for (day, _n), cents in gifts.items()
+                                             if period.start <= day <= period.end)))
+    published = [cents for day, cents in made if grants_to is not None and day <= grants_to]
     return PublicFigures(
         raised_cents=-totals.get(GIFTS, 0), gifts=ledger.count_entries_crediting(fund, GIFTS),
-        goal_cents=fund.goal_cents, grants=len(made), granted_cents=granted if len(made) >= MINIMUM_GROUP else None,
-        categories=merge_small_groups(grants_by(fund, Application.category)), periods=periods)
+        goal_cents=fund.goal_cents, grants_to=grants_to, grants=len(published), granted_cents=sum(published),
+        categories=merge_small_groups(grants_by(fund, Application.category, until=grants_to)) if grants_to else [],
+        periods=periods)
 
 
 _PUBLIC_CACHE: dict[int, tuple[tuple, PublicFigures]] = {}
 
 
 def public_figures_cached(fund: Fund, today: date) -> PublicFigures:
-    """``public_figures``, computed again only when the books have a new entry (or the day or goal changed).
+    """``public_figures``, computed again only when the fund's records change (or the day or goal does).
 
-    The public page is the one anyone can load as often as they like; its figures change only with an
-    entry, so the newest entry (id and time written) says whether the copy this process holds is current.
+    The public page is the one anyone can load as often as they like. Every booking writes an audit
+    record, and audit records are appended one at a time in commit order (the chain's lock), so the
+    newest record says whether the copy this process holds is current.
     """
-    newest = db.session.execute(db.select(JournalEntry.id, JournalEntry.created_at)
-                                .order_by(JournalEntry.id.desc()).limit(1)).first()
+    newest = db.session.execute(db.select(AuditRecord.id, AuditRecord.hash)
+                                .order_by(AuditRecord.id.desc()).limit(1)).first()
     version = (today, fund.goal_cents, tuple(newest) if newest else None)
     held = _PUBLIC_CACHE.get(fund.id)
     if held is not None and held[0] == version:

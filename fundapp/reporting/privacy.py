@@ -6,6 +6,10 @@ too. Merging keeps the totals whole, so the figures still add up to the books, a
 every group shown holds at least MINIMUM_GROUP grants, so subtracting the shown
 groups from the total never isolates fewer. With fewer grants than that in all,
 nothing is broken down at all.
+
+Figures are also compared over time (the page reloaded, the report issued again),
+so what is published moves only in whole periods: finished weeks joined until they
+hold MINIMUM_GROUP grants. Grants of the weeks after the last such period wait.
 """
 from __future__ import annotations
 
@@ -53,8 +57,10 @@ class Period:
     cents: int
 
 
-def merge_small_periods(periods: list[Period], minimum: int = MINIMUM_GROUP) -> list[Period]:
-    """Consecutive periods joined until each holds at least ``minimum`` grants; a short tail joins the last."""
+def complete_periods(periods: list[Period], minimum: int = MINIMUM_GROUP) -> list[Period]:
+    """Consecutive periods joined until each holds at least ``minimum`` grants; a tail short of that is
+    held back, not merged, so that figures published again later only ever grow by whole periods of at
+    least ``minimum`` grants (comparing two editions never isolates fewer)."""
     merged: list[Period] = []
     run: Period | None = None
     for period in periods:
@@ -63,9 +69,4 @@ def merge_small_periods(periods: list[Period], minimum: int = MINIMUM_GROUP) -> 
         if run.count >= minimum:
             merged.append(run)
             run = None
-    if run is not None:  # a tail short of ``minimum`` (or with no grants) joins the last period
-        if not merged:
-            return []
-        last = merged.pop()
-        merged.append(Period(last.start, run.end, last.count + run.count, last.cents + run.cents))
     return merged

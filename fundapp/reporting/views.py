@@ -134,7 +134,8 @@ def report_pdf(kind):
     except documents.ReportRequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("reporting.reports"))
-    return download(pdf, f"{fund.slug}-{kind}-{request.args.get('month') or today.isoformat()}.pdf")
+    label = request.args["month"] if kind == "monthly" else today.isoformat()  # the month passed month_span
+    return download(pdf, f"{fund.slug}-{kind}-{label}.pdf")
 
 
 @bp.get("/reports/<table>.csv")

@@ -191,6 +191,8 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
         raise ReviewError(_("Only an approved grant can be paid."))
     if method not in PAYMENT_METHODS:
         raise ReviewError(_("Choose how it was paid."), "method")
+    if paid_on > utcnow().date():
+        raise ReviewError(_("Record a payment once it is made: the date cannot be in the future."), "paid_on")
     left = (application.amount_approved_cents or 0) - application.amount_paid_cents
     if not 0 < amount_cents <= left:
         raise ReviewError(_("You can pay between $0.01 and the %(left)s still owed on this grant.",

@@ -81,10 +81,20 @@ def test_csv_exports_open_with_the_csv_module_and_add_up_to_the_books(fund, scen
     assert kept == sum(_cents(g["paid"]) for g in granted)
 
 
-def test_the_members_csv_never_holds_a_group_under_five(fund, scenario):
+def test_the_members_csv_never_holds_a_group_under_five(fund, grants):  # noqa: F811
+    from fundapp.reporting.figures import week_start
+
+    last_week = week_start(utcnow().date()) - timedelta(days=7)
+    ledger.post_entry(fund, entry_date=last_week - timedelta(days=30), memo="gifts", source_kind="t", source_id="1",
+                      postings=[("Assets:Bank", 5_000_00), ("Income:Donations", -5_000_00)])
+    for n in range(7):
+        grants(100_00 + n, category=("rent", "rent", "food")[n % 3], day=last_week + timedelta(days=n))
+    grants(100_00, category="medical", day=utcnow().date())  # this week's: not published yet
     rows = _table(fund, "members")
     assert rows and all(int(r["grants"]) >= 5 for r in rows)
     assert sum(int(r["grants"]) for r in rows if r["group"] == "category") == 7
+    assert sum(int(r["grants"]) for r in rows if r["group"] == "period") == 7
+    assert not any("medical" in r["category"] for r in rows)
 
 
 def test_the_monthly_report_carries_the_dashboards_figures_charts_and_the_books(app, fund, scenario):
@@ -102,12 +112,15 @@ def test_the_monthly_report_carries_the_dashboards_figures_charts_and_the_books(
 
 def test_the_members_report_has_no_names_worksites_or_small_groups_in_either_language(app, fund, grants):  # noqa: F811
     today = utcnow().date()
+    from fundapp.reporting.figures import week_start
+
+    last_week = week_start(today) - timedelta(days=7)
     ledger.post_entry(fund, entry_date=today - timedelta(days=30), memo="gifts", source_kind="t", source_id="1",
                       postings=[("Assets:Bank", 5_000_00), ("Income:Donations", -5_000_00)])
     for n in range(6):
-        grants(100_00 + n, category="rent", day=today - timedelta(days=n))
+        grants(100_00 + n, category="rent", day=last_week + timedelta(days=n))
     for n in range(4):
-        grants(250_00, category="medical", worksite="South Yard", day=today - timedelta(days=n))
+        grants(250_00, category="medical", worksite="South Yard", day=last_week + timedelta(days=n))
     with app.test_request_context():
         english = documents.members_report(fund, today, "en")
         spanish = documents.members_report(fund, today, "es")
@@ -175,3 +188,9 @@ def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(clien
     assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 30
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
         OutboxMessage.attachment_name == f"statement-{today.year}.pdf")) == 30  # one each, never two
+
+
+def test_amounts_stay_numbers_while_text_that_looks_like_a_formula_is_neutralised():
+    rows = "".join(exports.csv_chunks(["amount", "memo"], [[exports._money(-1_250), "-1+1"], [exports._money(5), "@x"]]))
+    assert list(csv.reader(io.StringIO(rows.removeprefix("\ufeff")))) == [
+        ["amount", "memo"], ["-12.50", "'-1+1"], ["0.05", "'@x"]]

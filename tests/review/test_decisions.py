@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -147,6 +147,9 @@ def test_instalments_overpayment_and_void(fund, trustees, case):
     review.approve(fund, application, 30_000, actor=trustees[0])
     first = review.record_payment(fund, application, amount_cents=10_000, method="cheque", reference="1001",
                                   paid_on=DAY, actor=trustees[0])
+    with pytest.raises(review.ReviewError, match="cannot be in the future"):
+        review.record_payment(fund, application, amount_cents=100, method="cheque", reference="1009",
+                              paid_on=date.today() + timedelta(days=1), actor=trustees[0])
     with pytest.raises(review.ReviewError, match=r"\$200.00 still owed"):
         review.record_payment(fund, application, amount_cents=20_001, method="cheque", reference="1002",
                               paid_on=DAY, actor=trustees[0])
