@@ -18,6 +18,7 @@ Flask app; the dashboard and the monthly report on seed-scale data.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
@@ -54,11 +55,14 @@ def median_seconds(call, runs: int) -> float:
     return statistics.median(times)
 
 
+_DATABASES = itertools.count()
+
+
 @contextmanager
 def pg_database(server: str):
     import psycopg
 
-    name = f"fundapp_bench_{os.getpid()}"
+    name = f"fundapp_bench_{os.getpid()}_{next(_DATABASES)}"  # each part may hold its own
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -154,12 +158,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(module_dir: Path, module: str, env: dict):
+def gunicorn(module_dir: Path, module: str, env: dict, log: Path):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
          "--chdir", str(module_dir), "--log-level", "warning", module],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True)
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -169,7 +173,7 @@ def gunicorn(module_dir: Path, module: str, env: dict):
             except OSError:
                 time.sleep(0.2)
         else:
-            raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -194,7 +198,8 @@ def wrk(url: str, seconds: int, cookie: str = "") -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
-HELLO = 'from flask import Flask\napp = Flask(__name__)\n\n\n@app.get("/")\ndef hello():\n    return "hello"\n'
+HELLO = ('from flask import Flask\napp = Flask(__name__)\n\n\n@app.route("/", methods=["GET", "POST"])\n'
+         'def hello():\n    return "hello"\n')
 
 
 def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
@@ -232,14 +237,102 @@ def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
     (scratch / "hello.py").write_text(HELLO)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "SECRET_KEY": app.config["SECRET_KEY"],
            "DOCUMENTS_DIR": str(scratch / "documents")}
-    with gunicorn(scratch, "hello:app", env) as base:
+    with gunicorn(scratch, "hello:app", env, scratch / "gunicorn.log") as base:
         hello = wrk(base + "/", seconds)
-    with gunicorn(ROOT, "wsgi:app", env) as base:
+    with gunicorn(ROOT, "wsgi:app", env, scratch / "gunicorn.log") as base:
         donate = wrk(base + "/donate", seconds)
         queue = wrk(base + "/review/", seconds, cookie)
     row("donate page (req/s, wrk -c16, 2 workers)", f"{donate:,.0f}", f"{hello:,.0f}", f"{donate / hello:.2f}",
         ">= 0.30")
     row("review queue, 50 rows (req/s)", f"{queue:,.0f}", f"{hello:,.0f}", f"{queue / hello:.2f}", ">= 0.25")
+
+
+def _send_all(url: str, bodies: list[tuple[bytes, dict]], senders: int = 16) -> tuple[float, list[float], int]:
+    """POST every body from ``senders`` threads, retrying errors; (seconds, latencies, bodies not taken at
+    the first attempt)."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(item):
+        body, headers = item
+        started = time.perf_counter()
+        for attempt in range(4):  # as Stripe does, an event answered with an error is sent again
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=60) as r:
+                    if 200 <= r.status < 300:
+                        return time.perf_counter() - started, attempt == 0
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5 * (attempt + 1))
+        return time.perf_counter() - started, False
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        results = list(pool.map(send, bodies))
+    return time.perf_counter() - started, [t for t, _ok in results], sum(1 for _t, ok in results if not ok)
+
+
+def bench_webhook(server: str, scratch: Path, events: int) -> None:
+    """Signed payment_intent.succeeded events for real payments at the local Stripe server, sent by 16
+    threads (every tenth twice, in shuffled order) to the app under gunicorn; then the books are counted."""
+    import json
+    import random
+
+    import stripe
+
+    from fundapp.donations.models import Donation
+    from fundapp.extensions import db
+    from fundapp.funds.services import current_fund
+    from fundapp.ledger import services as ledger
+    from fundapp.payments.local_server import LocalStripe
+
+    secret = "whsec_bench"
+    local = LocalStripe()
+    stripe_base = local.start()
+    try:
+        api = stripe.StripeClient("sk_test_bench", base_addresses={"api": stripe_base}, max_network_retries=0).v1
+        intents = [api.payment_intents.create(params={
+            "amount": 1_000 + n, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}).id
+            for n in range(events)]
+        expected = sum(1_000 + n for n in range(events))
+        bodies = []
+        for n, intent in enumerate(intents + intents[::10]):  # every tenth delivered twice
+            payload = json.dumps({"id": f"evt_bench_{n}", "object": "event", "type": "payment_intent.succeeded",
+                                  "created": int(time.time()), "livemode": False,
+                                  "data": {"object": {"id": intent, "object": "payment_intent"}}})
+            header = stripe.WebhookSignature.generate_signature_header(payload, secret)
+            bodies.append((payload.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}))
+        random.Random(3).shuffle(bodies)
+        with pg_database(server) as url:
+            app = make_app(url, scratch)
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "STRIPE_API_BASE": stripe_base,
+                   "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": secret,
+                   "DOCUMENTS_DIR": str(scratch / "documents")}
+            (scratch / "hello.py").write_text(HELLO)
+            with gunicorn(scratch, "hello:app", env, scratch / "gunicorn.log") as base:
+                bare_seconds, _bare, _ = _send_all(base + "/", bodies)
+            with gunicorn(ROOT, "wsgi:app", env, scratch / "gunicorn.log") as base:
+                seconds, latencies, failed = _send_all(base + "/stripe/webhook", bodies)
+            errors = (scratch / "gunicorn.log").read_text(errors="replace").count("Traceback")
+            if errors:  # say what went wrong, for the note (the retried events still count above)
+                print((scratch / "gunicorn.log").read_text(errors="replace")[-3000:], flush=True)
+            with app.app_context():
+                fund = current_fund()
+                booked = db.session.scalar(db.select(db.func.count(Donation.id)).where(Donation.gross_cents.is_not(None)))
+                income = -ledger.balance(fund, "Income:Donations")
+                db.session.remove()
+                db.engine.dispose()
+    finally:
+        local.stop()
+    rate, bare_rate = len(bodies) / seconds, len(bodies) / bare_seconds
+    p99 = sorted(latencies)[max(int(len(latencies) * 0.99) - 1, 0)]
+    row(f"Stripe webhook, {len(bodies):,} signed events (events/s)", f"{rate:,.0f}", f"{bare_rate:,.0f}",
+        f"{rate / bare_rate:.2f}", ">= 300/s")
+    row("Stripe webhook p99 latency (ms)", f"{p99 * 1000:.0f}", "-", "-", "< 100 ms")
+    row("after it: gifts lost / doubled, cents off",
+        f"{max(events - booked, 0)} / {max(booked - events, 0)}, {income - expected}", "-", "-",
+        f"0 / 0, 0 ({failed} sent again)")
 
 
 def bench_journal(entries: int) -> None:
@@ -305,7 +398,7 @@ def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves it runs, measures nothing")
-    parser.add_argument("--only", default="booking,receipt,pages,journal,scale",
+    parser.add_argument("--only", default="booking,receipt,pages,webhook,journal,scale",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--pg", default=os.environ.get("PG_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -322,6 +415,8 @@ def main() -> None:
             bench_receipt_and_statements(app, 5 if smoke else 200)
         if "pages" in parts:
             bench_pages(app, url, scratch, 1 if smoke else 10)
+        if "webhook" in parts:
+            bench_webhook(args.pg, scratch, 20 if smoke else 2_000)
         if "journal" in parts:
             bench_journal(500 if smoke else 100_000)
         with app.app_context():
