@@ -22,16 +22,28 @@ def _payee(application: Application, applicant: User) -> str:
     return applicant.name
 
 
-def payee_of(application: Application) -> tuple[str, str]:
-    """(who is paid, how): the landlord, utility or provider with their details, or the member."""
+def payee_of(application: Application, names: dict[int, str] | None = None) -> tuple[str, str]:
+    """(who is paid, how): the landlord, utility or provider with their details, or the member.
+
+    ``names`` (applicant id -> name, from ``applicant_names``) spares a query per grant in a list.
+    """
     if application.payee_kind != "member" and application.payee_name:
         return application.payee_name, application.payee_details
-    applicant = db.session.get(User, application.applicant_id)
-    return applicant.name, application.address
+    name = names[application.applicant_id] if names is not None else \
+        db.session.get(User, application.applicant_id).name
+    return name, application.address
+
+
+def applicant_names(applications: list[Application]) -> dict[int, str]:
+    """applicant id -> name for a list of applications, in one query."""
+    ids = {a.applicant_id for a in applications}
+    return {user_id: name for user_id, name in db.session.execute(
+        db.select(User.id, User.name).where(User.id.in_(ids)))} if ids else {}
 
 
 def batch_sheet(fund: Fund, applications: list[Application]) -> bytes:
-    rows = [(a.id, *payee_of(a), (a.amount_approved_cents or 0) - a.amount_paid_cents) for a in applications]
+    names = applicant_names(applications)
+    rows = [(a.id, *payee_of(a, names), (a.amount_approved_cents or 0) - a.amount_paid_cents) for a in applications]
     return render_batch_sheet(BatchSheetData(fund_name=fund.name, currency=fund.currency,
                                              prepared_on=date.today(), rows=rows))
 

@@ -246,7 +246,8 @@ def _chosen(fund) -> list[Application]:
 def payments():
     fund = current_fund()
     owed = services.payable(fund)
-    payees = {a.id: documents.payee_of(a) for a in owed}
+    names = documents.applicant_names(owed)
+    payees = {a.id: documents.payee_of(a, names) for a in owed}
     return render_template("review/payments.html", owed=owed, payees=payees, fund=fund,
                            step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
                            methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS],

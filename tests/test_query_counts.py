@@ -1,0 +1,115 @@
+"""No page's query count grows with its rows (no N+1): each list page is loaded with a few rows and with
+four times as many, and must run the same number of queries. (The review queue has its own test.)"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from fundapp.donations import services as donations
+from fundapp.extensions import db
+from fundapp.review import services as review
+from fundapp.review.models import GrantPayment
+from tests.conftest import sign_in
+from tests.reporting.test_dashboard import gift, grants  # noqa: F401
+
+
+def queries_for(client, url: str) -> int:
+    seen = []
+
+    def count(*_args, **_kwargs):
+        seen.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def same_for_more_rows(client, url: str, add_rows, few: int = 3, before_each=lambda: None) -> tuple[int, int]:
+    add_rows(few)
+    client.get(url)  # the first request also fills what later ones find cached
+    before_each()
+    before = queries_for(client, url)
+    add_rows(few * 3)
+    before_each()
+    return before, queries_for(client, url)
+
+
+def _offline_gifts(fund):
+    made = [0]
+
+    def add(count):
+        for _ in range(count):
+            made[0] += 1
+            donations.record_offline_gift(fund, name=f"Donor {made[0]}", email=f"d{made[0]}@example.org",
+                                          amount_cents=1_000 + made[0], method="cash", received_on=date.today(),
+                                          notify=False)
+        db.session.commit()
+    return add
+
+
+def test_the_gifts_list_and_the_audit_trail_cost_the_same_for_more_rows(client, create_user, fund):
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    before, after = same_for_more_rows(client, "/admin/donations/", _offline_gifts(fund))
+    assert before == after
+    before, after = same_for_more_rows(client, "/audit/", _offline_gifts(fund))
+    assert before == after
+
+
+@pytest.mark.parametrize("url", ["/review/payments", "/review/dashboard", "/reports/"])
+def test_trustee_pages_cost_the_same_for_more_grants(client, create_user, fund, grants, url):  # noqa: F811
+    create_user("tess@example.org", "treasurer", "trustee")
+    gift(fund, 50_000_00, date.today() - timedelta(days=40))
+    made = [0]
+
+    def add(count):
+        for _ in range(count):
+            made[0] += 1
+            grants(100_00 + made[0], category=("rent", "food", "medical")[made[0] % 3],
+                   day=date.today() - timedelta(days=made[0] % 20))
+        _offline_gifts(fund)(count)
+
+    sign_in(client, "tess@example.org")
+    before, after = same_for_more_rows(client, url, add)
+    assert before == after
+
+
+def test_the_public_page_costs_the_same_for_more_grants(client, fund, grants):  # noqa: F811
+    gift(fund, 50_000_00, date.today() - timedelta(days=60))
+    made = [0]
+
+    def add(count):
+        for _ in range(count):
+            made[0] += 1
+            grants(100_00 + made[0], category=("rent", "food", "medical")[made[0] % 3],
+                   day=date.today() - timedelta(days=7 + made[0] % 30))
+    from fundapp.reporting import figures
+
+    # Measured without the page's cache: the figures themselves are summed in a fixed number of queries.
+    before, after = same_for_more_rows(client, "/transparency", add, few=6, before_each=figures._PUBLIC_CACHE.clear)
+    assert before == after
+
+
+def test_paid_grants_do_not_add_queries_to_the_payments_page(client, create_user, fund, grants):  # noqa: F811
+    create_user("tess@example.org", "treasurer", "trustee")
+    gift(fund, 50_000_00, date.today() - timedelta(days=40))
+    sign_in(client, "tess@example.org")
+
+    def add(count):
+        for _ in range(count):
+            application = grants(150_00, day=date.today() - timedelta(days=2))
+            if application.id % 2:
+                tom = db.session.scalar(db.select(review.User).filter_by(email="tom@example.org"))
+                review.record_payment(fund, application, amount_cents=50_00, method="cash", reference="",
+                                      paid_on=date.today(), actor=tom)
+        db.session.commit()
+        assert db.session.scalar(db.select(sa.func.count(GrantPayment.id))) > 0
+
+    before, after = same_for_more_rows(client, "/review/payments", add)
+    assert before == after
