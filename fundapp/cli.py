@@ -285,14 +285,7 @@ def report_command(kind, start, end, month, lang, output):
             pdf, title = documents.ledger_pdf(fund, kind, start, end), documents.TITLES[kind]
         else:
             title = reporting_documents.TITLES[kind]
-            if kind == "monthly":
-                pdf = reporting_documents.monthly_report(fund, month or today.strftime("%Y-%m"), today)
-            elif kind == "members":
-                pdf = reporting_documents.members_report(fund, today, lang)
-            elif kind == "register":
-                pdf = reporting_documents.register_pdf(fund, start, end)
-            else:
-                pdf = reporting_documents.donors_pdf(fund)
+            pdf = reporting_documents.report_pdf(fund, kind, today, month=month, language=lang, start=start, end=end)
     except (documents.ReportRequestError, reporting_documents.ReportRequestError) as exc:
         _fail(str(exc))
     with open(output, "wb") as out:

@@ -8,13 +8,14 @@ comes in the reader's language.
 from __future__ import annotations
 
 import calendar
-from collections import defaultdict
 from datetime import date, datetime, timezone
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from fundapp.accounts.models import Member
 from fundapp.applications.forms import category_name
+from fundapp.applications.models import Application
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.reporting import charts, exports, figures
@@ -48,15 +49,10 @@ def _info(fund: Fund, kind: str, period: str, generated_at: datetime | None, tit
                         generated_at=generated_at or datetime.now(timezone.utc))
 
 
-def _by(rows: list[exports.GrantRow], key) -> list[list[str]]:
-    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        group = groups[key(row)]
-        group[0] += 1
-        group[1] += row.application.amount_approved_cents or 0
-    ordered = sorted(groups.items(), key=lambda item: (-item[1][1], item[0]))
-    return [[name, str(count), amount_text(cents)] for name, (count, cents) in ordered] + \
-        [["Total", str(sum(c for c, _ in groups.values())), amount_text(sum(v for _, v in groups.values()))]]
+def _by(groups: list[tuple[str, int, int]], name=lambda key: key) -> list[list[str]]:
+    """grants_by's groups as table rows, with a total row."""
+    return [[name(key), str(count), amount_text(cents)] for key, count, cents in groups] + \
+        [["Total", str(sum(count for _k, count, _c in groups)), amount_text(sum(cents for _k, _n, cents in groups))]]
 
 
 def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime | None = None) -> bytes:
@@ -66,7 +62,6 @@ def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime |
     found = figures.dashboard(fund, end)
     moved = ledger.period_totals(fund, start, end)
     activities = ledger.activities(fund, start, end)
-    granted = list(exports.grant_records(fund, start, end))
     runway = found.runs_dry_on.isoformat() if found.runs_dry_on else "no grants in the last 4 weeks"
     summary = [
         ["Available to grant", amount_text(found.available_cents)],
@@ -98,10 +93,12 @@ def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime |
         Section("Statement of activities", note=f"{start.isoformat()} to {end.isoformat()}",
                 header=["", f"Amount ({fund.currency})"], rows=statement, numeric_cols=(1,), col_widths=[300, 150]),
         Section("Grants approved in the month by category", header=["Category", "Grants", "Amount"],
-                rows=_by(granted, lambda r: str(category_name(r.application.category))), numeric_cols=(1, 2),
+                rows=_by(figures.grants_by(fund, Application.category, since=start, until=end),
+                         lambda key: str(category_name(key))), numeric_cols=(1, 2),
                 total_row=True),
         Section("Grants approved in the month by worksite", header=["Worksite", "Grants", "Amount"],
-                rows=_by(granted, lambda r: r.member.worksite or "(none)"), numeric_cols=(1, 2), total_row=True),
+                rows=_by(figures.grants_by(fund, Member.worksite, since=start, until=end),
+                         lambda key: key or "(none)"), numeric_cols=(1, 2), total_row=True),
         Section("Grants by category since the fund began", note=categories.description, header=categories.header,
                 rows=categories.rows, numeric_cols=(1, 2), charts=[categories.drawing]),
     ]
@@ -168,3 +165,18 @@ def donors_pdf(fund: Fund, generated_at: datetime | None = None) -> bytes:
                          "Donors who asked to stay anonymous are marked: thank them privately, never in public.",
                          [Section("Donors", header=["Donor", "Email", "Gifts", "Given", "Last gift", ""], rows=rows,
                                   numeric_cols=(2, 3), total_row=True, col_widths=[110, 150, 40, 65, 65, 82])])
+
+
+def report_pdf(fund: Fund, kind: str, today: date, *, month: str | None = None, language: str = "en",
+               start: date | None = None, end: date | None = None) -> bytes:
+    """One of KINDS, with what it needs: the month for the board (this month when None), the language for
+    members, dates for the register. What the reports page and ``flask fund report`` both call."""
+    if kind == "monthly":
+        return monthly_report(fund, month if month is not None else today.strftime("%Y-%m"), today)
+    if kind == "members":
+        return members_report(fund, today, language if language in ("en", "es") else "en")
+    if kind == "register":
+        return register_pdf(fund, start, end)
+    if kind == "donors":
+        return donors_pdf(fund)
+    raise ReportRequestError(_("Choose a report: %(kinds)s.", kinds=", ".join(KINDS)))

@@ -19,10 +19,11 @@ from fundapp.accounts.models import Member, User
 from fundapp.applications.models import Application
 from fundapp.applications.states import GRANTED
 from fundapp.donations.models import Donation, Donor
-from fundapp.extensions import db
+from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger.exports import decimal_text, safe_cell
 from fundapp.ledger.models import JournalEntry
+from fundapp.reporting.figures import join_approval, public_figures
 from fundapp.review.models import Approval, GrantPayment
 
 BOM = "\ufeff"
@@ -124,12 +125,9 @@ def grant_records(fund: Fund, start: date | None = None, end: date | None = None
     for application_id, trustee_id in db.session.execute(
             db.select(Approval.application_id, Approval.trustee_id).order_by(Approval.id)):
         deciders[application_id].append(names.get(trustee_id, ""))
-    query = (db.select(Application, Member, JournalEntry.entry_date)
-             .join(Member, Member.id == Application.member_id)
-             .outerjoin(JournalEntry, db.and_(JournalEntry.fund_id == fund.id,
-                                              JournalEntry.source_kind == "grant.approval",
-                                              JournalEntry.source_id == db.cast(Application.id, db.String)))
-             .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED)))
+    query = join_approval(db.select(Application, Member, JournalEntry.entry_date)
+                          .join(Member, Member.id == Application.member_id), fund)
+    query = (query.where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED)))
              .order_by(JournalEntry.entry_date, Application.id))
     if start is not None:
         query = query.where(JournalEntry.entry_date >= start)
@@ -188,9 +186,6 @@ TABLES: dict[str, tuple[list[str], Callable[[Fund], Iterator[list]]]] = {
 
 def member_rows(fund: Fund) -> Iterator[list]:
     """The members' report as rows: grants by kind of need and by period, no group under five grants."""
-    from fundapp.extensions import utcnow
-    from fundapp.reporting.figures import public_figures
-
     found = public_figures(fund, utcnow().date())
     for group in found.categories:
         yield ["category", "+".join(group.keys), "", "", group.count, _money(group.cents), ""]

@@ -101,16 +101,25 @@ def weeks(fund: Fund, today: date, count: int = CHART_WEEKS, totals: dict[str, i
     return result
 
 
-def grants_by(fund: Fund, column, until: date | None = None) -> list[tuple[str, int, int]]:
-    """(value of ``column``, number of grants, cents approved) over every grant made (booked up to
-    ``until``, when given), largest first."""
+def join_approval(query, fund: Fund):
+    """``query`` over applications joined to the entry that booked each one's grant (for its date)."""
+    return query.join(JournalEntry, db.and_(
+        JournalEntry.fund_id == fund.id, JournalEntry.source_kind == "grant.approval",
+        JournalEntry.source_id == db.cast(Application.id, db.String)))
+
+
+def grants_by(fund: Fund, column, until: date | None = None, since: date | None = None) -> list[tuple[str, int, int]]:
+    """(value of ``column``, number of grants, cents approved) over every grant made (booked from ``since``
+    to ``until``, when given), largest first."""
     query = (db.select(column, db.func.count(Application.id), db.func.sum(Application.amount_approved_cents))
              .select_from(Application).join(Member, Member.id == Application.member_id)
              .where(Application.fund_id == fund.id, Application.status.in_(list(GRANTED))))
-    if until is not None:
-        query = query.join(JournalEntry, db.and_(
-            JournalEntry.fund_id == fund.id, JournalEntry.source_kind == "grant.approval",
-            JournalEntry.source_id == db.cast(Application.id, db.String))).where(JournalEntry.entry_date <= until)
+    if since is not None or until is not None:
+        query = join_approval(query, fund)
+        if since is not None:
+            query = query.where(JournalEntry.entry_date >= since)
+        if until is not None:
+            query = query.where(JournalEntry.entry_date <= until)
     rows = db.session.execute(query.group_by(column))
     return sorted(((value or "", int(count), int(cents or 0)) for value, count, cents in rows),
                   key=lambda row: (-row[2], row[0]))

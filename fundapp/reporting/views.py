@@ -118,19 +118,12 @@ def send_statements():
 @bp.get("/reports/<kind>.pdf")
 @roles_required(Role.TREASURER)
 def report_pdf(kind):
+    if kind not in documents.KINDS:
+        abort(404)
     fund, today = current_fund(), utcnow().date()
     try:
-        if kind == "monthly":
-            pdf = documents.monthly_report(fund, request.args.get("month", ""), today)
-        elif kind == "members":
-            language = request.args.get("lang", "en")
-            pdf = documents.members_report(fund, today, language if language in ("en", "es") else "en")
-        elif kind == "register":
-            pdf = documents.register_pdf(fund, date_arg("from"), date_arg("to"))
-        elif kind == "donors":
-            pdf = documents.donors_pdf(fund)
-        else:
-            abort(404)
+        pdf = documents.report_pdf(fund, kind, today, month=request.args.get("month", ""),
+                                   language=request.args.get("lang", "en"), start=date_arg("from"), end=date_arg("to"))
     except documents.ReportRequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("reporting.reports"))
