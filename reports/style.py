@@ -7,6 +7,8 @@ input (``rl_config.invariant``), so a re-issued document is the same file.
 """
 from __future__ import annotations
 
+import functools
+
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,7 +47,9 @@ def amount_text(cents: int) -> str:
     return f"{sign}{whole:,}.{part:02d}"
 
 
+@functools.cache
 def styles() -> dict[str, ParagraphStyle]:
+    """The paragraph styles, made once per process (a paragraph only reads its style)."""
     base = getSampleStyleSheet()
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=18, leading=22, alignment=0,
