@@ -89,11 +89,36 @@ def import_roster_command(file):
 
 @fund_cli.command("send-mail")
 def send_mail_command():
-    """Send what waits in the outbox (run from cron to retry after a mail outage)."""
-    sent, failed = deliver_pending(limit=1000)
+    """Send everything that waits in the outbox now, even messages waiting to be tried again later."""
+    sent, failed = deliver_pending(limit=1000, now=True)
     click.echo(f"Sent {sent}, failed {failed}.")
     if failed:
         sys.exit(1)
+
+
+@fund_cli.command("worker")
+@click.option("--once", is_flag=True, help="Apply what is due and send what is due, then exit (for cron).")
+@click.option("--again", is_flag=True, help="With --once: also retry Stripe events that gave up.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds to wait when there is nothing to do.")
+def worker_command(once, again, interval):
+    """Apply the Stripe events the webhook stored and send the mail that waits; runs until stopped (SIGTERM).
+    Production runs one or more beside gunicorn; run-local runs one in its own process."""
+    import signal
+    import threading
+
+    from fundapp.donations.events import apply_waiting_events, run_worker
+
+    if once:
+        done = apply_waiting_events(again=again)
+        sent, failed = deliver_pending(limit=1000)
+        click.echo(f"Stripe events: {done.applied} applied, {done.ignored} ignored, {done.failed} failed. "
+                   f"Mail: {sent} sent, {failed} failed.")
+        sys.exit(1 if done.failed or failed else 0)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_args: stop.set())
+    click.echo(f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)")
+    run_worker(interval=interval, stop=stop)
 
 
 @fund_cli.command("verify-audit")
@@ -213,12 +238,17 @@ def run_local_command(port, stripe_port):
     server.register_webhook(f"http://127.0.0.1:{port}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
     click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}")
     click.echo(f"fundapp is starting at http://127.0.0.1:{port}  (Ctrl-C stops both)")
+    from fundapp.donations.events import start_worker_thread
+
+    stop = start_worker_thread(app)
     try:
         from werkzeug.serving import run_simple
 
         run_simple("127.0.0.1", port, app, use_reloader=False, threaded=True)
     finally:
+        stop()
         server.stop()
+
 
 
 @fund_cli.command("seed-scale")

@@ -29,6 +29,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def insert_or_merge(model):
+    """An INSERT that can say what to do ON CONFLICT (PostgreSQL and SQLite share the syntax)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 class UTCDateTime(sa.TypeDecorator):
     """A timestamp stored as UTC and always read back timezone-aware.
 

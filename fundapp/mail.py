@@ -2,14 +2,18 @@
 
 A service queues a message in the same transaction as the change it reports
 (``queue_mail``); after the commit, ``deliver_pending`` sends what is waiting over
-SMTP. If the SMTP server is down the message stays in the outbox and the next
-delivery (the next request that sends mail, or ``flask fund send-mail``) retries it.
+SMTP. If the SMTP server is down the message stays in the outbox and is tried
+again later by the worker (``flask fund worker``), the next request that sends
+mail, or ``flask fund send-mail``: after 1, 2, 4 ... minutes (at most six hours),
+``MAX_ATTEMPTS`` times in all, which rides out a mail outage of a working day.
+Several senders never send one message twice: on PostgreSQL each locks the
+messages it sends (``FOR UPDATE SKIP LOCKED``).
 Without ``MAIL_SERVER`` (local mode) messages are written to the log instead.
 """
 from __future__ import annotations
 
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fundapp.extensions import UTCDateTime, db, utcnow
 
 MAX_ATTEMPTS = 10
+MAX_BACKOFF = timedelta(hours=6)
 
 
 class OutboxMessage(db.Model):
@@ -33,6 +38,7 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: One optional attachment (a receipt PDF), kept with the message so a retry sends the same file.
     attachment_name: Mapped[str | None] = mapped_column(sa.String(200))
     attachment: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -71,16 +77,21 @@ def _connect(config) -> smtplib.SMTP:
     return smtp
 
 
-def deliver_pending(limit: int = 100) -> tuple[int, int]:
-    """Send waiting messages and commit their state; return (sent, failed)."""
+def _failed(message: OutboxMessage, exc: Exception) -> None:
+    message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    message.next_attempt_at = utcnow() + min(timedelta(minutes=2 ** (message.attempts - 1)), MAX_BACKOFF)
+
+
+def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
+    """Send the messages that are due (``now``: every waiting one, as the treasurer's button asks) and commit
+    their state; return (sent, failed)."""
     config = current_app.config
-    pending = db.session.scalars(
-        db.select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    ).all()
+    query = db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+    if not now:
+        query = query.where(sa.or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow()))
+    pending = db.session.scalars(query.order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
     if not pending:
+        db.session.commit()  # let go of the snapshot (and, on PostgreSQL, of nothing locked)
         return 0, 0
     sent = failed = 0
     smtp = None
@@ -101,13 +112,13 @@ def deliver_pending(limit: int = 100) -> tuple[int, int]:
                 message.last_error = None
                 sent += 1
             except (smtplib.SMTPException, OSError) as exc:
-                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                _failed(message, exc)
                 failed += 1
     except (smtplib.SMTPException, OSError) as exc:
         for message in pending:
             if message.sent_at is None:
                 message.attempts += 1
-                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                _failed(message, exc)
                 failed += 1
         current_app.logger.warning("Mail server unreachable; %d message(s) kept in the outbox", failed)
     finally:

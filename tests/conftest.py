@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 
 from fundapp import create_app
 from fundapp.accounts import services as account_services
+from fundapp.donations.events import start_worker_thread
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund
 from fundapp.payments.local_server import LocalStripe
@@ -230,14 +231,18 @@ def _localstripe():
 
 
 @pytest.fixture
-def localstripe(app, _localstripe, live_server):
-    """A fresh local Stripe server wired to the app: the SDK calls it, its webhooks reach the live app."""
+def localstripe(request, app, _localstripe, live_server):
+    """A fresh local Stripe server wired to the app: the SDK calls it, its webhooks reach the live app,
+    and a worker thread applies them (unless the test is marked ``no_worker``)."""
     _localstripe.reset()
     app.config.update(STRIPE_API_BASE=_localstripe.base_url, STRIPE_SECRET_KEY="sk_test_fundapp",
                       STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
     _localstripe.register_webhook(f"{live_server}/stripe/webhook", WEBHOOK_SECRET)
     _localstripe.app_url = live_server
+    stop_worker = (start_worker_thread(app, interval=0.05)  # applies what the webhook stores, as run-local does
+                   if request.node.get_closest_marker("no_worker") is None else lambda: None)
     yield _localstripe
+    stop_worker()
     _localstripe.reset()
 
 

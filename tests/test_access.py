@@ -37,6 +37,7 @@ EXPECTED = {
     "admin.roster": {"treasurer"},
     "admin.import_roster": {"treasurer"},
     "admin.send_mail": {"treasurer"},
+    "admin.apply_events": {"treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
     "ledger.report": {"treasurer"},

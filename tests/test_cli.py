@@ -113,3 +113,29 @@ def test_send_mail_keeps_messages_when_smtp_is_down_then_sends(runner, app, smtp
     assert [m["Subject"] for m in smtp.messages] == ["Hello"]
     message = db.session.scalar(db.select(OutboxMessage))
     assert message.sent_at is not None and message.attempts == 2
+
+
+def test_mail_waits_longer_between_tries_while_the_mail_server_is_down(app, smtp, fund):
+    """The worker calls deliver_pending every second; an outage must not use up a message's tries."""
+    from datetime import timedelta
+
+    from fundapp.extensions import utcnow
+    from fundapp.mail import OutboxMessage, deliver_pending, queue_mail
+
+    queue_mail("x@example.org", "Hello", "Body")
+    db.session.commit()
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = 1  # nothing listens there
+    gaps = []
+    for _try in range(3):
+        assert deliver_pending() == (0, 1)
+        message = db.session.scalar(db.select(OutboxMessage))
+        gaps.append(round((message.next_attempt_at - utcnow()).total_seconds() / 60))
+        assert deliver_pending() == (0, 0)  # not due yet: not tried, not counted
+        assert db.session.scalar(db.select(OutboxMessage)).attempts == len(gaps)
+        message.next_attempt_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert gaps == [1, 2, 4]
+    app.config["MAIL_PORT"] = port
+    assert deliver_pending() == (1, 0)
+    assert [m["Subject"] for m in smtp.messages] == ["Hello"]

@@ -85,3 +85,20 @@ def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_d
         assert ledger.count_entries_crediting(fund, "Income:Donations") == 3
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_event_queue_migration_marks_events_stored_before_it_as_done(empty_database):
+    """Before 0010 an event was applied in the request that stored it: the worker must not apply it again."""
+    from fundapp.donations import events
+
+    app = create_app(base_config(empty_database))
+    with app.app_context():
+        flask_migrate.upgrade(revision="0009")
+        db.session.execute(sa.text("INSERT INTO stripe_events (id, type, payload, received_at) VALUES "
+                                   "('evt_old', 'charge.succeeded', '{}', CURRENT_TIMESTAMP)"))
+        db.session.commit()
+        flask_migrate.upgrade()
+        assert events.waiting_events() == (0, [])
+        assert events.apply_waiting_events().total == 0
+        db.session.remove()
+        db.engine.dispose()

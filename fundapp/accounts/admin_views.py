@@ -9,6 +9,7 @@ from fundapp.accounts import services
 from fundapp.accounts.forms import NewUserForm, RosterImportForm, UserAccessForm
 from fundapp.accounts.models import Member, Role, RoleGrant, User
 from fundapp.accounts.views import show_error
+from fundapp.donations import events
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.mail import MAX_ATTEMPTS, deliver_pending, waiting_messages
@@ -31,14 +32,30 @@ def index():
             Member.fund_id == fund.id, Member.user_id.is_not(None))),
     }
     waiting, failed = waiting_messages()
+    events_waiting, events_failed = events.waiting_events()
     return render_template("admin/index.html", counts=counts, fund=fund, waiting=waiting, failed=failed,
-                           max_attempts=MAX_ATTEMPTS)
+                           max_attempts=MAX_ATTEMPTS, events_waiting=events_waiting, events_failed=events_failed,
+                           max_event_attempts=events.MAX_ATTEMPTS)
+
+
+@bp.post("/events/apply")
+@roles_required(Role.TREASURER)
+def apply_events():
+    """Book the Stripe notices that wait, those that gave up included (the worker does this by itself)."""
+    done = events.apply_waiting_events(limit=50, again=True)
+    deliver_pending()
+    if done.failed:
+        flash(_("%(applied)s booked; %(failed)s still could not be: the reason is below.", applied=done.applied + done.ignored,
+                failed=done.failed), "error")
+    else:
+        flash(_("%(applied)s booked.", applied=done.applied + done.ignored), "success")
+    return redirect(url_for("admin.index"))
 
 
 @bp.post("/mail/send")
 @roles_required(Role.TREASURER)
 def send_mail():
-    sent, failed = deliver_pending()
+    sent, failed = deliver_pending(now=True)
     if failed:
         flash(_("%(sent)s sent; %(failed)s could not be sent: the mail server said why below.", sent=sent,
                 failed=failed), "error")

@@ -184,11 +184,27 @@ class ReceiptCounter(db.Model):
 
 
 class StripeEvent(db.Model):
-    """Every webhook event received, raw, once: a repeated id is a duplicate delivery."""
+    """Every webhook event received, raw, once: a repeated id is a duplicate delivery.
+
+    The webhook only stores it; the event worker applies it (``processed_at``), and
+    on an error tries again later (``attempts``, ``next_attempt_at``, ``last_error``).
+    """
 
     __tablename__ = "stripe_events"
 
     id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funds.id"))
     type: Mapped[str] = mapped_column(sa.String(100))
     payload: Mapped[str] = mapped_column(sa.Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))  # applied, ignored
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __table_args__ = (
+        # the worker's queue: what waits, oldest first (a partial index on PostgreSQL and SQLite)
+        sa.Index("ix_stripe_events_waiting", "received_at", postgresql_where=sa.text("processed_at IS NULL"),
+                 sqlite_where=sa.text("processed_at IS NULL")),
+    )

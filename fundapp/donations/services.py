@@ -9,7 +9,6 @@ Functions flush; the caller commits.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
 from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
-                                      ReceiptCounter, StatementSent, StripeEvent, WallStatus)
+                                      ReceiptCounter, StatementSent, WallStatus)
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
@@ -525,12 +524,8 @@ HANDLERS = {
 }
 
 
-def receive_event(fund: Fund, event: dict) -> str:
-    """Store a verified event once and apply it; "duplicate", "applied" or "ignored"."""
-    if db.session.get(StripeEvent, event["id"]) is not None:
-        return "duplicate"
-    db.session.add(StripeEvent(id=event["id"], type=event["type"], payload=json.dumps(event, sort_keys=True)))
-    db.session.flush()
+def apply_event(fund: Fund, event: dict) -> str:
+    """Do what a stored event asks (re-fetching its objects from Stripe); "applied" or "ignored"."""
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return "ignored"

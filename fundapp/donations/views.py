@@ -5,16 +5,14 @@ import secrets
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from fundapp.accounts.views import show_error
-from fundapp.donations import services
+from fundapp.donations import events, services
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
-from fundapp.ledger.services import LedgerError
-from fundapp.mail import deliver_pending
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
@@ -193,19 +191,18 @@ def receipt(token):
 @public
 @csrf.exempt
 def stripe_webhook():
-    """Verify, store once, apply in one transaction; non-2xx makes Stripe deliver again later."""
+    """Verify and store the event, then answer at once; the worker applies it (donations/events.py).
+    A non-2xx answer makes Stripe deliver it again later."""
     try:
         event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     except gateway.InvalidEvent:
         return jsonify(error="invalid signature or payload"), 400
     try:
-        outcome = services.receive_event(current_fund(), event)
+        stored = events.store_event(current_fund(), event)
         db.session.commit()
-    except (IntegrityError, gateway.GatewayError, gateway.FactsIncomplete, LedgerError) as exc:
+    except SQLAlchemyError as exc:
         db.session.rollback()
-        current_app.logger.warning("webhook %s (%s) not applied, Stripe will retry: %s", event["id"], event["type"],
+        current_app.logger.warning("webhook %s (%s) not stored, Stripe will retry: %s", event["id"], event["type"],
                                    exc)
-        return jsonify(error="not applied yet; retry"), 503
-    if outcome == "applied":
-        deliver_pending()
-    return jsonify(received=event["id"], outcome=outcome)
+        return jsonify(error="not stored; retry"), 503
+    return jsonify(received=event["id"], outcome="stored" if stored else "duplicate")

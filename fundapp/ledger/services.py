@@ -10,7 +10,7 @@ from flask_babel import format_date, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change, wait_for_writers
-from fundapp.extensions import db
+from fundapp.extensions import db, insert_or_merge
 from fundapp.funds.models import Fund
 from fundapp.ledger.models import (CASH_ACCOUNTS, CHART, DAY_TOTAL_SLOTS, Account, AccountType, ClosedPeriod,
                                    DayTotal, JournalEntry, Posting)
@@ -123,11 +123,7 @@ def _add_to_day_totals(fund: Fund, entry: JournalEntry) -> None:
         net_and_credit = by_account.setdefault(posting.account_id, [0, 0])
         net_and_credit[0] += posting.amount_cents
         net_and_credit[1] = 1 if posting.amount_cents < 0 else net_and_credit[1]
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(DayTotal).values([
+    statement = insert_or_merge(DayTotal).values([
         {"fund_id": fund.id, "account_id": account_id, "day": entry.entry_date, "slot": entry.id % DAY_TOTAL_SLOTS,
          "cents": cents, "credits": credits} for account_id, (cents, credits) in sorted(by_account.items())])
     db.session.execute(statement.on_conflict_do_update(

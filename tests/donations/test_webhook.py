@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from localstripe import webhooks as localstripe_webhooks
 
-from fundapp.donations import services
+from fundapp.donations import events, services
 from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -27,8 +27,11 @@ def books(fund):
 
 
 def deliver(client, event_type, obj, **kwargs):
+    """Post a signed event, then apply what the webhook stored, as the worker does."""
     payload, headers = signed_event(event_type, obj, **kwargs)
-    return client.post("/stripe/webhook", data=payload, headers=headers)
+    response = client.post("/stripe/webhook", data=payload, headers=headers)
+    events.apply_waiting_events()
+    return response
 
 
 def pending_gift(fund, cents=2_000, email="kim@example.org"):
@@ -65,8 +68,10 @@ def test_bad_or_old_signatures_are_refused_and_nothing_is_stored(client, fund, l
 def test_unknown_event_types_are_acknowledged_and_stored_once(client, fund, localstripe):
     first = deliver(client, "customer.tax_id.created", {"id": "txi_1"}, event_id="evt_unknown")
     again = deliver(client, "customer.tax_id.created", {"id": "txi_1"}, event_id="evt_unknown")
-    assert first.get_json()["outcome"] == "ignored" and again.get_json()["outcome"] == "duplicate"
+    assert first.get_json()["outcome"] == "stored" and again.get_json()["outcome"] == "duplicate"
     assert db.session.scalar(db.select(db.func.count(StripeEvent.id))) == 1
+    stored = db.session.get(StripeEvent, "evt_unknown")
+    assert stored.outcome == "ignored" and stored.processed_at is not None and stored.attempts == 1
 
 
 def test_checkout_completion_links_the_session_and_books_no_money(client, fund, localstripe):
