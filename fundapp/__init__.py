@@ -35,6 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _init_extensions(app)
     _register_blueprints(app)
+    from fundapp import throttle
+
+    throttle.init_app(app)  # after the blueprints: it wraps their views
     _register_request_hooks(app)
     _register_error_pages(app)
     _register_template_helpers(app)
@@ -63,6 +66,11 @@ def _init_extensions(app: Flask) -> None:
     from fundapp import models  # noqa: F401  (every model registered before migrations look)
     from fundapp.extensions import babel, csrf, db, login_manager, migrate
 
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -135,6 +143,8 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config["ENV_NAME"] == "production":  # two years; the TLS proxy must serve every subdomain too
+            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
 
 

@@ -96,6 +96,21 @@ def send_mail_command():
         sys.exit(1)
 
 
+@fund_cli.command("clear-second-factor")
+@click.option("--email", required=True)
+def clear_second_factor_command(email):
+    """Forget someone's authenticator app (a lost phone and lost recovery codes): they connect a new one at
+    their next sign-in."""
+    from fundapp.accounts import two_factor
+
+    user = services.find_user_by_email(email)
+    if user is None:
+        _fail(f"no account uses {email}")
+    two_factor.clear(user, actor=None)
+    db.session.commit()
+    click.echo(f"{user.email} will connect a new authenticator app at their next sign-in.")
+
+
 @fund_cli.command("worker")
 @click.option("--once", is_flag=True, help="Apply what is due and send what is due, then exit (for cron).")
 @click.option("--again", is_flag=True, help="With --once: also retry Stripe events that gave up.")

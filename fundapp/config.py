@@ -40,6 +40,7 @@ ENV_SETTINGS: dict[str, str | None] = {
     "MAIL_USE_SSL": "false",
     "MAIL_DEFAULT_SENDER": "Hardship Fund <fund@localhost>",
     "REDIS_URL": None,
+    "TRUSTED_PROXIES": "0",
     "PASSWORD_RESET_MAX_AGE": "3600",
     "FUND_SLUG": "hardship-fund",
     "FUND_NAME": "Strike Hardship Fund",
@@ -84,7 +85,7 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "DOCUMENTS_DIR": raw["DOCUMENTS_DIR"] or os.path.join(instance_path, "documents"),
         "DOCUMENT_MAX_BYTES": int(raw["DOCUMENT_MAX_MB"]) * 1024 * 1024,
         "DOCUMENTS_PER_APPLICATION": 10,
-        # A payment (or batch) above this asks the trustee for their password again.
+        # A payment (or batch) above this asks the trustee for a fresh code from their authenticator app.
         "STEP_UP_ABOVE_CENTS": parse_amount(raw["STEP_UP_ABOVE"]),
         "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),
         "DONATION_MAX_CENTS": parse_amount(raw["DONATION_MAX"]),
@@ -99,7 +100,16 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "MAIL_USE_SSL": raw["MAIL_USE_SSL"].lower() in _TRUE,
         "MAIL_DEFAULT_SENDER": raw["MAIL_DEFAULT_SENDER"],
         "REDIS_URL": raw["REDIS_URL"],
-        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
+        # Rate limits count in Redis when it is set (shared by every worker and host), else in memory;
+        # if Redis stops answering, each process counts in its own memory until it is back.
+        "RATELIMIT_STORAGE_URI": raw["REDIS_URL"] or "memory://",
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": "fundapp",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # How many proxies (the TLS proxy, a load balancer) stand in front and set X-Forwarded-For:
+        # the rate limits and the audit trail then see the visitor's address, not the proxy's.
+        "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         "FUND_DEFAULTS": {
             "slug": raw["FUND_SLUG"],
             "name": raw["FUND_NAME"],
@@ -152,5 +162,7 @@ def check_settings(settings: dict) -> None:
         fund = settings["FUND_DEFAULTS"]
         if fund["ein"] == ENV_SETTINGS["FUND_EIN"] or fund["contact_email"] == ENV_SETTINGS["FUND_CONTACT_EMAIL"]:
             raise ConfigError("Set FUND_EIN and FUND_CONTACT_EMAIL: donors' receipts must carry the real ones.")
+        if not settings.get("REDIS_URL"):
+            raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
         settings["SESSION_COOKIE_SECURE"] = True
         settings["REMEMBER_COOKIE_SECURE"] = True

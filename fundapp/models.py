@@ -1,5 +1,5 @@
 """Imports every model so metadata (and Alembic) see the whole schema."""
-from fundapp.accounts.models import Member, RoleGrant, User  # noqa: F401
+from fundapp.accounts.models import Member, RecoveryCode, RoleGrant, User  # noqa: F401
 from fundapp.audit.models import AuditRecord  # noqa: F401
 from fundapp.funds.models import Fund  # noqa: F401
 from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  # noqa: F401

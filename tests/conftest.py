@@ -16,6 +16,7 @@ import time
 import uuid
 from email import message_from_bytes, policy
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 import stripe
@@ -26,7 +27,9 @@ from werkzeug.serving import make_server
 
 from fundapp import create_app
 from fundapp.accounts import services as account_services
+from fundapp.accounts import two_factor
 from fundapp.donations.events import start_worker_thread
+from fundapp import throttle
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund
 from fundapp.payments.local_server import LocalStripe
@@ -132,6 +135,7 @@ def app(_migrated_app):
     with _migrated_app.app_context():
         yield _migrated_app
         empty_all_tables()
+        throttle.limiter_of(_migrated_app).reset()  # each test starts with no tries counted
     _migrated_app.config.clear()
     _migrated_app.config.update(saved)
 
@@ -160,14 +164,40 @@ def create_user(app, fund):
     def make(email: str, *roles: str, password: str = PASSWORD, name: str = "Test Person", language="en"):
         user = account_services.create_user(fund, email=email, name=name, password=password,
                                             roles=roles or ("applicant",), language=language)
+        if two_factor.required_for(user):
+            enrol(user)
         db.session.commit()
         return user
 
     return make
 
 
+def enrol(user) -> None:
+    """As if the person had connected their authenticator app at a first sign-in (with the code of the step
+    just gone, so this moment's codes are left for signing in)."""
+    totp = pyotp.TOTP(two_factor.start_enrolment(user))
+    assert two_factor.confirm_enrolment(user, totp.at(time.time() - totp.interval)) is not None
+
+
+def authenticator_code(email: str) -> str:
+    """What the person's authenticator app shows: the code of the newest step not used yet (waiting for
+    the clock, as a person would, when the codes of this moment are spent)."""
+    db.session.rollback()
+    user = account_services.find_user_by_email(email)
+    totp = pyotp.TOTP(user.totp_secret)
+    step = max(int(time.time()) // totp.interval, (user.totp_last_step or -1) + 1)
+    wait = (step - 1) * totp.interval - time.time()
+    if wait > 0:
+        time.sleep(wait + 0.05)
+    return totp.at(step * totp.interval)
+
+
 def sign_in(client, email: str, password: str = PASSWORD):
-    return client.post("/login", data={"email": email, "password": password})
+    """Sign in through the pages, with the second factor for trustees and the treasurer."""
+    response = client.post("/login", data={"email": email, "password": password})
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+        response = client.post("/login/code", data={"code": authenticator_code(email)})
+    return response
 
 
 def free_port() -> int:

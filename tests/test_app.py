@@ -39,13 +39,24 @@ def production_env(monkeypatch, database_url):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("FUND_EIN", "12-3456789")
     monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch, database_url):
+def test_production_with_a_real_secret_starts_with_secure_cookies_and_hsts(monkeypatch, database_url):
     production_env(monkeypatch, database_url)
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/15"
+    response = app.test_client().get("/healthz", base_url="https://fund.example.org")
+    assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_development_sends_no_hsts(client):
+    """HSTS on a laptop would pin 127.0.0.1 to HTTPS in the browser for two years."""
+    assert "Strict-Transport-Security" not in client.get("/healthz").headers
 
 
 def test_settings_come_from_environment(monkeypatch, database_url):
@@ -138,6 +149,7 @@ def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
 
 @pytest.mark.parametrize("name, value, message", [
     ("FUND_EIN", "00-0000000", "FUND_EIN"),
+    ("REDIS_URL", "", "REDIS_URL"),
     ("STRIPE_API_BASE", "http://127.0.0.1:8420", "STRIPE_API_BASE"),
 ])
 def test_production_refuses_placeholders_and_the_local_stripe_server(monkeypatch, database_url, name, value, message):

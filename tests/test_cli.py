@@ -88,7 +88,8 @@ def test_verify_audit_names_the_first_tampered_record(runner, create_user):
     create_user("a@example.org", "trustee")
     create_user("b@example.org", "trustee")
     create_user("c@example.org", "trustee")
-    assert "Audit trail intact: 3 records" in runner.invoke(args=["fund", "verify-audit"]).output
+    # each trustee: made, then connected an authenticator app
+    assert "Audit trail intact: 6 records" in runner.invoke(args=["fund", "verify-audit"]).output
     second = db.session.scalars(db.select(AuditRecord).order_by(AuditRecord.id)).all()[1]
     db.session.execute(db.update(AuditRecord).where(AuditRecord.id == second.id).values(action="user.tampered"))
     db.session.commit()

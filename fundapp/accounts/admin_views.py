@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fundapp.accounts import services
+from fundapp.accounts import services, two_factor
 from fundapp.accounts.forms import NewUserForm, RosterImportForm, UserAccessForm
 from fundapp.accounts.models import Member, Role, RoleGrant, User
 from fundapp.accounts.views import show_error
@@ -96,13 +96,19 @@ def new_user():
     return render_template("admin/new_user.html", form=form), 422 if form.errors else 200
 
 
+def _person_of_this_fund(user_id: int) -> User:
+    """A person with a role in this fund; anyone else (another fund's, or no one) is not found."""
+    user = db.session.get(User, user_id)
+    if user is None or not any(g.fund_id == current_fund().id for g in user.grants):
+        abort(404)
+    return user
+
+
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required(Role.TREASURER)
 def edit_user(user_id: int):
     fund = current_fund()
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = _person_of_this_fund(user_id)
     form = UserAccessForm(data={"roles": sorted(user.roles_in(fund.id)), "active": user.active})
     if form.validate_on_submit():
         try:
@@ -115,7 +121,23 @@ def edit_user(user_id: int):
             db.session.commit()
             flash(_("Saved the access of %(name)s.", name=user.name), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/edit_user.html", form=form, user=user), 422 if form.errors else 200
+    return render_template("admin/edit_user.html", form=form, user=user,
+                           second_factor=two_factor.enrolled(user)), 422 if form.errors else 200
+
+
+@bp.post("/users/<int:user_id>/second-factor/clear")
+@roles_required(Role.TREASURER)
+def clear_second_factor(user_id: int):
+    """A lost phone: the person connects a new authenticator app at their next sign-in."""
+    user = _person_of_this_fund(user_id)
+    if user.id == current_user.id:  # an open session alone must not be able to take the second factor off
+        flash(_("You cannot clear your own authenticator app here: use a recovery code to sign in, or ask "
+                "another treasurer (or the operator: flask fund clear-second-factor)."), "error")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    two_factor.clear(user, actor=current_user)
+    db.session.commit()
+    flash(_("%(name)s will connect a new authenticator app at their next sign-in.", name=user.name), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 def _render_roster(form: RosterImportForm, *, query: str = "", page: int = 1, problems=(), status: int = 200):

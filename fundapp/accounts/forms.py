@@ -109,3 +109,10 @@ class RosterImportForm(FlaskForm):
         FileAllowed(["csv", "txt"], _l("The roster must be a .csv file.")),
     ])
     submit = SubmitField(_l("Import"))
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autocapitalize": "off",
+                                  "spellcheck": "false"})
+    submit = SubmitField(_l("Continue"))

@@ -46,6 +46,11 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The second factor (two_factor.py): a TOTP secret (base32), in use once ``totp_enabled_at`` is set;
+    #: ``totp_last_step`` is the last 30-second step whose code was accepted (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -60,6 +65,17 @@ class User(UserMixin, db.Model):
 
     def roles_in(self, fund_id: int) -> frozenset[Role]:
         return frozenset(Role(g.role) for g in self.grants if g.fund_id == fund_id)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app (a lost phone); only its hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RoleGrant(db.Model):

@@ -283,6 +283,17 @@ def user_for_reset_token(token: str) -> User:
     return user
 
 
+def notify_second_factor_enabled(user: User) -> None:
+    """Tell the person by mail that an authenticator app now guards their account (someone holding only
+    their password could try to connect their own)."""
+    with force_locale(user.language):
+        subject = _("An authenticator app is now connected to your account")
+        body = _("Hello %(name)s,\n\nAn authenticator app was just connected to your hardship fund account; from "
+                 "now on signing in needs a code from it.\n\nIf this was not you, tell the fund's treasurer at once: "
+                 "someone has your password.", name=user.name)
+    queue_mail(user.email, subject, body)
+
+
 def request_password_reset(email: str, *, reset_url_for) -> None:
     """Queue a reset email if an active account has this address; say nothing either way."""
     user = find_user_by_email(email)

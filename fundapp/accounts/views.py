@@ -1,13 +1,16 @@
 """Sign-up, sign-in and out, password reset, the profile and membership proof."""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from fundapp.accounts import services
+from fundapp.accounts import services, two_factor
 from fundapp.accounts.forms import (
     ChangePasswordForm,
+    CodeForm,
     LinkMemberForm,
     LoginForm,
     NewPasswordForm,
@@ -39,6 +42,36 @@ def _sign_in(user, remember: bool = False) -> None:
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user, remember=remember)
     session["language"] = user.language
+
+
+PENDING_SECONDS = 600  # the password was right this long ago: time enough to find the phone
+
+
+def _sign_in_or_ask_for_code(user, remember: bool, next_url: str):
+    """Sign in; or, for trustees and the treasurer, first ask for the second factor (enrolling it the
+    first time). Until then the session holds only who is waiting, never a signed-in user."""
+    if not two_factor.required_for(user):
+        _sign_in(user, remember=remember)
+        return None
+    session.clear()
+    session.update(pending_user=user.get_id(), pending_remember=bool(remember), pending_next=next_url,
+                   pending_since=int(time.time()), language=user.language)
+    return redirect(url_for("accounts.second_factor" if two_factor.enrolled(user)
+                            else "accounts.setup_second_factor"))
+
+
+def _pending_user():
+    """The account whose password was just given, while it waits for its second factor."""
+    if time.time() - session.get("pending_since", 0) > PENDING_SECONDS:
+        return None
+    user = services.load_user(session.get("pending_user") or "")  # a changed password ends the wait too
+    return user if user is not None and two_factor.required_for(user) else None
+
+
+def _finish_second_factor(user):
+    remember, next_url = session.get("pending_remember", False), session.get("pending_next")
+    _sign_in(user, remember=remember)
+    return safe_next(next_url, url_for("accounts.account"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -75,11 +108,79 @@ def login():
             form.password.errors.append(_("The email address or password is not right. Try again, or reset your password."))
         else:
             db.session.commit()
-            _sign_in(user, remember=form.remember.data)
+            next_url = safe_next(request.args.get("next"), url_for("accounts.account"))
+            ask = _sign_in_or_ask_for_code(user, form.remember.data, next_url)
+            if ask is not None:
+                return ask
             flash(_("You are signed in."), "success")
-            return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
+            return redirect(next_url)
     status = 422 if form.errors else 200
     return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def second_factor():
+    user = _pending_user()
+    if user is None or not two_factor.enrolled(user):
+        flash(_("Please sign in again."), "info")
+        return redirect(url_for("accounts.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        if two_factor.verify(user, form.code.data):
+            db.session.commit()
+            target = _finish_second_factor(user)
+            flash(_("You are signed in."), "success")
+            left = two_factor.recovery_codes_left(user)
+            if left <= 3:
+                flash(_("You have %(num)s recovery codes left: make new ones on your account page.", num=left),
+                      "info")
+            return redirect(target)
+        db.session.rollback()
+        form.code.errors.append(_("That code is not right, or was already used. Type the newest code from your "
+                                  "authenticator app, or one of your recovery codes."))
+    return render_template("accounts/second_factor.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login/setup", methods=["GET", "POST"])
+@public
+def setup_second_factor():
+    """First sign-in of a trustee or treasurer: connect an authenticator app, then keep the recovery codes."""
+    user = _pending_user()
+    if user is None or two_factor.enrolled(user):
+        flash(_("Please sign in again."), "info")
+        return redirect(url_for("accounts.login"))
+    if user.totp_secret is None:  # a reload keeps the secret already scanned
+        two_factor.start_enrolment(user)
+        db.session.commit()
+    form = CodeForm()
+    if form.validate_on_submit():
+        codes = two_factor.confirm_enrolment(user, form.code.data)
+        if codes is not None:
+            services.notify_second_factor_enabled(user)
+            db.session.commit()
+            deliver_pending()
+            target = _finish_second_factor(user)
+            return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
+        db.session.rollback()
+        form.code.errors.append(_("That code is not right. Type the 6 digits your authenticator app shows now."))
+    uri = two_factor.provisioning_uri(user, current_fund().name)
+    return render_template("accounts/setup_second_factor.html", form=form, secret=user.totp_secret,
+                           qr=two_factor.qr_code_data_uri(uri)), 422 if form.errors else 200
+
+
+@bp.post("/account/recovery-codes")
+@signed_in
+def new_recovery_codes():
+    """New recovery codes (the old stop working), after a fresh code from the app."""
+    if not two_factor.enrolled(current_user) or not two_factor.verify(current_user, request.form.get("code", ""),
+                                                                      recovery=False):
+        db.session.rollback()
+        flash(_("That code is not right. Type the 6 digits your authenticator app shows now."), "error")
+        return redirect(url_for("accounts.account"))
+    codes = two_factor.new_recovery_codes(current_user)
+    db.session.commit()
+    return render_template("accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.account"))
 
 
 @bp.post("/logout")
@@ -121,7 +222,10 @@ def reset_password(token: str):
             show_error(form, exc, "password")
         else:
             db.session.commit()
-            _sign_in(user)
+            ask = _sign_in_or_ask_for_code(user, False, url_for("accounts.account"))
+            if ask is not None:
+                flash(_("Your new password is saved. Now the code from your authenticator app."), "success")
+                return ask
             flash(_("Your new password is saved and you are signed in."), "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/reset_password.html", form=form), 422 if form.errors else 200
@@ -130,8 +234,10 @@ def reset_password(token: str):
 def _render_account(profile_form: ProfileForm, password_form: ChangePasswordForm):
     status = 422 if profile_form.errors or password_form.errors else 200
     member = services.member_of(current_user, current_fund())
+    second_factor = ({"left": two_factor.recovery_codes_left(current_user)}
+                     if two_factor.enrolled(current_user) else None)
     return render_template("accounts/account.html", form=profile_form, member=member,
-                           password_form=password_form), status
+                           password_form=password_form, second_factor=second_factor), status
 
 
 @bp.route("/account", methods=["GET", "POST"])

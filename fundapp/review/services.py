@@ -248,18 +248,19 @@ class StepUpNeeded(ReviewError):
     pass
 
 
-def confirm_identity(actor: User, total_cents: int, password: str, threshold_cents: int, fund: Fund) -> None:
-    """Above the threshold a payment needs the trustee's password again (a stolen open session is not enough)."""
-    from fundapp.accounts.services import verify_password
+def confirm_identity(actor: User, total_cents: int, code: str, threshold_cents: int, fund: Fund) -> None:
+    """Above the threshold a payment needs a fresh code from the trustee's authenticator app (a stolen open
+    session, or a password seen over a shoulder, is not enough)."""
+    from fundapp.accounts import two_factor
 
     if total_cents <= threshold_cents:
         return
-    if not password or not verify_password(actor, password):
+    if not code or not two_factor.verify(actor, code, recovery=False):
         record_change("payment.step_up_failed", "user", actor.id, actor=actor, fund_id=fund.id,
                       after={"total_cents": total_cents})
         db.session.flush()
-        raise StepUpNeeded(_("Payments above %(limit)s need your password again. Enter it and try once more.",
-                             limit=money(threshold_cents, fund)), "password")
+        raise StepUpNeeded(_("Payments above %(limit)s need a fresh code from your authenticator app. Type the "
+                             "newest code and try once more.", limit=money(threshold_cents, fund)), "code")
 
 
 def payable(fund: Fund) -> list[Application]:

@@ -179,7 +179,7 @@ def deny(application_id):
 def pay(application_id):
     def act(fund, application):
         paid_on = date.fromisoformat(request.form.get("paid_on", ""))
-        services.confirm_identity(current_user, _cents("amount"), request.form.get("password", ""),
+        services.confirm_identity(current_user, _cents("amount"), request.form.get("code", ""),
                                   current_app.config["STEP_UP_ABOVE_CENTS"], fund)
         services.record_payment(fund, application, amount_cents=_cents("amount"),
                                 method=request.form.get("method", ""), reference=request.form.get("reference", ""),
@@ -272,7 +272,7 @@ def pay_batch():
     chosen = _chosen(fund)
     try:
         services.confirm_identity(current_user, sum(a.amount_approved_cents - a.amount_paid_cents for a in chosen),
-                                  request.form.get("password", ""), current_app.config["STEP_UP_ABOVE_CENTS"], fund)
+                                  request.form.get("code", ""), current_app.config["STEP_UP_ABOVE_CENTS"], fund)
         paid = services.pay_batch(fund, chosen, method=request.form.get("method", ""),
                                   first_reference=request.form.get("reference", ""),
                                   paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user)

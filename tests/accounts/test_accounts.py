@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 
+import pyotp
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
@@ -223,10 +224,19 @@ def test_treasurer_creates_trustee_who_gets_a_set_password_link(client, create_u
     assert len(smtp.messages) == 1 and smtp.messages[0]["To"] == "tom@example.org"
     link = _link_in(smtp.messages[0])
     other = client.application.test_client()
-    assert other.post(link, data={"password": "tom's own passphrase", "confirm": "tom's own passphrase"}).status_code == 302
+    chosen = other.post(link, data={"password": "tom's own passphrase", "confirm": "tom's own passphrase"})
+    assert chosen.status_code == 302 and chosen.headers["Location"].endswith("/login/setup")
+    assert other.get("/account").status_code == 302  # a trustee: not signed in before the second factor
+    setup = other.get("/login/setup").get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup).group(1)
+    assert 'src="data:image/svg+xml' in setup
+    codes_page = other.post("/login/setup", data={"code": pyotp.TOTP(secret).now()})
+    codes = re.findall(r"<code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code>", codes_page.get_data(as_text=True))
+    assert codes_page.status_code == 200 and len(set(codes)) == 10
     assert other.get("/account").status_code == 200
+    assert smtp.messages[-1]["Subject"] == "An authenticator app is now connected to your account"
     actions = db.session.scalars(db.select(AuditRecord.action)).all()
-    assert "user.create" in actions and "user.password_change" in actions
+    assert {"user.create", "user.password_change", "user.second_factor_enabled"} <= set(actions)
 
 
 def test_treasurer_changes_roles_and_it_is_audited(client, create_user, fund):

@@ -51,3 +51,16 @@ def axe_violations(page) -> list[str]:
     result = page.evaluate(
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in result["violations"]]
+
+
+def sign_in_as(page, base: str, email: str) -> None:
+    """Sign in in the browser; trustees and the treasurer then type their authenticator app's code."""
+    from tests.conftest import PASSWORD, authenticator_code
+
+    page.goto(base + "/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if page.url.endswith("/login/code"):
+        page.get_by_label("Code").fill(authenticator_code(email))
+        page.get_by_role("button", name="Continue").click()

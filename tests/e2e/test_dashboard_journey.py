@@ -11,7 +11,7 @@ from fundapp.reporting import figures
 from reports.style import amount_text
 from tests.e2e.conftest import axe_violations
 from tests.e2e.test_member_journey import shot
-from tests.e2e.test_review_journey import sign_in_as
+from tests.e2e.conftest import sign_in_as
 from tests.reporting.test_dashboard import gift, grants  # noqa: F401
 
 

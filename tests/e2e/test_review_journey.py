@@ -15,17 +15,10 @@ from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from tests.accounts.test_roster import GOOD
 from tests.applications.test_applications import PDF
-from tests.conftest import PASSWORD, wait_for
-from tests.e2e.conftest import axe_violations
+from tests.conftest import wait_for
+from tests.e2e.conftest import axe_violations, sign_in_as
 from tests.e2e.test_member_journey import shot
 from tests.review.test_decisions import fund_with
-
-
-def sign_in_as(page, base, email):
-    page.goto(base + "/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_two_trustees_take_a_large_case_to_paid(live_server, phone, fund, create_user):

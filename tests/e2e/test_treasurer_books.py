@@ -9,16 +9,9 @@ from pypdf import PdfReader
 
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import axe_violations
+
+from tests.e2e.conftest import axe_violations, sign_in_as
 from tests.e2e.test_member_journey import shot
-
-
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_treasurer_prints_the_books_and_closes_a_month(live_server, phone, fund, create_user):
@@ -27,7 +20,7 @@ def test_treasurer_prints_the_books_and_closes_a_month(live_server, phone, fund,
                       postings=[("Assets:Undeposited", 52_500), ("Income:Donations", -52_500)])
     db.session.commit()
     page = phone
-    sign_in(page, live_server, "tess@example.org")
+    sign_in_as(page, live_server, "tess@example.org")
     page.get_by_role("link", name="Books").click()
     expect(page.get_by_text("$525.00").first).to_be_visible()
     shot(page, "10-books")

@@ -145,7 +145,7 @@ def test_batch_sheet_lists_payees_and_the_total(client, create_user, fund):
     assert application.status == Status.PAID
 
 
-def test_a_large_payment_asks_for_the_password_again(client, create_user, roster, app):  # noqa: F811
+def test_a_large_payment_asks_for_a_fresh_authenticator_code(client, create_user, roster, app):  # noqa: F811
     from fundapp.review import services as review
 
     fund = roster
@@ -160,15 +160,17 @@ def test_a_large_payment_asks_for_the_password_again(client, create_user, roster
     db.session.commit()
     sign_in(client, "tom@example.org")
     form = {"amount": "250", "method": "cheque", "reference": "1", "paid_on": "2026-11-27"}
-    refused = client.post(f"/review/{application.id}/pay", data={**form, "password": "wrong"}, follow_redirects=True)
-    assert "need your password again" in refused.get_data(as_text=True)
+    from tests.conftest import PASSWORD, authenticator_code
+
+    for wrong in ("", PASSWORD, "123456"):  # no code, the password (no longer enough), a wrong code
+        refused = client.post(f"/review/{application.id}/pay", data={**form, "code": wrong}, follow_redirects=True)
+        assert "need a fresh code from your authenticator app" in refused.get_data(as_text=True)
     db.session.refresh(application)
     assert application.amount_paid_cents == 0
     small = client.post(f"/review/{application.id}/pay", data={**form, "amount": "100"}, follow_redirects=True)
-    assert "recorded in the books" in small.get_data(as_text=True)  # under the limit: no password asked
-    from tests.conftest import PASSWORD
-
-    ok = client.post(f"/review/{application.id}/pay", data={**form, "amount": "150", "password": PASSWORD},
+    assert "recorded in the books" in small.get_data(as_text=True)  # under the limit: no code asked
+    code = authenticator_code("tom@example.org")
+    ok = client.post(f"/review/{application.id}/pay", data={**form, "amount": "150", "code": code},
                      follow_redirects=True)
     assert "recorded in the books" in ok.get_data(as_text=True)
     db.session.refresh(application)
