@@ -30,7 +30,7 @@ from fundapp.reporting import exports as reporting_exports
 fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.")
 
 ROLE_NAMES = [r.value for r in Role]
-DEMO_PASSWORD = "picket-line-demo"
+DEMO_PASSWORD = "picket-line-demo"  # nosec B105 # demo data only; seed-demo refuses production
 DEMO_USERS = [
     ("treasurer@" + DEMO_DOMAIN, "Tess Treasurer", [Role.TREASURER, Role.TRUSTEE]),
     ("trustee@" + DEMO_DOMAIN, "Tom Trustee", [Role.TRUSTEE]),
@@ -369,7 +369,7 @@ UNITS = ["Production", "Maintenance", "Warehouse", "Clerical"]
 
 def demo_roster_csv(count: int = 50, seed: int = 1) -> bytes:
     """A made-up roster of ``count`` members (the first one is the demo applicant)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # made-up demo data, not security
     lines = ["member_id,first_name,last_name,email,worksite,unit,on_strike"]
     lines.append(f"D-1000,Ana,Applicant,applicant@{DEMO_DOMAIN},North Plant,Production,yes")
     for n in range(1, count):
@@ -434,7 +434,7 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
     from fundapp.donations.models import WallStatus
     from fundapp.payments.facts import PaymentSettled, PayoutFact
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # made-up demo data, not security
     posted = 0
 
     def post(day, memo, kind, source, postings):

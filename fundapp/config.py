@@ -14,10 +14,10 @@ from dotenv import load_dotenv
 from fundapp.money import parse_amount
 from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
 
-DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # nosec B105 # the development default; production refuses it
 
 #: Settings read from the environment: name -> default (None: unset).
-ENV_SETTINGS: dict[str, str | None] = {
+ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and names, no real secret; production refuses them
     "FUNDAPP_ENV": "development",
     "SECRET_KEY": DEV_SECRET_KEY,
     "DATABASE_URL": None,

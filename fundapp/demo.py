@@ -84,7 +84,7 @@ def _apply(fund: Fund, user: User, member: Member, category: str, cents: int, on
 def seed_demo_cases(fund: Fund, today: date, *, treasurer: User, trustees: list[User], password: str,
                     seed: int = 5) -> int:
     """Grants spread over the last three months and an open queue; returns the number of applications."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # made-up demo data, not security
     tom, tina = trustees
     # The demo fund's rules let a month's rent through in one application (the defaults cap a week at $300).
     applications.update_rules(fund, actor=treasurer, weekly_cap_cents=1_000_00, category_cap_cents=1_000_00)

@@ -98,7 +98,7 @@ def _seed(fund: Fund, donations: int, grants: int, today: date, seed: int,
         RoleGrant.fund_id == fund.id, RoleGrant.role.in_([Role.TRUSTEE.value, Role.TREASURER.value])).limit(1))
     if trustee is None:
         raise ScaleRefused("the fund needs a trustee or treasurer first (create-user): someone decided the grants")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # made-up benchmark data, not security
     accounts = {name: account.id for name, account in ledger.chart(fund).items()}
     rules = current_rules(fund)
     db.session.commit()
@@ -175,7 +175,7 @@ def _seed(fund: Fund, donations: int, grants: int, today: date, seed: int,
     started = time.perf_counter()
     member_count = max(grants // 10, 1)
     first_user, first_member = _next_id(User), _next_id(Member)
-    password = "!scale-data-cannot-sign-in"  # not an argon2 hash: no password ever matches it
+    password = "!scale-data-cannot-sign-in"  # nosec B105 # not an argon2 hash: no password ever matches it
     for start in range(0, member_count, BATCH):
         span = range(start, min(start + BATCH, member_count))
         _insert(User, [{"id": first_user + n, "email": f"striker{first_user + n}@{DOMAIN}",
