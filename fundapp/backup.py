@@ -21,7 +21,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
-import subprocess
+import subprocess  # nosec B404 # runs pg_dump and pg_restore only, with fixed arguments and no shell
 import tarfile
 from pathlib import Path
 

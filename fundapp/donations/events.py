@@ -38,6 +38,10 @@ MAX_BACKOFF_SECONDS = 3600
 
 def store_event(fund: Fund, event: dict) -> bool:
     """Keep a verified event for the worker (flushes); False when its id is already kept (a re-delivery)."""
+    if db.session.scalar(db.select(StripeEvent.id).where(StripeEvent.id == event["id"])) is not None:
+        # A plain read: a re-delivery of an event the worker is applying right now is answered at once,
+        # where the INSERT below would wait on the worker's lock on that row until its booking commits.
+        return False
     statement = insert_or_merge(StripeEvent).values(
         id=event["id"], fund_id=fund.id, type=event["type"], payload=json.dumps(event, sort_keys=True),
         received_at=utcnow(), attempts=0)
