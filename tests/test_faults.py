@@ -31,6 +31,9 @@ from tests.conftest import WEBHOOK_SECRET, base_config, free_port, make_pg_datab
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYMENTS = 24
+REPLAY_EVERY = 2  # every second event is delivered twice
+SAME_MONEY_EVERY = 3  # every third payment also arrives as charge.succeeded
+DELIVERIES = PAYMENTS + len(range(0, PAYMENTS, REPLAY_EVERY)) + len(range(0, PAYMENTS, SAME_MONEY_EVERY))
 
 
 def charge_id(intent) -> str:
@@ -109,11 +112,12 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
     unique = [{"id": f"evt_pi_{n}", "object": "event", "type": "payment_intent.succeeded", "created": created,
                "livemode": False, "data": {"object": {"id": intent.id, "object": "payment_intent"}}}
               for n, intent in enumerate(intents)]
-    replays = [dict(e) for e in unique[::2]]  # the same event delivered again
+    replays = [dict(e) for e in unique[::REPLAY_EVERY]]  # the same event delivered again
     same_money = [{**e, "id": e["id"].replace("pi", "ch"), "type": "charge.succeeded",  # the same money again
                    "data": {"object": {"id": charge_id(intent), "object": "charge"}}}
-                  for e, intent in list(zip(unique, intents))[::3]]
+                  for e, intent in list(zip(unique, intents))[::SAME_MONEY_EVERY]]
     deliveries = [signed(e) for e in unique + replays + same_money]
+    assert len(deliveries) == DELIVERIES
     random.Random(8).shuffle(deliveries)
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, "SECRET_KEY": "x" * 40,

@@ -33,6 +33,9 @@ HOSTILE = st.sampled_from([
 VALUES = st.one_of(HOSTILE, st.text(max_size=300), st.integers().map(str))
 FORMS = st.dictionaries(st.sampled_from(FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)), max_size=12)
 
+FORMS_PER_ROUTE = 10  # generated forms sent to every POST route, per persona
+WEBHOOK_BODIES = 150
+
 #: Audit records a refusal writes on purpose (a failed step-up is kept on the record).
 REFUSALS_ON_RECORD = {"payment.step_up_failed"}
 
@@ -69,7 +72,7 @@ def test_no_form_answers_500_or_keeps_half_of_a_refused_request(app, client, cre
     assert len(routes) >= {"anonymous": 8, "applicant": 12, "treasurer": 30}[persona]
     seen = {"answers": 0, "refused": 0}
 
-    @settings(max_examples=10, deadline=None, database=None,
+    @settings(max_examples=FORMS_PER_ROUTE, deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(form=FORMS)
     def send_everywhere(form):
@@ -89,7 +92,7 @@ def test_no_form_answers_500_or_keeps_half_of_a_refused_request(app, client, cre
     assert seen["refused"] > seen["answers"] // 3  # the hostile values were mostly refused, not ignored
 
 
-@settings(max_examples=150, deadline=None, database=None,
+@settings(max_examples=WEBHOOK_BODIES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(st.binary(max_size=2_000), st.text(max_size=2_000).map(str.encode),
                       st.dictionaries(st.text(max_size=20), st.text(max_size=50)).map(lambda d: repr(d).encode())),

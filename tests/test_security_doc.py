@@ -1,0 +1,56 @@
+"""SECURITY.md's figures are the tests' own: each row of its table is checked against the code of the
+test it names, so the page cannot claim more (or other) than make test runs."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fundapp import throttle
+from fundapp.accounts import two_factor
+from tests import test_access, test_faults, test_fuzz, test_object_access
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rows() -> dict[str, tuple[str, str]]:
+    text = (ROOT / "SECURITY.md").read_text()
+    table = text.split("| figure | value | proven by |", 1)[1].split("\n\n", 1)[0]
+    found = {}
+    for line in table.strip().splitlines()[1:]:
+        figure, value, source = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        found[figure] = (value, source.strip("`"))
+    return found
+
+
+def test_every_figure_in_security_md_is_the_tests_own(app):
+    id_routes = sum(1 for rule in app.url_map.iter_rules() if set(rule.arguments) & test_object_access.ID_ARGUMENTS)
+    faults = (ROOT / "tests" / "test_faults.py").read_text()
+    events = (ROOT / "tests" / "donations" / "test_events.py").read_text()
+    expected = {
+        "payments in the fault run": test_faults.PAYMENTS,
+        "Stripe deliveries in the fault run (replays and the same money under another event included, shuffled)":
+            test_faults.DELIVERIES,
+        "web workers killed with a request half-read": 2 if "assert kills == 2" in faults else None,
+        "event workers killed in the middle of a booking":
+            1 if faults.count("os.kill(workers[-1].pid, signal.SIGKILL)") == 1 else None,
+        "gifts lost, doubled, or cents off after the fault run (books compared entry by entry with a clean run)":
+            0 if "assert canonical_books(clean_fund) == books" in faults else None,
+        "database faults injected mid-booking (a trigger refusing the write)":
+            1 if "RAISE EXCEPTION 'injected fault'" in events else None,
+        "routes with an object id asked for someone else's object": id_routes,
+        "personas in the route-by-role matrix (every route)": len(test_access.PERSONAS),
+        "generated hostile forms sent to every POST route, per persona": test_fuzz.FORMS_PER_ROUTE,
+        "random webhook bodies and signatures refused, nothing stored": test_fuzz.WEBHOOK_BODIES,
+        "failed sign-ins that pause an account (per 15 minutes)":
+            int(re.match(r"(\d+) per 15 minutes", throttle.FAILED_SIGN_INS_PER_ACCOUNT).group(1)),
+        "POSTs one address may send to sign-in in 10 minutes":
+            int(re.match(r"(\d+) per 10 minutes", throttle.PER_ADDRESS).group(1)),
+        "recovery codes per person": two_factor.RECOVERY_CODES,
+        "bandit findings left unexplained in `fundapp/` and `reports/`": 0,
+        "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": 0,
+    }
+    documented = rows()
+    assert set(documented) == set(expected)
+    for figure, (value, source) in documented.items():
+        assert (ROOT / source).exists(), f"{source} does not exist"
+        assert int(value) == expected[figure], f"SECURITY.md says {value} for {figure!r}; the tests say {expected[figure]}"
