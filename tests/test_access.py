@@ -30,6 +30,7 @@ EXPECTED = {
     "accounts.second_factor": PENDING,
     "accounts.setup_second_factor": PENDING,
     "accounts.new_recovery_codes": SIGNED_IN,
+    "applications.my_data": SIGNED_IN,
     "accounts.logout": SIGNED_IN,
     "accounts.account": SIGNED_IN,
     "accounts.change_password": SIGNED_IN,

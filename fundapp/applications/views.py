@@ -2,6 +2,8 @@
 the documents view (applicant and trustees only); the treasurer's rules page."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +17,7 @@ from fundapp.applications.states import OPEN, InvalidTransition, Status
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
-from fundapp.policy import can_see_application, roles_required
+from fundapp.policy import can_see_application, roles_required, signed_in
 from fundapp.web import download
 
 bp = Blueprint("applications", __name__)
@@ -155,6 +157,20 @@ def answer(application_id):
             return redirect(url_for("applications.show", application_id=application_id))
     return render_template("applications/show.html", application=application, category_name=category_name,
                            answer_form=form, open_states=OPEN), 422
+
+
+@bp.get("/account/my-data.zip")
+@signed_in
+def my_data():
+    """Everything the fund holds about the person signed in: their answers, conversation, decisions,
+    payments, documents and the audit trail about them."""
+    from fundapp.applications.my_data import everything_about
+
+    body = everything_about(current_user, current_fund())
+    db.session.commit()
+    response = download(body, f"my-data-{date.today().isoformat()}.zip", "application/zip")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/documents/<int:document_id>")
