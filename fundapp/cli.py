@@ -96,6 +96,20 @@ def send_mail_command():
         sys.exit(1)
 
 
+@fund_cli.command("purge-closed")
+@click.option("--after-days", type=click.IntRange(30), default=None,
+              help="Days after a case closed (default: RETENTION_DAYS, three years).")
+def purge_closed_command(after_days):
+    """Remove the documents and personal details of cases closed longer than the retention period; the books,
+    amounts and the anonymised register stay. Safe to run from cron."""
+    from fundapp.applications.retention import purge_closed
+
+    days = after_days or current_app.config["RETENTION_DAYS"]
+    done = purge_closed(_fund(), timedelta(days=days))
+    click.echo(f"Removed the personal details of {done.cases} cases closed over {days} days ago, and "
+               f"{done.documents} documents ({done.bytes / 1_000_000:.1f} MB).")
+
+
 @fund_cli.command("backup")
 @click.option("-o", "--output", "target", required=True, type=click.Path(file_okay=False),
               help="A new folder for the backup.")

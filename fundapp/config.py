@@ -42,6 +42,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "REDIS_URL": None,
     "TRUSTED_PROXIES": "0",
     "PASSWORD_RESET_MAX_AGE": "3600",
+    "RETENTION_DAYS": "1095",
     "FUND_SLUG": "hardship-fund",
     "FUND_NAME": "Strike Hardship Fund",
     "FUND_LEGAL_NAME": "Local 1 Strike Hardship Fund",
@@ -110,6 +111,8 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         # How many proxies (the TLS proxy, a load balancer) stand in front and set X-Forwarded-For:
         # the rate limits and the audit trail then see the visitor's address, not the proxy's.
         "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
+        # A closed case keeps its documents and personal details this long after its last change.
+        "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
         "FUND_DEFAULTS": {
             "slug": raw["FUND_SLUG"],
             "name": raw["FUND_NAME"],

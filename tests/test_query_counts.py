@@ -113,3 +113,66 @@ def test_paid_grants_do_not_add_queries_to_the_payments_page(client, create_user
 
     before, after = same_for_more_rows(client, "/review/payments", add)
     assert before == after
+
+
+def test_the_members_list_of_applications_costs_the_same_for_more(client, create_user, fund):
+    from fundapp.accounts.models import Member
+    from fundapp.applications.models import Application
+    from fundapp.applications.services import current_rules
+
+    rosa = create_user("rosa@example.org", "applicant")
+    member = Member(fund_id=fund.id, member_id="Q-1", first_name="Rosa", last_name="Q", worksite="North", unit="U",
+                    on_strike=True, user_id=rosa.id)
+    db.session.add(member)
+    db.session.commit()
+    sign_in(client, "rosa@example.org")
+
+    def add(count):
+        for n in range(count):
+            db.session.add(Application(fund_id=fund.id, applicant_id=rosa.id, member_id=member.id,
+                                       rules_id=current_rules(fund).id, status="withdrawn" if n % 2 else "paid",
+                                       category="rent", amount_requested_cents=5_000, amount_approved_cents=5_000,
+                                       amount_paid_cents=5_000 if n % 2 == 0 else 0))
+        db.session.commit()
+
+    before, after = same_for_more_rows(client, "/my", add)
+    assert before == after
+
+
+def test_the_donor_portal_costs_the_same_for_more_gifts(client, fund, smtp):
+    import re
+
+    def add(count):
+        for _ in range(count):
+            donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
+                                          method="cash", received_on=date.today(), notify=False)
+        db.session.commit()
+
+    add(1)
+    client.post("/donor/login", data={"email": "dana@example.org"})
+    link = re.search(r"https?://\S+/donor/link/\S+", smtp.messages[-1].get_content()).group(0)
+    client.get(link.split("fund.test", 1)[-1])
+    before, after = same_for_more_rows(client, "/donor/", add)
+    assert before == after
+
+
+@pytest.mark.parametrize("url", ["/admin/roster", "/admin/users"])
+def test_the_roster_and_the_people_cost_the_same_for_more(client, create_user, fund, url):
+    from fundapp.accounts import services as accounts
+    from fundapp.accounts.models import Member
+
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    made = [0]
+
+    def add(count):
+        for _ in range(count):
+            made[0] += 1
+            user = accounts.create_user(fund, email=f"p{made[0]}@example.org", name=f"Person {made[0]}",
+                                        password="a long passphrase here", roles=["applicant"])
+            db.session.add(Member(fund_id=fund.id, member_id=f"R-{made[0]}", first_name="P", last_name=str(made[0]),
+                                  worksite="North", unit="U", on_strike=True, user_id=user.id))
+        db.session.commit()
+
+    before, after = same_for_more_rows(client, url, add)
+    assert before == after

@@ -80,6 +80,9 @@ class Application(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Set by the retention command: the case's documents and personal details are gone; the amounts, dates,
+    #: category, decision and rules version stay for the books and the anonymised register.
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rules: Mapped[FundRules] = relationship(lazy="joined")
     documents: Mapped[list[ApplicationDocument]] = relationship(

@@ -136,10 +136,10 @@ def register_pdf(fund: Fund, start: date | None, end: date | None, generated_at:
     """Every grant for the auditor (IRS Publication 3833): date, recipient, address, amount, purpose."""
     rows, total = [], 0
     for r in exports.grant_records(fund, start, end):
-        a, m = r.application, r.member
+        a = r.application
         total += a.amount_approved_cents or 0
         rows.append([r.approved_on.isoformat() if r.approved_on else "",
-                     *(paragraph(text, "small_body") for text in (f"{m.first_name} {m.last_name}", a.address,
+                     *(paragraph(text, "small_body") for text in (r.recipient, r.address,
                                                                   str(category_name(a.category)))),
                      amount_text(a.amount_approved_cents or 0), paragraph(", ".join(r.deciders), "small_body")])
     rows.append(["", "Total", "", "", amount_text(total), ""])

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from fundapp.accounts.models import Member, User
 from fundapp.applications.models import Application
+from fundapp.applications.retention import REMOVED
 from fundapp.applications.states import GRANTED
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db, utcnow
@@ -116,6 +117,17 @@ class GrantRow:
     approved_on: date | None
     deciders: list[str]
 
+    @property
+    def recipient(self) -> str:
+        """The member's name, or "(removed)" once retention has removed the case's personal details."""
+        if self.application.personal_data_removed_at is not None:
+            return REMOVED
+        return f"{self.member.first_name} {self.member.last_name}"
+
+    @property
+    def address(self) -> str:
+        return REMOVED if self.application.personal_data_removed_at is not None else self.application.address
+
 
 def grant_records(fund: Fund, start: date | None = None, end: date | None = None) -> Iterator[GrantRow]:
     """Every grant made (approved, in part or in full, or paid) in the order booked; with dates, those
@@ -140,7 +152,8 @@ def grant_records(fund: Fund, start: date | None = None, end: date | None = None
 def grant_rows(fund: Fund) -> Iterator[list]:
     for r in grant_records(fund):
         a, m = r.application, r.member
-        yield [a.id, r.approved_on, m.member_id, f"{m.first_name} {m.last_name}", m.worksite, a.category,
+        yield [a.id, r.approved_on, "" if a.personal_data_removed_at else m.member_id, r.recipient, m.worksite,
+               a.category,
                _money(a.amount_requested_cents), _money(a.amount_approved_cents), _money(a.amount_paid_cents),
                a.status, a.payee_kind, a.payee_name]
 
@@ -153,8 +166,8 @@ def register_rows(fund: Fund) -> Iterator[list]:
     """The grants register for the auditor (IRS Publication 3833): recipient, address, amount, date, purpose."""
     for r in grant_records(fund):
         a, m = r.application, r.member
-        yield [r.approved_on, f"{m.first_name} {m.last_name}", a.address, _money(a.amount_approved_cents),
-               a.category, a.need, a.payee_name or f"{m.first_name} {m.last_name}", _money(a.amount_paid_cents),
+        yield [r.approved_on, r.recipient, r.address, _money(a.amount_approved_cents),
+               a.category, a.need, a.payee_name or r.recipient, _money(a.amount_paid_cents),
                "; ".join(r.deciders), a.rules.version]
 
 
