@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -66,6 +66,13 @@ def _pending_user():
         return None
     user = services.load_user(session.get("pending_user") or "")  # a changed password ends the wait too
     return user if user is not None and two_factor.required_for(user) else None
+
+
+def _secret_page(body: str, status: int = 200):
+    """A page showing a secret (the app's key, recovery codes): never kept by the browser or a proxy."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _finish_second_factor(user):
@@ -161,12 +168,12 @@ def setup_second_factor():
             db.session.commit()
             deliver_pending()
             target = _finish_second_factor(user)
-            return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
+            return _secret_page(render_template("accounts/recovery_codes.html", codes=codes, next_url=target))
         db.session.rollback()
         form.code.errors.append(_("That code is not right. Type the 6 digits your authenticator app shows now."))
     uri = two_factor.provisioning_uri(user, current_fund().name)
-    return render_template("accounts/setup_second_factor.html", form=form, secret=user.totp_secret,
-                           qr=two_factor.qr_code_data_uri(uri)), 422 if form.errors else 200
+    return _secret_page(render_template("accounts/setup_second_factor.html", form=form, secret=user.totp_secret,
+                                        qr=two_factor.qr_code_data_uri(uri)), 422 if form.errors else 200)
 
 
 @bp.post("/account/recovery-codes")
@@ -180,7 +187,8 @@ def new_recovery_codes():
         return redirect(url_for("accounts.account"))
     codes = two_factor.new_recovery_codes(current_user)
     db.session.commit()
-    return render_template("accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.account"))
+    return _secret_page(render_template("accounts/recovery_codes.html", codes=codes,
+                                        next_url=url_for("accounts.account")))
 
 
 @bp.post("/logout")

@@ -84,8 +84,10 @@ def test_someone_made_a_trustee_connects_an_app_at_the_next_sign_in(client, crea
     assert client.get("/review/").status_code == 302
     db.session.refresh(ana)
     assert client.post("/login/setup", data={"code": "123456"}).status_code == 422
+    assert client.get("/login/setup").headers["Cache-Control"] == "no-store"  # the app's key is on it
     page = client.post("/login/setup", data={"code": pyotp.TOTP(ana.totp_secret).now()})
     assert page.status_code == 200 and "Your recovery codes" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
     assert client.get("/review/").status_code == 200
     assert smtp.messages[-1]["To"] == "ana@example.org"
 
