@@ -232,7 +232,7 @@ def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
                                        address=f"{n} Elm St", submitted_at=db.func.now()))
         db.session.commit()
         cookie_value = app.session_interface.get_signing_serializer(app).dumps(
-            {"_user_id": trustee.get_id(), "_fresh": True})
+            {"_user_id": trustee.get_id(), "_fresh": True, "second_factor": True})
     cookie = f"{app.config.get('SESSION_COOKIE_NAME', 'session')}={cookie_value}"
     (scratch / "hello.py").write_text(HELLO)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "SECRET_KEY": app.config["SECRET_KEY"],
@@ -439,7 +439,7 @@ def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float
     row(f"seed-scale, {donations:,} gifts + {grants:,} grants (s)", f"{seeded:.0f}")
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = user_id, True
+        session["_user_id"], session["_fresh"], session["second_factor"] = user_id, True, True
 
     def get(path):
         return lambda: client.get(path).status_code == 200 or sys.exit(f"{path} failed")

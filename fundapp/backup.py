@@ -47,18 +47,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _counts() -> dict[str, int]:
-    return {table: db.session.scalar(sa.select(sa.func.count()).select_from(sa.table(table))) for table in COUNTED}
-
-
-def _revision() -> str | None:
-    return db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
-
-
-def _chain_tail() -> str | None:
+def _facts(conn) -> dict:
+    """What a backup must hold, read through ``conn``: the migration, the row counts, the audit chain's end."""
     from fundapp.audit.models import AuditRecord
 
-    return db.session.scalar(db.select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
+    return {
+        "revision": conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar(),
+        "counts": {table: conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar()
+                   for table in COUNTED},
+        "audit_tail": conn.execute(sa.select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)).scalar(),
+    }
 
 
 def _libpq_url() -> str:
@@ -81,8 +79,8 @@ def backup(target: Path) -> dict:
     target.mkdir(parents=True, exist_ok=True)
     dialect = db.engine.dialect.name
     db.session.commit()
-    manifest = {"format": FORMAT, "created_at": utcnow().isoformat(), "database": dialect,
-                "revision": _revision(), "counts": _counts(), "audit_tail": _chain_tail(), "files": {}}
+    manifest = {"format": FORMAT, "created_at": utcnow().isoformat(), "database": dialect, "files": {}}
+    # The manifest describes the copy itself, never the live database a moment before or after it.
     if dialect == "sqlite":
         name = "database.sqlite3"
         source = sqlite3.connect(_sqlite_path())
@@ -93,9 +91,18 @@ def backup(target: Path) -> dict:
         finally:
             copy.close()
             source.close()
+        engine = sa.create_engine(f"sqlite:///{target / name}")
+        with engine.connect() as conn:
+            manifest |= _facts(conn)
+        engine.dispose()
     elif dialect == "postgresql":
         name = "database.dump"
-        _run(["pg_dump", "--format=custom", "--no-owner", "--file", str(target / name), _libpq_url()])
+        with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            with conn.begin():  # one snapshot: pg_dump dumps exactly what this transaction sees
+                snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar()
+                manifest |= _facts(conn)
+                _run(["pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}", "--file",
+                      str(target / name), _libpq_url()])
     else:
         raise BackupError(f"no backup method for {dialect}")
     documents = Path(current_app.config["DOCUMENTS_DIR"])
@@ -117,10 +124,12 @@ def _run(command: list[str]) -> None:
 
 
 def _holds_data() -> bool:
-    inspector = sa.inspect(db.engine)
-    if "funds" not in inspector.get_table_names():
-        return False
-    return bool(db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("funds"))))
+    """Any row in any table (but the migration marker): a restore replaces the whole database, so it must
+    replace nothing."""
+    for table in sa.inspect(db.engine).get_table_names():
+        if table != "alembic_version" and db.session.scalar(sa.select(sa.func.count()).select_from(sa.table(table))):
+            return True
+    return False
 
 
 def restore(source: Path) -> dict:
@@ -139,7 +148,8 @@ def restore(source: Path) -> dict:
     if dialect != manifest["database"]:
         raise BackupError(f"this backup is of a {manifest['database']} database; DATABASE_URL is {dialect}")
     if _holds_data():
-        raise BackupError("this database already holds a fund: restore into a new, empty database")
+        raise BackupError("this database already holds data (a fund's, or something else's): restore into a new, "
+                          "empty database")
     documents = Path(current_app.config["DOCUMENTS_DIR"])
     if documents.exists() and any(documents.iterdir()):
         raise BackupError(f"the documents folder {documents} is not empty")
@@ -177,10 +187,11 @@ def restore(source: Path) -> dict:
                 (documents / relative).parent.mkdir(parents=True, exist_ok=True)
                 with archive.extractfile(member) as data, (documents / relative).open("wb") as out:
                     shutil.copyfileobj(data, out)
-    restored = {"revision": _revision(), "counts": _counts(), "audit_tail": _chain_tail()}
+    restored = _facts(db.session.connection())
     expected = {key: manifest[key] for key in restored}
     if restored != expected:
-        raise BackupError(f"the restored database differs from the manifest: {restored} != {expected}")
+        raise BackupError(f"the restored database differs from the manifest: {restored} != {expected}. It now "
+                          "holds a partial restore: drop it, make a new empty one and restore again.")
     report = verify_chain()
     if report.first_broken_id is not None:
         raise BackupError(f"the restored audit trail is broken at record {report.first_broken_id}")

@@ -32,6 +32,7 @@ PUBLIC = Access(public=True)
 SIGNED_IN = Access()
 DONOR = Access(donor=True)
 DONOR_SESSION_KEY = "donor"
+SECOND_FACTOR_SESSION_KEY = "second_factor"  # set when this session's sign-in passed the second factor
 
 
 def _mark(view, access: Access):
@@ -108,6 +109,7 @@ def enforce_access():
     """``before_request`` hook: refuse what the endpoint's rule does not allow."""
     if request.endpoint is None:  # routing failed; Flask answers 404/405 itself
         return None
+    _end_sessions_missing_the_second_factor()
     access = access_for(request.endpoint)
     if access is not None and access.donor and current_donor_id() is None:
         return redirect(url_for("donor.login"))
@@ -116,6 +118,17 @@ def enforce_access():
     if not allows(access):
         abort(403)
     return None
+
+
+def _end_sessions_missing_the_second_factor() -> None:
+    """A trustee's or treasurer's session must have passed the second factor: one signed in before a role
+    was granted, or restored from a remember-me cookie, is signed out (they sign in again, with the code)."""
+    from flask_login import logout_user
+
+    from fundapp.accounts.two_factor import required_for
+
+    if current_user.is_authenticated and not session.get(SECOND_FACTOR_SESSION_KEY) and required_for(current_user):
+        logout_user()
 
 
 def can_see_application(application) -> bool:

@@ -5,22 +5,27 @@ Every limit is in ``LIMITS`` below, by endpoint; ``init_app`` wraps them around 
 views. Two kinds, both through Flask-Limiter:
 
 - per address: every POST from one IP address counts;
-- per account: only *failed* attempts count, keyed by the email address typed
-  (or the account waiting for its second factor), whether or not an account
-  uses it, so the pause looks the same for every address and reveals nothing.
+- per account: every attempt to sign in or type a code counts, keyed by the email
+  address typed (or the account waiting for its second factor), whether or not an
+  account uses it, so the pause looks the same for every address and reveals nothing;
+  for payments and new recovery codes, wrong fresh codes count, per person.
+
+Each endpoint counts in its own bucket (Flask-Limiter adds the endpoint to the scope).
 
 Counts live in Redis when ``REDIS_URL`` is set (production requires it), else in
 the process's memory. A breach answers 429 with Retry-After and our own page.
 """
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 PER_ADDRESS = "30 per 10 minutes"  # a union hall behind one address still signs in comfortably
-FAILED_SIGN_INS_PER_ACCOUNT = "5 per 15 minutes"
-FAILED_CODES_PER_ACCOUNT = "5 per 15 minutes"
+SIGN_INS_PER_ACCOUNT = "10 per 15 minutes"  # every attempt, right or wrong
+CODES_PER_ACCOUNT = "6 per 15 minutes"  # every code typed while waiting: five wrong, then the right one
+FAILED_CODES_PER_PERSON = "5 per 15 minutes"  # fresh codes asked of someone signed in (payments, new codes)
+PAYMENTS_PER_PERSON = "60 per 10 minutes"  # a ceiling on guessing codes in parallel through payments
 LINKS_PER_ADDRESS = "10 per hour"
 LINKS_PER_ACCOUNT = "3 per hour"
 REGISTRATIONS_PER_ADDRESS = "10 per hour"
@@ -36,22 +41,35 @@ def _pending_account() -> str:
     return "second-factor:" + str(session.get("pending_user", "")).partition(":")[0]
 
 
+def _signed_in_person() -> str:
+    from flask_login import current_user
+
+    return "person:" + str(current_user.get_id() or "").partition(":")[0]
+
+
 def _refused(response) -> bool:
-    """A form sent back with errors (422): a wrong password, a wrong code."""
-    return response.status_code == 422
+    """The request carried a wrong code (two_factor marks it), or a form came back with errors (422)."""
+    return response.status_code == 422 or bool(g.get("code_refused"))
 
 
 ADDRESS = None  # the visitor's address (behind TRUSTED_PROXIES, from X-Forwarded-For)
 
-#: endpoint -> its limits on POST: (limit, key, count only refusals?, scope shared with other endpoints)
+#: endpoint -> its limits on POST: (limit, key, count only refusals?, scope). Signing in and typing a code count
+#: every attempt *before* the request runs (a count taken after it would let attempts sent at once slip past);
+#: a payment counts only a wrong fresh code (a treasurer pays many grants), under a ceiling on all attempts.
 LIMITS: dict[str, list[tuple[str, object, bool, str]]] = {
     "accounts.login": [(PER_ADDRESS, ADDRESS, False, "sign-in"),
-                       (FAILED_SIGN_INS_PER_ACCOUNT, _typed_email, True, "sign-in-account")],
+                       (SIGN_INS_PER_ACCOUNT, _typed_email, False, "sign-in-account")],
     "accounts.second_factor": [(PER_ADDRESS, ADDRESS, False, "second-factor"),
-                               (FAILED_CODES_PER_ACCOUNT, _pending_account, True, "second-factor-account")],
+                               (CODES_PER_ACCOUNT, _pending_account, False, "second-factor-account")],
     "accounts.setup_second_factor": [(PER_ADDRESS, ADDRESS, False, "second-factor"),
-                                     (FAILED_CODES_PER_ACCOUNT, _pending_account, True, "second-factor-account")],
-    "accounts.new_recovery_codes": [(PER_ADDRESS, ADDRESS, False, "second-factor")],
+                                     (CODES_PER_ACCOUNT, _pending_account, False, "second-factor-account")],
+    "accounts.new_recovery_codes": [(FAILED_CODES_PER_PERSON, _signed_in_person, True, "fresh-code"),
+                                    (CODES_PER_ACCOUNT, _signed_in_person, False, "new-codes")],
+    "review.pay": [(FAILED_CODES_PER_PERSON, _signed_in_person, True, "fresh-code"),
+                   (PAYMENTS_PER_PERSON, _signed_in_person, False, "payments")],
+    "review.pay_batch": [(FAILED_CODES_PER_PERSON, _signed_in_person, True, "fresh-code"),
+                         (PAYMENTS_PER_PERSON, _signed_in_person, False, "payments")],
     "accounts.request_reset": [(LINKS_PER_ADDRESS, ADDRESS, False, "links"),
                                (LINKS_PER_ACCOUNT, _typed_email, False, "links-account")],
     "donor.login": [(LINKS_PER_ADDRESS, ADDRESS, False, "links"),

@@ -199,6 +199,7 @@ def test_every_post_without_csrf_token_is_refused(app, create_user):
     with client.session_transaction() as session:  # signed in without posting the login form
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+        session["second_factor"] = True  # as after the code page
     posts = [(e, r, v) for e, m, r, v in _routes(app)
              if "POST" in app.url_map._rules_by_endpoint[e][0].methods and e not in SIGNED_INSTEAD_OF_CSRF]
     assert len(posts) >= 10

@@ -85,11 +85,42 @@ def test_a_restored_backup_has_the_same_books_documents_and_audit_trail(app, fun
     assert check.returncode == 0, check.stderr
 
 
+def test_a_backup_taken_while_others_write_restores(app, fund, runner, tmp_path, empty_target):
+    """Writes land during the copy (a thread signs people up the whole time): the manifest describes the copy
+    itself, so the restore's checks pass."""
+    import threading
+
+    from fundapp.accounts import services as accounts
+
+    someone_elses_world(fund, "busy")
+    stop = threading.Event()
+
+    def busy():
+        with app.app_context():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                accounts.create_user(fund, email=f"busy{n}@example.org", name=f"Busy {n}",
+                                     password="a long passphrase here", roles=["applicant"])
+                db.session.commit()
+
+    writer = threading.Thread(target=busy)
+    writer.start()
+    try:
+        made = runner.invoke(args=["fund", "backup", "-o", str(tmp_path / "backup")])
+    finally:
+        stop.set()
+        writer.join(30)
+    assert made.exit_code == 0, made.output
+    restored = invoke(empty_target, "fund", "restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+
+
 def test_restore_refuses_a_database_with_a_fund_and_a_damaged_backup(app, fund, runner, tmp_path, empty_target):
     someone_elses_world(fund, "refuse")
     assert runner.invoke(args=["fund", "backup", "-o", str(tmp_path / "backup")]).exit_code == 0
     over_live = runner.invoke(args=["fund", "restore", str(tmp_path / "backup")])
-    assert over_live.exit_code == 1 and "already holds a fund" in over_live.output
+    assert over_live.exit_code == 1 and "already holds data" in over_live.output
 
     damaged = next(p for p in (tmp_path / "backup").iterdir() if p.name.startswith("database."))
     body = bytearray(damaged.read_bytes())

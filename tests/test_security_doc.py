@@ -31,7 +31,7 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
         "Stripe deliveries in the fault run (replays and the same money under another event included, shuffled)":
             test_faults.DELIVERIES,
         "web workers killed with a request half-read": 2 if "assert kills == 2" in faults else None,
-        "event workers killed in the middle of a booking":
+        "event workers killed while applying events (on PostgreSQL, inside a booking held open by a trigger)":
             1 if faults.count("os.kill(workers[-1].pid, signal.SIGKILL)") == 1 else None,
         "gifts lost, doubled, or cents off after the fault run (books compared entry by entry with a clean run)":
             0 if "assert canonical_books(clean_fund) == books" in faults else None,
@@ -41,8 +41,12 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
         "personas in the route-by-role matrix (every route)": len(test_access.PERSONAS),
         "generated hostile forms sent to every POST route, per persona": test_fuzz.FORMS_PER_ROUTE,
         "random webhook bodies and signatures refused, nothing stored": test_fuzz.WEBHOOK_BODIES,
-        "failed sign-ins that pause an account (per 15 minutes)":
-            int(re.match(r"(\d+) per 15 minutes", throttle.FAILED_SIGN_INS_PER_ACCOUNT).group(1)),
+        "sign-in tries (right or wrong, counted before the password is checked) that pause an account for 15 "
+        "minutes": int(re.match(r"(\d+) per 15 minutes", throttle.SIGN_INS_PER_ACCOUNT).group(1)),
+        "codes typed while waiting for the second factor before a pause":
+            int(re.match(r"(\d+) per 15 minutes", throttle.CODES_PER_ACCOUNT).group(1)),
+        "wrong fresh codes (payments, new recovery codes) that pause a person":
+            int(re.match(r"(\d+) per 15 minutes", throttle.FAILED_CODES_PER_PERSON).group(1)),
         "POSTs one address may send to sign-in in 10 minutes":
             int(re.match(r"(\d+) per 10 minutes", throttle.PER_ADDRESS).group(1)),
         "recovery codes per person": two_factor.RECOVERY_CODES,

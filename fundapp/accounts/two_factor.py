@@ -1,8 +1,9 @@
 """The second factor: a time-based code (TOTP, RFC 6238) from an authenticator app, required of
 everyone who can move the fund's money or read its cases (trustees and the treasurer).
 
-- Enrolment: a secret is made and shown once (QR code and text); it is in use only after
-  the person types a code it produced. Then ten recovery codes are shown, once; only
+- Enrolment: a secret is made and kept in the person's own session (never on their row,
+  so someone holding only the password cannot see the one the person will confirm), shown
+  as a QR code and text; it is saved and in use only after the person types a code it produced. Then ten recovery codes are shown, once; only
   their SHA-256 hashes are kept (each is 80 random bits, so the hash cannot be reversed).
 - A code is accepted for the current 30-second step or the one before or after (clocks
   drift), and each step's code works once: a code seen over a shoulder cannot be replayed.
@@ -21,6 +22,8 @@ import time
 
 import pyotp
 import segno
+import sqlalchemy as sa
+from flask import g, has_request_context
 
 from fundapp.accounts.models import RecoveryCode, Role, User
 from fundapp.audit.services import record_change
@@ -40,17 +43,14 @@ def enrolled(user: User) -> bool:
     return user.totp_secret is not None and user.totp_enabled_at is not None
 
 
-def start_enrolment(user: User) -> str:
-    """A new secret for ``user``, not in use until confirmed (a previous unconfirmed one is replaced)."""
-    if enrolled(user):
-        raise ValueError("this account already has a second factor; clear it first")
-    user.totp_secret = pyotp.random_base32()
-    db.session.flush()
-    return user.totp_secret
+def new_secret() -> str:
+    """A secret for an enrolment; the caller keeps it in the person's own session until it is confirmed, so
+    nobody else (someone holding only the password) can ever be shown it."""
+    return pyotp.random_base32()
 
 
-def provisioning_uri(user: User, fund_name: str) -> str:
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=fund_name or ISSUER)
+def provisioning_uri(user: User, secret: str, fund_name: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=fund_name or ISSUER)
 
 
 def qr_code_data_uri(uri: str) -> str:
@@ -58,31 +58,44 @@ def qr_code_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#000", light="#fff")
 
 
-def _accept_code(user: User, code: str) -> bool:
-    """True for a code of the step before, now or after that is newer than the last one accepted."""
+def _accept_code(user: User, code: str, secret: str | None = None) -> bool:
+    """True for a code of the step before, now or after that is newer than the last one accepted. The step is
+    taken with a conditional UPDATE, so two requests carrying the same code at once cannot both pass."""
     digits = "".join(ch for ch in code if ch.isdigit())
-    if len(digits) != 6 or user.totp_secret is None:
+    secret = secret or user.totp_secret
+    if len(digits) != 6 or secret is None:
         return False
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = pyotp.TOTP(secret)
     now_step = int(time.time()) // totp.interval
     for step in (now_step - 1, now_step, now_step + 1):
-        if step <= (user.totp_last_step or -1):
+        if not hmac.compare_digest(totp.at(step * totp.interval), digits):
             continue
-        if hmac.compare_digest(totp.at(step * totp.interval), digits):
+        taken = db.session.execute(
+            db.update(User).where(User.id == user.id, sa.or_(User.totp_last_step.is_(None),
+                                                             User.totp_last_step < step))
+            .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount
+        if taken:
             user.totp_last_step = step
-            db.session.flush()
             return True
     return False
 
 
-def confirm_enrolment(user: User, code: str) -> list[str] | None:
-    """Put the secret in use if ``code`` came from it; returns the new recovery codes (shown once), or None."""
-    if enrolled(user) or not _accept_code(user, code):
+def confirm_enrolment(user: User, secret: str, code: str) -> list[str] | None:
+    """Put ``secret`` in use if ``code`` came from it; returns the new recovery codes (shown once), or None."""
+    if enrolled(user) or not _accept_code(user, code, secret):
+        _refused()
         return None
+    user.totp_secret = secret
     user.totp_enabled_at = utcnow()
     codes = _new_recovery_codes(user)
     record_change("user.second_factor_enabled", "user", user.id, actor=user)
     return codes
+
+
+def _refused() -> None:
+    """Mark this request as carrying a wrong code: the per-account limits count it (throttle.py)."""
+    if has_request_context():
+        g.code_refused = True
 
 
 def _hash(code: str) -> str:
@@ -116,10 +129,12 @@ def recovery_codes_left(user: User) -> int:
 def verify(user: User, code: str, *, recovery: bool = True) -> bool:
     """A fresh code from the app, or (``recovery``) an unused recovery code, which is then spent."""
     if not enrolled(user):
+        _refused()
         return False
     if _accept_code(user, code):
         return True
     if not recovery:
+        _refused()
         return False
     spent = db.session.execute(
         db.update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash(code),
@@ -128,6 +143,8 @@ def verify(user: User, code: str, *, recovery: bool = True) -> bool:
     if spent:
         record_change("user.recovery_code_used", "user", user.id, actor=user,
                       after={"left": recovery_codes_left(user)})
+    else:
+        _refused()
     return bool(spent)
 
 

@@ -23,7 +23,7 @@ from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
 from fundapp.main.views import safe_next
-from fundapp.policy import public, roles_required, signed_in
+from fundapp.policy import SECOND_FACTOR_SESSION_KEY, public, roles_required, signed_in
 
 bp = Blueprint("accounts", __name__)
 
@@ -38,10 +38,12 @@ def _reset_url(token: str) -> str:
     return url_for("accounts.reset_password", token=token, _external=True)
 
 
-def _sign_in(user, remember: bool = False) -> None:
+def _sign_in(user, remember: bool = False, second_factor: bool = False) -> None:
     session.clear()  # a fresh session at sign-in: nothing carried over from before
     login_user(user, remember=remember)
     session["language"] = user.language
+    if second_factor:  # policy.enforce_access signs out a trustee's or treasurer's session without it
+        session[SECOND_FACTOR_SESSION_KEY] = True
 
 
 PENDING_SECONDS = 600  # the password was right this long ago: time enough to find the phone
@@ -77,7 +79,7 @@ def _secret_page(body: str, status: int = 200):
 
 def _finish_second_factor(user):
     remember, next_url = session.get("pending_remember", False), session.get("pending_next")
-    _sign_in(user, remember=remember)
+    _sign_in(user, remember=remember, second_factor=True)
     return safe_next(next_url, url_for("accounts.account"))
 
 
@@ -157,12 +159,12 @@ def setup_second_factor():
     if user is None or two_factor.enrolled(user):
         flash(_("Please sign in again."), "info")
         return redirect(url_for("accounts.login"))
-    if user.totp_secret is None:  # a reload keeps the secret already scanned
-        two_factor.start_enrolment(user)
-        db.session.commit()
+    if not session.get("pending_secret"):  # in this browser's session only; a reload keeps the one scanned
+        session["pending_secret"] = two_factor.new_secret()
+    secret = session["pending_secret"]
     form = CodeForm()
     if form.validate_on_submit():
-        codes = two_factor.confirm_enrolment(user, form.code.data)
+        codes = two_factor.confirm_enrolment(user, secret, form.code.data)
         if codes is not None:
             services.notify_second_factor_enabled(user)
             db.session.commit()
@@ -171,8 +173,8 @@ def setup_second_factor():
             return _secret_page(render_template("accounts/recovery_codes.html", codes=codes, next_url=target))
         db.session.rollback()
         form.code.errors.append(_("That code is not right. Type the 6 digits your authenticator app shows now."))
-    uri = two_factor.provisioning_uri(user, current_fund().name)
-    return _secret_page(render_template("accounts/setup_second_factor.html", form=form, secret=user.totp_secret,
+    uri = two_factor.provisioning_uri(user, secret, current_fund().name)
+    return _secret_page(render_template("accounts/setup_second_factor.html", form=form, secret=secret,
                                         qr=two_factor.qr_code_data_uri(uri)), 422 if form.errors else 200)
 
 
@@ -275,7 +277,8 @@ def change_password():
                 show_error(form, exc, "password")
             else:
                 db.session.commit()
-                _sign_in(current_user._get_current_object())
+                _sign_in(current_user._get_current_object(),
+                         second_factor=bool(session.get(SECOND_FACTOR_SESSION_KEY)))
                 flash(_("Your password is changed. Other devices have been signed out."), "success")
                 return redirect(url_for("accounts.account"))
     db.session.rollback()

@@ -17,11 +17,15 @@ from datetime import date, datetime
 from fundapp.accounts.models import Member, RoleGrant, User
 from fundapp.applications.models import Application
 from fundapp.applications.services import documents_dir
+from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.review.models import Approval, GrantPayment
+
+
+DECIDED = (Status.APPROVED, Status.PARTIALLY_APPROVED, Status.PAID, Status.DENIED)
 
 
 def _plain(value):
@@ -65,8 +69,10 @@ def everything_about(user: User, fund: Fund) -> bytes:
             | {"rules_version": a.rules.version if a.rules else None,
                "conversation": [{"from": "you" if m.author_id == user.id else "the trustees", "kind": m.kind,
                                  "body": m.body, "at": _plain(m.created_at)} for m in a.messages],
+               # a decision once made (a first approval awaiting a second trustee is not one yet)
                "decisions": [{"amount_cents": d.amount_cents, "note": d.note, "criteria": d.criteria,
-                              "at": _plain(d.created_at)} for d in approvals if d.application_id == a.id],
+                              "at": _plain(d.created_at)} for d in approvals
+                             if d.application_id == a.id and a.status in DECIDED],
                "payments": [_row(p, ["amount_cents", "method", "reference", "paid_on", "payee_name", "voided_at",
                                      "void_reason"]) for p in payments if p.application_id == a.id],
                "documents": [f"documents/{a.id}-{d.id}-{d.original_name}" for d in a.documents]}

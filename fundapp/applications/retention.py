@@ -10,14 +10,15 @@ category, decision, rules version, who decided, and the journal entries (never t
 The register then shows "(removed)" for the recipient and the address.
 
 A file is deleted only after its row's deletion is committed, so a failure never leaves a
-row whose file is gone; a file left behind by a crash in between is deleted on the next run.
+row whose file is gone. (A crash in between leaves that file behind; nothing sweeps the
+folder for files without rows, since a database pointed at by mistake would name none.)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fundapp.applications.models import Application, ApplicationDocument, ApplicationMessage
+from fundapp.applications.models import Application, ApplicationMessage
 from fundapp.applications.services import documents_dir
 from fundapp.applications.states import Status
 from fundapp.audit.services import record_change
@@ -46,7 +47,15 @@ def purge_closed(fund: Fund, older_than: timedelta, now: datetime | None = None)
     """Remove the documents and personal details of cases closed longer than ``older_than``; commits per case."""
     done = Purged()
     folder = documents_dir()
-    for application in due(fund, older_than, now):
+    cutoff = (now or utcnow()) - older_than
+    for candidate in due(fund, older_than, now):
+        # Lock the case and look again: a payment voided meanwhile has reopened it.
+        application = db.session.scalar(db.select(Application).where(Application.id == candidate.id)
+                                        .with_for_update(of=Application).execution_options(populate_existing=True))
+        if (application.status not in CLOSED or application.personal_data_removed_at is not None
+                or application.updated_at >= cutoff):
+            db.session.rollback()
+            continue
         files = [(d.stored_name, d.size_bytes) for d in application.documents]
         for document in list(application.documents):
             db.session.delete(document)
@@ -63,18 +72,4 @@ def purge_closed(fund: Fund, older_than: timedelta, now: datetime | None = None)
             done.documents += 1
             done.bytes += size
         done.cases += 1
-    _delete_orphan_files(folder)
     return done
-
-
-def _delete_orphan_files(folder) -> None:
-    """Files no document row names (left by a crash between a commit and its deletions), a day old at least:
-    an upload writes its file a moment before its row is committed, and must not lose it meanwhile."""
-    import time
-
-    known = set(db.session.scalars(db.select(ApplicationDocument.stored_name)))
-    day_ago = time.time() - 86_400
-    for path in folder.iterdir():
-        if path.is_file() and path.name not in known and not path.name.startswith(".") \
-                and path.stat().st_mtime < day_ago:
-            path.unlink()

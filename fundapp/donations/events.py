@@ -147,9 +147,9 @@ def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
         try:
             done = apply_waiting_events(limit=batch)
             sent, failed = deliver_pending()
-        except sa.exc.SQLAlchemyError as exc:  # the database went away: wait and try again
+        except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die
             db.session.rollback()
-            current_app.logger.warning("worker: database error, trying again in %.0f s: %s", interval * 5, exc)
+            current_app.logger.exception("worker: trying again in %.0f s", interval * 5)
             done, sent, failed = Applied(), 0, 0
             _sleep(interval * 5, stop)
         if done.total == 0 and sent == 0:
