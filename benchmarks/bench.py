@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -410,36 +410,52 @@ def bench_journal(entries: int) -> None:
 
 
 def bench_scale(server: str, scratch: Path, donations: int, grants: int) -> None:
-    from fundapp.accounts import services as accounts
-    from fundapp.accounts.models import Role
-    from fundapp.extensions import db, utcnow
-    from fundapp.funds.services import current_fund
-    from fundapp.scale import seed_scale
+    from fundapp.extensions import db
 
     with pg_database(server) as url:  # an empty fund of its own
         app = make_app(url, scratch)
-        with app.app_context():
-            fund = current_fund()
-            treasurer = accounts.create_user(fund, email="bench-treasurer@example.org", name="Bench Treasurer",
-                                             password="bench-password-1", roles=[Role.TREASURER, Role.TRUSTEE])
-            db.session.commit()
-            user_id = treasurer.get_id()
-            started = time.perf_counter()
-            seed_scale(fund, donations=donations, grants=grants, today=utcnow().date())
-            seeded = time.perf_counter() - started
-            db.session.execute(db.text("ANALYZE"))
-            db.session.commit()
+        user_id, seeded = seed_fund_at_scale(app, donations, grants)
         _measure_scale(app, user_id, donations, grants, seeded)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
 
 
-def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float) -> None:
-    row(f"seed-scale, {donations:,} gifts + {grants:,} grants (s)", f"{seeded:.0f}")
+def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
+    """Fill the app's empty fund with seed-scale (and a treasurer, who decided the grants); returns the
+    treasurer's session id and the seconds seeding took."""
+    from fundapp.accounts import services as accounts
+    from fundapp.accounts.models import Role
+    from fundapp.extensions import db, utcnow
+    from fundapp.funds.services import current_fund
+    from fundapp.scale import seed_scale
+
+    with app.app_context():
+        fund = current_fund()
+        treasurer = accounts.create_user(fund, email="bench-treasurer@example.org", name="Bench Treasurer",
+                                         password="a long passphrase of the bench",
+                                         roles=[Role.TREASURER, Role.TRUSTEE])
+        db.session.commit()
+        user_id = treasurer.get_id()
+        started = time.perf_counter()
+        seed_scale(fund, donations=donations, grants=grants, today=utcnow().date())
+        seeded = time.perf_counter() - started
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+    return user_id, seeded
+
+
+def signed_in_client(app, user_id: str):
+    """A test client holding a signed-in trustee's session (signing in itself is not what is measured)."""
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"], session["second_factor"] = user_id, True, True
+    return client
+
+
+def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float) -> None:
+    row(f"seed-scale, {donations:,} gifts + {grants:,} grants (s)", f"{seeded:.0f}")
+    client = signed_in_client(app, user_id)
 
     def get(path):
         return lambda: client.get(path).status_code == 200 or sys.exit(f"{path} failed")

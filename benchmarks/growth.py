@@ -25,34 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import local_stripe_process, make_app, median_seconds, pg_database  # noqa: E402
+from bench import (local_stripe_process, make_app, median_seconds, pg_database, seed_fund_at_scale,  # noqa: E402
+                   signed_in_client)
 
 
 def measure(app, donations: int) -> dict[str, float]:
-    from fundapp.accounts import services as accounts
-    from fundapp.accounts.models import Role
     from fundapp.donations import services as giving
-    from fundapp.extensions import db, utcnow
+    from fundapp.extensions import db
     from fundapp.funds.services import current_fund
     from fundapp.payments.facts import PaymentSettled
     from fundapp.reporting import figures
-    from fundapp.scale import seed_scale
 
-    figures_at: dict[str, float] = {}
-    with app.app_context():
-        fund = current_fund()
-        treasurer = accounts.create_user(fund, email="growth@example.org", name="Growth Treasurer",
-                                         password="a long passphrase of the bench", roles=[Role.TREASURER, Role.TRUSTEE])
-        db.session.commit()
-        user_id = treasurer.get_id()
-        started = time.perf_counter()
-        seed_scale(fund, donations=donations, grants=donations // 10, today=utcnow().date())
-        figures_at["seed-scale (s)"] = time.perf_counter() - started
-        db.session.execute(db.text("ANALYZE"))
-        db.session.commit()
-    client = app.test_client()
-    with client.session_transaction() as session:  # a signed-in session (sign-in itself is not measured)
-        session["_user_id"], session["_fresh"], session["second_factor"] = user_id, True, True
+    user_id, seeded = seed_fund_at_scale(app, donations, donations // 10)
+    figures_at: dict[str, float] = {"seed-scale (s)": seeded}
+    client = signed_in_client(app, user_id)
 
     def page(path):
         def get():

@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from fundapp.accounts import services as accounts
 from fundapp.accounts.models import Member, Role
 from fundapp.applications import services as applications
-from fundapp.applications.models import Application, ApplicationDocument
+from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.donations import services as giving
 from fundapp.donations.models import Donation, MonthlyGift

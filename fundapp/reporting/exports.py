@@ -165,7 +165,7 @@ GRANTS = ["application", "approved_on", "member_id", "member", "worksite", "cate
 def register_rows(fund: Fund) -> Iterator[list]:
     """The grants register for the auditor (IRS Publication 3833): recipient, address, amount, date, purpose."""
     for r in grant_records(fund):
-        a, m = r.application, r.member
+        a = r.application
         yield [r.approved_on, r.recipient, r.address, _money(a.amount_approved_cents),
                a.category, a.need, a.payee_name or r.recipient, _money(a.amount_paid_cents),
                "; ".join(r.deciders), a.rules.version]
