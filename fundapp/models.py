@@ -8,4 +8,4 @@ from fundapp.donations.models import (Deposit, Donation, Donor, MonthlyGift, Rec
                                       StatementSent, StripeEvent)
 from fundapp.applications.models import (Application, ApplicationDocument, ApplicationMessage,  # noqa: F401
                                          FundRules)
-from fundapp.review.models import Approval, GrantPayment, Relationship  # noqa: F401
+from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship  # noqa: F401

@@ -138,3 +138,11 @@ def can_see_application(application) -> bool:
     if application.applicant_id == current_user.id:
         return True
     return bool(current_roles() & {Role.TRUSTEE, Role.TREASURER})
+
+
+def can_read_note(note, reviewer_ids: set[int]) -> bool:
+    """A case note: trustees and the treasurer who can see the case; a sealed one, only its author and the
+    case's assigned reviewers (``reviewer_ids``)."""
+    if not can_see_application(note.application) or not (current_roles() & {Role.TRUSTEE, Role.TREASURER}):
+        return False
+    return not note.sealed or current_user.id == note.author_id or current_user.id in reviewer_ids

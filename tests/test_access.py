@@ -44,6 +44,8 @@ EXPECTED = {
     "admin.import_roster": {"treasurer"},
     "admin.send_mail": {"treasurer"},
     "admin.apply_events": {"treasurer"},
+    "review.take": {"trustee", "treasurer"},
+    "review.add_note": {"trustee", "treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
     "ledger.report": {"treasurer"},

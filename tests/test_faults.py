@@ -178,8 +178,8 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
         if pg:  # wait until the worker is stuck inside a booking, then kill it there
             deadline = time.time() + 20
             while not db.session.execute(sa.text(
-                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%ledger_day_totals%' "
-                    "AND wait_event = 'PgSleep'")).first():
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "  # this run's database only
+                    "AND query LIKE '%ledger_day_totals%' AND wait_event = 'PgSleep'")).first():
                 db.session.rollback()
                 assert time.time() < deadline, "the worker never reached the stalled booking"
                 time.sleep(0.1)
@@ -194,7 +194,8 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
                 # The server would end the dead client's session when its sleeping statement next speaks to
                 # it (up to 30 s here); end it now, as a keepalive timeout would, rolling its booking back.
                 conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE wait_event = 'PgSleep' AND query LIKE '%ledger_day_totals%'"))
+                                     "WHERE datname = current_database() AND wait_event = 'PgSleep' "
+                                     "AND query LIKE '%ledger_day_totals%'"))
         start_worker()
         deadline = time.time() + 60
         while True:

@@ -4,8 +4,8 @@ A case is closed when it is paid, denied or withdrawn; ``RETENTION_DAYS`` after 
 change (three years by default: the IRS asks that the records behind a return be kept at
 least that long; ask your accountant before shortening it), ``flask fund purge-closed``
 deletes its documents (the files and their rows), blanks the household, address, phone,
-payee account details and the described need, and replaces the conversation's words with
-"(removed)". What the books and the anonymised register need stays: amounts, dates,
+payee account details and the described need, and replaces the words of the conversation and
+of the trustees' notes with "(removed)". What the books and the anonymised register need stays: amounts, dates,
 category, decision, rules version, who decided, and the journal entries (never touched).
 The register then shows "(removed)" for the recipient and the address.
 
@@ -63,6 +63,9 @@ def purge_closed(fund: Fund, older_than: timedelta, now: datetime | None = None)
             setattr(application, field, "")
         db.session.execute(db.update(ApplicationMessage).where(ApplicationMessage.application_id == application.id)
                            .values(body=REMOVED))
+        from fundapp.review.models import CaseNote  # the trustees' notes go too (review's table, same case)
+
+        db.session.execute(db.update(CaseNote).where(CaseNote.application_id == application.id).values(body=REMOVED))
         application.personal_data_removed_at = utcnow()
         record_change("application.personal_data_removed", "application", application.id, fund_id=fund.id,
                       after={"documents": len(files), "status": application.status})

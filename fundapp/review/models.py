@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundapp.extensions import UTCDateTime, db, utcnow
 
@@ -55,3 +55,32 @@ class Relationship(db.Model):
     member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"), index=True)
     relation: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseReviewer(db.Model):
+    """A trustee who took a case on: the assigned reviewers, who alone read its sealed notes."""
+
+    __tablename__ = "case_reviewers"
+    __table_args__ = (sa.UniqueConstraint("application_id", "trustee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    trustee_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseNote(db.Model):
+    """The trustees' own note on a case (never shown to the member). A sealed note (medical or other
+    sensitive detail) is read only by its author and the case's assigned reviewers; others see that it
+    exists and who wrote it, not what it says."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    sealed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application = relationship("Application")

@@ -24,7 +24,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import queue_mail
-from fundapp.review.models import Approval, GrantPayment, Relationship
+from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship
 
 DENIAL_REASONS = ("not_eligible", "cap_reached", "not_hardship", "incomplete", "funds_exhausted", "other")
 PAYMENT_METHODS = ("cheque", "ach", "zelle", "cash")
@@ -293,3 +293,40 @@ def _tell_member(fund: Fund, application: Application, compose) -> None:
     with force_locale(user.language):
         subject, body = compose(user)
         queue_mail(user.email, subject, body)
+
+
+# --- the trustees' notes and the assigned reviewers ---------------------------------------------------
+
+
+def reviewer_ids(application: Application) -> set[int]:
+    return set(db.session.scalars(db.select(CaseReviewer.trustee_id).filter_by(application_id=application.id)))
+
+
+def take_case(fund: Fund, application: Application, *, actor: User) -> None:
+    """The trustee becomes an assigned reviewer of the case (and reads its sealed notes from now on)."""
+    _refuse_own(application, actor)
+    if actor.id in reviewer_ids(application):
+        return
+    db.session.add(CaseReviewer(application_id=application.id, trustee_id=actor.id))
+    db.session.flush()
+    record_change("case.reviewer_assigned", "application", application.id, actor=actor, fund_id=fund.id,
+                  after={"reviewer": actor.id})
+
+
+def add_note(fund: Fund, application: Application, body: str, *, sealed: bool, actor: User) -> CaseNote:
+    """A note for the trustees; a sealed one is for the assigned reviewers (its author becomes one). Its words
+    never go on the audit trail, which every trustee reads."""
+    body = body.strip()
+    if not body:
+        raise ReviewError(_("Write the note first."), "note")
+    if len(body) > 5_000:
+        raise ReviewError(_("A note can be at most 5,000 characters."), "note")
+    _refuse_own(application, actor)
+    if sealed:
+        take_case(fund, application, actor=actor)
+    note = CaseNote(application_id=application.id, author_id=actor.id, body=body, sealed=sealed)
+    db.session.add(note)
+    db.session.flush()
+    record_change("case.note_added", "application", application.id, actor=actor, fund_id=fund.id,
+                  after={"note": note.id, "sealed": sealed})
+    return note

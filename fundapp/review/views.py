@@ -21,10 +21,10 @@ from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
-from fundapp.policy import can_see_application, roles_required
+from fundapp.policy import can_read_note, can_see_application, roles_required
 from fundapp.web import download
 from fundapp.review import documents, services
-from fundapp.review.models import Approval, GrantPayment, Relationship
+from fundapp.review.models import Approval, CaseNote, GrantPayment, Relationship
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -107,6 +107,7 @@ def case(application_id):
         AuditRecord.object_type == "application", AuditRecord.object_id == str(application.id))
         .order_by(AuditRecord.id)).all()
     names = dict(db.session.execute(db.select(User.id, User.name)).all())
+    reviewers = services.reviewer_ids(application)
     return render_template(
         "review/case.html", application=application, member=member, history=history, fund=fund,
         flags=flags_for(application), position=cap_position(member, application.rules, application.category,
@@ -119,7 +120,9 @@ def case(application_id):
         reasons=[(key, REASON_NAMES[key]) for key in services.DENIAL_REASONS],
         step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
         methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS], category_name=category_name,
-        today=date.today().isoformat())
+        today=date.today().isoformat(), reviewers=reviewers,
+        notes=[(note, can_read_note(note, reviewers)) for note in db.session.scalars(
+            db.select(CaseNote).filter_by(application_id=application.id).order_by(CaseNote.id))])
 
 
 def _decide(application_id: int, act, done: str):
@@ -142,6 +145,21 @@ def _decide(application_id: int, act, done: str):
 
 def _cents(name: str) -> int:
     return parse_amount(request.form.get(name, ""))
+
+
+@bp.post("/<int:application_id>/take")
+@roles_required(*TRUSTEES)
+def take(application_id):
+    return _decide(application_id, lambda fund, a: services.take_case(fund, a, actor=current_user),
+                   _("You are an assigned reviewer of this case: you read its sealed notes."))
+
+
+@bp.post("/<int:application_id>/notes")
+@roles_required(*TRUSTEES)
+def add_note(application_id):
+    return _decide(application_id, lambda fund, a: services.add_note(
+        fund, a, request.form.get("note", ""), sealed=request.form.get("sealed") == "y", actor=current_user),
+        _("The note is kept with the case."))
 
 
 @bp.post("/<int:application_id>/question")

@@ -36,6 +36,7 @@ def test_purge_removes_old_closed_cases_personal_details_and_keeps_the_books(cli
     db.session.commit()
     client.post(f"/my/{old.id}/answer", data={"body": "December, at 12 Mill St"})
     db.session.refresh(old)
+    review.add_note(fund, old, "Sealed: the tenant's medical reason", sealed=True, actor=tom)
     review.approve(fund, old, 25_000, actor=tom)
     review.record_payment(fund, old, amount_cents=25_000, method="cheque", reference="77", paid_on=utcnow().date(),
                           actor=tom)
@@ -66,6 +67,9 @@ def test_purge_removes_old_closed_cases_personal_details_and_keeps_the_books(cli
     assert db.session.scalar(sa.select(sa.func.count(ApplicationDocument.id))) == 0
     bodies = set(db.session.scalars(sa.select(ApplicationMessage.body).filter_by(application_id=old.id)))
     assert bodies == {"(removed)"}
+    from fundapp.review.models import CaseNote
+
+    assert set(db.session.scalars(sa.select(CaseNote.body))) == {"(removed)"}
     assert db.session.get(Application, recent.id).need  # closed recently: kept
     assert ledger_csv(fund) == books_before  # the books are never touched
     register = list(exports.register_rows(fund))
