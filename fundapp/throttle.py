@@ -47,8 +47,13 @@ def _signed_in_person() -> str:
     return "person:" + str(current_user.get_id() or "").partition(":")[0]
 
 
+def code_refused() -> None:
+    """A view marks its request as carrying a wrong code: the per-person limits below count it."""
+    g.code_refused = True
+
+
 def _refused(response) -> bool:
-    """The request carried a wrong code (two_factor marks it), or a form came back with errors (422)."""
+    """The request carried a wrong code (its view said so), or a form came back with errors (422)."""
     return response.status_code == 422 or bool(g.get("code_refused"))
 
 

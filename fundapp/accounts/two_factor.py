@@ -23,7 +23,6 @@ import time
 import pyotp
 import segno
 import sqlalchemy as sa
-from flask import g, has_request_context
 
 from fundapp.accounts.models import RecoveryCode, Role, User
 from fundapp.audit.services import record_change
@@ -83,19 +82,12 @@ def _accept_code(user: User, code: str, secret: str | None = None) -> bool:
 def confirm_enrolment(user: User, secret: str, code: str) -> list[str] | None:
     """Put ``secret`` in use if ``code`` came from it; returns the new recovery codes (shown once), or None."""
     if enrolled(user) or not _accept_code(user, code, secret):
-        _refused()
         return None
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
     codes = _new_recovery_codes(user)
     record_change("user.second_factor_enabled", "user", user.id, actor=user)
     return codes
-
-
-def _refused() -> None:
-    """Mark this request as carrying a wrong code: the per-account limits count it (throttle.py)."""
-    if has_request_context():
-        g.code_refused = True
 
 
 def _hash(code: str) -> str:
@@ -129,12 +121,10 @@ def recovery_codes_left(user: User) -> int:
 def verify(user: User, code: str, *, recovery: bool = True) -> bool:
     """A fresh code from the app, or (``recovery``) an unused recovery code, which is then spent."""
     if not enrolled(user):
-        _refused()
         return False
     if _accept_code(user, code):
         return True
     if not recovery:
-        _refused()
         return False
     spent = db.session.execute(
         db.update(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash(code),
@@ -143,8 +133,6 @@ def verify(user: User, code: str, *, recovery: bool = True) -> bool:
     if spent:
         record_change("user.recovery_code_used", "user", user.id, actor=user,
                       after={"left": recovery_codes_left(user)})
-    else:
-        _refused()
     return bool(spent)
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from fundapp import throttle
 from fundapp.accounts import services, two_factor
 from fundapp.accounts.forms import (
     ChangePasswordForm,
@@ -185,6 +186,7 @@ def new_recovery_codes():
     if not two_factor.enrolled(current_user) or not two_factor.verify(current_user, request.form.get("code", ""),
                                                                       recovery=False):
         db.session.rollback()
+        throttle.code_refused()
         flash(_("That code is not right. Type the 6 digits your authenticator app shows now."), "error")
         return redirect(url_for("accounts.account"))
     codes = two_factor.new_recovery_codes(current_user)

@@ -21,6 +21,7 @@ from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
+from fundapp import throttle
 from fundapp.policy import can_read_note, can_see_application, roles_required
 from fundapp.web import download
 from fundapp.review import documents, services
@@ -132,6 +133,8 @@ def _decide(application_id: int, act, done: str):
         act(current_fund(), application)
     except (services.Recused, services.StepUpNeeded) as exc:
         db.session.commit()  # the recusal or the failed check is on the record; nothing else was done
+        if isinstance(exc, services.StepUpNeeded):
+            throttle.code_refused()
         flash(str(exc), "error")
     except (services.ReviewError, InvalidAmount, ValueError) as exc:
         db.session.rollback()
@@ -296,6 +299,7 @@ def pay_batch():
                                   paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user)
     except services.StepUpNeeded as exc:
         db.session.commit()  # the failed check is on the record; nothing was paid
+        throttle.code_refused()
         flash(str(exc), "error")
     except (services.ReviewError, ValueError) as exc:
         db.session.rollback()  # all or nothing
