@@ -343,21 +343,31 @@ REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
 @fund_cli.command("check-books")
 @click.option("--repair", is_flag=True, help="Write the day totals again from the postings if they differ.")
 def check_books_command(repair):
-    """Check that the books balance and that the day totals (what balances are read from) equal the postings."""
+    """Check every invariant of the books: the trial balance, the day totals (what balances are read from)
+    against the postings, and each grant's payments and payable; print each broken one by name and object,
+    and exit non-zero if any is."""
+    from fundapp.review.checks import check_grants
+
     fund = _fund()
-    problems = ledger.check_day_totals(fund)
-    if problems and repair:
+    day_totals = ledger.check_day_totals(fund)
+    if day_totals and repair:
         ledger.rebuild_day_totals(fund)
         db.session.commit()
-        click.echo(f"Rebuilt the day totals ({len(problems)} days differed, e.g. {problems[0]}).")
-        problems = ledger.check_day_totals(fund)
-    if problems:
-        _fail(f"{len(problems)} day totals differ from the postings, e.g. {problems[0]} (run with --repair)")
+        click.echo(f"Rebuilt the day totals ({len(day_totals)} days differed, e.g. {day_totals[0]}).")
+        day_totals = ledger.check_day_totals(fund)
+    problems = [f"day_totals_match_postings: {problem} (the day totals differ from the postings; run with --repair)"
+                for problem in day_totals]
     lines = ledger.trial_balance(fund)
     debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
     if debits != credits:
-        _fail(f"the trial balance is out by {debits - credits} cents")
-    click.echo(f"The books balance ({debits} cents each side) and every day total equals its postings.")
+        problems.append(f"trial_balance_balances: the trial balance is out by {debits - credits} cents")
+    problems += check_grants(fund)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        _fail(f"{len(problems)} broken invariant(s) in the books (listed above)")
+    click.echo(f"The books balance ({debits} cents each side), every day total equals its postings, and every "
+               f"grant's payments and payable agree with it.")
 
 
 @fund_cli.command("report")

@@ -46,6 +46,7 @@ class Ids:
     entry: int
     donation: int
     application: int
+    payment: int
 
 
 def _next_id(model) -> int:
@@ -102,7 +103,7 @@ def _seed(fund: Fund, donations: int, grants: int, today: date, seed: int,
     accounts = {name: account.id for name, account in ledger.chart(fund).items()}
     rules = current_rules(fund)
     db.session.commit()
-    ids = Ids(_next_id(JournalEntry), _next_id(Donation), _next_id(Application))
+    ids = Ids(_next_id(JournalEntry), _next_id(Donation), _next_id(Application), _next_id(GrantPayment))
     first_day = today - timedelta(days=364)
     timings: dict[str, float] = {}
 
@@ -205,7 +206,9 @@ def _seed(fund: Fund, donations: int, grants: int, today: date, seed: int,
                 "updated_at": _at(day)})
             approvals.append({"application_id": application_id, "trustee_id": trustee, "amount_cents": cents,
                               "criteria": "scale data", "created_at": _at(day)})
-            payments.append({"application_id": application_id, "amount_cents": cents, "method": "cheque",
+            payment_id = ids.payment
+            ids.payment += 1
+            payments.append({"id": payment_id, "application_id": application_id, "amount_cents": cents, "method": "cheque",
                              "reference": str(100_000 + n), "paid_on": day + timedelta(days=1),
                              "payee_name": f"Striker {first_user + member}", "recorded_by_id": trustee,
                              "created_at": _at(day)})
@@ -215,7 +218,7 @@ def _seed(fund: Fund, donations: int, grants: int, today: date, seed: int,
                          "source_id": str(application_id), "memo": f"Hardship grant approved, application {application_id}",
                          "created_at": _at(day)},
                         {"id": paid, "fund_id": fund.id, "entry_date": day + timedelta(days=1),
-                         "source_kind": "grant.payment", "source_id": f"scale-{application_id}",
+                         "source_kind": "grant.payment", "source_id": str(payment_id),
                          "memo": f"Grant payment, application {application_id}", "created_at": _at(day)}]
             postings += [{"entry_id": approved, "account_id": accounts["Expenses:HardshipGrants"], "amount_cents": cents},
                          {"entry_id": approved, "account_id": accounts["Liabilities:GrantsPayable"], "amount_cents": -cents},
@@ -236,7 +239,7 @@ def _reset_sequences() -> None:
     """PostgreSQL hands out ids from sequences, which explicit ids do not move: move them past our rows."""
     if db.engine.dialect.name != "postgresql":
         return
-    for model in (JournalEntry, Donation, Donor, Application, User, Member):
+    for model in (JournalEntry, Donation, Donor, Application, GrantPayment, User, Member):
         highest = sa.select(sa.func.coalesce(sa.func.max(model.id), 1)).scalar_subquery()
         db.session.execute(sa.select(sa.func.setval(sa.func.pg_get_serial_sequence(model.__tablename__, "id"),
                                                     highest)))

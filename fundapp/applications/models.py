@@ -52,6 +52,9 @@ class Application(db.Model):
     __tablename__ = "applications"
     __table_args__ = (
         sa.CheckConstraint("amount_requested_cents >= 0", name="requested_not_negative"),
+        #: Never paid beyond the approval (migration 0014; PostgreSQL also checks it against the payments).
+        sa.CheckConstraint("amount_paid_cents >= 0 AND amount_paid_cents <= coalesce(amount_approved_cents, 0)",
+                           name="paid_within_approved"),
         sa.Index("ix_applications_fund_status", "fund_id", "status"),
     )
 

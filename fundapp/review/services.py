@@ -3,15 +3,21 @@
 - A trustee never acts on their own application (recusal is recorded).
 - Above the rules' threshold a grant needs ``approvals_needed`` approvals of the same amount from
   different trustees; only the last one books it.
-- Booking an approval takes the fund's lock first (a no-op UPDATE of the fund row: a row lock on
-  PostgreSQL, the write lock on SQLite), then checks available-to-grant, so two trustees approving
-  at once can never both spend the same money.
-- A payment books Liabilities:GrantsPayable against Assets:Bank, up to the approved amount; a void
-  posts the reversal. Functions flush; the caller commits.
+- Every change of a grant (question, approval, denial, payment, batch, void) first takes the
+  application's row lock (``lock_case``: SELECT ... FOR UPDATE on PostgreSQL, the write lock on SQLite)
+  and reads the row again, so what it checks (status, approvals, what is owed) is what it writes on.
+  Locks are taken in one order: applications (by id), then the fund, then the audit trail's lock.
+- Booking an approval then takes the fund's lock (a no-op UPDATE of the fund row) and checks
+  available-to-grant, so two trustees approving at once can never both spend the same money.
+- A payment books Liabilities:GrantsPayable against Assets:Bank and adds to ``amount_paid_cents`` in
+  SQL, on condition that it stays within the approved amount; a void posts the reversal. PostgreSQL
+  refuses at commit any grant whose non-voided payments differ from ``amount_paid_cents`` or exceed
+  what was approved (migration 0014). Functions flush; the caller commits.
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask_babel import force_locale, gettext as _
 
@@ -42,6 +48,28 @@ class Recused(ReviewError):
 
 class InsufficientFunds(ReviewError):
     pass
+
+
+class AlreadyDone(ReviewError):
+    """The same decision again (a double-click, two tabs): nothing more happens, and the person is told."""
+
+
+class StepUpNeeded(ReviewError):
+    pass
+
+
+def lock_case(application: Application) -> Application:
+    """Take the application's row lock until the transaction ends, and read the row again under it.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has one writer: a no-op UPDATE takes the database's write
+    lock (waiting for another writer), and the SELECT after it sees that writer's commit.
+    """
+    query = db.select(Application).where(Application.id == application.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Application)
+    else:
+        db.session.execute(db.text("UPDATE applications SET status = status WHERE id = :id"), {"id": application.id})
+    return db.session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def _refuse_own(application: Application, actor: User) -> None:
@@ -99,6 +127,7 @@ def lock_fund(fund: Fund) -> None:
 
 
 def ask_question(fund: Fund, application: Application, body: str, *, actor: User) -> None:
+    lock_case(application)
     _refuse_own(application, actor)
     _under_review(application, actor)
     if not body.strip():
@@ -118,9 +147,17 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
     """Record this trustee's approval; True once the grant is approved (and booked).
 
     ``decided_on`` books a decision taken earlier on that day (bringing in a fund's paper records, and
-    the demo); the pages always book today.
+    the demo); the pages always book today. The N-th distinct approval books it, whoever commits last:
+    each approval is counted under the application's lock.
     """
+    lock_case(application)
     _refuse_own(application, actor)
+    earlier = list(db.session.scalars(db.select(Approval).filter_by(application_id=application.id)
+                                      .order_by(Approval.id)))
+    if any(a.trustee_id == actor.id for a in earlier):
+        if application.status in (Status.APPROVED, Status.PARTIALLY_APPROVED, Status.PAID):
+            raise AlreadyDone(_("This application is already approved; nothing more was done."))
+        raise AlreadyDone(_("You have already approved this application; another trustee must confirm it."))
     _under_review(application, actor)
     rules = application.rules
     if not 0 < amount_cents <= application.amount_requested_cents:
@@ -128,9 +165,6 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
                             asked=money(application.amount_requested_cents, fund)), "amount")
     if amount_cents < application.amount_requested_cents and not note.strip():
         raise ReviewError(_("Tell the member why the amount is less than they asked for."), "note")
-    earlier = list(db.session.scalars(db.select(Approval).filter_by(application_id=application.id)))
-    if any(a.trustee_id == actor.id for a in earlier):
-        raise ReviewError(_("You have already approved this application; another trustee must confirm it."))
     if earlier and earlier[0].amount_cents != amount_cents:
         raise ReviewError(_("The first trustee approved %(amount)s. Confirm that amount, or ask a question or "
                             "deny instead.", amount=money(earlier[0].amount_cents, fund)), "amount")
@@ -168,6 +202,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
 
 
 def deny(fund: Fund, application: Application, reason: str, *, actor: User, note: str = "") -> None:
+    lock_case(application)
     _refuse_own(application, actor)
     _under_review(application, actor)
     if reason not in DENIAL_REASONS:
@@ -185,9 +220,16 @@ def deny(fund: Fund, application: Application, reason: str, *, actor: User, note
 
 
 def record_payment(fund: Fund, application: Application, *, amount_cents: int, method: str, reference: str,
-                   paid_on: date, actor: User) -> GrantPayment:
-    """Pay all or part of an approved grant (to the member or to the payee); overpaying is refused."""
+                   paid_on: date, actor: User, step_up: StepUp | None = None) -> GrantPayment:
+    """Pay all or part of an approved grant (to the member or to the payee); overpaying is refused.
+
+    With ``step_up`` (the pages always pass it), a payment that takes what left the grant within the
+    fresh-code window above the threshold needs a fresh authenticator code, however it is split.
+    """
+    lock_case(application)
     if application.status not in (Status.APPROVED, Status.PARTIALLY_APPROVED):
+        if application.status == Status.PAID:
+            raise AlreadyDone(_("This grant is already paid in full; nothing more was paid."))
         raise ReviewError(_("Only an approved grant can be paid."))
     if method not in PAYMENT_METHODS:
         raise ReviewError(_("Choose how it was paid."), "method")
@@ -197,6 +239,8 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
     if not 0 < amount_cents <= left:
         raise ReviewError(_("You can pay between $0.01 and the %(left)s still owed on this grant.",
                             left=money(left, fund)), "amount")
+    if step_up is not None:
+        confirm_identity(actor, amount_cents + recently_paid(application, step_up.window), step_up, fund)
     payee = application.payee_name if application.payee_kind != "member" and application.payee_name else \
         db.session.get(User, application.applicant_id).name
     payment = GrantPayment(application_id=application.id, amount_cents=amount_cents, method=method,
@@ -207,7 +251,7 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
     ledger.post_entry(fund, entry_date=paid_on, memo=f"Grant payment to {payee} ({method} {payment.reference})".strip(),
                       source_kind="grant.payment", source_id=payment.id, actor=actor,
                       postings=[("Liabilities:GrantsPayable", amount_cents), ("Assets:Bank", -amount_cents)])
-    application.amount_paid_cents += amount_cents
+    _add_to_paid(application, amount_cents)
     if application.amount_paid_cents == application.amount_approved_cents:
         transition(application, Status.PAID, actor=actor, payment=payment.id)
     else:
@@ -223,18 +267,35 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
     return payment
 
 
+def _add_to_paid(application: Application, cents: int) -> None:
+    """Add ``cents`` (negative for a void) to what was paid, in SQL and only while 0 <= paid <= approved: never
+    a total computed in Python from a value read earlier."""
+    done = db.session.execute(
+        db.update(Application)
+        .where(Application.id == application.id,
+               Application.amount_paid_cents + cents >= 0,
+               Application.amount_paid_cents + cents <= Application.amount_approved_cents)
+        .values(amount_paid_cents=Application.amount_paid_cents + cents)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise ReviewError(_("The amount paid on this grant changed meanwhile; nothing was recorded. Look at the "
+                            "case again."))
+    db.session.expire(application, ["amount_paid_cents", "updated_at"])
+
+
 def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User) -> None:
     """Cancel a recorded payment (a bounced cheque, a mistake): its entry is reversed, the grant is owed again."""
+    application = lock_case(db.session.get(Application, payment.application_id))
+    db.session.refresh(payment)  # read again under the lock: another void may have just committed
     if payment.voided_at is not None:
-        raise ReviewError(_("This payment is already void."))
+        raise AlreadyDone(_("This payment is already void."))
     if not reason.strip():
         raise ReviewError(_("Say why the payment is void."), "reason")
     entry = ledger.find_entry(fund, "grant.payment", payment.id)
     ledger.reverse_entry(entry, entry_date=utcnow().date(), memo=f"Void of grant payment {payment.id}: {reason.strip()}",
                          actor=actor)
     payment.voided_at, payment.void_reason = utcnow(), reason.strip()[:500]
-    application = db.session.get(Application, payment.application_id)
-    application.amount_paid_cents -= payment.amount_cents
+    _add_to_paid(application, -payment.amount_cents)
     if application.status == Status.PAID:
         back = (Status.PARTIALLY_APPROVED if application.amount_approved_cents < application.amount_requested_cents
                 else Status.APPROVED)
@@ -244,23 +305,36 @@ def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User)
     db.session.flush()
 
 
-class StepUpNeeded(ReviewError):
-    pass
+@dataclass(frozen=True)
+class StepUp:
+    """When money leaving needs a fresh authenticator code: above ``above_cents`` in total, counting what was
+    paid on the same grant within ``window`` (so instalments add up), and the code typed with the request."""
+
+    above_cents: int
+    code: str = ""
+    window: timedelta = timedelta(hours=24)
 
 
-def confirm_identity(actor: User, total_cents: int, code: str, threshold_cents: int, fund: Fund) -> None:
-    """Above the threshold a payment needs a fresh code from the trustee's authenticator app (a stolen open
-    session, or a password seen over a shoulder, is not enough)."""
+def recently_paid(application: Application, window: timedelta) -> int:
+    """What was paid on the grant (not voided) within ``window``, by anyone."""
+    return int(db.session.scalar(db.select(db.func.coalesce(db.func.sum(GrantPayment.amount_cents), 0)).where(
+        GrantPayment.application_id == application.id, GrantPayment.voided_at.is_(None),
+        GrantPayment.created_at >= utcnow() - window)) or 0)
+
+
+def confirm_identity(actor: User, total_cents: int, step_up: StepUp, fund: Fund) -> None:
+    """Above the threshold money leaves only with a fresh code from the trustee's authenticator app (a stolen
+    open session, or a password seen over a shoulder, is not enough)."""
     from fundapp.accounts import two_factor
 
-    if total_cents <= threshold_cents:
+    if total_cents <= step_up.above_cents:
         return
-    if not code or not two_factor.verify(actor, code, recovery=False):
+    if not step_up.code or not two_factor.verify(actor, step_up.code, recovery=False):
         record_change("payment.step_up_failed", "user", actor.id, actor=actor, fund_id=fund.id,
                       after={"total_cents": total_cents})
         db.session.flush()
         raise StepUpNeeded(_("Payments above %(limit)s need a fresh code from your authenticator app. Type the "
-                             "newest code and try once more.", limit=money(threshold_cents, fund)), "code")
+                             "newest code and try once more.", limit=money(step_up.above_cents, fund)), "code")
 
 
 def payable(fund: Fund) -> list[Application]:
@@ -271,11 +345,23 @@ def payable(fund: Fund) -> list[Application]:
 
 
 def pay_batch(fund: Fund, applications: list[Application], *, method: str, first_reference: str, paid_on: date,
-              actor: User) -> list[GrantPayment]:
+              actor: User, step_up: StepUp | None = None) -> list[GrantPayment]:
     """Pay what is owed on each grant; cheque numbers count up from ``first_reference``. The caller commits
-    all of it or, on any refusal, none."""
+    all of it or, on any refusal, none.
+
+    Every grant is locked first, in id order (a single payment racing the batch waits, then finds the grant
+    paid), and what is owed is read under the locks. The fresh code, when needed, covers the whole batch.
+    """
     if not applications:
         raise ReviewError(_("Choose the grants in this batch."))
+    for application in sorted(applications, key=lambda a: a.id):
+        lock_case(application)
+    if any(a.status not in (Status.APPROVED, Status.PARTIALLY_APPROVED) for a in applications):
+        raise AlreadyDone(_("A grant in this batch was paid or changed meanwhile; nothing was paid. Choose the "
+                            "batch again."))
+    if step_up is not None:
+        confirm_identity(actor, sum((a.amount_approved_cents or 0) - a.amount_paid_cents
+                                    + recently_paid(a, step_up.window) for a in applications), step_up, fund)
     payments = []
     for n, application in enumerate(applications):
         reference = first_reference.strip()

@@ -136,6 +136,9 @@ def _decide(application_id: int, act, done: str):
         if isinstance(exc, services.StepUpNeeded):
             throttle.code_refused()
         flash(str(exc), "error")
+    except services.AlreadyDone as exc:  # the same click twice: said plainly, nothing more done
+        db.session.rollback()
+        flash(str(exc), "info")
     except (services.ReviewError, InvalidAmount, ValueError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -144,6 +147,10 @@ def _decide(application_id: int, act, done: str):
         deliver_pending()
         flash(done, "success")
     return redirect(url_for("review.case", application_id=application_id))
+
+
+def _step_up() -> services.StepUp:
+    return services.StepUp(current_app.config["STEP_UP_ABOVE_CENTS"], request.form.get("code", ""))
 
 
 def _cents(name: str) -> int:
@@ -200,11 +207,9 @@ def deny(application_id):
 def pay(application_id):
     def act(fund, application):
         paid_on = date.fromisoformat(request.form.get("paid_on", ""))
-        services.confirm_identity(current_user, _cents("amount"), request.form.get("code", ""),
-                                  current_app.config["STEP_UP_ABOVE_CENTS"], fund)
         services.record_payment(fund, application, amount_cents=_cents("amount"),
                                 method=request.form.get("method", ""), reference=request.form.get("reference", ""),
-                                paid_on=paid_on, actor=current_user)
+                                paid_on=paid_on, actor=current_user, step_up=_step_up())
     return _decide(application_id, act, _("The payment is recorded in the books."))
 
 
@@ -292,15 +297,17 @@ def pay_batch():
     fund = current_fund()
     chosen = _chosen(fund)
     try:
-        services.confirm_identity(current_user, sum(a.amount_approved_cents - a.amount_paid_cents for a in chosen),
-                                  request.form.get("code", ""), current_app.config["STEP_UP_ABOVE_CENTS"], fund)
         paid = services.pay_batch(fund, chosen, method=request.form.get("method", ""),
                                   first_reference=request.form.get("reference", ""),
-                                  paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user)
+                                  paid_on=date.fromisoformat(request.form.get("paid_on", "")), actor=current_user,
+                                  step_up=_step_up())
     except services.StepUpNeeded as exc:
         db.session.commit()  # the failed check is on the record; nothing was paid
         throttle.code_refused()
         flash(str(exc), "error")
+    except services.AlreadyDone as exc:
+        db.session.rollback()
+        flash(str(exc), "info")
     except (services.ReviewError, ValueError) as exc:
         db.session.rollback()  # all or nothing
         flash(str(exc), "error")

@@ -20,43 +20,7 @@ from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
 from fundapp.review import services as review
 from fundapp.review.models import Approval
-
-DAY = date(2026, 11, 20)
-
-
-@pytest.fixture
-def trustees(create_user):
-    return create_user("tom@example.org", "trustee"), create_user("tina@example.org", "trustee")
-
-
-@pytest.fixture
-def case(fund, create_user):
-    """case(cents): a submitted application by a new striking member."""
-    count = [0]
-
-    def make(cents: int, status: str = "submitted") -> Application:
-        count[0] += 1
-        user = create_user(f"striker{count[0]}@example.org", "applicant")
-        member = Member(fund_id=fund.id, member_id=f"S-{count[0]}", first_name="S", last_name=str(count[0]),
-                        worksite="North", unit="U", on_strike=True, user_id=user.id)
-        db.session.add(member)
-        db.session.flush()
-        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
-                                  rules_id=current_rules(fund).id, status=status, category="rent",
-                                  amount_requested_cents=cents, amount_paid_cents=0, payee_kind="landlord",
-                                  payee_name="Mill St Rentals", payee_details="Acct 7781")
-        db.session.add(application)
-        db.session.commit()
-        return application
-
-    return make
-
-
-def fund_with(fund, cents: int) -> None:
-    ledger.post_entry(fund, entry_date=DAY, memo="gifts", source_kind="t", source_id=f"gifts-{cents}",
-                      postings=[("Assets:Bank", cents), ("Income:Donations", -cents)])
-    db.session.commit()
-
+from tests.factories import DAY, fund_with
 
 def test_a_small_grant_is_approved_by_one_trustee_and_booked(fund, trustees, case):
     fund_with(fund, 100_000)
@@ -261,7 +225,7 @@ def test_a_batch_is_paid_all_or_nothing_with_cheque_numbers_counting_up(fund, tr
     db.session.commit()
     review.record_payment(fund, grants[2], amount_cents=30_000, method="cash", reference="", paid_on=DAY,
                           actor=trustees[0])  # paid meanwhile: it is no longer payable
-    with pytest.raises(review.ReviewError, match="Only an approved grant"):
+    with pytest.raises(review.ReviewError, match="paid or changed meanwhile"):
         review.pay_batch(fund, grants, method="cheque", first_reference="2001", paid_on=DAY, actor=trustees[1])
     db.session.rollback()
     assert [a.status for a in db.session.scalars(db.select(Application).order_by(Application.id))] == [
