@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from fundapp import create_app
 from fundapp.config import ConfigError, normalise_database_url
-from fundapp.db_roles import APPEND_ONLY_TABLES, READ_ONLY_TABLES, runtime_privileges
+from fundapp.db_roles import APPEND_ONLY_TABLES, READ_ONLY_TABLES, PrivilegedRole, runtime_privileges
 from fundapp.extensions import db
 from tests.conftest import base_config, drop_roles, make_pg_database, production_env
 
@@ -268,6 +268,28 @@ if PG_SERVER:
         assert response.status_code == 200 and response.get_json()["database"] == "ok"
         with app.app_context():
             db.engine.dispose()
+
+    def test_production_checks_the_role_when_the_database_comes_up_after_the_start(monkeypatch, caplog):
+        """A database that is not there at the start cannot be checked then: the app starts, and its first
+        connection, made as the superuser once the database is up, is refused."""
+        server = normalise_database_url(PG_SERVER)
+        name = f"fundapp_test_{uuid.uuid4().hex[:10]}"
+        production_env(monkeypatch, sa.engine.make_url(server).set(database=name).render_as_string(False))
+        app = create_app()
+        assert "Could not reach the database to check its role" in caplog.text
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            with app.app_context():
+                with pytest.raises(PrivilegedRole, match="'postgres' is a superuser"):
+                    db.session.execute(sa.text("SELECT 1"))
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
     def _flask(*args: str, url: str) -> subprocess.CompletedProcess:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("FUNDAPP_", "FLASK_"))}
