@@ -109,12 +109,15 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{runtime}') THEN
         CREATE ROLE {runtime} LOGIN;
     END IF;
+    -- The runtime role must not be able to act as the owner.
+    IF EXISTS (SELECT FROM pg_auth_members
+               WHERE roleid = '{owner}'::regrole AND member = '{runtime}'::regrole) THEN
+        REVOKE {owner} FROM {runtime};
+    END IF;
 END $$;
 -- Neither may do more than its job, even if it existed before this script.
 ALTER ROLE {owner} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE {runtime} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
--- The runtime role must not be able to act as the owner.
-REVOKE {owner} FROM {runtime};
 
 -- The owner owns the database, its schema and everything in the schema: an existing installation's
 -- tables, sequences and functions move to it from whichever role made them.

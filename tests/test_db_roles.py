@@ -269,6 +269,19 @@ if PG_SERVER:
         with app.app_context():
             db.engine.dispose()
 
+    def test_a_runtime_role_that_can_act_as_the_owner_is_refused_until_the_script_revokes_it(roles, monkeypatch):
+        _run_as_superuser(roles.url, f'GRANT "{roles.owner}" TO "{roles.runtime}"')
+        try:
+            production_env(monkeypatch, roles.runtime_url)
+            with pytest.raises(ConfigError, match=f"'{roles.runtime}' owns \\(or is a member of the owner of\\)"):
+                create_app()
+            _run_as_superuser(roles.url, roles.sql)
+            app = create_app()  # the script took the membership away
+            with app.app_context():
+                db.engine.dispose()
+        finally:
+            _run_as_superuser(roles.url, f'REVOKE "{roles.owner}" FROM "{roles.runtime}"')
+
     def test_production_checks_the_role_when_the_database_comes_up_after_the_start(monkeypatch, caplog):
         """A database that is not there at the start cannot be checked then: the app starts, and its first
         connection, made as the superuser once the database is up, is refused."""
