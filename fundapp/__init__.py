@@ -10,8 +10,10 @@ import os
 import uuid
 from pathlib import Path
 
+import click
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, render_template, request, session
+from flask.cli import FlaskGroup
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -44,9 +46,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     from fundapp.cli import fund_cli
 
     app.cli.add_command(fund_cli)
+    if not _under_flask_cli():  # a web server: see _under_flask_cli for the commands
+        from fundapp.db_roles import guard_database_role
+
+        guard_database_role(app)
     if not app.debug and not app.testing:
         app.logger.setLevel(logging.INFO)
     return app
+
+
+def _under_flask_cli() -> bool:
+    """Whether the ``flask`` command is loading the app. A web server (gunicorn) is not, and in production
+    refuses to start as a database role that could rewrite the books (``db_roles.guard_database_role``);
+    under the ``flask`` command the ``fund`` commands check that themselves (the worker and cron jobs),
+    while ``flask db upgrade`` runs as the owner role the migrations need."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and isinstance(ctx.find_root().command, FlaskGroup)
 
 
 def _select_locale() -> str:

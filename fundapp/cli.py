@@ -12,11 +12,13 @@ from datetime import date, timedelta
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
+from fundapp import db_roles
 from fundapp.accounts import services
 from fundapp.accounts.models import Member, Role, User
 from fundapp.audit.services import verify_chain
+from fundapp.config import ConfigError
 from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
@@ -27,7 +29,23 @@ from fundapp.mail import deliver_pending
 from fundapp.reporting import documents as reporting_documents
 from fundapp.reporting import exports as reporting_exports
 
-fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.")
+#: Commands an operator may run in production as the database's owner role: ``restore`` rebuilds the
+#: schema, ``db-roles`` only prints SQL. Every other command (the worker and the cron jobs among them)
+#: refuses a role that could rewrite the books, as the web server does.
+OWNER_COMMANDS = {"restore", "db-roles"}
+
+
+@with_appcontext
+def _refuse_privileged_role() -> None:
+    if click.get_current_context().invoked_subcommand not in OWNER_COMMANDS:
+        try:
+            db_roles.guard_database_role(current_app._get_current_object())
+        except ConfigError as exc:
+            _fail(str(exc))
+
+
+fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.",
+                    callback=_refuse_privileged_role)
 
 ROLE_NAMES = [r.value for r in Role]
 DEMO_PASSWORD = "picket-line-demo"  # nosec B105 # demo data only; seed-demo refuses production
@@ -184,6 +202,32 @@ def worker_command(once, again, interval):
         signal.signal(sig, lambda *_args: stop.set())
     click.echo(f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)")
     run_worker(interval=interval, stop=stop)
+
+
+@fund_cli.command("db-roles")
+@click.option("--print", "print_sql", is_flag=True,
+              help="Write the SQL to standard output, for a superuser to run (the command runs nothing).")
+@click.option("--owner-role", default=db_roles.OWNER_ROLE, show_default=True,
+              help="The migration role: owns the schema and the tables; only `flask db upgrade` uses it.")
+@click.option("--runtime-role", default=db_roles.RUNTIME_ROLE, show_default=True,
+              help="The role gunicorn and the worker connect as: reads and writes rows, owns nothing.")
+@click.option("--database", help="The database's name (default: the one in DATABASE_URL).")
+def db_roles_command(print_sql, owner_role, runtime_role, database):
+    """Print the SQL that sets up two PostgreSQL roles (owner and runtime) for the app's database."""
+    if not print_sql:
+        _fail("db-roles only prints the SQL, for you to run as a superuser (the app never holds a superuser's "
+              "password): pass --print.")
+    url = db.engine.url
+    if database is None:
+        if url.get_backend_name() != "postgresql" or not url.database:
+            _fail("DATABASE_URL is not a PostgreSQL database: name it with --database.")
+        database = url.database
+    tables = [table.name for table in db.metadata.sorted_tables]
+    try:
+        sql = db_roles.roles_sql(database, tables, owner=owner_role, runtime=runtime_role)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(sql, nl=False)
 
 
 @fund_cli.command("verify-audit")

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from fundapp.db_roles import append_only_sql
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -100,6 +102,10 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if connection.dialect.name == "postgresql":
+                # Tables a migration made are open to the runtime role by the default privileges:
+                # close the append-only ones again (fundapp.db_roles.APPEND_ONLY_TABLES).
+                connection.exec_driver_sql(append_only_sql())
 
 
 if context.is_offline_mode():

@@ -8,6 +8,7 @@ concurrency tests need independent connections.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import socket
@@ -66,6 +67,46 @@ def base_config(database_url: str, **extra) -> dict:
     }
     config.update(extra)
     return config
+
+
+def production_env(monkeypatch, database_url: str) -> None:
+    """Settings that production accepts (create_app() then reads them from the environment)."""
+    monkeypatch.setenv("FUNDAPP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FUND_EIN", "12-3456789")
+    monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def drop_roles(server_url: str, *roles: str) -> None:
+    """Drop test roles (they are cluster-wide) and whatever they still own or were granted."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for role in roles:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+                conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
+                conn.execute(sa.text(f'DROP ROLE "{role}"'))
+    admin.dispose()
+
+
+@contextlib.contextmanager
+def unprivileged_url(database_url: str):
+    """The URL as a role that owns nothing and is no superuser, as production insists on PostgreSQL
+    (a new LOGIN role with a random name, dropped afterwards); on SQLite the URL itself."""
+    url = sa.engine.make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        yield database_url
+        return
+    role = f"fundapp_plain_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+    admin.dispose()
+    try:
+        yield url.set(username=role, password=None).render_as_string(hide_password=False)
+    finally:
+        drop_roles(database_url, role)
 
 
 @pytest.fixture(scope="session")

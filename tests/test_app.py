@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fundapp import create_app
 from fundapp.config import DEV_SECRET_KEY, ConfigError, normalise_database_url
 from fundapp.extensions import db
-from tests.conftest import base_config
+from tests.conftest import base_config, production_env, unprivileged_url
 
 
 def test_create_app_with_test_config_uses_it(database_url):
@@ -33,25 +33,17 @@ def test_production_refuses_missing_secret_key(monkeypatch, database_url):
         create_app()
 
 
-def production_env(monkeypatch, database_url):
-    monkeypatch.setenv("FUNDAPP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "x" * 48)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FUND_EIN", "12-3456789")
-    monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
 def test_production_with_a_real_secret_starts_with_secure_cookies_and_hsts(monkeypatch, database_url):
-    production_env(monkeypatch, database_url)
-    app = create_app()
-    assert app.config["SESSION_COOKIE_SECURE"] is True
-    assert app.config["REMEMBER_COOKIE_SECURE"] is True
-    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/15"
-    response = app.test_client().get("/healthz", base_url="https://fund.example.org")
-    assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
-    with app.app_context():
-        db.engine.dispose()
+    with unprivileged_url(database_url) as url:  # production refuses PostgreSQL's superuser (tests/test_db_roles.py)
+        production_env(monkeypatch, url)
+        app = create_app()
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["REMEMBER_COOKIE_SECURE"] is True
+        assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/15"
+        response = app.test_client().get("/healthz", base_url="https://fund.example.org")
+        assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_development_sends_no_hsts(client):
