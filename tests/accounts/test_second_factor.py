@@ -108,7 +108,7 @@ def test_wrong_fresh_codes_for_a_payment_pause_the_person(client, create_user, r
     from fundapp.applications.models import Application
     from fundapp.review import services as review
     from tests.applications.test_applications import send, striker
-    from tests.review.test_decisions import fund_with
+    from tests.factories import fund_with
 
     app.config["STEP_UP_ABOVE_CENTS"] = 1_000
     fund_with(roster, 100_000)

@@ -15,7 +15,7 @@ from fundapp.ledger import exports as ledger_exports
 from fundapp.reporting import exports
 from fundapp.review import services as review
 from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
-from tests.review.test_decisions import fund_with
+from tests.factories import fund_with
 
 
 def ledger_csv(fund) -> str:

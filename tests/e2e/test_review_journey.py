@@ -18,7 +18,7 @@ from tests.applications.test_applications import PDF
 from tests.conftest import wait_for
 from tests.e2e.conftest import axe_violations, sign_in_as
 from tests.e2e.test_member_journey import shot
-from tests.review.test_decisions import fund_with
+from tests.factories import fund_with
 
 
 def test_two_trustees_take_a_large_case_to_paid(live_server, phone, fund, create_user):

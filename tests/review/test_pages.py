@@ -11,7 +11,7 @@ from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from tests.applications.test_applications import ANSWERS, PDF, roster, send, striker  # noqa: F401
 from tests.conftest import sign_in
-from tests.review.test_decisions import fund_with
+from tests.factories import fund_with
 
 
 def test_trustees_work_a_large_case_from_the_queue_to_paid(client, create_user, roster):  # noqa: F811
@@ -175,6 +175,60 @@ def test_a_large_payment_asks_for_a_fresh_authenticator_code(client, create_user
     assert "recorded in the books" in ok.get_data(as_text=True)
     db.session.refresh(application)
     assert application.status == Status.PAID
+
+
+def test_instalments_ask_for_a_fresh_code_on_the_one_that_crosses_the_limit(client, create_user, roster, app):  # noqa: F811
+    """A $2,500 grant paid as 1,000 + 1,000 + 500 with the limit at $2,000: what left the grant within the day
+    counts, so the third instalment needs the code (it was 0 of 3 before)."""
+    from fundapp.review import services as review
+    from tests.conftest import authenticator_code
+
+    fund = roster
+    app.config["STEP_UP_ABOVE_CENTS"] = 200_000
+    fund_with(fund, 1_000_000)
+    update_rules(fund, actor=None, weekly_cap_cents=5_000_00, category_cap_cents=5_000_00, strike_cap_cents=5_000_00,
+                 dual_approval_above_cents=5_000_00)
+    striker(client, create_user, roster)
+    send(client, amount="2500")
+    application = db.session.scalar(db.select(Application))
+    client.post("/logout")
+    tom = create_user("tom@example.org", "trustee")
+    review.approve(fund, application, 250_000, actor=tom)
+    db.session.commit()
+    sign_in(client, "tom@example.org")
+    form = {"method": "ach", "reference": "", "paid_on": "2026-11-27"}
+    for amount in ("1000", "1000"):
+        page = client.post(f"/review/{application.id}/pay", data={**form, "amount": amount}, follow_redirects=True)
+        assert "recorded in the books" in page.get_data(as_text=True)
+    crossing = client.post(f"/review/{application.id}/pay", data={**form, "amount": "500"}, follow_redirects=True)
+    assert "need a fresh code from your authenticator app" in crossing.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.amount_paid_cents == 200_000
+    done = client.post(f"/review/{application.id}/pay",
+                       data={**form, "amount": "500", "code": authenticator_code("tom@example.org")},
+                       follow_redirects=True)
+    assert "recorded in the books" in done.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.status == Status.PAID and application.amount_paid_cents == 250_000
+
+
+def test_approving_twice_by_a_double_click_is_answered_without_an_error(client, create_user, roster):  # noqa: F811
+    from fundapp.review.models import Approval
+
+    fund = roster
+    fund_with(fund, 500_000)
+    striker(client, create_user, roster)
+    send(client, amount="250")
+    application = db.session.scalar(db.select(Application))
+    client.post("/logout")
+    create_user("tom@example.org", "trustee")
+    sign_in(client, "tom@example.org")
+    first, second = (client.post(f"/review/{application.id}/approve", data={"amount": "250"}) for _ in range(2))
+    assert first.status_code == second.status_code == 302
+    page = client.get(f"/review/{application.id}").get_data(as_text=True)
+    assert "already approved; nothing more was done" in page
+    assert db.session.scalar(db.select(db.func.count(Approval.id))) == 1
+    assert -ledger.balance(fund, "Liabilities:GrantsPayable") == 25_000
 
 
 def test_queue_filters_and_the_members_own_award_letter(client, create_user, roster):  # noqa: F811
