@@ -333,8 +333,9 @@ def confirm_identity(actor: User, total_cents: int, step_up: StepUp, fund: Fund)
         record_change("payment.step_up_failed", "user", actor.id, actor=actor, fund_id=fund.id,
                       after={"total_cents": total_cents})
         db.session.flush()
-        raise StepUpNeeded(_("Payments above %(limit)s need a fresh code from your authenticator app. Type the "
-                             "newest code and try once more.", limit=money(step_up.above_cents, fund)), "code")
+        raise StepUpNeeded(_("Payments above %(limit)s (counting what was paid on the same grants within the day) "
+                             "need a fresh code from your authenticator app. Type the newest code and try once "
+                             "more.", limit=money(step_up.above_cents, fund)), "code")
 
 
 def payable(fund: Fund) -> list[Application]:
