@@ -158,10 +158,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(module_dir: Path, module: str, env: dict, log: Path):
+def gunicorn(module_dir: Path, module: str, env: dict, log: Path, workers: int = 2):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
          "--chdir", str(module_dir), "--log-level", "warning", module],
         env=env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True)
     try:
