@@ -14,6 +14,14 @@ from tests.conftest import sign_in
 from tests.factories import fund_with
 
 
+def sent_case(client, create_user, roster, amount: str) -> Application:  # noqa: F811
+    """A striking member applies for ``amount`` dollars through the pages, then signs out."""
+    striker(client, create_user, roster)
+    send(client, amount=amount)
+    client.post("/logout")
+    return db.session.scalar(db.select(Application).order_by(Application.id.desc()))
+
+
 def test_trustees_work_a_large_case_from_the_queue_to_paid(client, create_user, roster):  # noqa: F811
     fund = roster
     fund_with(fund, 500_000)
@@ -61,10 +69,7 @@ def test_trustees_work_a_large_case_from_the_queue_to_paid(client, create_user, 
 def test_refusals_come_back_as_messages_and_change_nothing(client, create_user, roster):  # noqa: F811
     fund = roster
     fund_with(fund, 10_000)
-    striker(client, create_user, roster)
-    send(client, amount="250")
-    application = db.session.scalar(db.select(Application))
-    client.post("/logout")
+    application = sent_case(client, create_user, roster, "250")
     create_user("tom@example.org", "trustee")
     sign_in(client, "tom@example.org")
     broke = client.post(f"/review/{application.id}/approve", data={"amount": "250"}, follow_redirects=True)
@@ -151,10 +156,7 @@ def test_a_large_payment_asks_for_a_fresh_authenticator_code(client, create_user
     fund = roster
     app.config["STEP_UP_ABOVE_CENTS"] = 10_000
     fund_with(fund, 500_000)
-    striker(client, create_user, roster)
-    send(client, amount="250")
-    application = db.session.scalar(db.select(Application))
-    client.post("/logout")
+    application = sent_case(client, create_user, roster, "250")
     tom = create_user("tom@example.org", "trustee")
     review.approve(fund, application, 25_000, actor=tom)
     db.session.commit()
@@ -188,10 +190,7 @@ def test_instalments_ask_for_a_fresh_code_on_the_one_that_crosses_the_limit(clie
     fund_with(fund, 1_000_000)
     update_rules(fund, actor=None, weekly_cap_cents=5_000_00, category_cap_cents=5_000_00, strike_cap_cents=5_000_00,
                  dual_approval_above_cents=5_000_00)
-    striker(client, create_user, roster)
-    send(client, amount="2500")
-    application = db.session.scalar(db.select(Application))
-    client.post("/logout")
+    application = sent_case(client, create_user, roster, "2500")
     tom = create_user("tom@example.org", "trustee")
     review.approve(fund, application, 250_000, actor=tom)
     db.session.commit()
@@ -217,10 +216,7 @@ def test_approving_twice_by_a_double_click_is_answered_without_an_error(client, 
 
     fund = roster
     fund_with(fund, 500_000)
-    striker(client, create_user, roster)
-    send(client, amount="250")
-    application = db.session.scalar(db.select(Application))
-    client.post("/logout")
+    application = sent_case(client, create_user, roster, "250")
     create_user("tom@example.org", "trustee")
     sign_in(client, "tom@example.org")
     first, second = (client.post(f"/review/{application.id}/approve", data={"amount": "250"}) for _ in range(2))
