@@ -392,7 +392,8 @@ REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
 @fund_cli.command("check-books")
 @click.option("--repair", is_flag=True, help="Write the day totals again from the postings if they differ.")
 def check_books_command(repair):
-    """Check that the books balance and that the day totals (what balances are read from) equal the postings."""
+    """Check that the books balance, that the day totals (what balances are read from) equal the postings, and
+    that every closed month still holds what it held when it was closed."""
     fund = _fund()
     problems = ledger.check_day_totals(fund)
     if problems and repair:
@@ -406,6 +407,9 @@ def check_books_command(repair):
     debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
     if debits != credits:
         _fail(f"the trial balance is out by {debits - credits} cents")
+    changed = ledger.check_closed_months(fund)
+    if changed:
+        _fail("closed months differ from what they held when they were closed:\n  " + "\n  ".join(changed))
     click.echo(f"The books balance ({debits} cents each side) and every day total equals its postings.")
 
 
