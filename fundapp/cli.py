@@ -17,7 +17,8 @@ from flask.cli import AppGroup, with_appcontext
 from fundapp import db_roles
 from fundapp.accounts import services
 from fundapp.accounts.models import Member, Role, User
-from fundapp.audit.services import verify_chain
+from fundapp.audit.services import (ANCHOR_PREFIX, BREAKS, AnchorInvalid, anchor_problem, parse_anchor, take_anchor,
+                                    verify_chain)
 from fundapp.config import ConfigError
 from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
@@ -231,12 +232,60 @@ def db_roles_command(print_sql, owner_role, runtime_role, database):
 
 
 @fund_cli.command("verify-audit")
-def verify_audit_command():
-    """Check the whole audit trail's hash chain; name the first broken record."""
+@click.option("--anchor", "anchor_source", metavar="FILE_OR_LINE",
+              help="An anchor from audit-anchor (a file holding it, the newest line counting, or the line itself): "
+                   "the trail must still hold its head at its place.")
+def verify_audit_command(anchor_source):
+    """Check the whole audit trail's hash chain and seals; name the first broken record. With --anchor, also
+    check that no record up to the anchor's head was rewritten or cut off."""
+    anchor = None
+    if anchor_source is not None:
+        try:
+            anchor = parse_anchor(_anchor_text(anchor_source))
+        except AnchorInvalid as exc:
+            _fail(str(exc))
     report = verify_chain()
     if report.first_broken_id is not None:
-        _fail(f"audit chain broken at record {report.first_broken_id} (after {report.checked} good records)")
-    click.echo(f"Audit trail intact: {report.checked} records.")
+        _fail(f"audit chain broken at record {report.first_broken_id} (after {report.checked} good records): "
+              f"{BREAKS[report.reason]}")
+    if anchor is not None:
+        problem = anchor_problem(anchor)
+        if problem is not None:
+            _fail(f"the audit trail does not hold the anchor: {problem}")
+        click.echo(f"Audit trail intact: {report.checked} records ({report.sealed} sealed), holding the anchor of "
+                   f"{anchor.at:%Y-%m-%d %H:%M} UTC (record {anchor.record_id}, {anchor.length} records).")
+        return
+    click.echo(f"Audit trail intact: {report.checked} records ({report.sealed} sealed).")
+
+
+def _anchor_text(source: str) -> str:
+    """The anchor line itself, or the newest (last) anchor line in the file ``source`` names."""
+    if source.lstrip().startswith(ANCHOR_PREFIX):
+        return source
+    try:
+        with open(source, encoding="utf-8") as held:
+            lines = [line for line in held.read().splitlines() if line.strip()]
+    except OSError as exc:
+        _fail(f"--anchor is neither an anchor line nor a file that can be read ({exc.strerror}: {source})")
+    return lines[-1] if lines else ""
+
+
+@fund_cli.command("audit-anchor")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Also write the line to FILE.")
+def audit_anchor_command(output):
+    """Print one line naming the audit trail's length and newest hash, sealed with AUDIT_KEY, and mail it to
+    every trustee and treasurer. Kept outside the database, it lets verify-audit --anchor show later that no
+    record up to it was rewritten or cut off. Run it nightly from cron."""
+    from fundapp.accounts.notices import mail_audit_anchor
+
+    anchor = take_anchor()
+    mail_audit_anchor(anchor)
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(anchor.line + "\n")
+    db.session.commit()
+    deliver_pending()
+    click.echo(anchor.line)
 
 
 @fund_cli.command("close-month")
@@ -388,8 +437,8 @@ REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
 @click.option("--repair", is_flag=True, help="Write the day totals again from the postings if they differ.")
 def check_books_command(repair):
     """Check every invariant of the books: the trial balance, the day totals (what balances are read from)
-    against the postings, and each grant's payments and payable; print each broken one by name and object,
-    and exit non-zero if any is."""
+    against the postings, every closed month against what it held when it was closed, and each grant's
+    payments and payable; print each broken one by name and object, and exit non-zero if any is."""
     from fundapp.review.checks import check_grants
 
     fund = _fund()
@@ -405,13 +454,14 @@ def check_books_command(repair):
     debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
     if debits != credits:
         problems.append(f"trial_balance_balances: the trial balance is out by {debits - credits} cents")
+    problems += [f"closed_month_unchanged: {change}" for change in ledger.check_closed_months(fund)]
     problems += check_grants(fund)
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         _fail(f"{len(problems)} broken invariant(s) in the books (listed above)")
-    click.echo(f"The books balance ({debits} cents each side), every day total equals its postings, and every "
-               f"grant's payments and payable agree with it.")
+    click.echo(f"The books balance ({debits} cents each side), every day total equals its postings, every closed "
+               f"month holds what it held when it was closed, and every grant's payments and payable agree.")
 
 
 @fund_cli.command("report")

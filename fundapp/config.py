@@ -2,7 +2,7 @@
 
 Every setting the app reads is named here, with its default, so the README's
 configuration table and this module can be checked against each other.
-Production refuses to start with the development secret key.
+Production refuses to start with the development secret key or audit key.
 """
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from fundapp.money import parse_amount
 from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # nosec B105 # the development default; production refuses it
+DEV_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # nosec B105 # the development default; production refuses it
 
 #: Settings read from the environment: name -> default (None: unset).
 ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and names, no real secret; production refuses them
     "FUNDAPP_ENV": "development",
     "SECRET_KEY": DEV_SECRET_KEY,
+    "AUDIT_KEY": DEV_AUDIT_KEY,
     "DATABASE_URL": None,
     "BASE_URL": "http://127.0.0.1:5000",
     "STRIPE_SECRET_KEY": "sk_test_local",
@@ -77,6 +79,9 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
     settings = {
         "ENV_NAME": raw["FUNDAPP_ENV"],
         "SECRET_KEY": raw["SECRET_KEY"],
+        # Seals each audit record (an HMAC of its hash) and each anchor; kept outside the database, so
+        # whoever owns the database cannot rewrite the trail and reseal it.
+        "AUDIT_KEY": raw["AUDIT_KEY"],
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "BASE_URL": raw["BASE_URL"].rstrip("/"),
         "STRIPE_SECRET_KEY": raw["STRIPE_SECRET_KEY"],
@@ -161,6 +166,12 @@ def check_settings(settings: dict) -> None:
             raise ConfigError(
                 "Refusing to start in production with the development SECRET_KEY "
                 "(or one shorter than 32 characters). Set SECRET_KEY to a long random value."
+            )
+        audit_key = settings.get("AUDIT_KEY") or ""
+        if audit_key == DEV_AUDIT_KEY or len(audit_key) < 32:
+            raise ConfigError(
+                "Refusing to start in production without AUDIT_KEY (or with the development one, or one shorter "
+                "than 32 characters). Set AUDIT_KEY to a long random value kept outside the database and its backups."
             )
         fund = settings["FUND_DEFAULTS"]
         if fund["ein"] == ENV_SETTINGS["FUND_EIN"] or fund["contact_email"] == ENV_SETTINGS["FUND_CONTACT_EMAIL"]:

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from fundapp import create_app
-from fundapp.config import DEV_SECRET_KEY, ConfigError, normalise_database_url
+from fundapp.config import DEV_AUDIT_KEY, DEV_SECRET_KEY, ConfigError, normalise_database_url
 from fundapp.extensions import db
 from tests.conftest import base_config, production_env, unprivileged_url
 
@@ -143,6 +143,8 @@ def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
     ("FUND_EIN", "00-0000000", "FUND_EIN"),
     ("REDIS_URL", "", "REDIS_URL"),
     ("STRIPE_API_BASE", "http://127.0.0.1:8420", "STRIPE_API_BASE"),
+    ("AUDIT_KEY", "", "AUDIT_KEY"),
+    ("AUDIT_KEY", DEV_AUDIT_KEY, "AUDIT_KEY"),
 ])
 def test_production_refuses_placeholders_and_the_local_stripe_server(monkeypatch, database_url, name, value, message):
     production_env(monkeypatch, database_url)

@@ -1,8 +1,11 @@
 """Audit records, each chained to the one before by a SHA-256 hash.
 
-A record is never updated or deleted. ``hash`` covers the record's own fields
-and ``prev_hash``, so changing or removing any record breaks the chain from
-there on, which ``verify_chain`` reports.
+A record is never updated or deleted (on PostgreSQL a trigger refuses UPDATE,
+DELETE and TRUNCATE). ``hash`` covers the record's own fields and ``prev_hash``,
+so changing or removing any record breaks the chain from there on, which
+``verify_chain`` reports. ``mac`` seals ``hash`` with ``AUDIT_KEY``, a key the
+database never holds: whoever owns the database can recompute every hash, but
+not the seals. Records written before the seal existed have none.
 """
 from __future__ import annotations
 
@@ -33,3 +36,5 @@ class AuditRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: HMAC-SHA256 of ``hash`` under AUDIT_KEY (hex); None only on records older than the seal (migration 0015).
+    mac: Mapped[str | None] = mapped_column(sa.String(64))

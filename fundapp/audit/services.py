@@ -4,15 +4,29 @@
 transaction, so the change and its record commit or roll back together.
 Appends are serialised (an advisory lock on PostgreSQL; SQLite has one writer)
 so two requests never chain onto the same predecessor.
+
+Tamper evidence that survives the database's owner, in three layers:
+
+- each record's ``hash`` chains it to the one before (anyone can recompute these);
+- each record's ``mac`` seals its hash with ``AUDIT_KEY``, which lives outside the
+  database: rewriting a record and recomputing every hash after it without the key
+  leaves seals that do not match. Records older than the seal have none, and are
+  accepted only before the first sealed one;
+- an anchor (``take_anchor``): one line naming the chain's length and head, sealed
+  too, kept outside the database (mailed to the trustees, filed by cron). Cutting
+  off the newest records, or the whole table, leaves a chain that checks out on its
+  own; only an anchor taken before shows what is missing (``anchor_problem``).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db, utcnow
@@ -41,6 +55,11 @@ def _digest(record: AuditRecord) -> str:
         default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def seal(text: str) -> str:
+    """HMAC-SHA256 of ``text`` under AUDIT_KEY, in hex: what the database's owner cannot compute."""
+    return hmac.new(current_app.config["AUDIT_KEY"].encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def wait_for_writers() -> None:
@@ -77,6 +96,7 @@ def record_change(
         prev_hash=last or GENESIS_HASH,
     )
     record.hash = _digest(record)
+    record.mac = seal(record.hash)
     db.session.add(record)
     db.session.flush()
     return record
@@ -86,23 +106,131 @@ def _default_actor() -> str:
     return "system" if has_request_context() else "cli"
 
 
+#: Why a record breaks the chain, for people.
+BREAKS = {
+    "link": "it does not follow the record before it (a record was removed or inserted)",
+    "hash": "its contents differ from its hash (it was changed)",
+    "seal": "its seal does not match (the trail was rewritten without the audit key, or AUDIT_KEY changed)",
+}
+
+
 @dataclass(frozen=True)
 class ChainReport:
     checked: int
     first_broken_id: int | None
+    reason: str | None = None  #: a key of BREAKS when broken
+    sealed: int = 0  #: how many of the good records carry a seal
 
 
 def verify_chain() -> ChainReport:
-    """Walk the whole trail in order; name the first record whose hash or link is wrong."""
+    """Walk the whole trail in order; name the first record whose link, hash or seal is wrong."""
     prev = GENESIS_HASH
-    checked = 0
+    checked = sealed = 0
     query = db.select(AuditRecord).order_by(AuditRecord.id).execution_options(yield_per=1000)
     for record in db.session.scalars(query):
-        if record.prev_hash != prev or _digest(record) != record.hash:
-            return ChainReport(checked, record.id)
+        reason = None
+        if record.prev_hash != prev:
+            reason = "link"
+        elif _digest(record) != record.hash:
+            reason = "hash"
+        elif record.mac is None and sealed:  # only records older than the seal may lack one
+            reason = "seal"
+        elif record.mac is not None and not hmac.compare_digest(record.mac, seal(record.hash)):
+            reason = "seal"
+        if reason is not None:
+            return ChainReport(checked, record.id, reason, sealed)
         prev = record.hash
         checked += 1
-    return ChainReport(checked, None)
+        sealed += record.mac is not None
+    return ChainReport(checked, None, None, sealed)
+
+
+# --- anchors: the chain's head, written down outside the database --------------------------------
+
+ANCHOR_PREFIX = "fundapp-audit-anchor v1"
+_ANCHOR_LINE = re.compile(r"fundapp-audit-anchor v1 length=(\d+) id=(\d+) head=([0-9a-f]{64}) "
+                          r"at=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) mac=([0-9a-f]{64})")
+
+
+class AnchorInvalid(ValueError):
+    """Text that is not an anchor, or one whose seal is wrong; the message says which."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain as it stood: ``length`` records, the newest ``record_id`` with hash ``head``."""
+
+    length: int
+    record_id: int
+    head: str
+    at: datetime
+
+    @property
+    def body(self) -> str:
+        return (f"{ANCHOR_PREFIX} length={self.length} id={self.record_id} head={self.head} "
+                f"at={self.at.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+
+    @property
+    def line(self) -> str:
+        """The text to keep: the body and its seal under AUDIT_KEY."""
+        return f"{self.body} mac={seal(self.body)}"
+
+
+def parse_anchor(text: str) -> Anchor:
+    """The anchor in ``text`` (one line), refused when malformed or when its seal is wrong."""
+    found = _ANCHOR_LINE.fullmatch(text.strip())
+    if found is None:
+        raise AnchorInvalid(f"not an audit anchor (expected a line starting {ANCHOR_PREFIX!r})")
+    length, record_id, head, at, mac = found.groups()
+    anchor = Anchor(int(length), int(record_id), head,
+                    datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+    if anchor.body != text.strip().rsplit(" mac=", 1)[0] or not hmac.compare_digest(mac, seal(anchor.body)):
+        raise AnchorInvalid("the anchor's own seal is wrong: it was altered, or made with another AUDIT_KEY")
+    return anchor
+
+
+def take_anchor(*, actor=None) -> Anchor:
+    """Describe the chain's head for keeping outside the database, and record that it was taken (flushes).
+
+    The anchor names the head before its own ``audit.anchor`` record (a record cannot name its own hash);
+    the next anchor covers that one.
+    """
+    wait_for_writers()  # the head and the length are read with no append in between
+    head = db.session.execute(db.select(AuditRecord.id, AuditRecord.hash)
+                              .order_by(AuditRecord.id.desc()).limit(1)).first()
+    length = db.session.scalar(db.select(db.func.count(AuditRecord.id)))
+    anchor = Anchor(length, head.id if head else 0, head.hash if head else GENESIS_HASH,
+                    utcnow().replace(microsecond=0))
+    record_change("audit.anchor", "audit_chain", anchor.record_id, actor=actor,
+                  after={"length": anchor.length, "head": anchor.head, "at": anchor.at.isoformat()})
+    return anchor
+
+
+def anchor_problem(anchor: Anchor) -> str | None:
+    """Why the trail does not hold ``anchor``'s head at its place (rewritten, or cut below it); None when it does.
+
+    With ``verify_chain`` intact, a head found at its place vouches for every record before it.
+    """
+    if anchor.length == 0:
+        return None
+    found = db.session.scalar(db.select(AuditRecord.hash).where(AuditRecord.id == anchor.record_id))
+    if found is None:
+        length = db.session.scalar(db.select(db.func.count(AuditRecord.id)))
+        return (f"record {anchor.record_id}, the anchor's head, is gone: the trail holds {length} records, "
+                f"the anchor of {anchor.at:%Y-%m-%d %H:%M} UTC saw {anchor.length} (records were removed)")
+    if found != anchor.head:
+        return (f"record {anchor.record_id} is not the one anchored on {anchor.at:%Y-%m-%d %H:%M} UTC: its hash "
+                f"is {found}, the anchor's {anchor.head} (the trail was rewritten)")
+    position = db.session.scalar(db.select(db.func.count(AuditRecord.id)).where(AuditRecord.id <= anchor.record_id))
+    if position != anchor.length:
+        return (f"record {anchor.record_id} is number {position} in the trail, the anchor says {anchor.length} "
+                f"(records before it were removed or added)")
+    return None
+
+
+def last_anchored_at() -> datetime | None:
+    """When the chain's head was last anchored (None: never)."""
+    return db.session.scalar(db.select(db.func.max(AuditRecord.created_at)).where(AuditRecord.action == "audit.anchor"))
 
 
 @dataclass(frozen=True)

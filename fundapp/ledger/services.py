@@ -1,6 +1,15 @@
-"""Posting to the books, reversing, balances and periods. Functions flush; callers commit."""
+"""Posting to the books, reversing, balances and periods. Functions flush; callers commit.
+
+Closing a month writes, in its ``ledger.close_month`` audit record, a snapshot of the month
+counted from the postings themselves: per account the net cents and the number of postings,
+and a SHA-256 over every (entry id, account, cents) in order. The audit record is sealed
+(see ``fundapp.audit``), so ``check_closed_months`` can tell a month changed behind the
+app's back (by someone who owns the database and turned its guards off) from one left alone.
+"""
 from __future__ import annotations
 
+import calendar
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -9,6 +18,7 @@ from typing import Iterable, Sequence
 from flask_babel import format_date, gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change, wait_for_writers
 from fundapp.extensions import db, insert_or_merge
 from fundapp.funds.models import Fund
@@ -309,16 +319,74 @@ def closed_months(fund: Fund) -> list[str]:
     return list(db.session.scalars(db.select(ClosedPeriod.month).filter_by(fund_id=fund.id).order_by(ClosedPeriod.month)))
 
 
+def month_snapshot(fund: Fund, month: str) -> dict:
+    """The month's books from its postings: {"accounts": {name: {"cents", "postings"}}, "entries", "digest"}."""
+    year, number = int(month[:4]), int(month[5:])
+    start, end = date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+    rows = db.session.execute(
+        db.select(JournalEntry.id, Account.name, Posting.amount_cents)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(JournalEntry.fund_id == fund.id, JournalEntry.entry_date >= start, JournalEntry.entry_date <= end)
+        .order_by(JournalEntry.id, Posting.id).execution_options(yield_per=5000))
+    accounts: dict[str, dict[str, int]] = {}
+    entry_ids: set[int] = set()
+    digest = hashlib.sha256()
+    for entry_id, name, cents in rows:
+        digest.update(f"{entry_id}|{name}|{cents}\n".encode())
+        totals = accounts.setdefault(name, {"cents": 0, "postings": 0})
+        totals["cents"] += cents
+        totals["postings"] += 1
+        entry_ids.add(entry_id)
+    return {"accounts": accounts, "entries": len(entry_ids), "digest": digest.hexdigest()}
+
+
 def close_month(fund: Fund, month: str, *, actor=None) -> ClosedPeriod:
-    """Close a month: from now on no entry may be dated in it."""
+    """Close a month: from now on no entry may be dated in it. Its audit record keeps the month's snapshot."""
     month = parse_month(month)
     if month in closed_months(fund):
         raise LedgerError(_("%(month)s is already closed.", month=month))
+    wait_for_writers()  # no booking lands in the month between the snapshot and the close
     period = ClosedPeriod(fund_id=fund.id, month=month, closed_by_id=getattr(actor, "id", None))
     db.session.add(period)
     db.session.flush()
-    record_change("ledger.close_month", "period", month, actor=actor, fund_id=fund.id, after={"closed": True})
+    record_change("ledger.close_month", "period", month, actor=actor, fund_id=fund.id,
+                  after={"closed": True, "snapshot": month_snapshot(fund, month)})
     return period
+
+
+def check_closed_months(fund: Fund) -> list[str]:
+    """Each way a closed month differs from the snapshot in its newest close record; empty when none does.
+
+    Months closed before snapshots were kept have none to compare with and are passed over.
+    """
+    problems = []
+    for month in closed_months(fund):
+        after = db.session.scalar(
+            db.select(AuditRecord.after).where(AuditRecord.fund_id == fund.id, AuditRecord.action == "ledger.close_month",
+                                               AuditRecord.object_type == "period", AuditRecord.object_id == month)
+            .order_by(AuditRecord.id.desc()).limit(1))
+        if after is None:
+            problems.append(f"closed month {month}: the audit trail has no record of its closing")
+            continue
+        then = after.get("snapshot")
+        if then is None:
+            continue
+        now = month_snapshot(fund, month)
+        for name in sorted(then["accounts"].keys() | now["accounts"].keys()):
+            was = then["accounts"].get(name, {"cents": 0, "postings": 0})
+            is_ = now["accounts"].get(name, {"cents": 0, "postings": 0})
+            if was["cents"] != is_["cents"]:
+                problems.append(f"closed month {month}: {name} was {was['cents']} cents at closing, now {is_['cents']}")
+            if was["postings"] != is_["postings"]:
+                problems.append(f"closed month {month}: {name} had {was['postings']} postings at closing, "
+                                f"now {is_['postings']}")
+        if then["entries"] != now["entries"]:
+            problems.append(f"closed month {month}: {then['entries']} entries at closing, now {now['entries']}")
+        if then["digest"] != now["digest"]:
+            problems.append(f"closed month {month}: its postings differ from those at closing (entries, accounts "
+                            f"or amounts changed)")
+    return problems
 
 
 def reopen_month(fund: Fund, month: str, *, reason: str, actor=None) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.states import GRANTED, PENDING
 from fundapp.audit.models import AuditRecord
+from fundapp.audit.services import last_anchored_at
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
@@ -55,6 +56,7 @@ class Dashboard:
     runs_dry_with_queue_on: date | None
     oldest_waiting: Application | None
     categories: list[tuple[str, int, int]]  # (category, grants, cents), all time
+    anchored_at: datetime | None  # when the audit trail's head was last anchored outside the database (None: never)
 
     @property
     def cash_cents(self) -> int:
@@ -141,7 +143,7 @@ def dashboard(fund: Fund, today: date) -> Dashboard:
         runs_dry_on=runway(available, spent, PACE_DAYS, today), queue_count=len(waiting), queue_cents=queue_cents,
         runs_dry_with_queue_on=runway(available - queue_cents, spent, PACE_DAYS, today),
         oldest_waiting=waiting[0] if waiting else None,
-        categories=grants_by(fund, Application.category, until=today))
+        categories=grants_by(fund, Application.category, until=today), anchored_at=last_anchored_at())
 
 
 # --- what members and the public see: totals, and groups of at least five grants ---------------

@@ -18,6 +18,7 @@ from fundapp.ledger import services as ledger
 from fundapp.review import services as review
 from fundapp.review.checks import check_grants
 from fundapp.review.models import GrantPayment
+from tests.conftest import owner_connection
 from tests.factories import DAY, fund_with
 
 ON_POSTGRES = bool(os.environ.get("FUNDAPP_TEST_DATABASE_URL"))
@@ -108,10 +109,8 @@ def test_check_books_names_each_broken_grant_invariant(runner, fund, grant):
     """Someone with the power to switch the guards off marks the grant paid in full without paying it and
     pays $50 with no entry in the books: check-books names both by invariant and grant, and fails."""
     assert runner.invoke(args=["fund", "check-books"]).exit_code == 0
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))  # a superuser's triggers off
-        conn.execute(sa.text(f"UPDATE applications SET amount_paid_cents = 30000 WHERE id = {grant.id}"))
+    with owner_connection() as owner:  # a superuser's triggers off
+        owner.execute(sa.text(f"UPDATE applications SET amount_paid_cents = 30000 WHERE id = {grant.id}"))
     problems = check_grants(fund)
     assert f"grant_paid_matches_payments: grant {grant.id} says 30000 cents paid of 30000 approved; its payments " \
            f"sum to 10000 cents" in problems
