@@ -96,7 +96,7 @@ def test_a_rewritten_trail_with_every_hash_recomputed_is_caught_by_the_seals_and
 def test_records_older_than_the_seal_pass_only_before_the_first_sealed_one(fund):
     post_gifts(fund, 6)
     ids = db.session.scalars(db.select(AuditRecord.id).order_by(AuditRecord.id)).all()
-    with owner_connection() as owner:  # as if the first three were written before migration 0014
+    with owner_connection() as owner:  # as if the first three were written before migration 0015
         owner.execute(db.update(AuditRecord).where(AuditRecord.id.in_(ids[:3])).values(mac=None))
     report = verify_chain()
     assert (report.first_broken_id, report.checked, report.sealed) == (None, 6, 3)
