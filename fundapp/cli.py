@@ -350,7 +350,9 @@ def reconcile_stripe_command(since):
     deliver_pending()
     click.echo(f"Looked at {result.charges_seen} charges since {start:%Y-%m-%d}: booked {result.payments_booked} "
                f"payments, {result.refunds_booked} refunds, {result.disputes_booked} dispute movements and "
-               f"{result.payouts_booked} payouts that were missing.")
+               f"{result.payouts_booked} payouts that were missing."
+               + (f" {result.not_booked} stored Stripe events name objects Stripe does not confirm (or another API "
+                  f"version): nothing of them is booked; see the treasurer's queue page." if result.not_booked else ""))
 
 
 @fund_cli.command("send-statements")

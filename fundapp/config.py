@@ -173,6 +173,16 @@ def check_settings(settings: dict) -> None:
                 "Refusing to start in production without AUDIT_KEY (or with the development one, or one shorter "
                 "than 32 characters). Set AUDIT_KEY to a long random value kept outside the database and its backups."
             )
+        stripe_key = settings.get("STRIPE_SECRET_KEY") or ""
+        if stripe_key == ENV_SETTINGS["STRIPE_SECRET_KEY"] or not stripe_key.startswith(("sk_", "rk_")) \
+                or len(stripe_key) < 20:
+            raise ConfigError("Set STRIPE_SECRET_KEY to the fund's own Stripe secret key (sk_live_... or a restricted "
+                              "rk_live_... key): the local placeholder cannot take real gifts.")
+        webhook_secret = settings.get("STRIPE_WEBHOOK_SECRET") or ""
+        if webhook_secret == ENV_SETTINGS["STRIPE_WEBHOOK_SECRET"] or not webhook_secret.startswith("whsec_") \
+                or len(webhook_secret) < 20:
+            raise ConfigError("Set STRIPE_WEBHOOK_SECRET to the signing secret of the fund's webhook endpoint "
+                              "(whsec_...): the local placeholder is public, anyone could sign events with it.")
         fund = settings["FUND_DEFAULTS"]
         if fund["ein"] == ENV_SETTINGS["FUND_EIN"] or fund["contact_email"] == ENV_SETTINGS["FUND_CONTACT_EMAIL"]:
             raise ConfigError("Set FUND_EIN and FUND_CONTACT_EMAIL: donors' receipts must carry the real ones.")

@@ -78,6 +78,8 @@ def production_env(monkeypatch, database_url: str) -> None:
     monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
     monkeypatch.setenv("AUDIT_KEY", "y" * 48)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_" + "k" * 24)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_" + "w" * 32)
 
 
 def drop_roles(server_url: str, *roles: str) -> None:

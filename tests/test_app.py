@@ -145,6 +145,10 @@ def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
     ("STRIPE_API_BASE", "http://127.0.0.1:8420", "STRIPE_API_BASE"),
     ("AUDIT_KEY", "", "AUDIT_KEY"),
     ("AUDIT_KEY", DEV_AUDIT_KEY, "AUDIT_KEY"),
+    ("STRIPE_SECRET_KEY", "sk_test_local", "STRIPE_SECRET_KEY"),
+    ("STRIPE_SECRET_KEY", "", "STRIPE_SECRET_KEY"),
+    ("STRIPE_WEBHOOK_SECRET", "whsec_local", "STRIPE_WEBHOOK_SECRET"),
+    ("STRIPE_WEBHOOK_SECRET", "", "STRIPE_WEBHOOK_SECRET"),
 ])
 def test_production_refuses_placeholders_and_the_local_stripe_server(monkeypatch, database_url, name, value, message):
     production_env(monkeypatch, database_url)

@@ -308,7 +308,8 @@ if PG_SERVER:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("FUNDAPP_", "FLASK_"))}
         env.update(FUNDAPP_ENV="production", SECRET_KEY="x" * 48, DATABASE_URL=url, FUND_EIN="12-3456789",
                    FUND_CONTACT_EMAIL="fund@local7.example.org", REDIS_URL="redis://127.0.0.1:6379/15",
-                   AUDIT_KEY="y" * 48)
+                   AUDIT_KEY="y" * 48, STRIPE_SECRET_KEY="sk_live_" + "k" * 24,
+                   STRIPE_WEBHOOK_SECRET="whsec_" + "w" * 32)
         return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)  # nosec B603 # fixed arguments
 

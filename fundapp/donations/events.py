@@ -31,6 +31,7 @@ from fundapp.donations import services
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
+from fundapp.payments import gateway
 
 MAX_ATTEMPTS = 20  # about ten hours of tries with the back-off below; Stripe itself retries for three days
 MAX_BACKOFF_SECONDS = 3600
@@ -101,7 +102,13 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
         fund = db.session.get(Fund, event.fund_id) if event.fund_id else None
         try:
             with db.session.begin_nested():
+                check_api_version(payload)
                 outcome = services.apply_event(fund, payload) if fund is not None else "ignored"
+        except gateway.NotConfirmed as exc:  # nothing booked, and no later try would change that: kept to be seen
+            current_app.logger.warning("Stripe event %s (%s) not booked: %s", event.id, event.type, exc)
+            event.last_error = f"{services.NOT_BOOKED}{exc}"[:500]
+            event.attempts = max(event.attempts, MAX_ATTEMPTS)
+            done.failed += 1
         except Exception as exc:  # noqa: BLE001 - any failure leaves the event for a later try, never the queue stuck
             current_app.logger.warning("Stripe event %s (%s) not applied, attempt %d: %s", event.id, event.type,
                                        event.attempts, exc, exc_info=not _expected(exc))
@@ -118,13 +125,21 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
     return done
 
 
+def check_api_version(event: dict) -> None:
+    """In production, an event rendered in another API version than the one this code reads is refused
+    (its objects may lack or rename fields): the endpoint must be set to ``gateway.API_VERSION``."""
+    version = gateway.event_api_version(event)
+    if current_app.config.get("ENV_NAME") == "production" and version != gateway.API_VERSION:
+        raise gateway.WrongApiVersion(
+            f"event {event.get('id')} is in Stripe API version {version or '(none)'}, but fundapp reads "
+            f"{gateway.API_VERSION}: set the webhook endpoint's API version to {gateway.API_VERSION}")
+
+
 def _expected(exc: Exception) -> bool:
     """Failures Stripe's side or a race explains (no traceback needed in the log)."""
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     from fundapp.ledger.services import LedgerError
-    from fundapp.payments import gateway
-
     return isinstance(exc, (gateway.GatewayError, gateway.FactsIncomplete, LedgerError, IntegrityError,
                             OperationalError))
 

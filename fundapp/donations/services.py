@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
 from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
-                                      ReceiptCounter, StatementSent, WallStatus)
+                                      ReceiptCounter, StatementSent, StripeEvent, WallStatus)
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
@@ -397,6 +397,18 @@ class Reconciliation:
     refunds_booked: int = 0
     disputes_booked: int = 0
     payouts_booked: int = 0
+    #: Stored events whose objects Stripe does not know (or in another API version): never booked.
+    not_booked: int = 0
+
+
+#: How the worker marks a stored event that must not be booked (its reason follows); it waits on the queue page.
+NOT_BOOKED = "Not booked: "
+
+
+def not_booked_count() -> int:
+    """Stored events Stripe did not confirm (or in another API version): nothing of them was booked."""
+    return db.session.scalar(db.select(db.func.count()).select_from(StripeEvent).where(
+        StripeEvent.processed_at.is_(None), StripeEvent.last_error.startswith(NOT_BOOKED))) or 0
 
 
 def reconcile_stripe(fund: Fund, since) -> Reconciliation:
@@ -421,7 +433,7 @@ def reconcile_stripe(fund: Fund, since) -> Reconciliation:
         if payout.currency == fund.currency:  # the local test server pays out only in euros
             record_payout(fund, payout)
     after = counts()
-    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)))
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)), not_booked=not_booked_count())
 
 
 def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:
@@ -479,23 +491,23 @@ def _intent_succeeded(fund: Fund, intent: dict) -> None:
 
 
 def _invoice_paid(fund: Fund, invoice: dict) -> None:
-    charge_id = gateway.object_id(invoice.get("charge"))
-    if charge_id:
-        book_charge_and_refunds(fund, charge_id)
-    elif gateway.object_id(invoice.get("payment_intent")):
-        _intent_succeeded(fund, {"id": gateway.object_id(invoice.get("payment_intent"))})
+    """A monthly gift's invoice was paid: book the payments Stripe lists for it (``InvoicePayment``)."""
+    for intent_id in gateway.paid_intents_of_invoice(invoice["id"]):
+        _intent_succeeded(fund, {"id": intent_id})
 
 
 def _dispute_event(fund: Fund, dispute: dict) -> None:
-    charge_id = gateway.object_id(dispute.get("charge"))
-    if charge_id:
-        book_charge_and_refunds(fund, charge_id)  # the gift first, if its own event has not come yet
-    for movement in gateway.dispute_movements(dispute):
+    """Book each money movement of the dispute as Stripe lists it now (the gift first, if its own event has
+    not come yet)."""
+    movements = gateway.dispute_movements(dispute["id"])
+    for charge_id in dict.fromkeys(movement.charge_id for movement in movements):
+        book_charge_and_refunds(fund, charge_id)
+    for movement in movements:
         record_dispute_movement(fund, movement)
 
 
 def _payout_event(fund: Fund, payout: dict) -> None:
-    record_payout(fund, gateway.payout_fact(payout))
+    record_payout(fund, gateway.payout_fact(payout["id"]))
 
 
 def _refund_event(fund: Fund, obj: dict) -> None:

@@ -1,8 +1,17 @@
 """Stripe, through the official SDK: checkouts, webhooks, and money facts.
 
 Every call goes to ``STRIPE_API_BASE`` when it is set (the local Stripe server
-in local mode and tests) and to Stripe itself otherwise. Objects come back as
-plain dicts (``to_dict``) and leave this module as the facts of ``facts.py``.
+in local mode and tests) and to Stripe itself otherwise, in the API version the
+installed SDK is generated for (``API_VERSION``, pinned on the client). Objects
+leave this module as the facts of ``facts.py``.
+
+Money is booked only from objects fetched back from Stripe by id: an object
+Stripe does not know (404) raises ``NotConfirmed`` and nothing is booked from the
+event's own copy. The shapes read are the pinned version's (checked against the
+SDK's typed classes by tests/test_stripe_contract.py): a charge reaches its
+invoice through ``InvoicePayment`` (listed by payment intent), an invoice its
+subscription through ``parent.subscription_details``, and a dispute lists its
+balance transactions in full (never expanded).
 """
 from __future__ import annotations
 
@@ -39,6 +48,23 @@ class LocalModeUnsafe(RuntimeError):
 
 class GatewayError(RuntimeError):
     """Stripe could not be reached or refused the request; nothing was decided, try again later."""
+
+
+class NotConfirmed(RuntimeError):
+    """Stripe does not know the object an event names (404), or its copy disagrees with the event: nothing
+    is booked, and trying again will not change that."""
+
+
+class WrongApiVersion(NotConfirmed):
+    """An event rendered in another API version than ``API_VERSION``: its shapes are not the ones read here."""
+
+
+#: The Stripe API version this code reads and the SDK is generated for; the webhook endpoint must send it too.
+API_VERSION: str = stripe.api_version
+
+#: What the gateway asks Stripe to expand, per resource (each must be an ``ExpandableField`` of the pinned
+#: version: tests/test_stripe_contract.py checks them against the SDK's classes).
+EXPANDS: dict[str, tuple[str, ...]] = {"charges.retrieve": ("balance_transaction",)}
 
 
 def _stripe_errors(function):
@@ -80,10 +106,16 @@ def check_local_mode(config) -> None:
 
 def client() -> stripe.StripeClient:
     config = current_app.config
-    options = {"max_network_retries": 2}
     if local_mode(config):
-        options = {"base_addresses": {"api": config["STRIPE_API_BASE"]}, "max_network_retries": 0}
-    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], **options)
+        return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
+                                   base_addresses={"api": config["STRIPE_API_BASE"]}, max_network_retries=0)
+    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION, max_network_retries=2)
+
+
+def event_api_version(event: dict) -> str | None:
+    """The API version an event was rendered in (None when the event does not say)."""
+    version = event.get("api_version")
+    return version if isinstance(version, str) else None
 
 
 def _plain(obj) -> dict:
@@ -94,7 +126,7 @@ def object_id(value) -> str | None:
     """An expandable field: an id, an object with an id, or nothing."""
     if value is None or isinstance(value, str):
         return value
-    return value.get("id")
+    return value.get("id") if isinstance(value, dict) else value.id
 
 
 def _day(timestamp: int):
@@ -211,49 +243,76 @@ def verify_event(payload: bytes, signature: str | None) -> dict:
 @_stripe_errors
 def settled_payment_for_intent(payment_intent_id: str) -> PaymentSettled | None:
     """The settled charge of a PaymentIntent, or None while it has not succeeded."""
-    intent = _plain(client().v1.payment_intents.retrieve(payment_intent_id))
-    if intent.get("status") != "succeeded":
+    intent = _confirmed("payment_intents", payment_intent_id)
+    if intent.status != "succeeded" or intent.latest_charge is None:
         return None
-    charge_id = object_id(intent.get("latest_charge")) or next(
-        (c["id"] for c in (intent.get("charges") or {}).get("data", []) if c.get("status") == "succeeded"), None)
-    return settled_charge(charge_id, intent=intent) if charge_id else None
+    return settled_charge(object_id(intent.latest_charge), intent=intent)
 
 
 @_stripe_errors
-def settled_charge(charge_id: str, intent: dict | None = None) -> PaymentSettled | None:
+def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -> PaymentSettled | None:
     """A charge's money facts from its balance transaction, or None if it has not succeeded."""
     api = client().v1
-    charge = _plain(api.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]}))
-    if charge.get("status") != "succeeded" or not charge.get("paid", True):
+    charge = _confirmed("charges", charge_id, expand=list(EXPANDS["charges.retrieve"]))
+    if charge.status != "succeeded" or not charge.paid:
         return None
-    txn = charge.get("balance_transaction")
-    if not isinstance(txn, dict):
+    txn = charge.balance_transaction
+    if not isinstance(txn, stripe.BalanceTransaction):
         raise FactsIncomplete(f"charge {charge_id} has no balance transaction yet")
-    if intent is None and object_id(charge.get("payment_intent")):
-        intent = _plain(api.payment_intents.retrieve(object_id(charge["payment_intent"])))
-    billing = charge.get("billing_details") or {}
-    if not billing.get("email") and object_id(charge.get("payment_method")):
-        billing = _plain(api.payment_methods.retrieve(object_id(charge["payment_method"]))).get("billing_details") or {}
-    invoice_id = object_id(charge.get("invoice")) or object_id((intent or {}).get("invoice"))
-    subscription_id = None
-    if invoice_id:
-        invoice = _plain(api.invoices.retrieve(invoice_id))
-        subscription_id = object_id(invoice.get("subscription")) or object_id(
-            ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
-    subscription_metadata = {}
-    if subscription_id:  # a monthly gift's own metadata (our donation token) lives on the subscription
-        subscription_metadata = _plain(api.subscriptions.retrieve(subscription_id)).get("metadata") or {}
-    gross, fee, net = int(txn["amount"]), int(txn["fee"]), int(txn["net"])
+    intent_id = object_id(charge.payment_intent)
+    if intent is None and intent_id:
+        intent = _confirmed("payment_intents", intent_id)
+    billing = charge.billing_details
+    email, name = billing.email or "", billing.name or ""
+    if not email and object_id(charge.payment_method):
+        method = api.payment_methods.retrieve(object_id(charge.payment_method))
+        email, name = method.billing_details.email or "", method.billing_details.name or name
+    invoice = invoice_of_payment(intent_id) if intent_id else None
+    subscription_id, subscription_metadata = None, {}
+    if invoice is not None and invoice.parent is not None and invoice.parent.subscription_details is not None:
+        details = invoice.parent.subscription_details
+        subscription_id = object_id(details.subscription)
+        # A monthly gift's own metadata (our donation token) lives on the subscription.
+        subscription_metadata = _metadata(details.metadata) or (
+            _metadata(api.subscriptions.retrieve(subscription_id).metadata) if subscription_id else {})
+    gross, fee, net = int(txn.amount), int(txn.fee), int(txn.net)
     if gross != fee + net:
-        raise FactsIncomplete(f"balance transaction {txn.get('id')} does not add up")
+        raise FactsIncomplete(f"balance transaction {txn.id} does not add up")
     return PaymentSettled(
-        charge_id=charge["id"], payment_intent_id=object_id(charge.get("payment_intent")), invoice_id=invoice_id,
-        subscription_id=subscription_id, customer_id=object_id(charge.get("customer")),
-        gross_cents=gross, fee_cents=fee, net_cents=net, currency=str(txn.get("currency") or charge["currency"]).upper(),
-        day=_day(charge["created"]),
-        metadata={**subscription_metadata, **((intent or {}).get("metadata") or {}), **(charge.get("metadata") or {})},
-        email=(billing.get("email") or charge.get("receipt_email") or "").strip().lower(),
-        name=(billing.get("name") or "").strip(), description=charge.get("description") or "")
+        charge_id=charge.id, payment_intent_id=intent_id, invoice_id=invoice.id if invoice is not None else None,
+        subscription_id=subscription_id, customer_id=object_id(charge.customer),
+        gross_cents=gross, fee_cents=fee, net_cents=net, currency=str(txn.currency or charge.currency).upper(),
+        day=_day(charge.created),
+        metadata={**subscription_metadata, **(_metadata(intent.metadata) if intent is not None else {}),
+                  **_metadata(charge.metadata)},
+        email=(email or charge.receipt_email or "").strip().lower(), name=name.strip(),
+        description=charge.description or "")
+
+
+def invoice_of_payment(payment_intent_id: str) -> stripe.Invoice | None:
+    """The invoice a payment intent paid (a monthly gift's), through its ``InvoicePayment``; None for a
+    payment that paid no invoice."""
+    api = client().v1
+    listing = api.invoice_payments.list(params={"payment": {"type": "payment_intent",
+                                                            "payment_intent": payment_intent_id}, "limit": 10})
+    for invoice_payment in listing.data:
+        if invoice_payment.status == "paid":
+            return _confirmed("invoices", object_id(invoice_payment.invoice))
+    return None
+
+
+@_stripe_errors
+def paid_intents_of_invoice(invoice_id: str) -> list[str]:
+    """The payment intents that paid an invoice (``invoice.paid`` names the invoice, not the payment)."""
+    _confirmed("invoices", invoice_id)
+    listing = client().v1.invoice_payments.list(params={"invoice": invoice_id, "limit": 10})
+    return [object_id(p.payment.payment_intent) for p in listing.data
+            if p.status == "paid" and p.payment.payment_intent is not None]
+
+
+def _metadata(value) -> dict[str, str]:
+    return {str(key): str(item) for key, item in (value.to_dict() if hasattr(value, "to_dict") else
+                                                  dict(value or {})).items()}
 
 
 @_stripe_errors
@@ -284,43 +343,35 @@ def charge_ids_since(since: datetime) -> list[str]:
     return [charge.id for charge in listing.auto_paging_iter()]
 
 
-def _fresh(kind: str, obj: dict, **params) -> dict:
-    """The object as Stripe has it now; the signed event's copy if Stripe cannot be asked for it.
-
-    Disputes and payouts are booked from their balance transactions and amounts, which never
-    change once made and are booked once each by id, so an older copy cannot double-book. The
-    local Stripe server has no disputes and pays out only in euros; there the event's copy serves.
-    """
+def _confirmed(kind: str, object_id_: str, **params):
+    """The object as Stripe has it now, fetched by id; ``NotConfirmed`` when Stripe does not know it."""
+    service = getattr(client().v1, kind)
     try:
-        service = getattr(client().v1, kind)
-        return _plain(service.retrieve(obj["id"], params=params or None))
-    except (stripe.InvalidRequestError, stripe.APIError) as exc:
-        if exc.http_status != 404:
-            raise
-        return obj
+        return service.retrieve(object_id_, params=params or None)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise NotConfirmed(f"Stripe does not know {kind.rstrip('s').replace('_', ' ')} {object_id_}: "
+                               f"nothing was booked") from exc
+        raise
 
 
 @_stripe_errors
-def dispute_movements(dispute: dict) -> list[DisputeMovement]:
-    """Each balance transaction of a dispute: the withdrawal when it opens, a reinstatement if it is won."""
-    dispute = _fresh("disputes", dispute, expand=["balance_transactions"])
-    movements = []
-    for txn in dispute.get("balance_transactions") or []:
-        if not isinstance(txn, dict):
-            raise FactsIncomplete(f"dispute {dispute['id']} lists a balance transaction without its amounts")
-        movements.append(DisputeMovement(
-            balance_transaction_id=txn["id"], dispute_id=dispute["id"], charge_id=object_id(dispute.get("charge")),
-            amount_cents=int(txn["amount"]), fee_cents=int(txn.get("fee") or 0),
-            currency=str(txn.get("currency") or dispute.get("currency")).upper(), day=_day(txn["created"])))
-    return movements
+def dispute_movements(dispute_id: str) -> list[DisputeMovement]:
+    """Each balance transaction of a dispute, as Stripe lists them (in full: the field cannot be expanded):
+    the withdrawal when it opens, a reinstatement if it is won."""
+    dispute = _confirmed("disputes", dispute_id)
+    return [DisputeMovement(balance_transaction_id=txn.id, dispute_id=dispute.id, charge_id=object_id(dispute.charge),
+                            amount_cents=int(txn.amount), fee_cents=int(txn.fee or 0),
+                            currency=str(txn.currency or dispute.currency).upper(), day=_day(txn.created),
+                            status=dispute.status)
+            for txn in dispute.balance_transactions]
 
 
 @_stripe_errors
-def payout_fact(payout: dict) -> PayoutFact:
-    payout = _fresh("payouts", payout)
-    return PayoutFact(payout_id=payout["id"], amount_cents=int(payout["amount"]),
-                      currency=str(payout["currency"]).upper(),
-                      day=_day(payout.get("arrival_date") or payout["created"]), status=payout.get("status", ""))
+def payout_fact(payout_id: str) -> PayoutFact:
+    payout = _confirmed("payouts", payout_id)
+    return PayoutFact(payout_id=payout.id, amount_cents=int(payout.amount), currency=str(payout.currency).upper(),
+                      day=_day(payout.arrival_date or payout.created), status=payout.status or "")
 
 
 @_stripe_errors
@@ -362,7 +413,7 @@ def _listed_since(kind: str, since: datetime) -> list[dict]:
 
 @_stripe_errors
 def payouts_since(since: datetime) -> list[PayoutFact]:
-    return [payout_fact(payout) for payout in _listed_since("payouts", since)]
+    return [payout_fact(payout["id"]) for payout in _listed_since("payouts", since)]
 
 
 @_stripe_errors

@@ -1,9 +1,27 @@
-"""The local Stripe server (localstripe) in this process, on 127.0.0.1, for ``make run`` and the tests.
+"""The local Stripe server (localstripe) in this process, on 127.0.0.1, for ``make run`` and the tests,
+speaking the API version the SDK pins.
 
 localstripe is a development dependency (requirements-dev.txt), never part of a
 production install; this module imports it only when started. Its own command
 line binds every interface and reloads a pickle from /tmp, so instead its
 aiohttp app is served here on the loopback address, with its pickling off.
+
+localstripe answers in the shapes of API versions from before 2025. ``speak_today`` puts an adapter
+in front of it, so that what the SDK gets back (and what webhooks carry) has the pinned version's
+shapes and the gateway runs the same code paths as against Stripe:
+
+- Charge and PaymentIntent have no ``invoice`` (nor the PaymentIntent ``charges`` list).
+- Invoice has no ``charge``, ``payment_intent`` or ``subscription``; its subscription is
+  ``parent.subscription_details.subscription`` and its payments are ``InvoicePayment`` objects
+  (``GET /v1/invoice_payments`` by ``invoice`` or ``payment[payment_intent]``, and by id).
+- Disputes: a charge paid with the test card 4000 0000 0000 0259 is disputed a moment later
+  (``charge.dispute.created`` and ``.funds_withdrawn``, with a balance transaction of the amount and a
+  $15 fee). Submitting evidence ``winning_evidence`` wins it (``.funds_reinstated``, ``.closed``);
+  ``losing_evidence`` or ``POST /v1/disputes/{id}/close`` loses it (``.closed``). ``balance_transactions``
+  is a plain list: asking to expand it is a 400, as on Stripe.
+- Payouts in USD, paid at once, each with its own balance transaction; ``POST /_config/payouts/{id}/fail``
+  fails one afterwards (the bank returned it), as Stripe's test bank account 000111111116 does.
+- Events carry the pinned ``api_version``.
 """
 from __future__ import annotations
 
@@ -29,6 +47,7 @@ class LocalStripe:
             raise RuntimeError("local mode needs the development requirements: pip install -r requirements-dev.txt"
                                ) from exc
         resources.Store.dump_to_disk = lambda self: None  # keep its state in memory only
+        speak_today(app)
         self.loop = asyncio.new_event_loop()
         self.runner = web.AppRunner(app)
         started = threading.Event()
@@ -51,6 +70,10 @@ class LocalStripe:
                                          headers={"Authorization": "Bearer sk_test_local"})
         with urllib.request.urlopen(request, timeout=10):  # nosec B310 # always http://127.0.0.1, the local Stripe server started here
             pass
+
+    def fail_payout(self, payout_id: str) -> None:
+        """The bank returns a paid payout: it fails, and ``payout.failed`` follows."""
+        self._call("POST", f"/_config/payouts/{payout_id}/fail", b"")
 
     def register_webhook(self, url: str, secret: str, name: str = "fundapp") -> None:
         """Have the server sign and send every event to ``url`` (once, about a second after it happens)."""
@@ -82,3 +105,233 @@ class LocalStripe:
         self.loop.call_soon_threadsafe(self.loop.stop)
         time.sleep(0.05)
         self.loop = None
+
+
+# --- the adapter: today's shapes in front of localstripe ------------------------------------------
+
+DISPUTED_CARD = "4000000000000259"
+DISPUTE_FEE_CENTS = 1_500
+_SPOKEN: list[bool] = []
+
+
+def speak_today(app) -> None:
+    """Make localstripe answer in the pinned API version's shapes (see the module docstring); once."""
+    if _SPOKEN:
+        return
+    _SPOKEN.append(True)
+    import stripe
+    from aiohttp import web
+    from localstripe import resources as r
+    from localstripe.errors import UserError
+    from localstripe.server import get_post_data, json_response, unflatten_data
+    from localstripe.webhooks import schedule_webhook
+
+    def reshape(cls, change) -> None:
+        original = cls._export
+
+        def export(self, expand=None):
+            return change(self, original(self, expand=expand))
+        cls._export = export
+
+    def charge_today(charge, obj):
+        obj.pop("invoice", None)
+        if "billing_details" not in obj:  # always there on Stripe: the payment method's
+            method = r.store.get("payment_method:" + (charge.payment_method or ""))
+            obj["billing_details"] = billing(getattr(method, "billing_details", None))
+        obj.setdefault("paid", obj.get("status") == "succeeded")
+        obj["disputed"] = any(d.charge == charge.id for d in _objects(r, "dispute"))
+        return obj
+
+    def billing(details) -> dict:
+        """Billing details as Stripe gives them: every field, null where unknown."""
+        return {"address": None, "email": None, "name": None, "phone": None, "tax_id": None, **dict(details or {})}
+
+    def method_today(_method, obj):
+        obj["billing_details"] = billing(obj.get("billing_details"))
+        return obj
+
+    def intent_today(_intent, obj):
+        obj.pop("invoice", None)
+        obj.pop("charges", None)
+        return obj
+
+    def invoice_today(invoice, obj):
+        for gone in ("charge", "payment_intent", "subscription"):
+            obj.pop(gone, None)
+        subscription = getattr(invoice, "subscription", None)
+        obj["parent"] = None if not subscription else {
+            "type": "subscription_details", "quote_details": None,
+            "subscription_details": {"subscription": subscription,
+                                     "metadata": dict(r.Subscription._api_retrieve(subscription).metadata or {})}}
+        return obj
+
+    def event_today(_event, obj):
+        obj["api_version"] = stripe.api_version
+        return obj
+
+    reshape(r.Charge, charge_today)
+    reshape(r.PaymentIntent, intent_today)
+    reshape(r.PaymentMethod, method_today)
+    reshape(r.Invoice, invoice_today)
+    reshape(r.Event, event_today)
+
+    class Txn(r.BalanceTransaction):
+        """A balance transaction localstripe cannot make itself (a dispute's, a payout's)."""
+
+        def __init__(self, amount: int, fee: int, currency: str, source: str, kind: str, description: str):
+            r.StripeObject.__init__(self)
+            self.amount, self.fee, self.currency, self.source = amount, fee, currency, source
+            self.type = self.reporting_category = kind
+            self.description, self.exchange_rate, self.status = description, None, "available"
+            self.available_on = self.created
+            self.fee_details = ([{"amount": fee, "currency": currency, "type": "stripe_fee",
+                                  "description": "Dispute fee", "application": None}] if fee else [])
+
+    class Dispute(r.StripeObject):
+        object = "dispute"
+        _id_prefix = "dp_"
+
+        def __init__(self, charge):
+            super().__init__()
+            self.amount, self.currency, self.charge = charge.amount, charge.currency, charge.id
+            self.payment_intent = charge.payment_intent
+            self.reason, self.status, self.metadata, self.evidence = "fraudulent", "needs_response", {}, {}
+            self.is_charge_refundable = False
+            self.balance_transactions = [Txn(-charge.amount, DISPUTE_FEE_CENTS, charge.currency, self.id,
+                                             "dispute", f"Chargeback withdrawal for {charge.id}")]
+
+        def _export(self, expand=None):
+            if expand and any(path.split(".")[0] == "balance_transactions" for path in expand):
+                raise UserError(400, "This property cannot be expanded (balance_transactions).")
+            return super()._export(expand=expand)
+
+        def _close(self, won: bool):
+            if self.status in ("won", "lost"):
+                raise UserError(400, f"This dispute is already {self.status}.")
+            self.status = "won" if won else "lost"
+            if won:
+                self.balance_transactions.append(Txn(self.amount, 0, self.currency, self.id, "dispute",
+                                                     f"Chargeback reversal for {self.charge}"))
+                schedule_webhook(r.Event("charge.dispute.funds_reinstated", self))
+            schedule_webhook(r.Event("charge.dispute.closed", self))
+
+    def open_dispute_later(charge) -> None:
+        import asyncio
+
+        async def later():
+            await asyncio.sleep(0.5)  # after the payment's own events, as Stripe's come hours later
+            dispute = Dispute(charge)
+            schedule_webhook(r.Event("charge.dispute.created", dispute))
+            schedule_webhook(r.Event("charge.dispute.funds_withdrawn", dispute))
+        asyncio.ensure_future(later())
+
+    original_trigger = r.Charge._trigger_payment
+
+    def trigger_payment(self, on_success=None):
+        def succeeded():
+            if on_success is not None:
+                on_success()
+            method = r.PaymentMethod._api_retrieve(self.payment_method) if self.payment_method.startswith("pm_") \
+                else None
+            if method is not None and getattr(method, "_card_number", None) == DISPUTED_CARD:
+                open_dispute_later(self)
+        return original_trigger(self, on_success=succeeded)
+    r.Charge._trigger_payment = trigger_payment
+
+    def payout_init(self, amount=None, currency=None, description=None, metadata=None, **_ignored):
+        """A payout in the fund's currency (localstripe's own take only euros), paid at once."""
+        try:
+            amount = int(amount)
+            assert amount > 0 and isinstance(currency, str) and len(currency) == 3
+        except (AssertionError, TypeError, ValueError):
+            raise UserError(400, "Bad request")
+        r.StripeObject.__init__(self)
+        self.amount, self.currency, self.description, self.metadata = amount, currency.lower(), description or "", \
+            metadata or {}
+        self.arrival_date, self.automatic, self.method, self.type = self.created, False, "standard", "bank_account"
+        self.destination, self.source_type, self.statement_descriptor = "ba_local", "card", ""
+        self.failure_balance_transaction = self.failure_code = self.failure_message = None
+        self.original_payout = self.reversed_by = None
+        self.status = "paid"
+        self.balance_transaction = Txn(-amount, 0, self.currency, self.id, "payout", "STRIPE PAYOUT").id
+        schedule_webhook(r.Event("payout.created", self))
+        schedule_webhook(r.Event("payout.paid", self))
+    r.Payout.__init__ = payout_init
+
+    def listing(url: str, items: list[dict]) -> dict:
+        return {"object": "list", "url": url, "has_more": False, "data": items}
+
+    def invoice_payment(invoice) -> dict:
+        paid = invoice.status == "paid"
+        return {"id": "inpay_" + invoice.id[3:], "object": "invoice_payment", "invoice": invoice.id,
+                "amount_paid": invoice.total if paid else None, "amount_requested": invoice.total,
+                "currency": invoice.currency, "created": invoice.created, "is_default": True, "livemode": False,
+                "payment": {"type": "payment_intent", "payment_intent": invoice.payment_intent, "charge": None,
+                            "payment_record": None},
+                "status": "paid" if paid else "open",
+                "status_transitions": {"paid_at": invoice.created if paid else None, "canceled_at": None}}
+
+    async def list_invoice_payments(request):
+        query = unflatten_data(request.query)
+        wanted_invoice = query.get("invoice")
+        wanted_intent = (query.get("payment") or {}).get("payment_intent")
+        found = [invoice_payment(inv) for inv in _objects(r, "invoice") if inv.payment_intent
+                 and (wanted_invoice is None or inv.id == wanted_invoice)
+                 and (wanted_intent is None or inv.payment_intent == wanted_intent)]
+        return json_response(listing("/v1/invoice_payments", found))
+
+    async def retrieve_invoice_payment(request):
+        invoice = r.Invoice._api_retrieve("in_" + request.match_info["id"].removeprefix("inpay_"))
+        return json_response(invoice_payment(invoice))
+
+    def expand_of(request) -> list[str]:
+        expand = unflatten_data(request.query).get("expand")
+        return [expand] if isinstance(expand, str) else list(expand or [])
+
+    async def retrieve_dispute(request):
+        return json_response(Dispute._api_retrieve(request.match_info["id"])._export(expand=expand_of(request)))
+
+    async def list_disputes(request):
+        disputes = sorted(_objects(r, "dispute"), key=lambda d: d.created, reverse=True)
+        return json_response(listing("/v1/disputes", [d._export() for d in disputes]))
+
+    async def update_dispute(request):
+        dispute = Dispute._api_retrieve(request.match_info["id"])
+        evidence = ((await get_post_data(request)) or {}).get("evidence") or {}
+        text = " ".join(str(value) for value in evidence.values())
+        dispute.evidence.update(evidence)
+        if "winning_evidence" in text or "losing_evidence" in text:
+            dispute._close(won="winning_evidence" in text)
+        else:
+            schedule_webhook(r.Event("charge.dispute.updated", dispute))
+        return json_response(dispute._export())
+
+    async def close_dispute(request):
+        dispute = Dispute._api_retrieve(request.match_info["id"])
+        dispute._close(won=False)
+        return json_response(dispute._export())
+
+    async def fail_payout(request):
+        """What Stripe does when the bank returns a paid payout (its test bank account 000111111116): the
+        payout fails and the money comes back to the balance."""
+        payout = r.Payout._api_retrieve(request.match_info["id"])
+        payout.status, payout.failure_code = "failed", "account_closed"
+        payout.failure_message = "The bank account has been closed."
+        payout.failure_balance_transaction = Txn(payout.amount, 0, payout.currency, payout.id, "payout_failure",
+                                                 "STRIPE PAYOUT FAILED").id
+        schedule_webhook(r.Event("payout.failed", payout))
+        return json_response(payout._export())
+
+    for method, path, handler in (
+            ("POST", "/_config/payouts/{id}/fail", fail_payout),
+            ("GET", "/v1/invoice_payments", list_invoice_payments),
+            ("GET", "/v1/invoice_payments/{id}", retrieve_invoice_payment),
+            ("GET", "/v1/disputes", list_disputes),
+            ("GET", "/v1/disputes/{id}", retrieve_dispute),
+            ("POST", "/v1/disputes/{id}", update_dispute),
+            ("POST", "/v1/disputes/{id}/close", close_dispute)):
+        app.router.add_route(method, path, handler)
+
+
+def _objects(resources, kind: str) -> list:
+    return [value for key, value in list(resources.store.items()) if key.startswith(kind + ":")]

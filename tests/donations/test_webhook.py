@@ -232,24 +232,28 @@ def booked_gift(fund, api, cents):
     return db.session.get(Donation, donation.id)
 
 
-def dispute(charge_id, *txns, status="needs_response"):
-    """A dispute as Stripe's signed event carries it (localstripe has no disputes)."""
-    return {"id": "dp_1", "object": "dispute", "charge": charge_id, "amount": 8_000, "currency": "usd",
-            "status": status, "balance_transactions": [
-                {"id": txn_id, "object": "balance_transaction", "amount": amount, "fee": fee, "currency": "usd",
-                 "created": int(time.time())} for txn_id, amount, fee in txns]}
+DISPUTED_CARD = "4000000000000259"  # the local Stripe server disputes a charge paid with it, as Stripe's test mode
 
 
-def test_a_dispute_lost_then_won_is_booked_once_per_movement_in_any_order(client, fund, localstripe, api):
-    gift = booked_gift(fund, api, 8_000)
-    withdrawn = ("txn_dp_out", -8_000, 1_500)
-    reinstated = ("txn_dp_back", 8_000, 0)
-    # Out of order: the "won" event (both movements) first, then the "created" one, then repeats.
-    deliver(client, "charge.dispute.funds_reinstated", dispute(gift.stripe_charge_id, withdrawn, reinstated,
-                                                               status="won"), event_id="evt_dp_won")
-    deliver(client, "charge.dispute.created", dispute(gift.stripe_charge_id, withdrawn), event_id="evt_dp_open")
-    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, withdrawn, reinstated, status="won"),
-            event_id="evt_dp_closed")
+def disputed_gift(fund, api, cents):
+    """A gift paid with the disputed test card: booked, then its dispute opened and the money withdrawn."""
+    donation = pending_gift(fund, cents=cents)
+    pay(api, donation, card=DISPUTED_CARD)
+    assert wait_for(lambda: books(fund)[0] == 2, timeout=15)  # the gift, the withdrawal
+    dispute = api.disputes.list().data[0]
+    assert dispute.status == "needs_response" and dispute.charge == db.session.get(Donation, donation.id).stripe_charge_id
+    return db.session.get(Donation, donation.id), dispute
+
+
+def test_a_dispute_opened_then_won_is_booked_once_per_movement_whatever_arrives(client, fund, localstripe, api):
+    gift, dispute = disputed_gift(fund, api, 8_000)
+    assert books(fund) == (2, 0, -1_500)  # withdrawn: the gift no longer counts, and the fee is spent
+    api.disputes.update(dispute.id, params={"evidence": {"uncategorized_text": "winning_evidence"}})
+    assert wait_for(lambda: books(fund)[0] == 3, timeout=15)
+    # Repeats and stale events name only the dispute: what is booked is what Stripe lists now.
+    for n, kind in enumerate(("charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.closed")):
+        deliver(client, kind, {"id": dispute.id, "object": "dispute", "charge": gift.stripe_charge_id},
+                event_id=f"evt_dp_again_{n}")
     count, income, stripe_cash = books(fund)
     assert count == 3  # the gift, the withdrawal, the reinstatement
     assert income == -8_000 and stripe_cash == 8_000 - 1_500  # won: the gift counts again; the fee is spent
@@ -257,21 +261,23 @@ def test_a_dispute_lost_then_won_is_booked_once_per_movement_in_any_order(client
 
 
 def test_a_lost_dispute_takes_the_gift_and_the_fee(client, fund, localstripe, api):
-    gift = booked_gift(fund, api, 8_000)
-    deliver(client, "charge.dispute.funds_withdrawn", dispute(gift.stripe_charge_id, ("txn_lost", -8_000, 1_500)))
-    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, ("txn_lost", -8_000, 1_500),
-                                                     status="lost"), event_id="evt_lost_closed")
+    _gift, dispute = disputed_gift(fund, api, 8_000)
+    api.disputes.close(dispute.id)
+    assert wait_for(lambda: db.session.scalar(db.select(db.func.count(StripeEvent.id)).filter_by(
+        type="charge.dispute.closed").where(StripeEvent.processed_at.is_not(None))), timeout=15)
     assert books(fund) == (2, 0, -1_500)  # the fund is out the dispute fee
+    assert api.disputes.retrieve(dispute.id).status == "lost"
 
 
 def test_payouts_move_money_to_the_bank_once_and_a_failed_one_comes_back(client, fund, localstripe, api):
     booked_gift(fund, api, 9_000)
-    payout = {"id": "po_1", "object": "payout", "amount": 9_000, "currency": "usd", "status": "paid",
-              "created": int(time.time()), "arrival_date": int(time.time())}
-    deliver(client, "payout.paid", payout, event_id="evt_po_1")
-    deliver(client, "payout.paid", payout, event_id="evt_po_1_again")
+    payout = api.payouts.create(params={"amount": 9_000, "currency": "usd"})
+    assert wait_for(lambda: ledger.balance(fund, "Assets:Bank") == 9_000, timeout=15)
+    deliver(client, "payout.paid", {"id": payout.id, "object": "payout"}, event_id="evt_po_again")
     assert ledger.balance(fund, "Assets:Bank") == 9_000 and ledger.balance(fund, "Assets:Stripe") == 0
-    deliver(client, "payout.failed", {**payout, "status": "failed"}, event_id="evt_po_1_failed")
-    deliver(client, "payout.failed", {**payout, "status": "failed"}, event_id="evt_po_1_failed_again")
+    assert books(fund)[0] == 2  # the gift, the payout
+    localstripe.fail_payout(payout.id)
+    assert wait_for(lambda: ledger.balance(fund, "Assets:Bank") == 0, timeout=15)
+    deliver(client, "payout.failed", {"id": payout.id, "object": "payout"}, event_id="evt_po_failed_again")
     assert ledger.balance(fund, "Assets:Bank") == 0 and ledger.balance(fund, "Assets:Stripe") == 9_000
     assert books(fund)[0] == 3  # the gift, the payout, its reversal
