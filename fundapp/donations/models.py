@@ -21,6 +21,8 @@ from fundapp.extensions import UTCDateTime, db, utcnow
 
 class DonationStatus(enum.StrEnum):
     PENDING = "pending"  # the donor is at the checkout
+    PROCESSING = "processing"  # paid by bank debit: Stripe confirms it (or not) days later
+    ABANDONED = "abandoned"  # the checkout expired unpaid
     SUCCEEDED = "succeeded"  # settled and booked
     FAILED = "failed"  # the card was declined or the checkout abandoned
     REFUNDED = "refunded"  # all of it given back

@@ -119,7 +119,7 @@ def checkout_metadata(donation: Donation) -> dict:
 
 
 def mark_failed(donation: Donation, message: str) -> None:
-    if donation.status == DonationStatus.PENDING:
+    if donation.status in (DonationStatus.PENDING, DonationStatus.PROCESSING):
         donation.status = DonationStatus.FAILED
         donation.failure_message = message[:300]
         record_change("donation.failed", "donation", donation.id, fund_id=donation.fund_id,
@@ -464,9 +464,15 @@ def set_wall_status(fund: Fund, donation: Donation, status: str, *, actor) -> No
 # --- webhook events -----------------------------------------------------------------------------
 
 
-def _link_checkout(fund: Fund, session: dict) -> None:
+def _checkout_donation(fund: Fund, session: dict) -> Donation | None:
     token = session.get("client_reference_id") or (session.get("metadata") or {}).get("donation")
-    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
+    return db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
+
+
+def _link_checkout(fund: Fund, session: dict) -> None:
+    """A finished checkout names its payment; no money is booked from it (the payment's own facts do that).
+    Paid by bank debit, the payment is still on its way: the gift shows as processing until Stripe settles it."""
+    donation = _checkout_donation(fund, session)
     if donation is None:
         return
     donation.stripe_checkout_session_id = session.get("id")
@@ -474,6 +480,44 @@ def _link_checkout(fund: Fund, session: dict) -> None:
     donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
     if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
         donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
+    if (donation.status == DonationStatus.PENDING and session.get("payment_status") == "unpaid"
+            and donation.stripe_payment_intent_id
+            and gateway.payment_status(donation.stripe_payment_intent_id) == "processing"):
+        donation.status = DonationStatus.PROCESSING
+        record_change("donation.processing", "donation", donation.id, fund_id=fund.id,
+                      after={"payment_intent": donation.stripe_payment_intent_id})
+        if donation.donor.email:
+            with force_locale(donation.language):
+                queue_mail(donation.donor.email, _("Your gift to %(fund)s is on its way", fund=fund.name), _(
+                    "Hello %(name)s,\n\nThank you for your gift of %(amount)s. You paid by bank debit, which takes a "
+                    "few working days to settle. We email your receipt as soon as it does.\n\n%(fund)s",
+                    name=donation.donor.name, amount=format_cents(donation.total_cents, fund.currency,
+                                                                  _locale(donation)), fund=fund.name))
+
+
+def _checkout_expired(fund: Fund, session: dict) -> None:
+    """The donor left the checkout unpaid until it expired: the pending gift is closed as abandoned."""
+    donation = _checkout_donation(fund, session)
+    if donation is None or donation.status != DonationStatus.PENDING or \
+            donation.stripe_checkout_session_id not in (None, session.get("id")):
+        return
+    donation.status = DonationStatus.ABANDONED
+    record_change("donation.abandoned", "donation", donation.id, fund_id=fund.id,
+                  after={"checkout_session": session.get("id")})
+
+
+def _async_payment(fund: Fund, session: dict) -> None:
+    """A bank debit settled or failed, days after the checkout: Stripe's payment says which."""
+    intent_id = gateway.object_id(session.get("payment_intent"))
+    if not intent_id:
+        return
+    status = gateway.payment_status(intent_id)
+    if status == "succeeded":
+        _intent_succeeded(fund, {"id": intent_id})
+    elif status in ("requires_payment_method", "canceled"):
+        donation = _checkout_donation(fund, session)
+        if donation is not None:
+            mark_failed(donation, _("Your bank did not make the payment."))
 
 
 def _payment_failed(fund: Fund, intent: dict) -> None:
@@ -703,13 +747,47 @@ def end_monthly_gift(fund: Fund, gift: MonthlyGift, *, by_donor: bool) -> None:
                   after={"by": "donor" if by_donor else "stripe"})
 
 
-def _subscription_deleted(fund: Fund, subscription: dict) -> None:
+def _subscription_changed(fund: Fund, subscription: dict) -> None:
+    """A monthly gift's subscription changed or ended: when Stripe says it is over, the gift ends here too."""
     gift = db.session.scalar(db.select(MonthlyGift).filter_by(stripe_subscription_id=subscription.get("id")))
-    if gift is not None:
+    if gift is not None and gateway.subscription_status(gift.stripe_subscription_id) in ("canceled",
+                                                                                       "incomplete_expired"):
         end_monthly_gift(fund, gift, by_donor=False)
 
 
-HANDLERS["customer.subscription.deleted"] = _subscription_deleted
+def _invoice_payment_failed(fund: Fund, invoice: dict) -> None:
+    """Stripe could not collect a monthly gift: tell the donor, in their language, where to pay it with
+    another card (Stripe's invoice page) and where to stop the gift."""
+    unpaid = gateway.unpaid_invoice(invoice["id"])
+    gift = db.session.scalar(db.select(MonthlyGift).filter_by(
+        stripe_subscription_id=unpaid.subscription_id)) if unpaid is not None and unpaid.subscription_id else None
+    if gift is None or gift.ended_at is not None:
+        return
+    donor = db.session.get(Donor, gift.donor_id)
+    if not donor.email:
+        return
+    with force_locale(donor.language):
+        locale = "es_US" if donor.language == "es" else "en_US"  # as _locale() for a donation
+        subject = _("Your monthly gift to %(fund)s did not go through", fund=fund.name)
+        body = _("Hello %(name)s,\n\nYour bank or card did not pay this month's gift of %(amount)s. To pay it with "
+                 "another card, use this page: %(pay_url)s\n\nTo stop your monthly gift, sign in to your gifts page: "
+                 "%(portal_url)s\n\nThank you for standing with the strikers.\n\n%(fund)s", name=donor.name,
+                 amount=format_cents(unpaid.amount_cents, fund.currency, locale),
+                 pay_url=unpaid.pay_url or current_app.config["BASE_URL"] + "/donor/login",
+                 portal_url=current_app.config["BASE_URL"] + "/donor/login", fund=fund.name)
+    queue_mail(donor.email, subject, body)
+    record_change("monthly_gift.payment_failed", "monthly_gift", gift.id, fund_id=fund.id,
+                  after={"invoice": unpaid.invoice_id, "amount_cents": unpaid.amount_cents})
+
+
+HANDLERS.update({
+    "checkout.session.expired": _checkout_expired,
+    "checkout.session.async_payment_succeeded": _async_payment,
+    "checkout.session.async_payment_failed": _async_payment,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "invoice.payment_failed": _invoice_payment_failed,
+})
 
 
 def statement_years(donor: Donor) -> list[int]:

@@ -56,3 +56,15 @@ class PayoutFact:
     currency: str
     day: date
     status: str  # "paid", "failed", "canceled", "pending", "in_transit"
+
+
+@dataclass(frozen=True)
+class InvoiceUnpaid:
+    """A monthly gift's invoice Stripe could not collect: the donor can pay it (with another card) at
+    ``pay_url``, Stripe's hosted invoice page."""
+
+    invoice_id: str
+    subscription_id: str | None
+    amount_cents: int
+    currency: str
+    pay_url: str | None

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import stripe
 from flask import current_app
 
-from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments.facts import DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, RefundSettled
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
 SIGNATURE_TOLERANCE = 300
@@ -419,3 +419,31 @@ def payouts_since(since: datetime) -> list[PayoutFact]:
 @_stripe_errors
 def disputes_since(since: datetime) -> list[dict]:
     return _listed_since("disputes", since)
+
+
+# --- monthly gifts and checkouts: what is not money, still fetched back ------------------------------
+
+
+@_stripe_errors
+def unpaid_invoice(invoice_id: str) -> InvoiceUnpaid | None:
+    """A monthly gift's invoice that Stripe could not collect; None if it is paid (or void) by now."""
+    invoice = _confirmed("invoices", invoice_id)
+    if invoice.status != "open":
+        return None
+    details = invoice.parent.subscription_details if invoice.parent is not None else None
+    return InvoiceUnpaid(invoice_id=invoice.id,
+                         subscription_id=object_id(details.subscription) if details is not None else None,
+                         amount_cents=int(invoice.amount_due), currency=str(invoice.currency).upper(),
+                         pay_url=invoice.hosted_invoice_url)
+
+
+@_stripe_errors
+def subscription_status(subscription_id: str) -> str:
+    """The subscription's status now ("active", "past_due", "canceled", "incomplete_expired" ...)."""
+    return str(_confirmed("subscriptions", subscription_id).status)
+
+
+@_stripe_errors
+def payment_status(payment_intent_id: str) -> str:
+    """A payment intent's status now ("processing" while a bank debit settles, "succeeded", "canceled" ...)."""
+    return str(_confirmed("payment_intents", payment_intent_id).status)

@@ -11,7 +11,8 @@ in front of it, so that what the SDK gets back (and what webhooks carry) has the
 shapes and the gateway runs the same code paths as against Stripe:
 
 - Charge and PaymentIntent have no ``invoice`` (nor the PaymentIntent ``charges`` list).
-- Invoice has no ``charge``, ``payment_intent`` or ``subscription``; its subscription is
+- Invoice has no ``charge``, ``payment_intent`` or ``subscription``; once finalized it has a
+  ``hosted_invoice_url`` (a local stand-in page); its subscription is
   ``parent.subscription_details.subscription`` and its payments are ``InvoicePayment`` objects
   (``GET /v1/invoice_payments`` by ``invoice`` or ``payment[payment_intent]``, and by id).
 - Disputes: a charge paid with the test card 4000 0000 0000 0259 is disputed a moment later
@@ -19,6 +20,7 @@ shapes and the gateway runs the same code paths as against Stripe:
   $15 fee). Submitting evidence ``winning_evidence`` wins it (``.funds_reinstated``, ``.closed``);
   ``losing_evidence`` or ``POST /v1/disputes/{id}/close`` loses it (``.closed``). ``balance_transactions``
   is a plain list: asking to expand it is a 400, as on Stripe.
+- A failed attempt to pay an invoice sends ``invoice.payment_failed``.
 - Payouts in USD, paid at once, each with its own balance transaction; ``POST /_config/payouts/{id}/fail``
   fails one afterwards (the bank returned it), as Stripe's test bank account 000111111116 does.
 - Events carry the pinned ``api_version``.
@@ -63,6 +65,7 @@ class LocalStripe:
         if not started.wait(10):
             raise RuntimeError("the local Stripe server did not start")
         self.base_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        _BASE_URL[:] = [self.base_url]
         return self.base_url
 
     def _call(self, method: str, path: str, data: bytes | None = None) -> None:
@@ -110,6 +113,7 @@ class LocalStripe:
 # --- the adapter: today's shapes in front of localstripe ------------------------------------------
 
 DISPUTED_CARD = "4000000000000259"
+_BASE_URL: list[str] = []  # where this server answers, for the links it hands out (hosted invoice pages)
 DISPUTE_FEE_CENTS = 1_500
 _SPOKEN: list[bool] = []
 
@@ -159,6 +163,8 @@ def speak_today(app) -> None:
         for gone in ("charge", "payment_intent", "subscription"):
             obj.pop(gone, None)
         subscription = getattr(invoice, "subscription", None)
+        if obj.get("status") != "draft":  # a finalized invoice has Stripe's page to pay it
+            obj["hosted_invoice_url"] = f"{_BASE_URL[0] if _BASE_URL else ''}/_local/invoices/{invoice.id}"
         obj["parent"] = None if not subscription else {
             "type": "subscription_details", "quote_details": None,
             "subscription_details": {"subscription": subscription,
@@ -224,6 +230,22 @@ def speak_today(app) -> None:
             schedule_webhook(r.Event("charge.dispute.created", dispute))
             schedule_webhook(r.Event("charge.dispute.funds_withdrawn", dispute))
         asyncio.ensure_future(later())
+
+    original_confirm = r.PaymentIntent._confirm
+
+    def confirm(self, on_failure_now):
+        """Paying an invoice by hand (``/v1/invoices/{id}/pay``) tells of a failed attempt with
+        ``invoice.payment_failed``, as Stripe does (localstripe stays silent there)."""
+        if self.invoice:
+            invoice = r.Invoice._api_retrieve(self.invoice)
+            told = on_failure_now
+
+            def on_failure_now():
+                told()
+                if invoice.status == "open":
+                    schedule_webhook(r.Event("invoice.payment_failed", invoice))
+        return original_confirm(self, on_failure_now)
+    r.PaymentIntent._confirm = confirm
 
     original_trigger = r.Charge._trigger_payment
 
@@ -322,7 +344,16 @@ def speak_today(app) -> None:
         schedule_webhook(r.Event("payout.failed", payout))
         return json_response(payout._export())
 
+    async def invoice_page(request):
+        """The stand-in for Stripe's hosted invoice page (in local mode there is no card form to pay it)."""
+        invoice = r.Invoice._api_retrieve(request.match_info["id"])
+        return web.Response(content_type="text/html", text=(
+            f"<!doctype html><title>Invoice {invoice.id}</title><h1>TEST MODE: invoice {invoice.id}</h1>"
+            f"<p>{invoice.total / 100:.2f} {invoice.currency.upper()}, {invoice.status}. On Stripe, the donor pays "
+            f"it here with another card.</p>"))
+
     for method, path, handler in (
+            ("GET", "/_local/invoices/{id}", invoice_page),
             ("POST", "/_config/payouts/{id}/fail", fail_payout),
             ("GET", "/v1/invoice_payments", list_invoice_payments),
             ("GET", "/v1/invoice_payments/{id}", retrieve_invoice_payment),
