@@ -376,6 +376,20 @@ def send_statements_command(year):
     click.echo(f"Queued {sent} statements for {year}; mail sent {delivered}, waiting {failed}.")
 
 
+@fund_cli.command("test-dispute")
+@click.argument("dispute_id")
+@click.option("--won/--lost", required=True, help="Whether the fund wins the dispute.")
+def test_dispute_command(dispute_id, won):
+    """Local mode only: decide a test dispute as the cardholder's bank would (card 4000 0000 0000 0259)."""
+    from fundapp.payments import gateway
+
+    try:
+        status = gateway.decide_test_dispute(dispute_id, won)
+    except (gateway.GatewayError, gateway.LocalModeUnsafe) as exc:
+        _fail(str(exc))
+    click.echo(f"Dispute {dispute_id} is {status}; its events follow in about a second.")
+
+
 @fund_cli.command("run-local")
 @click.option("--port", default=5000, show_default=True, help="The app's port on 127.0.0.1.")
 @click.option("--stripe-port", default=8420, show_default=True, help="The local Stripe server's port on 127.0.0.1.")

@@ -447,3 +447,12 @@ def subscription_status(subscription_id: str) -> str:
 def payment_status(payment_intent_id: str) -> str:
     """A payment intent's status now ("processing" while a bank debit settles, "succeeded", "canceled" ...)."""
     return str(_confirmed("payment_intents", payment_intent_id).status)
+
+
+@_stripe_errors
+def decide_test_dispute(dispute_id: str, won: bool) -> str:
+    """Local mode: submit Stripe's test evidence that wins or loses a dispute; returns its new status."""
+    if not local_mode():
+        raise LocalModeUnsafe("test disputes are decided only in local mode")
+    text = "winning_evidence" if won else "losing_evidence"
+    return str(client().v1.disputes.update(dispute_id, params={"evidence": {"uncategorized_text": text}}).status)
