@@ -4,7 +4,9 @@
 name and EIN, the date and amount, the statement that no goods or services
 were given in exchange, and the deductibility wording of the fund's legal
 form: a 501(c)(3) gift is deductible; a gift to a 501(c)(5) union is not
-deductible as a charitable contribution. A refunded gift gets a corrected
+deductible as a charitable contribution. The same sentence is the tax statement
+on every solicitation (the donate page, Stripe Checkout: 26 U.S.C. 6113), so it
+lives here only. A refunded gift gets a corrected
 receipt with the same number. The same data gives the same bytes, so a
 re-issued receipt is the same file.
 """

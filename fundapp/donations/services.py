@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
@@ -39,6 +39,16 @@ class DonationError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def tax_statement(fund: Fund, language: str | None = None) -> str:
+    """What a gift to the fund means for the donor's taxes, set by its legal form, in ``language`` (the
+    page's by default): for a 501(c)(5) union the statement 26 U.S.C. 6113 asks of every solicitation (gifts
+    are not deductible as charitable contributions), for a 501(c)(3) that they are. The wording is the
+    receipts' own (``reports.receipt``), so a solicitation and its receipt never say different things."""
+    language = language or str(get_locale() or "en")
+    return receipt_pdf.deductibility_text(language if language in receipt_pdf.TEXT else "en", fund.legal_form,
+                                          fund.legal_name, fund.ein)
 
 
 def fee_cover(amount_cents: int, basis_points: int, fixed_cents: int) -> int:

@@ -13,7 +13,6 @@ from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
-from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download
@@ -71,7 +70,7 @@ def _checkout_url(donation: Donation) -> str:
 @public
 def donate():
     fund = current_fund()
-    form = DonateForm()
+    form = DonateForm(currency=fund.currency)
     if request.method == "GET" and request.args.get("again"):
         earlier = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=request.args["again"]))
         if earlier is not None and earlier.status in (DonationStatus.PENDING, DonationStatus.FAILED):
@@ -93,7 +92,7 @@ def donate():
                 flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
                         "minute."), "error")
     return render_template("donations/donate.html", form=form, fund=fund,
-                           fee_example=format_cents(services.fee_cover_for(2500), fund.currency),
+                           fee_example=services.fee_cover_for(2500), tax_statement=services.tax_statement(fund),
                            test_mode=gateway.local_mode()), 422 if form.errors else 200
 
 
