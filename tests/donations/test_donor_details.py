@@ -74,3 +74,54 @@ def test_a_dollar_fund_shows_its_amounts_in_dollars(client, fund):
     buttons = page[page.index('<legend>'):page.index("</fieldset>")]
     assert "$25.00" in buttons and "$250.00" in buttons and "€" not in buttons
     assert "Another amount (US dollars)" in page
+
+
+def checkout_params(app, fund, *, monthly: bool, language: str) -> dict:
+    """The parameters the donate view sends to Stripe for a new gift, built by the same code (the local Stripe
+    server has no Checkout Sessions, so the request itself cannot be made here)."""
+    from fundapp.donations import services, views
+    from fundapp.payments import gateway
+
+    with app.test_request_context("/donate", method="POST", headers={"Accept-Language": language}):
+        donation = services.start_donation(fund, services.GiftRequest(
+            amount_cents=2_500, monthly=monthly, cover_fee=True, name="Kim", email="kim@example.org",
+            language=language))
+        return gateway.checkout_session_params(**views.checkout_details(fund, donation))
+
+
+@pytest.mark.parametrize("monthly, mode", [(False, "payment"), (True, "subscription")])
+def test_checkout_shows_the_gift_as_a_donation_once_or_monthly(app, fund, monthly, mode):
+    params = checkout_params(app, fund, monthly=monthly, language="en")
+    assert params["mode"] == mode and params["submit_type"] == "donate"
+
+
+@pytest.mark.parametrize("legal_form, language, expected", [
+    ("501(c)(5)", "en", UNION_EN), ("501(c)(5)", "es", UNION_ES),
+    ("501(c)(3)", "en", CHARITY_EN), ("501(c)(3)", "es", CHARITY_ES),
+])
+def test_checkout_carries_the_tax_statement_beside_the_pay_button(app, fund, legal_form, language, expected):
+    set_fund(fund, legal_form=legal_form, ein="98-7654321")
+    params = checkout_params(app, fund, monthly=True, language=language)
+    message = params["custom_text"]["submit"]["message"]
+    assert expected in message and fund.legal_name in message and len(message) <= 1200
+
+
+def test_the_checkout_params_are_ones_the_pinned_stripe_api_takes(app, fund):
+    """Checked against the SDK's own schema of the pinned version (its typed request parameters)."""
+    from stripe.params.checkout import SessionCreateParams
+    from stripe.params.checkout._session_create_params import SessionCreateParamsCustomText
+
+    params = checkout_params(app, fund, monthly=True, language="en")
+    assert set(params) <= set(SessionCreateParams.__annotations__)
+    assert set(params["custom_text"]) <= set(SessionCreateParamsCustomText.__annotations__)
+
+
+def test_a_statement_stripe_would_cut_short_is_refused(app):
+    from fundapp.payments import gateway
+
+    details = dict(amount_cents=2_500, fee_cover_cents=0, currency="USD", monthly=False, gift_label="Gift",
+                   fee_label="Fee", metadata={}, email="kim@example.org", locale="en", success_url="https://x.test/",
+                   cancel_url="https://x.test/")
+    assert gateway.checkout_session_params(**details, statement="x" * 1200)["custom_text"]["submit"]["message"]
+    with pytest.raises(ValueError):
+        gateway.checkout_session_params(**details, statement="x" * 1201)
