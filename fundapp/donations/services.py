@@ -23,7 +23,7 @@ from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, 
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import queue_mail
+from fundapp.mail import public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
@@ -585,6 +585,9 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
                      "workers who cannot cover rent, utilities, medicine or childcare. Your receipt is attached."
                      "\n\n%(fund)s", name=donation.donor.name,
                      amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+        if donation.frequency == Frequency.MONTHLY:
+            body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
+                                "sign in to your donor page: %(link)s", link=public_link("donor.login"))
     queue_mail(donation.donor.email, subject, body,
                attachment=(receipt_filename(donation), receipt_for(fund, donation)))
 

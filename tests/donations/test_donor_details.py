@@ -8,6 +8,7 @@ import html
 import pytest
 
 from fundapp.extensions import db
+from tests.conftest import wait_for
 
 UNION_EN = "are not deductible as charitable contributions for federal income tax purposes"
 UNION_ES = "no son deducibles como donaciones benéficas en el impuesto federal sobre la renta"
@@ -125,3 +126,65 @@ def test_a_statement_stripe_would_cut_short_is_refused(app):
     assert gateway.checkout_session_params(**details, statement="x" * 1200)["custom_text"]["submit"]["message"]
     with pytest.raises(ValueError):
         gateway.checkout_session_params(**details, statement="x" * 1201)
+
+
+# --- the portal link in a monthly gift's receipt ---------------------------------------------------------
+
+
+def give_by_card(client, **changes):
+    """The donate form and local mode's test checkout, as a donor fills them; returns the donation's id."""
+    from fundapp.donations.models import Donation
+
+    response = client.post("/donate", data={"amount": "2500", "frequency": "one_time", "name": "Dana Donor",
+                                            "email": "dana@example.org", "dedication_kind": "", **changes})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    checkout = response.headers["Location"]
+    paid = client.post(checkout, data={"card_number": "4242424242424242", "expiry": "12/34", "cvc": "123",
+                                       "attempt": "a1"})
+    assert paid.status_code == 302
+    return db.session.scalar(db.select(Donation.id).filter_by(token=checkout.rstrip("/").split("/")[-1]))
+
+
+def settled_gifts(count: int):
+    from fundapp.donations.models import Donation, DonationStatus
+
+    return wait_for(lambda: (found := db.session.scalars(db.select(Donation).filter_by(
+        status=DonationStatus.SUCCEEDED).order_by(Donation.id)).all()) and len(found) >= count and found)
+
+
+def arrived(smtp, count: int):
+    from fundapp.mail import deliver_pending
+
+    return wait_for(lambda: deliver_pending(now=True) and len(smtp.messages) >= count and smtp.messages) or \
+        smtp.messages
+
+
+def test_each_monthly_receipt_mail_links_to_the_donor_page_to_stop_the_gift(app, client, fund, localstripe, api,
+                                                                           smtp):
+    app.config["BASE_URL"] = "https://give.local7.example.org"  # the public address, not the request's host
+    give_by_card(client, frequency="monthly", amount="1000")
+    first = settled_gifts(1)[0]
+    subscription = api.subscriptions.retrieve(first.stripe_subscription_id)
+    renewal = api.invoices.create(params={"customer": subscription.customer, "subscription": subscription.id})
+    api.invoices.pay(renewal.id)
+    assert settled_gifts(2), "the renewal was not booked"
+    mails = arrived(smtp, 2)
+    assert len(mails) == 2
+    link = "https://give.local7.example.org/donor/login"
+    for mail in mails:
+        assert mail["Subject"].startswith("Thank you: receipt")
+        assert f"To stop it, or to see your gifts and receipts, sign in to your donor page: {link}" in \
+            mail.get_body(("plain",)).get_content()
+    assert "Email me a sign-in link" in client.get("/donor/login").get_data(as_text=True)  # where it leads
+
+
+def test_a_one_time_gift_mail_has_no_monthly_link_and_a_spanish_monthly_one_is_in_spanish(client, fund,
+                                                                                         localstripe, smtp):
+    give_by_card(client)
+    client.post("/language", data={"language": "es"})
+    give_by_card(client, frequency="monthly", amount="1000", email="ana@example.org", name="Ana")
+    settled_gifts(2)
+    mails = {mail["To"]: mail.get_body(("plain",)).get_content() for mail in arrived(smtp, 2)}
+    assert "/donor/login" not in mails["dana@example.org"]
+    assert "Tu donación se repite cada mes. Para detenerla" in mails["ana@example.org"]
+    assert "http://127.0.0.1:5000/donor/login" in mails["ana@example.org"]  # BASE_URL's default
