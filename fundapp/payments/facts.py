@@ -45,6 +45,8 @@ class DisputeMovement:
     fee_cents: int
     currency: str
     day: date
+    #: The dispute's status when Stripe was asked ("needs_response", "under_review", "won", "lost" ...).
+    status: str = ""
 
 
 @dataclass(frozen=True)

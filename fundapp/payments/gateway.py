@@ -335,7 +335,8 @@ def dispute_movements(dispute: dict) -> list[DisputeMovement]:
         movements.append(DisputeMovement(
             balance_transaction_id=txn["id"], dispute_id=dispute["id"], charge_id=object_id(dispute.get("charge")),
             amount_cents=int(txn["amount"]), fee_cents=int(txn.get("fee") or 0),
-            currency=str(txn.get("currency") or dispute.get("currency")).upper(), day=_day(txn["created"])))
+            currency=str(txn.get("currency") or dispute.get("currency")).upper(), day=_day(txn["created"]),
+            status=str(dispute.get("status") or "")))
     return movements
 
 

@@ -4,8 +4,11 @@ corrected receipt and statement after a lost card dispute."""
 from __future__ import annotations
 
 import html
+import io
+import time
 
 import pytest
+from pypdf import PdfReader
 
 from fundapp.extensions import db
 from tests.conftest import wait_for
@@ -146,19 +149,29 @@ def give_by_card(client, **changes):
 
 
 def settled_gifts(count: int):
+    """The settled gifts, once ``count`` have been booked from the local Stripe server's webhooks (applied here:
+    these tests run no worker thread, so the outbox has one sender, as SQLite needs)."""
+    from fundapp.donations import events
     from fundapp.donations.models import Donation, DonationStatus
 
-    return wait_for(lambda: (found := db.session.scalars(db.select(Donation).filter_by(
-        status=DonationStatus.SUCCEEDED).order_by(Donation.id)).all()) and len(found) >= count and found)
+    def booked():
+        events.apply_waiting_events()
+        found = db.session.scalars(db.select(Donation).filter_by(status=DonationStatus.SUCCEEDED)
+                                   .order_by(Donation.id)).all()
+        return len(found) >= count and found
+
+    return wait_for(booked)
 
 
 def arrived(smtp, count: int):
+    """What the SMTP server has received after the outbox is sent (SMTP hands it over before it answers)."""
     from fundapp.mail import deliver_pending
 
-    return wait_for(lambda: deliver_pending(now=True) and len(smtp.messages) >= count and smtp.messages) or \
-        smtp.messages
+    deliver_pending(now=True)
+    return smtp.messages
 
 
+@pytest.mark.no_worker
 def test_each_monthly_receipt_mail_links_to_the_donor_page_to_stop_the_gift(app, client, fund, localstripe, api,
                                                                            smtp):
     app.config["BASE_URL"] = "https://give.local7.example.org"  # the public address, not the request's host
@@ -178,6 +191,7 @@ def test_each_monthly_receipt_mail_links_to_the_donor_page_to_stop_the_gift(app,
     assert "Email me a sign-in link" in client.get("/donor/login").get_data(as_text=True)  # where it leads
 
 
+@pytest.mark.no_worker
 def test_a_one_time_gift_mail_has_no_monthly_link_and_a_spanish_monthly_one_is_in_spanish(client, fund,
                                                                                          localstripe, smtp):
     give_by_card(client)
@@ -188,3 +202,103 @@ def test_a_one_time_gift_mail_has_no_monthly_link_and_a_spanish_monthly_one_is_i
     assert "/donor/login" not in mails["dana@example.org"]
     assert "Tu donación se repite cada mes. Para detenerla" in mails["ana@example.org"]
     assert "http://127.0.0.1:5000/donor/login" in mails["ana@example.org"]  # BASE_URL's default
+
+
+# --- a lost card dispute: a corrected receipt and statement ------------------------------------------------
+
+
+def deliver(client, event_type, obj, event_id):
+    """A signed event (localstripe has no disputes) through the webhook, then applied as the worker does."""
+    from fundapp.donations import events
+    from tests.donations.conftest import signed_event
+
+    payload, headers = signed_event(event_type, obj, event_id=event_id)
+    assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
+    events.apply_waiting_events()
+
+
+def dispute(charge_id, *txns, status):
+    return {"id": "dp_lost", "object": "dispute", "charge": charge_id, "amount": 10_000, "currency": "usd",
+            "status": status, "balance_transactions": [
+                {"id": txn_id, "object": "balance_transaction", "amount": amount, "fee": fee, "currency": "usd",
+                 "created": int(time.time())} for txn_id, amount, fee in txns]}
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def receipt_of(mail) -> tuple[str, bytes]:
+    attachment = next(mail.iter_attachments())
+    return attachment.get_filename(), attachment.get_content()
+
+
+def two_gifts(client):
+    """$100 and $25 from the same donor; returns the $100 gift."""
+    give_by_card(client, amount="10000")
+    give_by_card(client, amount="2500")
+    gifts = settled_gifts(2)
+    assert gifts and len(gifts) == 2
+    return next(g for g in gifts if g.gross_cents == 10_000)
+
+
+def statement_total(fund, donor, year) -> str:
+    from fundapp.donations import services
+
+    text = pdf_text(services.statement_for(fund, donor, year))
+    return text.split("Total", 1)[1].split("USD", 1)[0].split()[-1], text
+
+
+WITHDRAWN = ("txn_dp_out", -10_000, 1_500)
+
+
+@pytest.mark.no_worker
+def test_a_lost_dispute_mails_a_corrected_receipt_and_lowers_the_year_end_statement(client, fund, localstripe,
+                                                                                    smtp):
+    from fundapp.donations.models import Donation, DonationStatus
+    from fundapp.ledger import services as ledger
+
+    gift = two_gifts(client)
+    assert len(arrived(smtp, 2)) == 2  # the two thank-you receipts
+    assert statement_total(fund, gift.donor, gift.receipt_year)[0] == "125.00"
+
+    deliver(client, "charge.dispute.funds_withdrawn", dispute(gift.stripe_charge_id, WITHDRAWN,
+                                                              status="needs_response"), "evt_dp_open")
+    db.session.refresh(gift)
+    assert gift.disputed_cents == 0 and gift.status == DonationStatus.SUCCEEDED  # open: not decided yet
+    assert len(arrived(smtp, 3)) == 2
+
+    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, WITHDRAWN, status="lost"), "evt_dp_lost")
+    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, WITHDRAWN, status="lost"), "evt_dp_again")
+    mails = arrived(smtp, 3)
+    assert len(mails) == 3, "one corrected receipt, however often Stripe says the dispute is lost"
+    corrected = mails[-1]
+    assert corrected["Subject"] == f"Corrected receipt {gift.receipt_number} from {fund.name}"
+    assert "$100.00 of it went back to the card and was not received" in corrected.get_body(("plain",)).get_content()
+    filename, pdf = receipt_of(corrected)
+    assert filename == f"receipt-{gift.receipt_number}.pdf"  # the same receipt, corrected
+    text = pdf_text(pdf)
+    assert "Corrected receipt (a card dispute was lost)" in text and gift.receipt_number in text
+    assert "Disputed and lost: not received\n-100.00 USD" in text and "Contribution\n0.00 USD" in text
+
+    db.session.refresh(gift)
+    assert (gift.disputed_cents, gift.status) == (10_000, DonationStatus.DISPUTE_LOST)
+    total, statement = statement_total(fund, gift.donor, gift.receipt_year)
+    assert total == "25.00" and "Disputed and lost" in statement
+    # The gifts' figures agree with the books: what they kept is what Income:Donations holds.
+    kept = sum(d.gross_cents - d.refunded_cents - d.disputed_cents for d in db.session.scalars(db.select(Donation)))
+    assert kept == -ledger.balance(fund, "Income:Donations") == 2_500
+
+
+@pytest.mark.no_worker
+def test_a_won_dispute_changes_neither_the_receipt_nor_the_statement(client, fund, localstripe, smtp):
+    gift = two_gifts(client)
+    receipt_before = pdf_text(receipt_of(arrived(smtp, 2)[0])[1])
+    deliver(client, "charge.dispute.funds_withdrawn", dispute(gift.stripe_charge_id, WITHDRAWN,
+                                                              status="needs_response"), "evt_dp_open")
+    deliver(client, "charge.dispute.closed", dispute(gift.stripe_charge_id, WITHDRAWN, ("txn_dp_back", 10_000, 0),
+                                                     status="won"), "evt_dp_won")
+    assert len(arrived(smtp, 3)) == 2
+    db.session.refresh(gift)
+    assert gift.disputed_cents == 0 and "Disputed" not in receipt_before
+    assert statement_total(fund, gift.donor, gift.receipt_year)[0] == "125.00"
