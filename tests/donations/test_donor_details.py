@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import time
 
 import pytest
@@ -288,6 +289,13 @@ def test_a_lost_dispute_mails_a_corrected_receipt_and_lowers_the_year_end_statem
     # The gifts' figures agree with the books: what they kept is what Income:Donations holds.
     kept = sum(d.gross_cents - d.refunded_cents - d.disputed_cents for d in db.session.scalars(db.select(Donation)))
     assert kept == -ledger.balance(fund, "Income:Donations") == 2_500
+    from fundapp.reporting.exports import donor_records
+
+    assert [record[3] for record in donor_records(fund)] == [2_500]  # the treasurer's donor list agrees
+    client.post("/donor/login", data={"email": "dana@example.org"})
+    link = re.search(r"http://\S+/donor/link/\S+", arrived(smtp, 4)[-1].get_body(("plain",)).get_content()).group(0)
+    client.get(link.replace("http://fund.test", ""))
+    assert "(disputed and lost $100.00)" in client.get("/donor/").get_data(as_text=True)
 
 
 @pytest.mark.no_worker
