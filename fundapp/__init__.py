@@ -187,7 +187,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from fundapp.extensions import db
     from fundapp.funds.services import current_fund
-    from fundapp.money import format_cents
+    from fundapp.money import display_locale, format_cents
     from fundapp.policy import can_visit
 
     def fund_name() -> str:
@@ -203,8 +203,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("money")
     def money_filter(cents: int, currency: str = "USD") -> str:
-        locale = str(get_locale() or "en")
-        return format_cents(cents, currency, "es_US" if locale == "es" else "en_US")
+        return format_cents(cents, currency, display_locale(str(get_locale() or "en")))
 
     @app.template_filter("status_name")
     def status_name_filter(status: str) -> str:

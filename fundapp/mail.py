@@ -54,6 +54,12 @@ def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] |
     return message
 
 
+def public_link(endpoint: str, **values) -> str:
+    """The public address of a page, for a mail: ``BASE_URL`` and the page's path. Built without a request,
+    since mail is also queued by the event worker and by commands."""
+    return current_app.config["BASE_URL"] + current_app.url_map.bind("localhost").build(endpoint, values)
+
+
 def _build(message: OutboxMessage) -> EmailMessage:
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]

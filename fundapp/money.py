@@ -47,6 +47,11 @@ def _currency_pattern(locale: str):
     return parsed, parsed.currency_formats["standard"]
 
 
+def display_locale(language: str) -> str:
+    """The Babel locale amounts are formatted in for a page or mail in ``language`` ("en" or "es")."""
+    return "es_US" if language == "es" else "en_US"
+
+
 def format_cents(cents: int, currency: str = "USD", locale: str = "en_US") -> str:
     """Format cents for people: 123450 -> "$1,234.50" (en_US and es_US alike).
 

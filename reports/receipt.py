@@ -4,8 +4,10 @@
 name and EIN, the date and amount, the statement that no goods or services
 were given in exchange, and the deductibility wording of the fund's legal
 form: a 501(c)(3) gift is deductible; a gift to a 501(c)(5) union is not
-deductible as a charitable contribution. A refunded gift gets a corrected
-receipt with the same number. The same data gives the same bytes, so a
+deductible as a charitable contribution. The same sentence is the tax statement
+on every solicitation (the donate page, Stripe Checkout: 26 U.S.C. 6113), so it
+lives here only. A refunded gift gets a corrected
+receipt with the same number; so does a gift a lost card dispute took back. The same data gives the same bytes, so a
 re-issued receipt is the same file.
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ TEXT = {
     "en": {
         "title": "Receipt for your gift",
         "corrected": "Corrected receipt (a refund was made)",
+        "corrected_dispute": "Corrected receipt (a card dispute was lost)",
+        "disputed": "Disputed and lost: not received",
         "number": "Receipt number",
         "donor": "Donor",
         "date": "Date of the gift",
@@ -46,6 +50,8 @@ TEXT = {
     "es": {
         "title": "Recibo de tu donación",
         "corrected": "Recibo corregido (se hizo un reembolso)",
+        "corrected_dispute": "Recibo corregido (se perdió una disputa del pago con tarjeta)",
+        "disputed": "Disputado y perdido: no recibido",
         "number": "Número de recibo",
         "donor": "Donante",
         "date": "Fecha de la donación",
@@ -90,10 +96,12 @@ class ReceiptData:
     dedication_name: str
     language: str
     issued_at: datetime
+    #: What a lost card dispute took back: the gift was not received to that extent.
+    disputed_cents: int = 0
 
     @property
     def contribution_cents(self) -> int:
-        return self.amount_cents - self.refunded_cents
+        return self.amount_cents - self.refunded_cents - self.disputed_cents
 
 
 def deductibility_text(language: str, legal_form: str, legal_name: str, ein: str) -> str:
@@ -118,13 +126,17 @@ def render(data: ReceiptData) -> bytes:
         [text["amount"], money],
     ]
     if data.refunded_cents:
-        rows += [[text["refunded"], f"-{amount_text(data.refunded_cents)} {data.currency}"],
-                 [text["contribution"], f"{amount_text(data.contribution_cents)} {data.currency}"]]
+        rows.append([text["refunded"], f"-{amount_text(data.refunded_cents)} {data.currency}"])
+    if data.disputed_cents:
+        rows.append([text["disputed"], f"-{amount_text(data.disputed_cents)} {data.currency}"])
+    if data.refunded_cents or data.disputed_cents:
+        rows.append([text["contribution"], f"{amount_text(data.contribution_cents)} {data.currency}"])
     method = text["methods"].get(data.method, data.method)
     rows.append([text["method"], f"{method}, {text['monthly']}" if data.monthly else method])
     if data.dedication_kind in text["dedication"] and data.dedication_name:
         rows.append([text["dedication"][data.dedication_kind], data.dedication_name])
-    title = text["corrected"] if data.refunded_cents else text["title"]
+    title = (text["corrected_dispute"] if data.disputed_cents else text["corrected"] if data.refunded_cents
+             else text["title"])
     info = DocumentInfo(fund_name=data.fund_name, title=title,
                         period=text["period"].format(date=data.gift_date.isoformat()),
                         generated_at=data.issued_at, currency=data.currency)

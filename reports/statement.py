@@ -18,10 +18,10 @@ from reports.style import DocumentInfo, amount_text, paragraph, render_document,
 TEXT = {
     "en": {"title": "Your gifts in {year}", "intro": "Thank you, {name}. These are your gifts to {legal} in {year}.",
            "head": ["Date", "Receipt", "Gift", "Refunded", "Contribution"], "total": "Total",
-           "period": "Year {year}"},
+           "period": "Year {year}", "disputed": "Disputed and lost"},
     "es": {"title": "Tus donaciones en {year}", "intro": "Gracias, {name}. Estas son tus donaciones a {legal} en {year}.",
            "head": ["Fecha", "Recibo", "Donación", "Reembolsado", "Contribución"], "total": "Total",
-           "period": "Año {year}"},
+           "period": "Año {year}", "disputed": "Disputado y perdido"},
 }
 
 
@@ -31,6 +31,12 @@ class StatementGift:
     receipt_number: str
     amount_cents: int
     refunded_cents: int
+    #: What a lost card dispute took back (not received, like a refund).
+    disputed_cents: int = 0
+
+    @property
+    def contribution_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents - self.disputed_cents
 
 
 @dataclass(frozen=True)
@@ -49,24 +55,32 @@ class StatementData:
 
     @property
     def total_cents(self) -> int:
-        return sum(g.amount_cents - g.refunded_cents for g in self.gifts)
+        return sum(g.contribution_cents for g in self.gifts)
 
 
 def render(data: StatementData) -> bytes:
     text = TEXT.get(data.language, TEXT["en"])
     receipt_text = RECEIPT_TEXT.get(data.language, RECEIPT_TEXT["en"])
     locale = "es_US" if data.language == "es" else "en_US"
-    rows = [[format_date(g.day, "medium", locale=locale), g.receipt_number, amount_text(g.amount_cents),
-             amount_text(g.refunded_cents) if g.refunded_cents else "", amount_text(g.amount_cents - g.refunded_cents)]
-            for g in data.gifts]
-    rows.append([text["total"], "", "", "", f"{amount_text(data.total_cents)} {data.currency}"])
+    # A "disputed" column only when a gift lost a dispute: every other statement stays as it was.
+    disputed = any(g.disputed_cents for g in data.gifts)
+    head = text["head"][:4] + [text["disputed"]] + text["head"][4:] if disputed else text["head"]
+    rows = []
+    for g in data.gifts:
+        row = [format_date(g.day, "medium", locale=locale), g.receipt_number, amount_text(g.amount_cents),
+               amount_text(g.refunded_cents) if g.refunded_cents else ""]
+        if disputed:
+            row.append(amount_text(g.disputed_cents) if g.disputed_cents else "")
+        rows.append(row + [amount_text(g.contribution_cents)])
+    rows.append([text["total"]] + [""] * (len(head) - 2) + [f"{amount_text(data.total_cents)} {data.currency}"])
+    widths = [80, 80, 80, 80, 80, 90] if disputed else [95, 90, 95, 95, 115]
     title = text["title"].format(year=data.year)
     info = DocumentInfo(fund_name=data.fund_name, title=title, period=text["period"].format(year=data.year),
                         generated_at=data.issued_at, currency=data.currency)
     return render_document(info, [
         paragraph(title, "title"),
         paragraph(text["intro"].format(name=data.donor_name, legal=data.legal_name, year=data.year)),
-        *tables(text["head"], rows, col_widths=[95, 90, 95, 95, 115], numeric_cols=(2, 3, 4), total_row=True),
+        *tables(head, rows, col_widths=widths, numeric_cols=tuple(range(2, len(head))), total_row=True),
         paragraph(receipt_text["no_goods"], "heading"),
         paragraph(deductibility_text(data.language, data.legal_form, data.legal_name, data.ein)),
         paragraph(receipt_text["questions"].format(email=data.contact_email), "small"),

@@ -1,27 +1,30 @@
 """The donate form and local mode's test checkout: they check shape; services enforce the rules."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from babel.numbers import get_currency_name
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, EmailField, RadioField, SelectField, StringField, SubmitField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-from fundapp.money import InvalidAmount, parse_amount
+from fundapp.money import InvalidAmount, display_locale, format_cents, parse_amount
 
 PRESETS = (1000, 2500, 5000, 10000, 25000)
 
 
-def amount_choices():
-    return [SelectChoice(str(cents), f"${cents // 100}") for cents in PRESETS] + [
+def amount_choices(currency: str = "USD"):
+    """The preset buttons, each amount in the fund's currency and the page's language."""
+    locale = display_locale(str(get_locale() or "en"))
+    return [SelectChoice(str(cents), format_cents(cents, currency, locale)) for cents in PRESETS] + [
         SelectChoice("other", _l("Another amount"))]
 
 
 class DonateForm(FlaskForm):
     amount = RadioField(_l("Amount"), choices=amount_choices, default="2500",
                         validators=[DataRequired(_l("Choose an amount."))])
-    other_amount = StringField(_l("Another amount (US dollars)"), validators=[Optional(), Length(max=20)],
+    other_amount = StringField(_l("Another amount"), validators=[Optional(), Length(max=20)],
                                render_kw={"inputmode": "decimal", "autocomplete": "transaction-amount"})
     frequency = RadioField(_l("How often"), default="one_time", choices=[
         SelectChoice("one_time", _l("Once")), SelectChoice("monthly", _l("Every month, until I stop it"))])
@@ -42,6 +45,12 @@ class DonateForm(FlaskForm):
         description=_l("Gifts go to the whole fund, never to one person."))
     dedication_name = StringField(_l("Their name (if you dedicate the gift)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Continue to payment"))
+
+    def __init__(self, *args, currency: str = "USD", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amount.choices = amount_choices(currency)
+        name = get_currency_name(currency, count=2, locale=display_locale(str(get_locale() or "en")))
+        self.other_amount.label.text = _("Another amount (%(currency)s)", currency=name)
 
     def amount_cents(self) -> int:
         """The gift in cents: a preset, or the other amount (already checked by ``validate_other_amount``)."""

@@ -3,7 +3,7 @@
 A donation is created ``pending`` when the donor submits the form and becomes
 ``succeeded`` only when Stripe's money facts are booked (webhook or
 reconciliation), in the same transaction as its journal entry. Its amounts
-after that (gross, fee, net, refunded) come from Stripe's balance
+after that (gross, fee, net, refunded, disputed) come from Stripe's balance
 transactions, never from the form. A receipt number (year and sequence) is
 given once, when the gift settles, and never changes.
 """
@@ -27,6 +27,7 @@ class DonationStatus(enum.StrEnum):
     FAILED = "failed"  # the card was declined or the checkout abandoned
     REFUNDED = "refunded"  # all of it given back
     PARTIALLY_REFUNDED = "partially_refunded"
+    DISPUTE_LOST = "dispute_lost"  # the card's owner disputed the charge and the bank took the money back
 
 
 class Frequency(enum.StrEnum):
@@ -72,6 +73,7 @@ class Donation(db.Model):
         sa.UniqueConstraint("fund_id", "receipt_year", "receipt_seq"),
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("refunded_cents >= 0", name="refunded_not_negative"),
+        sa.CheckConstraint("disputed_cents >= 0", name="disputed_not_negative"),
         sa.Index("ix_donations_fund_status", "fund_id", "status"),
     )
 
@@ -108,6 +110,9 @@ class Donation(db.Model):
     fee_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     net_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     refunded_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: What a lost card dispute took back (cents): not received, like a refund. An open dispute's withdrawal
+    #: is in the books but counts here only once the dispute is lost (a won one gives the money back).
+    disputed_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     #: The day the money was given (the charge's date, or the cheque's).
     received_on: Mapped[date | None] = mapped_column(sa.Date)
     receipt_year: Mapped[int | None] = mapped_column()

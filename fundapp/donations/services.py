@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
@@ -23,7 +23,7 @@ from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, 
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import queue_mail
+from fundapp.mail import public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
@@ -39,6 +39,16 @@ class DonationError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def tax_statement(fund: Fund, language: str | None = None) -> str:
+    """What a gift to the fund means for the donor's taxes, set by its legal form, in ``language`` (the
+    page's by default): for a 501(c)(5) union the statement 26 U.S.C. 6113 asks of every solicitation (gifts
+    are not deductible as charitable contributions), for a 501(c)(3) that they are. The wording is the
+    receipts' own (``reports.receipt``), so a solicitation and its receipt never say different things."""
+    language = language or str(get_locale() or "en")
+    return receipt_pdf.deductibility_text(language if language in receipt_pdf.TEXT else "en", fund.legal_form,
+                                          fund.legal_name, fund.ein)
 
 
 def fee_cover(amount_cents: int, basis_points: int, fixed_cents: int) -> int:
@@ -259,7 +269,8 @@ def apply_refunds(fund: Fund, donation: Donation, total_cents: int) -> None:
     An absolute value set by a conditional UPDATE, so two deliveries at once neither add it twice nor mail twice.
     """
     before = {"refunded_cents": donation.refunded_cents, "status": donation.status}
-    status = (DonationStatus.REFUNDED if total_cents >= (donation.gross_cents or 0) else
+    status = (donation.status if donation.status == DonationStatus.DISPUTE_LOST else
+              DonationStatus.REFUNDED if total_cents >= (donation.gross_cents or 0) else
               DonationStatus.PARTIALLY_REFUNDED if total_cents else donation.status)
     changed = db.session.execute(
         db.update(Donation).where(Donation.id == donation.id, Donation.refunded_cents != total_cents)
@@ -268,6 +279,21 @@ def apply_refunds(fund: Fund, donation: Donation, total_cents: int) -> None:
     if changed:
         record_change("donation.refunded", "donation", donation.id, fund_id=fund.id, before=before,
                       after={"refunded_cents": total_cents, "status": status})
+        send_receipt(fund, donation)
+
+
+def apply_dispute_loss(fund: Fund, donation: Donation, lost_cents: int) -> None:
+    """Set what a lost dispute took of the gift (the books took it when the dispute opened); when it changes,
+    audit it and mail the donor a corrected receipt. A conditional UPDATE, as in ``apply_refunds``."""
+    before = {"disputed_cents": donation.disputed_cents, "status": donation.status}
+    changed = db.session.execute(
+        db.update(Donation).where(Donation.id == donation.id, Donation.disputed_cents != lost_cents)
+        .values(disputed_cents=lost_cents, status=DonationStatus.DISPUTE_LOST)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(donation)
+    if changed:
+        record_change("donation.dispute_lost", "donation", donation.id, fund_id=fund.id, before=before,
+                      after={"disputed_cents": lost_cents, "status": DonationStatus.DISPUTE_LOST})
         send_receipt(fund, donation)
 
 
@@ -284,11 +310,21 @@ def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
 
 
 def record_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
-    """Book money a dispute took (amount < 0, with the dispute fee) or gave back, once per balance transaction."""
+    """Book money a dispute took (amount < 0, with the dispute fee) or gave back, once per balance transaction;
+    once the dispute is lost, its withdrawal is what the donor's gift lost (``apply_dispute_loss``)."""
     if movement.currency != fund.currency:
         raise ledger.LedgerError(f"dispute {movement.dispute_id} is in {movement.currency}, not {fund.currency}")
-    if ledger.find_entry(fund, "stripe.dispute", movement.balance_transaction_id) is not None:
-        return
+    if ledger.find_entry(fund, "stripe.dispute", movement.balance_transaction_id) is None:
+        _book_dispute_movement(fund, movement)
+    if movement.status == "lost" and movement.amount_cents < 0:
+        # A lost dispute has its withdrawal and no reinstatement (Stripe allows one dispute per charge).
+        donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id,
+                                                                   stripe_charge_id=movement.charge_id))
+        if donation is not None:
+            apply_dispute_loss(fund, donation, -movement.amount_cents)
+
+
+def _book_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
     net = movement.amount_cents - movement.fee_cents
     postings = [("Assets:Stripe", net), ("Income:Donations", -movement.amount_cents)]
     if movement.fee_cents:
@@ -440,7 +476,7 @@ def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) 
     """Refund through Stripe, then book what Stripe reports (its webhook later finds it done)."""
     if donation.stripe_charge_id is None or donation.gross_cents is None:
         raise DonationError(_("Only a card gift that has been received can be refunded through Stripe."), "amount")
-    left = donation.gross_cents - donation.refunded_cents
+    left = donation.gross_cents - donation.refunded_cents - donation.disputed_cents
     if not 0 < amount_cents <= left:
         raise DonationError(_("You can refund between $0.01 and %(left)s of this gift.",
                               left=format_cents(left, fund.currency)), "amount")
@@ -597,14 +633,15 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
         contact_email=fund.contact_email, receipt_number=donation.receipt_number,
         donor_name=donation.donor.name, gift_date=donation.received_on, amount_cents=donation.gross_cents,
-        refunded_cents=donation.refunded_cents, currency=donation.currency, method=donation.method,
+        refunded_cents=donation.refunded_cents, disputed_cents=donation.disputed_cents, currency=donation.currency,
+        method=donation.method,
         monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
         receipt_pdf.TEXT else "en", issued_at=donation.settled_at)
 
 
 def receipt_for(fund: Fund, donation: Donation) -> bytes:
-    """The receipt PDF; the same gift gives the same bytes until a refund corrects it."""
+    """The receipt PDF; the same gift gives the same bytes until a refund or a lost dispute corrects it."""
     if donation.receipt_number is None:
         raise DonationError(_("This gift has no receipt yet: it has not been received."))
     return receipt_pdf.render(receipt_data(fund, donation))
@@ -619,7 +656,14 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
     if not donation.donor.email:
         return
     with force_locale(donation.language):
-        if donation.refunded_cents:
+        if donation.disputed_cents:
+            subject = _("Corrected receipt %(number)s from %(fund)s", number=donation.receipt_number, fund=fund.name)
+            body = _("Hello %(name)s,\n\nA dispute of the card payment for your gift of %(amount)s was decided "
+                     "against the fund, so %(lost)s of it went back to the card and was not received. The "
+                     "corrected receipt is attached.\n\n%(fund)s", name=donation.donor.name,
+                     lost=format_cents(donation.disputed_cents, fund.currency, _locale(donation)),
+                     amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+        elif donation.refunded_cents:
             subject = _("Corrected receipt %(number)s from %(fund)s", number=donation.receipt_number, fund=fund.name)
             body = _("Hello %(name)s,\n\nWe refunded %(refunded)s of your gift of %(amount)s. The corrected "
                      "receipt is attached.\n\n%(fund)s", name=donation.donor.name,
@@ -631,6 +675,9 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
                      "workers who cannot cover rent, utilities, medicine or childcare. Your receipt is attached."
                      "\n\n%(fund)s", name=donation.donor.name,
                      amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+        if donation.frequency == Frequency.MONTHLY:
+            body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
+                                "sign in to your donor page: %(link)s", link=public_link("donor.login"))
     queue_mail(donation.donor.email, subject, body,
                attachment=(receipt_filename(donation), receipt_for(fund, donation)))
 
@@ -804,7 +851,8 @@ def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
         fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
         contact_email=fund.contact_email, donor_name=donor.name, year=year, currency=fund.currency,
         language=language, issued_at=datetime(year + 1, 1, 1, tzinfo=timezone.utc),
-        gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents)
+        gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents,
+                                           d.disputed_cents)
                for d in sorted(gifts, key=lambda d: (d.received_on, d.id))]))
 
 

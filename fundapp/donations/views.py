@@ -13,7 +13,6 @@ from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
-from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download
@@ -50,18 +49,25 @@ def _prefill(form: DonateForm, donation: Donation) -> None:
     form.dedication_kind.data, form.dedication_name.data = donation.dedication_kind, donation.dedication_name
 
 
-def _checkout_url(donation: Donation) -> str:
-    if gateway.local_mode():
-        return url_for("donations.test_checkout", token=donation.token)
-    fund = current_fund()
-    session_id, url = gateway.create_checkout_session(
+def checkout_details(fund, donation: Donation) -> dict:
+    """What the Checkout Session for ``donation`` is made of, in the donor's language (with the fund's tax
+    statement beside the pay button, as on the donate page)."""
+    return dict(
         amount_cents=donation.amount_cents, fee_cover_cents=donation.fee_cover_cents, currency=fund.currency,
         monthly=donation.frequency == Frequency.MONTHLY, gift_label=_("Gift to %(fund)s", fund=fund.name),
         fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
         email=donation.donor.email, locale=donation.language,
+        statement=services.tax_statement(fund, donation.language),
         success_url=url_for("donations.thanks", token=donation.token, _external=True),
-        cancel_url=url_for("donations.donate", again=donation.token, _external=True),
-        idempotency_key=f"checkout-{donation.token}")
+        cancel_url=url_for("donations.donate", again=donation.token, _external=True))
+
+
+def _checkout_url(donation: Donation) -> str:
+    if gateway.local_mode():
+        return url_for("donations.test_checkout", token=donation.token)
+    fund = current_fund()
+    session_id, url = gateway.create_checkout_session(**checkout_details(fund, donation),
+                                                      idempotency_key=f"checkout-{donation.token}")
     donation.stripe_checkout_session_id = session_id
     db.session.commit()
     return url
@@ -71,7 +77,7 @@ def _checkout_url(donation: Donation) -> str:
 @public
 def donate():
     fund = current_fund()
-    form = DonateForm()
+    form = DonateForm(currency=fund.currency)
     if request.method == "GET" and request.args.get("again"):
         earlier = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=request.args["again"]))
         if earlier is not None and earlier.status in (DonationStatus.PENDING, DonationStatus.FAILED):
@@ -93,7 +99,7 @@ def donate():
                 flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
                         "minute."), "error")
     return render_template("donations/donate.html", form=form, fund=fund,
-                           fee_example=format_cents(services.fee_cover_for(2500), fund.currency),
+                           fee_example=services.fee_cover_for(2500), tax_statement=services.tax_statement(fund),
                            test_mode=gateway.local_mode()), 422 if form.errors else 200
 
 

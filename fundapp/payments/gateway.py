@@ -136,11 +136,15 @@ def _day(timestamp: int):
 # --- checkout ------------------------------------------------------------------------------------
 
 
-@_stripe_errors
-def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
+#: Stripe's limit on a Checkout Session's custom text (``custom_text.submit.message``).
+CUSTOM_TEXT_MAX = 1200
+
+
+def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
                             gift_label: str, fee_label: str, metadata: dict, email: str, locale: str,
-                            success_url: str, cancel_url: str, idempotency_key: str) -> tuple[str, str]:
-    """A Stripe Checkout Session for the gift (and the fee cover as its own line); returns (id, url)."""
+                            success_url: str, cancel_url: str, statement: str = "") -> dict:
+    """What ``create_checkout_session`` sends: the gift (and the fee cover as its own line), shown as a
+    donation, with ``statement`` (the fund's tax statement) beside the pay button."""
     def line(label: str, cents: int) -> dict:
         price = {"currency": currency.lower(), "unit_amount": cents, "product_data": {"name": label}}
         if monthly:
@@ -156,12 +160,32 @@ def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency
         "locale": locale,
         "success_url": success_url,
         "cancel_url": cancel_url,
+        # The pinned API version takes submit_type in subscription mode too ("can only be specified on
+        # Checkout Sessions in payment or subscription mode": SessionCreateParams, stripe 16.1.0).
+        "submit_type": "donate",
     }
     if monthly:
         params["subscription_data"] = {"metadata": metadata}
     else:
         params["payment_intent_data"] = {"metadata": metadata}
-        params["submit_type"] = "donate"
+    if statement:
+        if len(statement) > CUSTOM_TEXT_MAX:  # cut short, a legal statement would say something else
+            raise ValueError(f"the statement for Checkout is {len(statement)} characters; Stripe takes "
+                             f"{CUSTOM_TEXT_MAX}")
+        params["custom_text"] = {"submit": {"message": statement}}
+    return params
+
+
+@_stripe_errors
+def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
+                            gift_label: str, fee_label: str, metadata: dict, email: str, locale: str,
+                            success_url: str, cancel_url: str, idempotency_key: str,
+                            statement: str = "") -> tuple[str, str]:
+    """A Stripe Checkout Session for the gift (see ``checkout_session_params``); returns (id, url)."""
+    params = checkout_session_params(
+        amount_cents=amount_cents, fee_cover_cents=fee_cover_cents, currency=currency, monthly=monthly,
+        gift_label=gift_label, fee_label=fee_label, metadata=metadata, email=email, locale=locale,
+        success_url=success_url, cancel_url=cancel_url, statement=statement)
     session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
     return session.id, session.url
 

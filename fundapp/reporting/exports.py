@@ -71,14 +71,14 @@ def donation_rows(fund: Fund) -> Iterator[list]:
     query = (db.select(Donation.receipt_year, Donation.receipt_seq, Donation.received_on, Donor.name, Donor.email,
                        Donation.method, Donation.frequency, Donation.gross_cents, Donation.fee_cents,
                        Donation.net_cents, Donation.refunded_cents, Donation.anonymous, Donation.status,
-                       Donation.reference)
+                       Donation.reference, Donation.disputed_cents)
              .join(Donor, Donor.id == Donation.donor_id)
              .where(Donation.fund_id == fund.id, Donation.gross_cents.is_not(None))
              .order_by(Donation.received_on, Donation.id).execution_options(yield_per=BATCH))
     for (year, seq, day, name, email, method, frequency, gross, fee, net, refunded, anonymous, status,
-         reference) in db.session.execute(query):
+         reference, disputed) in db.session.execute(query):
         yield [f"{year}-{seq:06d}" if seq is not None else "", day, name, email, method, frequency, _money(gross),
-               _money(fee), _money(net), _money(refunded), _money(gross - refunded), anonymous, status, reference]
+               _money(fee), _money(net), _money(refunded), _money(gross - refunded - disputed), anonymous, status, reference]
 
 
 DONATIONS = ["receipt", "date", "donor", "email", "method", "frequency", "gross", "fee", "net", "refunded",
@@ -88,7 +88,7 @@ DONATIONS = ["receipt", "date", "donor", "email", "method", "frequency", "gross"
 def donor_records(fund: Fund) -> Iterator[tuple]:
     """(name, email, gifts, cents given less refunds, first gift, last gift, gives monthly, asked anonymity)
     per donor, most generous first."""
-    kept = db.func.sum(Donation.gross_cents - Donation.refunded_cents)
+    kept = db.func.sum(Donation.gross_cents - Donation.refunded_cents - Donation.disputed_cents)
     rows = db.session.execute(
         db.select(Donor.name, Donor.email, db.func.count(Donation.id), kept, db.func.min(Donation.received_on),
                   db.func.max(Donation.received_on), db.func.max(db.case((Donation.frequency == "monthly", 1), else_=0)),
