@@ -219,8 +219,9 @@ def dispute_applied(api, status: str):
     def applied():
         events.apply_waiting_events()
         disputes = api.disputes.list().data
+        kind = "charge.dispute.funds_withdrawn" if status == "needs_response" else "charge.dispute.closed"
         done = db.session.scalar(db.select(db.func.count()).select_from(StripeEvent).where(
-            StripeEvent.type.like("charge.dispute.%"), StripeEvent.processed_at.is_not(None)))
+            StripeEvent.type == kind, StripeEvent.processed_at.is_not(None)))
         return disputes and disputes[0].status == status and done and disputes[0]
     return wait_for(applied, timeout=15)
 
