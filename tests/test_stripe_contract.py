@@ -24,6 +24,8 @@ attribute read on the typed objects the client returns, whatever the variable is
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +220,8 @@ def reads_of(source: str) -> Reads:
     def check_binding(target: ast.expr, classes: tuple[type, ...] | None, line: int, how: str) -> None:
         if not classes or not isinstance(target, ast.Name):
             return
+        if classes == (StripeObject,):
+            return  # any object (``_plain(obj: stripe.StripeObject ...)``): mypy lets only what every object has be read
         name = target.id
         held = ", ".join(name_of(c) for c in classes)
         if name in OBJECTS:
@@ -475,3 +479,18 @@ def test_dict_reads_and_loops_are_checked():
     assert len(problems) == 2, problems
     assert any("BalanceTransaction.invoice is not a field" in p for p in problems)
     assert any("Refund.charge_invoice is not a field" in p for p in problems)
+
+
+# --- mypy --strict on fundapp/payments --------------------------------------------------------------
+
+
+def test_mypy_strict_on_payments():
+    """mypy --strict (mypy.ini) on fundapp/payments: the client's typed objects (stripe.Charge ...) are the
+    pinned version's schema, so a field read that the SDK does not declare is an error here too, whatever the
+    variable is called. About 10 s from a cold cache, under 1 s warm (the PostgreSQL pass of make test)."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "--config-file", "mypy.ini"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    checked = len(list((ROOT / "fundapp" / "payments").glob("*.py")))
+    assert f"no issues found in {checked} source files" in output, output
