@@ -398,6 +398,33 @@ def test_every_field_the_gateway_reads_is_in_the_sdks_schema():
         assert expected in found, (expected, sorted(found))
 
 
+def confirmed_overload_problems(source: str) -> list[str]:
+    """``_confirmed``'s overloads (``Literal["charges"]`` -> ``stripe.Charge``) are what mypy checks the
+    gateway's reads against: each must return the class the SDK's service returns for that kind."""
+    problems = []
+    overloads = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)
+                 and node.name == "_confirmed" and node.decorator_list]
+    for node in overloads:
+        kind_annotation = node.args.args[0].annotation
+        assert isinstance(kind_annotation, ast.Subscript) and isinstance(kind_annotation.slice, ast.Constant)
+        kind = kind_annotation.slice.value
+        declared = _annotation_classes(node.returns)
+        if declared != (service_resource(kind),):
+            problems.append(f"_confirmed({kind!r}) is annotated {ast.unparse(node.returns)} but "
+                            f"StripeClient().v1.{kind}.retrieve returns {name_of(service_resource(kind))}")
+    return problems if overloads else ["_confirmed has no overloads: mypy would not see what it returns"]
+
+
+def test_confirmed_overloads_say_what_the_sdk_returns():
+    problems = confirmed_overload_problems(GATEWAY.read_text())
+    assert not problems, "\n".join(problems)
+    wrong = GATEWAY.read_text().replace('Literal["charges"], object_id_: str, **params: Any) -> stripe.Charge',
+                                        'Literal["charges"], object_id_: str, **params: Any) -> stripe.Refund')
+    assert confirmed_overload_problems(wrong) == [
+        "_confirmed('charges') is annotated stripe.Refund but StripeClient().v1.charges.retrieve returns "
+        "stripe.Charge"]
+
+
 # --- the checker catches what it is for ----------------------------------------------------------
 
 

@@ -74,7 +74,8 @@ class LocalStripe:
         return self.base_url
 
     def _call(self, method: str, path: str, data: bytes | None = None) -> None:
-        assert self.base_url is not None, "the local Stripe server is not started"
+        if self.base_url is None:
+            raise RuntimeError("the local Stripe server is not started")
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers={"Authorization": "Bearer sk_test_local"})
         with urllib.request.urlopen(request, timeout=10):  # nosec B310 # always http://127.0.0.1, the local Stripe server started here
