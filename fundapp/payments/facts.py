@@ -19,7 +19,7 @@ class PaymentSettled:
     net_cents: int
     currency: str
     day: date
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
     email: str = ""
     name: str = ""
     description: str = ""

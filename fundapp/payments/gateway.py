@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import urlsplit
 
 import stripe
 from flask import current_app
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import (SessionCreateParams, SessionCreateParamsLineItem,
+                                        SessionCreateParamsLineItemPriceData)
 
 from fundapp.payments.facts import DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, RefundSettled
 
@@ -67,12 +73,16 @@ API_VERSION: str = stripe.api_version
 EXPANDS: dict[str, tuple[str, ...]] = {"charges.retrieve": ("balance_transaction",)}
 
 
-def _stripe_errors(function):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _stripe_errors(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """Turn the SDK's errors (other than a declined card) into GatewayError, so callers need not import stripe."""
     import functools
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return function(*args, **kwargs)
         except stripe.CardError:
@@ -82,12 +92,12 @@ def _stripe_errors(function):
     return wrapper
 
 
-def local_mode(config=None) -> bool:
+def local_mode(config: Mapping[str, Any] | None = None) -> bool:
     """True when the app talks to a local Stripe server (tests, ``make run``) instead of Stripe."""
     return bool((config or current_app.config).get("STRIPE_API_BASE"))
 
 
-def check_local_mode(config) -> None:
+def check_local_mode(config: Mapping[str, Any]) -> None:
     """Local mode is for test keys on this machine only: refuse a live key or a remote address."""
     base = config.get("STRIPE_API_BASE")
     if not base:
@@ -112,24 +122,33 @@ def client() -> stripe.StripeClient:
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION, max_network_retries=2)
 
 
-def event_api_version(event: dict) -> str | None:
+def event_api_version(event: dict[str, Any]) -> str | None:
     """The API version an event was rendered in (None when the event does not say)."""
     version = event.get("api_version")
     return version if isinstance(version, str) else None
 
 
-def _plain(obj) -> dict:
+def _plain(obj: stripe.StripeObject | Mapping[str, Any]) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
 
-def object_id(value) -> str | None:
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+@overload
+def object_id(value: str | _HasId) -> str: ...
+@overload
+def object_id(value: str | _HasId | dict[str, Any] | None) -> str | None: ...
+def object_id(value: str | _HasId | dict[str, Any] | None) -> str | None:
     """An expandable field: an id, an object with an id, or nothing."""
     if value is None or isinstance(value, str):
         return value
     return value.get("id") if isinstance(value, dict) else value.id
 
 
-def _day(timestamp: int):
+def _day(timestamp: int) -> date:
     return datetime.fromtimestamp(timestamp, timezone.utc).date()
 
 
@@ -141,21 +160,23 @@ CUSTOM_TEXT_MAX = 1200
 
 
 def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
-                            gift_label: str, fee_label: str, metadata: dict, email: str, locale: str,
-                            success_url: str, cancel_url: str, statement: str = "") -> dict:
+                            gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
+                            success_url: str, cancel_url: str, statement: str = "") -> SessionCreateParams:
     """What ``create_checkout_session`` sends: the gift (and the fee cover as its own line), shown as a
     donation, with ``statement`` (the fund's tax statement) beside the pay button."""
-    def line(label: str, cents: int) -> dict:
-        price = {"currency": currency.lower(), "unit_amount": cents, "product_data": {"name": label}}
+    def line(label: str, cents: int) -> SessionCreateParamsLineItem:
+        price: SessionCreateParamsLineItemPriceData = {"currency": currency.lower(), "unit_amount": cents,
+                                                       "product_data": {"name": label}}
         if monthly:
             price["recurring"] = {"interval": "month"}
         return {"price_data": price, "quantity": 1}
 
-    params = {
+    params: SessionCreateParams = {
         "mode": "subscription" if monthly else "payment",
         "line_items": [line(gift_label, amount_cents)] + ([line(fee_label, fee_cover_cents)] if fee_cover_cents else []),
         "customer_email": email,
-        "client_reference_id": metadata.get("donation"),
+        # The SDK leaves a None out of the request (stripe._encode); checkout_metadata always sets "donation".
+        "client_reference_id": metadata.get("donation"),  # type: ignore[typeddict-item]
         "metadata": metadata,
         "locale": locale,
         "success_url": success_url,
@@ -178,9 +199,9 @@ def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency
 
 @_stripe_errors
 def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
-                            gift_label: str, fee_label: str, metadata: dict, email: str, locale: str,
+                            gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
                             success_url: str, cancel_url: str, idempotency_key: str,
-                            statement: str = "") -> tuple[str, str]:
+                            statement: str = "") -> tuple[str, str | None]:
     """A Stripe Checkout Session for the gift (see ``checkout_session_params``); returns (id, url)."""
     params = checkout_session_params(
         amount_cents=amount_cents, fee_cover_cents=fee_cover_cents, currency=currency, monthly=monthly,
@@ -199,7 +220,7 @@ class TestPayment:
 
 @_stripe_errors
 def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: str, amount_cents: int,
-                       currency: str, monthly: bool, metadata: dict, email: str, name: str, description: str,
+                       currency: str, monthly: bool, metadata: dict[str, str], email: str, name: str, description: str,
                        idempotency_key: str) -> TestPayment:
     """Local mode's stand-in for Checkout: pay through the Stripe API with a Stripe test card.
 
@@ -248,7 +269,7 @@ def authenticate_test_payment(payment_intent_id: str, success: bool) -> str:
 # --- webhooks ------------------------------------------------------------------------------------
 
 
-def verify_event(payload: bytes, signature: str | None) -> dict:
+def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event, if ``signature`` proves Stripe (or the local server) sent ``payload`` recently."""
     try:
         stripe.Webhook.construct_event(payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"],
@@ -288,11 +309,13 @@ def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -
         intent = _confirmed("payment_intents", intent_id)
     billing = charge.billing_details
     email, name = billing.email or "", billing.name or ""
-    if not email and object_id(charge.payment_method):
-        method = api.payment_methods.retrieve(object_id(charge.payment_method))
+    method_id = object_id(charge.payment_method)
+    if not email and method_id:
+        method = api.payment_methods.retrieve(method_id)
         email, name = method.billing_details.email or "", method.billing_details.name or name
     invoice = invoice_of_payment(intent_id) if intent_id else None
-    subscription_id, subscription_metadata = None, {}
+    subscription_id: str | None = None
+    subscription_metadata: dict[str, str] = {}
     if invoice is not None and invoice.parent is not None and invoice.parent.subscription_details is not None:
         details = invoice.parent.subscription_details
         subscription_id = object_id(details.subscription)
@@ -334,8 +357,8 @@ def paid_intents_of_invoice(invoice_id: str) -> list[str]:
             if p.status == "paid" and p.payment.payment_intent is not None]
 
 
-def _metadata(value) -> dict[str, str]:
-    return {str(key): str(item) for key, item in (value.to_dict() if hasattr(value, "to_dict") else
+def _metadata(value: stripe.StripeObject | Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(key): str(item) for key, item in (value.to_dict() if isinstance(value, stripe.StripeObject) else
                                                   dict(value or {})).items()}
 
 
@@ -344,8 +367,8 @@ def refunds_for_charge(charge_id: str) -> list[RefundSettled]:
     """Every succeeded refund of a charge."""
     refunds = client().v1.refunds.list(params={"charge": charge_id, "limit": 100})
     found = []
-    for refund in refunds.auto_paging_iter():
-        refund = _plain(refund)
+    for listed in refunds.auto_paging_iter():
+        refund = _plain(listed)
         if refund.get("status") == "succeeded":
             found.append(RefundSettled(refund["id"], charge_id, int(refund["amount"]),
                                        str(refund["currency"]).upper(), _day(refund["created"])))
@@ -367,7 +390,25 @@ def charge_ids_since(since: datetime) -> list[str]:
     return [charge.id for charge in listing.auto_paging_iter()]
 
 
-def _confirmed(kind: str, object_id_: str, **params):
+@overload
+def _confirmed(kind: Literal["charges"], object_id_: str, **params: Any) -> stripe.Charge: ...
+@overload
+def _confirmed(kind: Literal["payment_intents"], object_id_: str, **params: Any) -> stripe.PaymentIntent: ...
+@overload
+def _confirmed(kind: Literal["invoices"], object_id_: str, **params: Any) -> stripe.Invoice: ...
+@overload
+def _confirmed(kind: Literal["disputes"], object_id_: str, **params: Any) -> stripe.Dispute: ...
+@overload
+def _confirmed(kind: Literal["payouts"], object_id_: str, **params: Any) -> stripe.Payout: ...
+@overload
+def _confirmed(kind: Literal["subscriptions"], object_id_: str, **params: Any) -> stripe.Subscription: ...
+@overload
+def _confirmed(kind: Literal["refunds"], object_id_: str, **params: Any) -> stripe.Refund: ...
+@overload
+def _confirmed(kind: Literal["invoice_payments"], object_id_: str, **params: Any) -> stripe.InvoicePayment: ...
+@overload
+def _confirmed(kind: Literal["payment_methods"], object_id_: str, **params: Any) -> stripe.PaymentMethod: ...
+def _confirmed(kind: str, object_id_: str, **params: Any) -> Any:
     """The object as Stripe has it now, fetched by id; ``NotConfirmed`` when Stripe does not know it."""
     service = getattr(client().v1, kind)
     try:
@@ -414,7 +455,7 @@ def stripe_balance_cents(currency: str) -> int | None:
     if Stripe reports no balance in it (the local test server keeps a made-up euro balance)."""
     balance = _plain(client().v1.balance.retrieve())
 
-    def parts(kind):
+    def parts(kind: str) -> list[dict[str, Any]]:
         found = balance.get(kind) or []
         return found if isinstance(found, list) else [found]
 
@@ -423,7 +464,7 @@ def stripe_balance_cents(currency: str) -> int | None:
     return sum(amounts) if amounts else None
 
 
-def _listed_since(kind: str, since: datetime) -> list[dict]:
+def _listed_since(kind: str, since: datetime) -> list[dict[str, Any]]:
     """Every object of ``kind`` created after ``since`` (filtered here: the local server has no ``created``
     filter on these lists); none if the server has no such list (the local server has no disputes)."""
     try:
@@ -441,7 +482,7 @@ def payouts_since(since: datetime) -> list[PayoutFact]:
 
 
 @_stripe_errors
-def disputes_since(since: datetime) -> list[dict]:
+def disputes_since(since: datetime) -> list[dict[str, Any]]:
     return _listed_since("disputes", since)
 
 

@@ -31,12 +31,20 @@ import asyncio
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+#: What localstripe hands over (its resources, objects and store): it ships no types.
+Localstripe = Any
 
 
 class LocalStripe:
-    def __init__(self):
+    def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.runner = None
+        self.runner: web.AppRunner | None = None
         self.base_url: str | None = None
 
     def start(self, port: int = 0) -> str:
@@ -50,25 +58,27 @@ class LocalStripe:
                                ) from exc
         resources.Store.dump_to_disk = lambda self: None  # keep its state in memory only
         speak_today(app)
-        self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app)
+        self.loop = loop = asyncio.new_event_loop()
+        self.runner = runner = web.AppRunner(app)
         started = threading.Event()
 
-        def serve():
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", port).start())
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
             started.set()
-            self.loop.run_forever()
+            loop.run_forever()
 
         threading.Thread(target=serve, name="localstripe", daemon=True).start()
         if not started.wait(10):
             raise RuntimeError("the local Stripe server did not start")
-        self.base_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         _BASE_URL[:] = [self.base_url]
         return self.base_url
 
     def _call(self, method: str, path: str, data: bytes | None = None) -> None:
+        if self.base_url is None:
+            raise RuntimeError("the local Stripe server is not started")
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
                                          headers={"Authorization": "Bearer sk_test_local"})
         with urllib.request.urlopen(request, timeout=10):  # nosec B310 # always http://127.0.0.1, the local Stripe server started here
@@ -91,9 +101,10 @@ class LocalStripe:
 
         webhooks._webhooks.clear()
 
-        async def drop_unsent():
+        async def drop_unsent() -> None:
             for task in asyncio.all_tasks():
-                if task.get_coro().__qualname__ == webhooks._send_webhook.__qualname__:
+                # A coroutine object has __qualname__; typeshed does not declare it on Task.get_coro()'s result.
+                if task.get_coro().__qualname__ == webhooks._send_webhook.__qualname__:  # type: ignore[union-attr]
                     task.cancel()
 
         if self.loop is not None:
@@ -101,7 +112,7 @@ class LocalStripe:
         self._call("DELETE", "/_config/data")
 
     def stop(self) -> None:
-        if self.loop is None:
+        if self.loop is None or self.runner is None:
             return
         future = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
         future.result(10)
@@ -118,7 +129,7 @@ DISPUTE_FEE_CENTS = 1_500
 _SPOKEN: list[bool] = []
 
 
-def speak_today(app) -> None:
+def speak_today(app: web.Application) -> None:
     """Make localstripe answer in the pinned API version's shapes (see the module docstring); once."""
     if _SPOKEN:
         return
@@ -130,14 +141,14 @@ def speak_today(app) -> None:
     from localstripe.server import get_post_data, json_response, unflatten_data
     from localstripe.webhooks import schedule_webhook
 
-    def reshape(cls, change) -> None:
+    def reshape(cls: Localstripe, change: Callable[[Localstripe, dict[str, Any]], dict[str, Any]]) -> None:
         original = cls._export
 
-        def export(self, expand=None):
+        def export(self: Localstripe, expand: list[str] | None = None) -> dict[str, Any]:
             return change(self, original(self, expand=expand))
         cls._export = export
 
-    def charge_today(charge, obj):
+    def charge_today(charge: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         obj.pop("invoice", None)
         if "billing_details" not in obj:  # always there on Stripe: the payment method's
             method = r.store.get("payment_method:" + (charge.payment_method or ""))
@@ -146,20 +157,20 @@ def speak_today(app) -> None:
         obj["disputed"] = any(d.charge == charge.id for d in _objects(r, "dispute"))
         return obj
 
-    def billing(details) -> dict:
+    def billing(details: dict[str, Any] | None) -> dict[str, Any]:
         """Billing details as Stripe gives them: every field, null where unknown."""
         return {"address": None, "email": None, "name": None, "phone": None, "tax_id": None, **dict(details or {})}
 
-    def method_today(_method, obj):
+    def method_today(_method: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         obj["billing_details"] = billing(obj.get("billing_details"))
         return obj
 
-    def intent_today(_intent, obj):
+    def intent_today(_intent: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         obj.pop("invoice", None)
         obj.pop("charges", None)
         return obj
 
-    def invoice_today(invoice, obj):
+    def invoice_today(invoice: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         for gone in ("charge", "payment_intent", "subscription"):
             obj.pop(gone, None)
         subscription = getattr(invoice, "subscription", None)
@@ -171,7 +182,7 @@ def speak_today(app) -> None:
                                      "metadata": dict(r.Subscription._api_retrieve(subscription).metadata or {})}}
         return obj
 
-    def event_today(_event, obj):
+    def event_today(_event: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         obj["api_version"] = stripe.api_version
         return obj
 
@@ -181,10 +192,10 @@ def speak_today(app) -> None:
     reshape(r.Invoice, invoice_today)
     reshape(r.Event, event_today)
 
-    class Txn(r.BalanceTransaction):
+    class Txn(r.BalanceTransaction):  # type: ignore[misc]  # localstripe's classes are untyped (Any)
         """A balance transaction localstripe cannot make itself (a dispute's, a payout's)."""
 
-        def __init__(self, amount: int, fee: int, currency: str, source: str, kind: str, description: str):
+        def __init__(self, amount: int, fee: int, currency: str, source: str, kind: str, description: str) -> None:
             r.StripeObject.__init__(self)
             self.amount, self.fee, self.currency, self.source = amount, fee, currency, source
             self.type = self.reporting_category = kind
@@ -193,11 +204,13 @@ def speak_today(app) -> None:
             self.fee_details = ([{"amount": fee, "currency": currency, "type": "stripe_fee",
                                   "description": "Dispute fee", "application": None}] if fee else [])
 
-    class Dispute(r.StripeObject):
+    class Dispute(r.StripeObject):  # type: ignore[misc]  # localstripe's classes are untyped (Any)
         object = "dispute"
         _id_prefix = "dp_"
+        metadata: dict[str, str]
+        evidence: dict[str, Any]
 
-        def __init__(self, charge):
+        def __init__(self, charge: Localstripe) -> None:
             super().__init__()
             self.amount, self.currency, self.charge = charge.amount, charge.currency, charge.id
             self.payment_intent = charge.payment_intent
@@ -206,12 +219,12 @@ def speak_today(app) -> None:
             self.balance_transactions = [Txn(-charge.amount, DISPUTE_FEE_CENTS, charge.currency, self.id,
                                              "dispute", f"Chargeback withdrawal for {charge.id}")]
 
-        def _export(self, expand=None):
+        def _export(self, expand: list[str] | None = None) -> dict[str, Any]:
             if expand and any(path.split(".")[0] == "balance_transactions" for path in expand):
                 raise UserError(400, "This property cannot be expanded (balance_transactions).")
             return super()._export(expand=expand)
 
-        def _close(self, won: bool):
+        def _close(self, won: bool) -> None:
             if self.status in ("won", "lost"):
                 raise UserError(400, f"This dispute is already {self.status}.")
             self.status = "won" if won else "lost"
@@ -221,10 +234,10 @@ def speak_today(app) -> None:
                 schedule_webhook(r.Event("charge.dispute.funds_reinstated", self))
             schedule_webhook(r.Event("charge.dispute.closed", self))
 
-    def open_dispute_later(charge) -> None:
+    def open_dispute_later(charge: Localstripe) -> None:
         import asyncio
 
-        async def later():
+        async def later() -> None:
             await asyncio.sleep(0.5)  # after the payment's own events, as Stripe's come hours later
             dispute = Dispute(charge)
             schedule_webhook(r.Event("charge.dispute.created", dispute))
@@ -233,14 +246,14 @@ def speak_today(app) -> None:
 
     original_confirm = r.PaymentIntent._confirm
 
-    def confirm(self, on_failure_now):
+    def confirm(self: Localstripe, on_failure_now: Callable[[], None]) -> Localstripe:
         """Paying an invoice by hand (``/v1/invoices/{id}/pay``) tells of a failed attempt with
         ``invoice.payment_failed``, as Stripe does (localstripe stays silent there)."""
         if self.invoice:
             invoice = r.Invoice._api_retrieve(self.invoice)
             told = on_failure_now
 
-            def on_failure_now():
+            def on_failure_now() -> None:
                 told()
                 if invoice.status == "open":
                     schedule_webhook(r.Event("invoice.payment_failed", invoice))
@@ -249,8 +262,8 @@ def speak_today(app) -> None:
 
     original_trigger = r.Charge._trigger_payment
 
-    def trigger_payment(self, on_success=None):
-        def succeeded():
+    def trigger_payment(self: Localstripe, on_success: Callable[[], None] | None = None) -> Localstripe:
+        def succeeded() -> None:
             if on_success is not None:
                 on_success()
             method = r.PaymentMethod._api_retrieve(self.payment_method) if self.payment_method.startswith("pm_") \
@@ -260,12 +273,14 @@ def speak_today(app) -> None:
         return original_trigger(self, on_success=succeeded)
     r.Charge._trigger_payment = trigger_payment
 
-    def payout_init(self, amount=None, currency=None, description=None, metadata=None, **_ignored):
+    def payout_init(self: Localstripe, amount: Any = None, currency: Any = None, description: str | None = None,
+                    metadata: dict[str, str] | None = None, **_ignored: Any) -> None:
         """A payout in the fund's currency (localstripe's own take only euros), paid at once."""
         try:
             amount = int(amount)
-            assert amount > 0 and isinstance(currency, str) and len(currency) == 3
-        except (AssertionError, TypeError, ValueError):
+        except (TypeError, ValueError):
+            raise UserError(400, "Bad request")
+        if amount <= 0 or not isinstance(currency, str) or len(currency) != 3:
             raise UserError(400, "Bad request")
         r.StripeObject.__init__(self)
         self.amount, self.currency, self.description, self.metadata = amount, currency.lower(), description or "", \
@@ -280,10 +295,10 @@ def speak_today(app) -> None:
         schedule_webhook(r.Event("payout.paid", self))
     r.Payout.__init__ = payout_init
 
-    def listing(url: str, items: list[dict]) -> dict:
+    def listing(url: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {"object": "list", "url": url, "has_more": False, "data": items}
 
-    def invoice_payment(invoice) -> dict:
+    def invoice_payment(invoice: Localstripe) -> dict[str, Any]:
         paid = invoice.status == "paid"
         return {"id": "inpay_" + invoice.id[3:], "object": "invoice_payment", "invoice": invoice.id,
                 "amount_paid": invoice.total if paid else None, "amount_requested": invoice.total,
@@ -293,7 +308,7 @@ def speak_today(app) -> None:
                 "status": "paid" if paid else "open",
                 "status_transitions": {"paid_at": invoice.created if paid else None, "canceled_at": None}}
 
-    async def list_invoice_payments(request):
+    async def list_invoice_payments(request: web.Request) -> web.Response:
         query = unflatten_data(request.query)
         wanted_invoice = query.get("invoice")
         wanted_intent = (query.get("payment") or {}).get("payment_intent")
@@ -302,22 +317,22 @@ def speak_today(app) -> None:
                  and (wanted_intent is None or inv.payment_intent == wanted_intent)]
         return json_response(listing("/v1/invoice_payments", found))
 
-    async def retrieve_invoice_payment(request):
+    async def retrieve_invoice_payment(request: web.Request) -> web.Response:
         invoice = r.Invoice._api_retrieve("in_" + request.match_info["id"].removeprefix("inpay_"))
         return json_response(invoice_payment(invoice))
 
-    def expand_of(request) -> list[str]:
+    def expand_of(request: web.Request) -> list[str]:
         expand = unflatten_data(request.query).get("expand")
         return [expand] if isinstance(expand, str) else list(expand or [])
 
-    async def retrieve_dispute(request):
+    async def retrieve_dispute(request: web.Request) -> web.Response:
         return json_response(Dispute._api_retrieve(request.match_info["id"])._export(expand=expand_of(request)))
 
-    async def list_disputes(request):
+    async def list_disputes(request: web.Request) -> web.Response:
         disputes = sorted(_objects(r, "dispute"), key=lambda d: d.created, reverse=True)
         return json_response(listing("/v1/disputes", [d._export() for d in disputes]))
 
-    async def update_dispute(request):
+    async def update_dispute(request: web.Request) -> web.Response:
         dispute = Dispute._api_retrieve(request.match_info["id"])
         evidence = ((await get_post_data(request)) or {}).get("evidence") or {}
         text = " ".join(str(value) for value in evidence.values())
@@ -328,12 +343,12 @@ def speak_today(app) -> None:
             schedule_webhook(r.Event("charge.dispute.updated", dispute))
         return json_response(dispute._export())
 
-    async def close_dispute(request):
+    async def close_dispute(request: web.Request) -> web.Response:
         dispute = Dispute._api_retrieve(request.match_info["id"])
         dispute._close(won=False)
         return json_response(dispute._export())
 
-    async def fail_payout(request):
+    async def fail_payout(request: web.Request) -> web.Response:
         """What Stripe does when the bank returns a paid payout (its test bank account 000111111116): the
         payout fails and the money comes back to the balance."""
         payout = r.Payout._api_retrieve(request.match_info["id"])
@@ -344,7 +359,7 @@ def speak_today(app) -> None:
         schedule_webhook(r.Event("payout.failed", payout))
         return json_response(payout._export())
 
-    async def invoice_page(request):
+    async def invoice_page(request: web.Request) -> web.Response:
         """The stand-in for Stripe's hosted invoice page (in local mode there is no card form to pay it)."""
         invoice = r.Invoice._api_retrieve(request.match_info["id"])
         return web.Response(content_type="text/html", text=(
@@ -364,5 +379,5 @@ def speak_today(app) -> None:
         app.router.add_route(method, path, handler)
 
 
-def _objects(resources, kind: str) -> list:
+def _objects(resources: Localstripe, kind: str) -> list[Localstripe]:
     return [value for key, value in list(resources.store.items()) if key.startswith(kind + ":")]
