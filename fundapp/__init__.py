@@ -143,12 +143,14 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     from fundapp.policy import enforce_access
+    from fundapp.web import refuse_nul_bytes
 
     @app.before_request
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if 8 <= len(incoming) <= 40 and incoming.isalnum() else uuid.uuid4().hex
 
+    app.before_request(refuse_nul_bytes)
     app.before_request(enforce_access)
 
     @app.after_request
