@@ -65,11 +65,13 @@ def render_trial_balance(info: DocumentInfo, rows: Sequence[TrialBalanceRow]) ->
 
 @dataclass(frozen=True)
 class ActivityStatement:
-    """Income and expenses of a period (each on its normal side, so positive), and net assets around it."""
+    """A period's revenue and expenses (each on its normal side, so positive), net assets the day before it,
+    and equity entries dated in it (an opening balance carried in; credit positive)."""
 
     revenue: Sequence[tuple[str, int]]
     expenses: Sequence[tuple[str, int]]
     net_assets_start_cents: int
+    equity: Sequence[tuple[str, int]] = ()
 
     @property
     def total_revenue_cents(self) -> int:
@@ -85,24 +87,30 @@ class ActivityStatement:
 
     @property
     def net_assets_end_cents(self) -> int:
-        return self.net_assets_start_cents + self.change_cents
+        return self.net_assets_start_cents + self.change_cents + sum(cents for _, cents in self.equity)
 
 
 def render_activities(info: DocumentInfo, statement: ActivityStatement) -> bytes:
-    """Revenue, expenses and the change in net assets for a period."""
-    rows = [["Revenue", ""]]
+    """Net assets at the start, revenue, expenses, the change in net assets, any equity entries of the
+    period, and net assets at the end (assets less liabilities on the period's last day)."""
+    rows = [["Net assets at the start of the period", amount_text(statement.net_assets_start_cents)],
+            ["Revenue", ""]]
     rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.revenue]
     rows += [["Total revenue", amount_text(statement.total_revenue_cents)], ["Expenses", ""]]
     rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.expenses]
     rows += [
         ["Total expenses", amount_text(statement.total_expenses_cents)],
-        ["Change in net assets", amount_text(statement.change_cents)],
-        ["Net assets at the start of the period", amount_text(statement.net_assets_start_cents)],
-        ["Net assets at the end of the period", amount_text(statement.net_assets_end_cents)],
+        ["Change in net assets (revenue less expenses)", amount_text(statement.change_cents)],
     ]
+    if statement.equity:
+        rows += [["Opening balances and other equity entries in the period", ""]]
+        rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.equity]
+    rows += [["Net assets at the end of the period", amount_text(statement.net_assets_end_cents)]]
     return render_document(info, [
         paragraph(info.title, "title"),
-        paragraph(f"Period: {info.period}. Amounts in {info.currency}."),
+        paragraph(f"Period: {info.period}. Amounts in {info.currency}. Net assets are assets less liabilities: "
+                  "at the start, on the day before the period; at the end, on its last day (as on the trial "
+                  "balance at that day)."),
         *tables(["", "Amount"], rows, col_widths=[330, 160], numeric_cols=(1,),
                 bold_rows=[i for i, row in enumerate(rows) if not row[0].startswith(" ")]),
     ])

@@ -53,7 +53,8 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
         return render_trial_balance(info, rows)
     if kind == "activities":
         found = ledger.activities(fund, start, end)
-        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents))
+        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents,
+                                                         found.equity))
     openings = (ledger.balances(fund, start - timedelta(days=1)) if start is not None
                 else {name: 0 for name in ledger.chart(fund)})
     lines = (JournalLine(*row) for row in ledger.journal_lines(fund, start, end))

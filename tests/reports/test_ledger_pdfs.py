@@ -110,8 +110,20 @@ def test_statement_of_activities_adds_up():
     text = pages_text(render_activities(INFO, statement))[0]
     assert re.search(r"Total revenue\s+10,000.00", text)
     assert re.search(r"Total expenses\s+6,321.50", text)
-    assert re.search(r"Change in net assets\s+3,678.50", text)
+    assert re.search(r"Net assets at the start of the period\s+2,500.00", text)
+    assert re.search(r"Change in net assets \(revenue less expenses\)\s+3,678.50", text)
     assert re.search(r"Net assets at the end of the period\s+6,178.50", text)
+    assert "equity entries" not in text  # no equity line when no equity account moved
+
+
+def test_statement_of_activities_adds_the_periods_equity_entries_to_net_assets():
+    statement = ActivityStatement(revenue=[("Income:Donations", 1_000_000)],
+                                  expenses=[("Expenses:HardshipGrants", 600_000)],
+                                  net_assets_start_cents=0, equity=[("Equity:Opening", 1_500_000)])
+    text = pages_text(render_activities(INFO, statement))[0]
+    assert re.search(r"Change in net assets \(revenue less expenses\)\s+4,000.00", text)
+    assert re.search(r"Opening balances and other equity entries in the period\s+Equity:Opening\s+15,000.00", text)
+    assert re.search(r"Net assets at the end of the period\s+19,000.00", text)
 
 
 @pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (123_456_789, "1,234,567.89"),
