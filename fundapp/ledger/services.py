@@ -282,6 +282,45 @@ def activities(fund: Fund, start: date, end: date) -> Activities:
                 if _root(name) is AccountType.EQUITY and cents])
 
 
+@dataclass(frozen=True)
+class FinancialPosition:
+    """The balance sheet at the end of a day: each asset (debit positive), each liability and equity account
+    (credit positive), and the surplus: all revenue less all expenses since the books began."""
+
+    assets: list[tuple[str, int]]
+    liabilities: list[tuple[str, int]]
+    equity: list[tuple[str, int]]
+    surplus_cents: int
+
+    @property
+    def total_assets_cents(self) -> int:
+        return sum(cents for _name, cents in self.assets)
+
+    @property
+    def total_liabilities_cents(self) -> int:
+        return sum(cents for _name, cents in self.liabilities)
+
+    @property
+    def net_assets_cents(self) -> int:
+        """Opening equity plus the accumulated surplus."""
+        return sum(cents for _name, cents in self.equity) + self.surplus_cents
+
+    @property
+    def total_liabilities_and_net_assets_cents(self) -> int:
+        return self.total_liabilities_cents + self.net_assets_cents
+
+
+def financial_position(fund: Fund, as_of: date | None = None) -> FinancialPosition:
+    """The statement of financial position at the end of ``as_of`` (today's books when None)."""
+    totals = sorted(balances(fund, as_of).items())
+    return FinancialPosition(
+        assets=[(name, cents) for name, cents in totals if _root(name) is AccountType.ASSETS],
+        liabilities=[(name, -cents) for name, cents in totals if _root(name) is AccountType.LIABILITIES],
+        equity=[(name, -cents) for name, cents in totals if _root(name) is AccountType.EQUITY],
+        surplus_cents=-sum(cents for name, cents in totals
+                           if _root(name) in (AccountType.INCOME, AccountType.EXPENSES)))
+
+
 def journal_lines(fund: Fund, start: date | None = None, end: date | None = None):
     """(account, date, entry id, memo, cents) for every posting, by account then date, streamed."""
     query = (db.select(Account.name, JournalEntry.entry_date, JournalEntry.id, JournalEntry.memo,

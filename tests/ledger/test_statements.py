@@ -88,3 +88,84 @@ def test_activities_open_and_close_at_the_trial_balances_net_assets(carried_book
     moved = ledger.period_totals(carried_books, START, END)
     assert found.change_cents == -moved["Income:Donations"] - moved["Expenses:PaymentFees"] \
         - moved["Expenses:HardshipGrants"]
+
+
+def test_balance_sheet_lists_each_account_and_balances(carried_books):
+    position = ledger.financial_position(carried_books, END)
+    at_end = ledger.balances(carried_books, END)
+    assert position.assets == [(name, at_end[name]) for name in ("Assets:Bank", "Assets:Stripe", "Assets:Undeposited")]
+    assert position.liabilities == [("Liabilities:GrantsPayable", 0)]  # every grant was paid by then
+    assert position.equity == [("Equity:Opening", 1_500_000)]
+    assert position.surplus_cents == -(at_end["Income:Donations"] + at_end["Expenses:PaymentFees"]
+                                       + at_end["Expenses:HardshipGrants"])
+    assert position.net_assets_cents == 1_500_000 + position.surplus_cents
+    assert position.total_liabilities_and_net_assets_cents == position.total_assets_cents
+    assert position.net_assets_cents == net_assets_on_trial_balance(carried_books, END)
+    # a day with a grant approved and not yet paid has a liability, and still balances
+    unpaid = ledger.financial_position(carried_books, date(2026, 8, 23))
+    assert unpaid.total_liabilities_cents > 0
+    assert unpaid.total_liabilities_and_net_assets_cents == unpaid.total_assets_cents
+
+
+def figure(text: str, label: str) -> str:
+    return re.search(rf"{re.escape(label)}\s+([\d,.-]+)", text).group(1)
+
+
+def test_the_pdfs_agree_with_each_other_and_with_the_trial_balance(runner, carried_books, tmp_path):
+    """Read back with pypdf: the statement of activities' opening and closing net assets are the balance
+    sheets' net assets the day before and on the last day, and each is assets less liabilities."""
+    def report(*args):
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.pdf"
+        result = runner.invoke(args=["fund", "report", *args, "-o", str(path)])
+        assert result.exit_code == 0, result.output
+        return text_of(path.read_bytes())
+
+    statement = report("activities", "--from", START.isoformat(), "--to", END.isoformat())
+    sheet = report("balance-sheet", "--to", END.isoformat())
+    before = report("balance-sheet", "--to", (START - timedelta(days=1)).isoformat())
+    closing = amount_text(net_assets_on_trial_balance(carried_books, END))
+    opening = amount_text(net_assets_on_trial_balance(carried_books, START - timedelta(days=1)))
+    assert figure(statement, "Net assets at the end of the period") == figure(sheet, "Total net assets") == closing
+    assert figure(statement, "Net assets at the start of the period") == figure(before, "Total net assets") == opening
+    assert figure(statement, "Equity:Opening") == "15,000.00"
+    position = ledger.financial_position(carried_books, END)
+    for account, cents in position.assets:
+        assert figure(sheet, account) == amount_text(cents)
+    assert figure(sheet, "Total assets") == figure(sheet, "Total liabilities and net assets") \
+        == amount_text(position.total_assets_cents)
+    assert figure(sheet, "Equity:Opening") == "15,000.00"
+    assert figure(sheet, "Accumulated surplus (revenue less expenses to date)") == amount_text(position.surplus_cents)
+    assert "Liabilities and net assets equal the assets." in sheet
+    assert carried_books.name in sheet and "Statement of financial position" in sheet
+    assert re.search(r"2026-11-30 · generated \d{4}-\d\d-\d\d \d\d:\d\d UTC", sheet)
+
+
+def test_balance_sheet_command_is_at_today_without_a_date_and_other_kinds_still_work(runner, carried_books, tmp_path):
+    path = tmp_path / "bs.pdf"
+    result = runner.invoke(args=["fund", "report", "balance-sheet", "-o", str(path)])
+    assert result.exit_code == 0 and "statement of financial position" in result.output
+    assert "Total liabilities and net assets" in text_of(path.read_bytes())
+    for kind in ("journal", "trial-balance"):
+        assert runner.invoke(args=["fund", "report", kind, "-o", str(tmp_path / f"{kind}.pdf")]).exit_code == 0
+    unknown = runner.invoke(args=["fund", "report", "balance", "-o", str(path)])
+    assert unknown.exit_code == 2 and "balance-sheet" in unknown.output
+
+
+@pytest.mark.parametrize("language, label, help_text", [
+    ("en", "Statement of financial position (balance sheet)", "the statement of financial position are at"),
+    ("es", "Estado de situación financiera (balance general)", "el estado de situación financiera son al"),
+])
+def test_treasurer_downloads_the_balance_sheet_from_the_books_page(client, create_user, carried_books, language,
+                                                                   label, help_text):
+    from tests.conftest import sign_in
+
+    create_user("tess@example.org", "treasurer", language=language)
+    sign_in(client, "tess@example.org")
+    page = client.get("/admin/ledger/").get_data(as_text=True)
+    assert f'value="balance-sheet">{label}</button>' in page
+    assert help_text in page
+    response = client.get("/admin/ledger/report?kind=balance-sheet&to=2026-11-30")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].endswith('-balance-sheet-2026-11-30.pdf"')
+    assert figure(text_of(response.data), "Total net assets") == amount_text(
+        net_assets_on_trial_balance(carried_books, END))
