@@ -8,11 +8,13 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from fundapp.ledger.models import AccountType
+from fundapp.ledger.models import CHART, AccountType
 from reports.style import amount_text
 
 START, END = date(2026, 9, 1), date(2026, 11, 30)
@@ -169,3 +171,50 @@ def test_treasurer_downloads_the_balance_sheet_from_the_books_page(client, creat
     assert response.headers["Content-Disposition"].endswith('-balance-sheet-2026-11-30.pdf"')
     assert figure(text_of(response.data), "Total net assets") == amount_text(
         net_assets_on_trial_balance(carried_books, END))
+
+
+# --- property: on any balanced books and any period, the statements agree with the trial balance ---------
+
+FIRST_DAY, LAST_DAY = date(2026, 8, 25), date(2026, 9, 10)  # a short span, so entries often fall on a period's edges
+CHART_NAMES = list(CHART)
+leg = st.tuples(st.sampled_from(CHART_NAMES), st.integers(min_value=-10**9, max_value=10**9).filter(bool))
+random_entry = st.tuples(
+    st.dates(FIRST_DAY, LAST_DAY), st.lists(leg, min_size=1, max_size=4), st.sampled_from(CHART_NAMES),
+).filter(lambda e: sum(cents for _name, cents in e[1]) != 0).map(
+    lambda e: (e[0], e[1] + [(e[2], -sum(cents for _name, cents in e[1]))]))
+random_period = st.tuples(st.dates(FIRST_DAY - timedelta(days=3), LAST_DAY + timedelta(days=3)),
+                          st.dates(FIRST_DAY - timedelta(days=3), LAST_DAY + timedelta(days=3))).map(sorted)
+
+
+def assets_less_liabilities(entries, as_of: date) -> int:
+    """The same figure counted in Python from the entries generated, independent of the database's sums."""
+    return sum(cents for day, postings in entries if day <= as_of for name, cents in postings
+               if name.startswith(("Assets:", "Liabilities:")))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(random_entry, min_size=1, max_size=12), periods=st.lists(random_period, min_size=1,
+                                                                                 max_size=3))
+def test_statements_agree_with_the_trial_balance_on_any_books(app, entries, periods):
+    from fundapp.funds.services import get_or_create_fund
+    from tests.conftest import empty_all_tables
+
+    empty_all_tables()  # each example starts from empty books
+    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    for n, (day, postings) in enumerate(entries):
+        ledger.post_entry(fund, entry_date=day, memo="random", source_kind="manual", source_id=str(n),
+                          postings=postings)
+    db.session.commit()
+    for start, end in periods:
+        found = ledger.activities(fund, start, end)
+        day_before = start - timedelta(days=1)
+        assert found.net_assets_start_cents == net_assets_on_trial_balance(fund, day_before) \
+            == assets_less_liabilities(entries, day_before)
+        assert found.net_assets_end_cents == net_assets_on_trial_balance(fund, end) \
+            == assets_less_liabilities(entries, end)
+        for as_of in (day_before, end):
+            position = ledger.financial_position(fund, as_of)
+            assert position.total_liabilities_and_net_assets_cents == position.total_assets_cents
+            assert position.net_assets_cents == assets_less_liabilities(entries, as_of)
+            assert sorted(name for name, _cents in position.assets + position.liabilities + position.equity) == sorted(
+                name for name in CHART if name.startswith(("Assets:", "Liabilities:", "Equity:")))  # each one, once
