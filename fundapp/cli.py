@@ -490,7 +490,8 @@ def check_books_command(repair):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
 def report_command(kind, start, end, month, lang, output):
     """Write a PDF: the journal by account, the trial balance (at --to), the statement of activities, the
-    monthly report to the board, the report for members, the grants register or the donor list."""
+    statement of financial position (balance-sheet, at --to), the monthly report to the board, the report for
+    members, the grants register or the donor list."""
     from fundapp.extensions import utcnow
 
     start, end = (start.date() if start else None), (end.date() if end else None)

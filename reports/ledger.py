@@ -1,7 +1,8 @@
-"""Ledger PDFs: the journal by account with running balances, the trial balance, the statement of activities.
+"""Ledger PDFs: the journal by account with running balances, the trial balance, the statement of activities
+and the statement of financial position (balance sheet).
 
 Plain data in, PDF bytes out; nothing here knows Flask or the database. The
-trial balance and the statement are short and use platypus. The journal can
+trial balance and the statements are short and use platypus. The journal can
 hold hundreds of thousands of postings, so it is drawn line by line straight on
 the canvas while its rows are streamed in: nothing but the current page is
 held in memory, and the page count in the footer is a form drawn once at the
@@ -65,11 +66,13 @@ def render_trial_balance(info: DocumentInfo, rows: Sequence[TrialBalanceRow]) ->
 
 @dataclass(frozen=True)
 class ActivityStatement:
-    """Income and expenses of a period (each on its normal side, so positive), and net assets around it."""
+    """A period's revenue and expenses (each on its normal side, so positive), net assets the day before it,
+    and equity entries dated in it (an opening balance carried in; credit positive)."""
 
     revenue: Sequence[tuple[str, int]]
     expenses: Sequence[tuple[str, int]]
     net_assets_start_cents: int
+    equity: Sequence[tuple[str, int]] = ()
 
     @property
     def total_revenue_cents(self) -> int:
@@ -85,26 +88,82 @@ class ActivityStatement:
 
     @property
     def net_assets_end_cents(self) -> int:
-        return self.net_assets_start_cents + self.change_cents
+        return self.net_assets_start_cents + self.change_cents + sum(cents for _, cents in self.equity)
 
 
 def render_activities(info: DocumentInfo, statement: ActivityStatement) -> bytes:
-    """Revenue, expenses and the change in net assets for a period."""
-    rows = [["Revenue", ""]]
+    """Net assets at the start, revenue, expenses, the change in net assets, any equity entries of the
+    period, and net assets at the end (assets less liabilities on the period's last day)."""
+    rows = [["Net assets at the start of the period", amount_text(statement.net_assets_start_cents)],
+            ["Revenue", ""]]
     rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.revenue]
     rows += [["Total revenue", amount_text(statement.total_revenue_cents)], ["Expenses", ""]]
     rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.expenses]
     rows += [
         ["Total expenses", amount_text(statement.total_expenses_cents)],
-        ["Change in net assets", amount_text(statement.change_cents)],
-        ["Net assets at the start of the period", amount_text(statement.net_assets_start_cents)],
-        ["Net assets at the end of the period", amount_text(statement.net_assets_end_cents)],
+        ["Change in net assets (revenue less expenses)", amount_text(statement.change_cents)],
     ]
+    if statement.equity:
+        rows += [["Opening balances and other equity entries in the period", ""]]
+        rows += [[f"   {account}", amount_text(cents)] for account, cents in statement.equity]
+    rows += [["Net assets at the end of the period", amount_text(statement.net_assets_end_cents)]]
     return render_document(info, [
         paragraph(info.title, "title"),
-        paragraph(f"Period: {info.period}. Amounts in {info.currency}."),
+        paragraph(f"Period: {info.period}. Amounts in {info.currency}. Net assets are assets less liabilities: "
+                  "at the start, on the day before the period; at the end, on its last day (as on the trial "
+                  "balance and the statement of financial position at that day)."),
         *tables(["", "Amount"], rows, col_widths=[330, 160], numeric_cols=(1,),
                 bold_rows=[i for i, row in enumerate(rows) if not row[0].startswith(" ")]),
+    ])
+
+
+# --- statement of financial position ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceSheet:
+    """Balances at the end of a day on each account's normal side: assets (debit), liabilities and equity
+    (credit), and the surplus (all revenue less all expenses since the books began)."""
+
+    assets: Sequence[tuple[str, int]]
+    liabilities: Sequence[tuple[str, int]]
+    equity: Sequence[tuple[str, int]]
+    surplus_cents: int
+
+    @property
+    def total_assets_cents(self) -> int:
+        return sum(cents for _, cents in self.assets)
+
+    @property
+    def total_liabilities_cents(self) -> int:
+        return sum(cents for _, cents in self.liabilities)
+
+    @property
+    def net_assets_cents(self) -> int:
+        return sum(cents for _, cents in self.equity) + self.surplus_cents
+
+
+def render_balance_sheet(info: DocumentInfo, sheet: BalanceSheet) -> bytes:
+    """Assets, liabilities and net assets at a date; liabilities plus net assets must equal the assets."""
+    rows = [["Assets", ""]]
+    rows += [[f"   {account}", amount_text(cents)] for account, cents in sheet.assets]
+    rows += [["Total assets", amount_text(sheet.total_assets_cents)], ["Liabilities", ""]]
+    rows += [[f"   {account}", amount_text(cents)] for account, cents in sheet.liabilities]
+    rows += [["Total liabilities", amount_text(sheet.total_liabilities_cents)], ["Net assets", ""]]
+    rows += [[f"   {account}", amount_text(cents)] for account, cents in sheet.equity]
+    rows += [["   Accumulated surplus (revenue less expenses to date)", amount_text(sheet.surplus_cents)],
+             ["Total net assets", amount_text(sheet.net_assets_cents)]]
+    both = sheet.total_liabilities_cents + sheet.net_assets_cents
+    rows += [["Total liabilities and net assets", amount_text(both)]]
+    difference = sheet.total_assets_cents - both
+    verdict = ("Liabilities and net assets equal the assets." if difference == 0
+               else f"OUT OF BALANCE by {amount_text(difference)}.")
+    return render_document(info, [
+        paragraph(info.title, "title"),
+        paragraph(f"At the end of {info.period}. Amounts in {info.currency}."),
+        *tables(["", "Amount"], rows, col_widths=[330, 160], numeric_cols=(1,),
+                bold_rows=[i for i, row in enumerate(rows) if not row[0].startswith(" ")]),
+        paragraph(verdict, "heading"),
     ])
 
 

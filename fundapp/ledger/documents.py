@@ -10,12 +10,15 @@ from flask_babel import gettext as _
 
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from reports.ledger import (ActivityStatement, JournalLine, TrialBalanceRow, render_activities, render_journal,
-                            render_trial_balance)
+from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, render_activities,
+                            render_balance_sheet, render_journal, render_trial_balance)
 from reports.style import DocumentInfo
 
-KINDS = ("journal", "trial-balance", "activities")
-TITLES = {"journal": "Journal by account", "trial-balance": "Trial balance", "activities": "Statement of activities"}
+KINDS = ("journal", "trial-balance", "activities", "balance-sheet")
+TITLES = {"journal": "Journal by account", "trial-balance": "Trial balance", "activities": "Statement of activities",
+          "balance-sheet": "Statement of financial position"}
+#: Reports of the books at the end of one day (``end``, today when not given) rather than over a period.
+AT_A_DATE = ("trial-balance", "balance-sheet")
 
 
 class ReportRequestError(ValueError):
@@ -34,18 +37,19 @@ def period_label(start: date | None, end: date | None) -> str:
 
 def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
                generated_at: datetime | None = None) -> bytes:
-    """The PDF of ``kind`` for the period; the trial balance is at ``end`` (today when not given)."""
+    """The PDF of ``kind`` for the period; the trial balance and the balance sheet are at ``end`` (today when
+    not given)."""
     if kind not in KINDS:
         raise ReportRequestError(_("Choose a report: %(kinds)s.", kinds=", ".join(KINDS)))
     if start is not None and end is not None and start > end:
         raise ReportRequestError(_("The first day comes after the last day."))
-    if kind == "trial-balance":
+    if kind in AT_A_DATE:
         end = end or datetime.now(timezone.utc).date()
         start = None
     if kind == "activities" and (start is None or end is None):
         raise ReportRequestError(_("The statement of activities needs a first and a last day."))
     info = DocumentInfo(fund_name=fund.name, title=TITLES[kind],
-                        period=period_label(start, end) if kind != "trial-balance" else end.isoformat(),
+                        period=end.isoformat() if kind in AT_A_DATE else period_label(start, end),
                         generated_at=generated_at or datetime.now(timezone.utc), currency=fund.currency)
     if kind == "trial-balance":
         rows = [TrialBalanceRow(line.account, line.debit_cents, line.credit_cents)
@@ -53,7 +57,12 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
         return render_trial_balance(info, rows)
     if kind == "activities":
         found = ledger.activities(fund, start, end)
-        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents))
+        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents,
+                                                         found.equity))
+    if kind == "balance-sheet":
+        position = ledger.financial_position(fund, end)
+        return render_balance_sheet(info, BalanceSheet(position.assets, position.liabilities, position.equity,
+                                                       position.surplus_cents))
     openings = (ledger.balances(fund, start - timedelta(days=1)) if start is not None
                 else {name: 0 for name in ledger.chart(fund)})
     lines = (JournalLine(*row) for row in ledger.journal_lines(fund, start, end))
@@ -61,5 +70,7 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
 
 
 def filename(fund: Fund, kind: str, start: date | None, end: date | None) -> str:
+    if kind in AT_A_DATE:  # the day the report is at, as ledger_pdf takes it
+        return f"{fund.slug}-{kind}-{(end or datetime.now(timezone.utc).date()).isoformat()}.pdf"
     span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
     return f"{fund.slug}-{kind}-{span}.pdf"

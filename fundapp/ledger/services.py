@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterable, Sequence
 
@@ -222,27 +222,103 @@ def period_totals(fund: Fund, start: date | None, end: date | None) -> dict[str,
     return {name: int(total) for name, total in db.session.execute(_sum_query(fund, start, end))}
 
 
+def _root(name: str) -> AccountType:
+    return AccountType(name.split(":", 1)[0])
+
+
+def net_assets(totals: dict[str, int]) -> int:
+    """Assets less liabilities, from debit-positive balances (what the trial balance shows on one day)."""
+    return sum(cents for name, cents in totals.items() if _root(name) in (AccountType.ASSETS, AccountType.LIABILITIES))
+
+
 @dataclass(frozen=True)
 class Activities:
-    """A period's income and expenses per account (normal side, so positive) and net assets before it."""
+    """A period's revenue, expenses and equity entries per account (normal side, so positive), and net assets
+    (assets less liabilities) the day before it.
+
+    Net assets at the end are the start plus revenue less expenses plus the period's equity entries (an
+    opening balance carried in, say): the two together are every movement that is not between assets and
+    liabilities, so the end equals assets less liabilities on the period's last day.
+    """
 
     revenue: list[tuple[str, int]]
     expenses: list[tuple[str, int]]
     net_assets_start_cents: int
+    #: Equity accounts moved in the period (credit positive); empty when none was.
+    equity: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def total_revenue_cents(self) -> int:
+        return sum(cents for _name, cents in self.revenue)
+
+    @property
+    def total_expenses_cents(self) -> int:
+        return sum(cents for _name, cents in self.expenses)
+
+    @property
+    def change_cents(self) -> int:
+        """The change in net assets from operations: revenue less expenses."""
+        return self.total_revenue_cents - self.total_expenses_cents
+
+    @property
+    def equity_change_cents(self) -> int:
+        return sum(cents for _name, cents in self.equity)
+
+    @property
+    def net_assets_end_cents(self) -> int:
+        return self.net_assets_start_cents + self.change_cents + self.equity_change_cents
 
 
 def activities(fund: Fund, start: date, end: date) -> Activities:
-    """The statement of activities: what came in, what went out, and net assets at the start."""
+    """The statement of activities: net assets the day before, what came in, what went out, equity entries."""
     moved = period_totals(fund, start, end)
-    before = balances(fund, start - timedelta(days=1))
-    # Net assets = everything not an asset or a liability, on the credit side.
-    net_start = -sum(cents for name, cents in before.items()
-                     if AccountType(name.split(":")[0]) in (AccountType.INCOME, AccountType.EXPENSES,
-                                                              AccountType.EQUITY))
+    # Equity entries dated inside the period (an opening balance booked on its first day) change net assets
+    # without being revenue: left out, the statement closed short of the books by their amount.
     return Activities(
-        revenue=[(name, -cents) for name, cents in sorted(moved.items()) if name.startswith("Income:")],
-        expenses=[(name, cents) for name, cents in sorted(moved.items()) if name.startswith("Expenses:")],
-        net_assets_start_cents=net_start)
+        revenue=[(name, -cents) for name, cents in sorted(moved.items()) if _root(name) is AccountType.INCOME],
+        expenses=[(name, cents) for name, cents in sorted(moved.items()) if _root(name) is AccountType.EXPENSES],
+        net_assets_start_cents=net_assets(balances(fund, start - timedelta(days=1))),
+        equity=[(name, -cents) for name, cents in sorted(moved.items())
+                if _root(name) is AccountType.EQUITY and cents])
+
+
+@dataclass(frozen=True)
+class FinancialPosition:
+    """The balance sheet at the end of a day: each asset (debit positive), each liability and equity account
+    (credit positive), and the surplus: all revenue less all expenses since the books began."""
+
+    assets: list[tuple[str, int]]
+    liabilities: list[tuple[str, int]]
+    equity: list[tuple[str, int]]
+    surplus_cents: int
+
+    @property
+    def total_assets_cents(self) -> int:
+        return sum(cents for _name, cents in self.assets)
+
+    @property
+    def total_liabilities_cents(self) -> int:
+        return sum(cents for _name, cents in self.liabilities)
+
+    @property
+    def net_assets_cents(self) -> int:
+        """Opening equity plus the accumulated surplus."""
+        return sum(cents for _name, cents in self.equity) + self.surplus_cents
+
+    @property
+    def total_liabilities_and_net_assets_cents(self) -> int:
+        return self.total_liabilities_cents + self.net_assets_cents
+
+
+def financial_position(fund: Fund, as_of: date | None = None) -> FinancialPosition:
+    """The statement of financial position at the end of ``as_of`` (today's books when None)."""
+    totals = sorted(balances(fund, as_of).items())
+    return FinancialPosition(
+        assets=[(name, cents) for name, cents in totals if _root(name) is AccountType.ASSETS],
+        liabilities=[(name, -cents) for name, cents in totals if _root(name) is AccountType.LIABILITIES],
+        equity=[(name, -cents) for name, cents in totals if _root(name) is AccountType.EQUITY],
+        surplus_cents=-sum(cents for name, cents in totals
+                           if _root(name) in (AccountType.INCOME, AccountType.EXPENSES)))
 
 
 def journal_lines(fund: Fund, start: date | None = None, end: date | None = None):

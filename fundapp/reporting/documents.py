@@ -82,8 +82,9 @@ def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime |
                  [["Total revenue", amount_text(revenue)]] +
                  [[name, amount_text(cents)] for name, cents in activities.expenses] +
                  [["Total expenses", amount_text(expenses)], ["Change in net assets", amount_text(revenue - expenses)],
-                  ["Net assets at the start", amount_text(activities.net_assets_start_cents)],
-                  ["Net assets at the end", amount_text(activities.net_assets_start_cents + revenue - expenses)]])
+                  ["Net assets at the start", amount_text(activities.net_assets_start_cents)]] +
+                 [[f"Equity entry: {name}", amount_text(cents)] for name, cents in activities.equity] +
+                 [["Net assets at the end", amount_text(activities.net_assets_end_cents)]])
     weekly, cash, categories = (charts.gifts_and_grants(found.weeks), charts.cash_on_hand(found.weeks),
                                 charts.grants_by_category(found.categories))
     sections = [

@@ -110,6 +110,24 @@ def test_the_monthly_report_carries_the_dashboards_figures_charts_and_the_books(
     assert "by worksite" in text and "North" in text
 
 
+def test_the_monthly_reports_net_assets_at_the_end_are_assets_less_liabilities(app, fund):
+    """An opening balance booked inside the month counts (it was dropped: the end figure came out $150 short)."""
+    today = utcnow().date()
+    first = today.replace(day=1)
+    ledger.post_entry(fund, entry_date=first, memo="opening", source_kind="t", source_id="open",
+                      postings=[("Assets:Bank", 150_00), ("Equity:Opening", -150_00)])
+    ledger.post_entry(fund, entry_date=today, memo="gift", source_kind="t", source_id="gift",
+                      postings=[("Assets:Bank", 40_00), ("Income:Donations", -40_00)])
+    db.session.commit()
+    with app.test_request_context():
+        pdf = documents.monthly_report(fund, today.strftime("%Y-%m"), today)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    books = ledger.balances(fund, today)
+    assets_less_liabilities = sum(cents for name, cents in books.items() if name.startswith(("Assets:", "Liabilities:")))
+    assert assets_less_liabilities == 190_00
+    assert f"Net assets at the end\n{amount_text(assets_less_liabilities)}" in text
+
+
 def test_the_members_report_has_no_names_worksites_or_small_groups_in_either_language(app, fund, grants):  # noqa: F811
     today = utcnow().date()
     from fundapp.reporting.figures import week_start

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pypdf import PdfReader
 
-from reports.ledger import (ActivityStatement, JournalLine, TrialBalanceRow, normal_balance, render_activities,
-                            render_journal, render_trial_balance)
+from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, normal_balance,
+                            render_activities, render_balance_sheet, render_journal, render_trial_balance)
 from reports.style import DocumentInfo, amount_text
 
 INFO = DocumentInfo(fund_name="Local 7 Hardship Fund", title="Journal by account", period="2026-01-01 to 2026-12-31",
@@ -110,8 +110,37 @@ def test_statement_of_activities_adds_up():
     text = pages_text(render_activities(INFO, statement))[0]
     assert re.search(r"Total revenue\s+10,000.00", text)
     assert re.search(r"Total expenses\s+6,321.50", text)
-    assert re.search(r"Change in net assets\s+3,678.50", text)
+    assert re.search(r"Net assets at the start of the period\s+2,500.00", text)
+    assert re.search(r"Change in net assets \(revenue less expenses\)\s+3,678.50", text)
     assert re.search(r"Net assets at the end of the period\s+6,178.50", text)
+    assert "equity entries" not in text  # no equity line when no equity account moved
+
+
+def test_statement_of_activities_adds_the_periods_equity_entries_to_net_assets():
+    statement = ActivityStatement(revenue=[("Income:Donations", 1_000_000)],
+                                  expenses=[("Expenses:HardshipGrants", 600_000)],
+                                  net_assets_start_cents=0, equity=[("Equity:Opening", 1_500_000)])
+    text = pages_text(render_activities(INFO, statement))[0]
+    assert re.search(r"Change in net assets \(revenue less expenses\)\s+4,000.00", text)
+    assert re.search(r"Opening balances and other equity entries in the period\s+Equity:Opening\s+15,000.00", text)
+    assert re.search(r"Net assets at the end of the period\s+19,000.00", text)
+
+
+def test_balance_sheet_lists_each_account_and_balances():
+    sheet = BalanceSheet(assets=[("Assets:Bank", 2_500_000), ("Assets:Stripe", 514_427)],
+                         liabilities=[("Liabilities:GrantsPayable", 40_000)], equity=[("Equity:Opening", 1_500_000)],
+                         surplus_cents=1_474_427)
+    text = pages_text(render_balance_sheet(INFO, sheet))[0]
+    assert re.search(r"Assets:Bank\s+25,000.00\s+Assets:Stripe\s+5,144.27\s+Total assets\s+30,144.27", text)
+    assert re.search(r"Liabilities:GrantsPayable\s+400.00\s+Total liabilities\s+400.00", text)
+    assert re.search(r"Equity:Opening\s+15,000.00\s+Accumulated surplus \(revenue less expenses to date\)\s+14,744.27"
+                     r"\s+Total net assets\s+29,744.27\s+Total liabilities and net assets\s+30,144.27", text)
+    assert "Liabilities and net assets equal the assets." in text
+
+
+def test_balance_sheet_out_of_balance_says_so():
+    sheet = BalanceSheet(assets=[("Assets:Bank", 10_000)], liabilities=[], equity=[], surplus_cents=9_999)
+    assert "OUT OF BALANCE by 0.01." in pages_text(render_balance_sheet(INFO, sheet))[0]
 
 
 @pytest.mark.parametrize("cents, text", [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (123_456_789, "1,234,567.89"),
