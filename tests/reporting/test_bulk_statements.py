@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import threading
 import subprocess  # nosec B404 # runs the flask command of this project, no shell
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import requests
 
 from fundapp.donations import services as donations
@@ -96,3 +99,49 @@ def test_statements_sent_from_the_page_the_command_and_two_workers_at_once_reach
 
 def smtp_port(app) -> int:
     return int(app.config["MAIL_PORT"])
+
+
+def _gifts(fund, count: int) -> list:
+    gifts = [donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000,
+                                           method="cash", received_on=utcnow().date(), notify=False)
+             for n in range(count)]
+    db.session.commit()  # as between two donors of a run: the fund and the donor are read afresh
+    return gifts
+
+
+def test_a_statement_is_marked_queued_only_with_its_mail(app, fund, monkeypatch):
+    """The mark and the outbox message are one transaction: a statement whose mail could not be queued is not
+    marked (on SQLite a SAVEPOINT that opened the transaction committed the mark on RELEASE)."""
+    donor = _gifts(fund, 1)[0].donor
+
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError("the outbox is full")
+
+    monkeypatch.setattr(donations, "queue_mail", refuse)
+    with pytest.raises(RuntimeError):
+        donations.send_statement(fund, donor, utcnow().date().year)
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 0
+    assert donations.donors_due_a_statement(fund, utcnow().date().year) == [donor.id]
+
+
+def test_a_statement_waits_for_another_writer_on_sqlite_instead_of_failing(app, fund):
+    """While another process holds SQLite's write lock for a second, queuing a statement waits (busy_timeout)
+    and then succeeds, where a transaction that had read first was refused at once ("database is locked")."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        pytest.skip("SQLite's single write lock")
+    donor = _gifts(fund, 1)[0].donor
+    other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(1.0, lambda: other.execute("COMMIT"))
+    releaser.start()
+    try:
+        started = time.monotonic()
+        assert donations.send_statement(fund, donor, utcnow().date().year) is True
+        db.session.commit()
+        assert time.monotonic() - started >= 0.9  # it waited for the lock
+    finally:
+        releaser.join()
+        other.close()
+    assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 1
