@@ -68,6 +68,8 @@ def test_statements_sent_from_the_page_the_command_and_two_workers_at_once_reach
     command = _flask(database_url, smtp_port(app), "send-statements", "--year", str(year))
     statuses, pages = [], 0
     try:
+        # the page starts once the command is under way, so the two surely send at the same time
+        assert wait_for(lambda: db.session.scalar(db.select(db.func.count(StatementSent.id))), timeout=60)
         while pages < 60:  # 200 donors at 25 a page, shared with the command: a dozen pages at most
             response = browser.post("/reports/statements", data={"year": year, "all": "1"})
             statuses.append(response.status_code)
@@ -85,6 +87,8 @@ def test_statements_sent_from_the_page_the_command_and_two_workers_at_once_reach
         worker_output, _ = worker.communicate(timeout=30)
 
     assert command.returncode == 0, command_output
+    by_command = int(re.search(r"Queued (\d+) statements", command_output)[1])
+    assert 0 < by_command < DONORS, command_output  # the page and the command each queued some, together
     assert "locked" not in command_output and "locked" not in worker_output, (command_output, worker_output)
     assert all(status < 500 for status in statuses), statuses
     assert delivered, f"{len(smtp.messages)} of {DONORS} statements delivered"
