@@ -358,22 +358,24 @@ def reconcile_stripe_command(since):
 @fund_cli.command("send-statements")
 @click.option("--year", type=int, required=True, help="The year of the gifts (e.g. last year, in January).")
 def send_statements_command(year):
-    """Mail every donor their year-end statement; stop it any time and run it again: nobody gets two."""
+    """Queue every donor's year-end statement for the mail worker; stop it any time and run it again: nobody
+    gets two. It may run while the app runs (and the treasurer sends from the page): each donor is one short write."""
     from fundapp.donations import services as donations
 
     fund = _fund()
-    _done, due = donations.statement_progress(fund, year)
+    due = donations.statement_progress(fund, year).due
     if not due:
         click.echo(f"Every donor with gifts in {year} already has their statement.")
         return
-    sent = 0
+    queued = 0
     with click.progressbar(length=due, label=f"Statements for {year}", show_pos=True) as bar:
-        for mailed in donations.send_due_statements(fund, year):
-            sent += mailed
+        for done in donations.send_due_statements(fund, year):
+            queued += done
             db.session.commit()  # one donor at a time: an interrupted run loses nothing and repeats nothing
             bar.update(1)
-    delivered, failed = deliver_pending()
-    click.echo(f"Queued {sent} statements for {year}; mail sent {delivered}, waiting {failed}.")
+    progress = donations.statement_progress(fund, year)
+    click.echo(f"Queued {queued} statements for {year} ({progress.queued} in all, {progress.delivered} delivered "
+               "so far); the mail worker (flask fund worker, or run-local) sends them.")
 
 
 @fund_cli.command("test-dispute")

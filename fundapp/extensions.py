@@ -38,6 +38,20 @@ def insert_or_merge(model):
     return insert(model)
 
 
+def begin_write() -> None:
+    """Take the database's write lock now, before the session's next writes (a no-op on PostgreSQL, which
+    locks rows, and when this transaction already writes).
+
+    SQLite lets one connection write at a time. A transaction that starts with reads and writes later (a
+    SAVEPOINT, or pysqlite's own deferred BEGIN) may be refused at once with "database is locked" when another
+    connection writes meanwhile, whatever busy_timeout says; ``BEGIN IMMEDIATE`` waits up to busy_timeout for
+    the lock instead. Call it just before a short write, after the slow reading (PDFs, mail) is done.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class UTCDateTime(sa.TypeDecorator):
     """A timestamp stored as UTC and always read back timezone-aware.
 

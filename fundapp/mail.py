@@ -6,8 +6,9 @@ SMTP. If the SMTP server is down the message stays in the outbox and is tried
 again later by the worker (``flask fund worker``), the next request that sends
 mail, or ``flask fund send-mail``: after 1, 2, 4 ... minutes (at most six hours),
 ``MAX_ATTEMPTS`` times in all, which rides out a mail outage of a working day.
-Several senders never send one message twice: on PostgreSQL each locks the
-messages it sends (``FOR UPDATE SKIP LOCKED``).
+Several senders never send one message twice: each claims the messages it
+sends in a short write of its own before talking to the mail server (a lease,
+``CLAIM_LEASE``), and marks each sent as soon as it has gone.
 Without ``MAIL_SERVER`` (local mode) messages are written to the log instead.
 """
 from __future__ import annotations
@@ -21,10 +22,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fundapp.extensions import UTCDateTime, db, utcnow
+from fundapp.extensions import UTCDateTime, begin_write, db, utcnow
 
 MAX_ATTEMPTS = 10
 MAX_BACKOFF = timedelta(hours=6)
+#: How long a sender may take to send the messages it claimed before another may try them (it died).
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 class OutboxMessage(db.Model):
@@ -88,24 +91,63 @@ def _failed(message: OutboxMessage, exc: Exception) -> None:
     message.next_attempt_at = utcnow() + min(timedelta(minutes=2 ** (message.attempts - 1)), MAX_BACKOFF)
 
 
+def _due(now: bool):
+    """Messages waiting to be sent; a message another sender has claimed (``next_attempt_at`` set to the end of
+    its lease, no error yet) is never due, even ``now``."""
+    waiting = [OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS]
+    ready = [OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow()]
+    if now:
+        ready.append(OutboxMessage.last_error.is_not(None))  # waiting out a back-off after a failure
+    return sa.and_(*waiting, sa.or_(*ready))
+
+
+def _claim(limit: int, now: bool) -> list[int]:
+    """Take up to ``limit`` due messages for this sender in one short write and commit it: each is counted as
+    an attempt and leased for ``CLAIM_LEASE``, so another sender (the worker, a request, a command) skips it
+    while this one sends. A sender that dies mid-send leaves its messages to be tried when the lease ends."""
+    if db.session.scalar(db.select(OutboxMessage.id).where(_due(now)).limit(1)) is None:
+        db.session.commit()  # let go of the snapshot; nothing to send, and no write lock taken for nothing
+        return []
+    begin_write()
+    ids = db.session.scalars(db.select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+                             .with_for_update(skip_locked=True)).all()
+    claimed = db.session.scalars(
+        db.update(OutboxMessage).where(OutboxMessage.id.in_(ids), _due(now))
+        .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=utcnow() + CLAIM_LEASE, last_error=None)
+        .returning(OutboxMessage.id).execution_options(synchronize_session=False)).all() if ids else []
+    db.session.commit()
+    return sorted(claimed)
+
+
+def _record(message_id: int, error: Exception | None) -> None:
+    """Write down at once, in a short write of its own, that one message went (or why it did not)."""
+    begin_write()
+    message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    if error is None:
+        message.sent_at, message.last_error, message.next_attempt_at = utcnow(), None, None
+    else:
+        _failed(message, error)
+    db.session.commit()
+
+
 def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
     """Send the messages that are due (``now``: every waiting one, as the treasurer's button asks) and commit
-    their state; return (sent, failed)."""
+    their state; return (sent, failed).
+
+    Nothing is held while the mail server talks: the messages are claimed first (one short write), then sent,
+    and each is marked sent as soon as it is. So the page, the command and any number of workers may send at
+    once, on SQLite too (which has no row locks), and no message goes twice."""
     config = current_app.config
-    query = db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
-    if not now:
-        query = query.where(sa.or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow()))
-    pending = db.session.scalars(query.order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
-    if not pending:
-        db.session.commit()  # let go of the snapshot (and, on PostgreSQL, of nothing locked)
+    claimed = _claim(limit, now)
+    if not claimed:
         return 0, 0
     sent = failed = 0
     smtp = None
     try:
         if config["MAIL_SERVER"]:
             smtp = _connect(config)
-        for message in pending:
-            message.attempts += 1
+        for message_id in claimed:
+            message = db.session.get(OutboxMessage, message_id)
             try:
                 if smtp is None:
                     current_app.logger.info(
@@ -114,18 +156,22 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
                     )
                 else:
                     smtp.send_message(_build(message))
-                message.sent_at = utcnow()
-                message.last_error = None
-                sent += 1
             except (smtplib.SMTPException, OSError) as exc:
-                _failed(message, exc)
+                db.session.rollback()
+                _record(message_id, exc)
                 failed += 1
+            else:
+                db.session.rollback()  # end the read snapshot before the write
+                _record(message_id, None)
+                sent += 1
     except (smtplib.SMTPException, OSError) as exc:
-        for message in pending:
-            if message.sent_at is None:
-                message.attempts += 1
-                _failed(message, exc)
-                failed += 1
+        db.session.rollback()
+        begin_write()
+        for message in db.session.scalars(db.select(OutboxMessage).where(
+                OutboxMessage.id.in_(claimed), OutboxMessage.sent_at.is_(None))):
+            _failed(message, exc)
+            failed += 1
+        db.session.commit()
         current_app.logger.warning("Mail server unreachable; %d message(s) kept in the outbox", failed)
     finally:
         if smtp is not None:
@@ -133,7 +179,6 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
-    db.session.commit()
     return sent, failed
 
 

@@ -141,3 +141,22 @@ def test_mail_waits_longer_between_tries_while_the_mail_server_is_down(app, smtp
     app.config["MAIL_PORT"] = port
     assert deliver_pending() == (1, 0)
     assert [m["Subject"] for m in smtp.messages] == ["Hello"]
+
+
+def test_a_message_another_sender_holds_is_not_sent_again_until_its_lease_ends(app, smtp, fund, monkeypatch):
+    """Senders claim before they send (SQLite has no row locks): what another sender holds is skipped, even by
+    the treasurer's "send now"; if that sender died before sending, the message goes once its lease is over."""
+    from fundapp import mail
+    from fundapp.extensions import utcnow
+
+    mail.queue_mail("x@example.org", "Hello", "Body")
+    db.session.commit()
+    assert len(mail._claim(10, now=False)) == 1  # another sender took it, and died before sending
+    assert mail.deliver_pending() == (0, 0)
+    assert mail.deliver_pending(now=True) == (0, 0)
+    assert smtp.messages == []
+    later = utcnow() + mail.CLAIM_LEASE
+    monkeypatch.setattr(mail, "utcnow", lambda: later)
+    assert mail.deliver_pending() == (1, 0)
+    assert mail.deliver_pending(now=True) == (0, 0)
+    assert [m["Subject"] for m in smtp.messages] == ["Hello"]

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from fundapp.audit.services import record_change
 from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
                                       ReceiptCounter, StatementSent, StripeEvent, WallStatus)
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import begin_write, db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import public_link, queue_mail
+from fundapp.mail import OutboxMessage, public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
@@ -865,30 +865,65 @@ def donors_due_a_statement(fund: Fund, year: int) -> list[int]:
                Donor.id.not_in(sent)).distinct().order_by(Donor.id)))
 
 
-def statement_progress(fund: Fund, year: int) -> tuple[int, int]:
-    """(statements mailed for ``year``, donors still due one)."""
-    sent = db.session.scalar(db.select(db.func.count(StatementSent.id)).filter_by(fund_id=fund.id, year=year))
-    return sent or 0, len(donors_due_a_statement(fund, year))
+@dataclass
+class StatementProgress:
+    queued: int  #: statements of the year in the outbox (or already mailed): StatementSent rows
+    delivered: int  #: of those, handed to the mail server by the worker
+    due: int  #: donors still due one
+
+
+def statement_progress(fund: Fund, year: int) -> StatementProgress:
+    """How far the year's statements have got: queued by the page or the command, delivered by the worker."""
+    queued = db.session.scalar(db.select(db.func.count(StatementSent.id)).filter_by(fund_id=fund.id, year=year))
+    # The outbox knows no fund or donor: a statement is the message with this year's statement attached,
+    # sent to the address of a donor of this fund who has one queued.
+    delivered = db.session.scalar(
+        db.select(db.func.count(db.distinct(OutboxMessage.to_address)))
+        .join(Donor, Donor.email == OutboxMessage.to_address)
+        .join(StatementSent, StatementSent.donor_id == Donor.id)
+        .where(StatementSent.fund_id == fund.id, StatementSent.year == year, Donor.fund_id == fund.id,
+               OutboxMessage.attachment_name == statement_filename(year), OutboxMessage.sent_at.is_not(None)))
+    queued = queued or 0
+    return StatementProgress(queued=queued, delivered=min(delivered or 0, queued),
+                             due=len(donors_due_a_statement(fund, year)))
+
+
+def statement_filename(year: int) -> str:
+    return f"statement-{year}.pdf"
 
 
 def send_due_statements(fund: Fund, year: int, limit: int | None = None) -> Iterator[bool]:
-    """Mail the statements still due, one donor at a time, yielding after each so the caller commits it:
-    a run stopped anywhere (a closed page, a killed command) resumes where it stopped, and nobody gets two."""
+    """Queue the statements still due, one donor at a time, yielding after each so the caller commits it:
+    a run stopped anywhere (a closed page, a killed command) resumes where it stopped, and nobody gets two.
+    The worker mails what is queued (``deliver_pending``); nothing here waits on the mail server."""
     for donor_id in donors_due_a_statement(fund, year)[:limit]:
         yield send_statement(fund, db.session.get(Donor, donor_id), year)
 
 
 def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
-    """Queue one donor's statement and mark it sent, in one transaction; False if it was sent already."""
+    """Queue one donor's statement with its PDF and mark it queued, in one short write; False if it was
+    queued already (by another page, the command, a run stopped earlier).
+
+    The PDF is built before the write lock is taken: on SQLite one writer at a time holds it, and the page,
+    the command and the worker take turns only if each holds it for a moment (busy_timeout)."""
+    if _statement_queued(fund, donor, year):  # a plain read: no PDF built for someone another run has done
+        return False
+    pdf = statement_for(fund, donor, year)
+    with force_locale(donor.language):
+        subject = _("Your gifts to %(fund)s in %(year)s", fund=fund.name, year=year)
+        body = _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
+                 "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
+                 name=donor.name, year=year, fund=fund.name)
+    begin_write()
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested():  # the unique (fund, donor, year) decides who queues it
             db.session.add(StatementSent(fund_id=fund.id, donor_id=donor.id, year=year))
     except IntegrityError:
         return False
-    with force_locale(donor.language):
-        queue_mail(donor.email, _("Your gifts to %(fund)s in %(year)s", fund=fund.name, year=year),
-                   _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
-                     "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
-                     name=donor.name, year=year, fund=fund.name),
-                   attachment=(f"statement-{year}.pdf", statement_for(fund, donor, year)))
+    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf))
     return True
+
+
+def _statement_queued(fund: Fund, donor: Donor, year: int) -> bool:
+    return db.session.scalar(db.select(StatementSent.id).filter_by(
+        fund_id=fund.id, donor_id=donor.id, year=year)) is not None

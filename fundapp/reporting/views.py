@@ -8,7 +8,6 @@ from flask_babel import ngettext
 from fundapp.accounts.models import Role
 from fundapp.donations import services as donations
 from fundapp.extensions import db
-from fundapp.mail import deliver_pending
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.extensions import utcnow
@@ -74,7 +73,7 @@ def transparency_chart(name):
     abort(404)
 
 
-STATEMENTS_PER_REQUEST = 25  # a few seconds of PDFs and mail: a web worker is never held for minutes
+STATEMENTS_PER_REQUEST = 25  # PDFs built and queued, about a second: a web worker is never held for minutes
 
 
 def _statement_year() -> int:
@@ -90,26 +89,26 @@ def _statement_year() -> int:
 @roles_required(Role.TREASURER)
 def reports():
     fund, year = current_fund(), _statement_year()
-    sent, due = donations.statement_progress(fund, year)
+    progress = donations.statement_progress(fund, year)
     return render_template("reporting/reports.html", fund=fund, month=utcnow().date().strftime("%Y-%m"),
-                           year=year, sent=sent, due=due, batch=STATEMENTS_PER_REQUEST,
-                           keep_going=bool(request.args.get("continue")) and due > 0)
+                           year=year, progress=progress, batch=STATEMENTS_PER_REQUEST,
+                           keep_going=bool(request.args.get("continue")) and progress.due > 0,
+                           mailing=progress.delivered < progress.queued)
 
 
 @bp.post("/reports/statements")
 @roles_required(Role.TREASURER)
 def send_statements():
-    """Mail the next batch of year-end statements; the page shows how far it has got (and, with script,
-    asks for the next batch until all are sent)."""
+    """Queue the next batch of year-end statements for the worker to mail; the page shows how far queuing and
+    delivery have got (and, with script, asks for the next batch until all are queued)."""
     fund, year = current_fund(), _statement_year()
-    mailed = 0
-    for sent in donations.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
-        mailed += sent
-        db.session.commit()  # one donor at a time, as the command does
-    deliver_pending()
-    _sent, due = donations.statement_progress(fund, year)
-    flash(ngettext("%(num)s statement mailed; %(due)s to go.", "%(num)s statements mailed; %(due)s to go.",
-                   mailed, due=due), "success")
+    queued = 0
+    for done in donations.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
+        queued += done
+        db.session.commit()  # one donor at a time, each a short write, as the command does
+    due = donations.statement_progress(fund, year).due
+    flash(ngettext("%(num)s statement queued for mailing; %(due)s to go.",
+                   "%(num)s statements queued for mailing; %(due)s to go.", queued, due=due), "success")
     again = request.form.get("all") and due
     return redirect(url_for("reporting.reports", year=year, **({"continue": 1} if again else {}),
                             _anchor="statements"))

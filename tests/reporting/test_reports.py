@@ -184,7 +184,7 @@ def test_the_commands_write_the_same_reports(runner, fund, scenario, tmp_path):
 
 def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(client, create_user, fund):
     from fundapp.donations.models import StatementSent
-    from fundapp.mail import OutboxMessage
+    from fundapp.mail import OutboxMessage, deliver_pending
 
     today = utcnow().date()
     for n in range(30):
@@ -194,18 +194,22 @@ def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(clien
     create_user("tess@example.org", "treasurer")
     sign_in(client, "tess@example.org")
     page = client.get(f"/reports/?year={today.year}").get_data(as_text=True)
-    assert f"{today.year}: 0 of 30 mailed" in page and "Send the 30 statements due" in page
+    assert f"{today.year}: 0 of 30 queued, 0 delivered" in page and "Send the 30 statements due" in page
     first = client.post("/reports/statements", data={"year": today.year, "all": "1"})
     assert first.status_code == 302 and "continue=1" in first.headers["Location"]
     page = client.get(first.headers["Location"]).get_data(as_text=True)
-    assert f"{today.year}: 25 of 30 mailed" in page and 'data-continue="yes"' in page and "js/continue.js" in page
+    assert f"{today.year}: 25 of 30 queued, 0 delivered" in page and 'data-continue="yes"' in page and "js/continue.js" in page
     last = client.post("/reports/statements", data={"year": today.year, "all": "1"}, follow_redirects=True)
     page = last.get_data(as_text=True)
-    assert "5 statements mailed; 0 to go." in page and f"Every donor with gifts in {today.year} has" in page
-    assert "js/continue.js" not in page
+    assert "5 statements queued for mailing; 0 to go." in page and f"Every donor with gifts in {today.year} has" in page
+    assert f"{today.year}: 30 of 30 queued, 0 delivered" in page  # the page only queues: the worker mails
+    assert 'data-refresh="yes"' in page and "js/continue.js" in page  # reloads to show the worker's progress
     assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 30
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
         OutboxMessage.attachment_name == f"statement-{today.year}.pdf")) == 30  # one each, never two
+    assert deliver_pending() == (30, 0)  # what the worker does
+    page = client.get(f"/reports/?year={today.year}").get_data(as_text=True)
+    assert f"{today.year}: 30 of 30 queued, 30 delivered" in page and "js/continue.js" not in page
 
 
 def test_amounts_stay_numbers_while_text_that_looks_like_a_formula_is_neutralised():
