@@ -19,10 +19,14 @@ shapes and the gateway runs the same code paths as against Stripe:
   (``charge.dispute.created`` and ``.funds_withdrawn``, with a balance transaction of the amount and a
   $15 fee). Submitting evidence ``winning_evidence`` wins it (``.funds_reinstated``, ``.closed``);
   ``losing_evidence`` or ``POST /v1/disputes/{id}/close`` loses it (``.closed``). ``balance_transactions``
-  is a plain list: asking to expand it is a 400, as on Stripe.
+  is a plain list: asking to expand it is a 400, as on Stripe. Evidence is due (``evidence_details.due_by``)
+  a week after it opens.
 - A failed attempt to pay an invoice sends ``invoice.payment_failed``.
 - Payouts in USD, paid at once, each with its own balance transaction; ``POST /_config/payouts/{id}/fail``
-  fails one afterwards (the bank returned it), as Stripe's test bank account 000111111116 does.
+  fails one afterwards (the bank returned it), as Stripe's test bank account 000111111116 does. They stand
+  in for Stripe's payout schedule, so they are ``automatic``: each carries every balance transaction no
+  earlier payout carried, and ``GET /v1/balance_transactions?payout=po_...`` lists those (and the payout's
+  own), as Stripe lists an automatic payout's.
 - Events carry the pinned ``api_version``.
 """
 from __future__ import annotations
@@ -126,6 +130,7 @@ class LocalStripe:
 DISPUTED_CARD = "4000000000000259"
 _BASE_URL: list[str] = []  # where this server answers, for the links it hands out (hosted invoice pages)
 DISPUTE_FEE_CENTS = 1_500
+EVIDENCE_DAYS = 7  # a dispute's evidence is due this long after it opens (Stripe gives one to three weeks)
 _SPOKEN: list[bool] = []
 
 
@@ -216,6 +221,9 @@ def speak_today(app: web.Application) -> None:
             self.payment_intent = charge.payment_intent
             self.reason, self.status, self.metadata, self.evidence = "fraudulent", "needs_response", {}, {}
             self.is_charge_refundable = False
+            self.evidence_details = {"due_by": self.created + EVIDENCE_DAYS * 86_400, "has_evidence": False,
+                                     "past_due": False, "submission_count": 0, "submission_method": "not_submitted",
+                                     "enhanced_eligibility": {}}
             self.balance_transactions = [Txn(-charge.amount, DISPUTE_FEE_CENTS, charge.currency, self.id,
                                              "dispute", f"Chargeback withdrawal for {charge.id}")]
 
@@ -285,15 +293,32 @@ def speak_today(app: web.Application) -> None:
         r.StripeObject.__init__(self)
         self.amount, self.currency, self.description, self.metadata = amount, currency.lower(), description or "", \
             metadata or {}
-        self.arrival_date, self.automatic, self.method, self.type = self.created, False, "standard", "bank_account"
+        self.arrival_date, self.automatic, self.method, self.type = self.created, True, "standard", "bank_account"
         self.destination, self.source_type, self.statement_descriptor = "ba_local", "card", ""
         self.failure_balance_transaction = self.failure_code = self.failure_message = None
         self.original_payout = self.reversed_by = None
         self.status = "paid"
+        carried_before = {txn for payout in _objects(r, "payout") for txn in getattr(payout, "_carried", ())}
+        #: The balance transactions this payout carried (Stripe's schedule sweeps what no payout took yet).
+        self._carried = {txn.id for txn in _objects(r, "balance_transaction")
+                         if txn.type not in ("payout", "payout_failure") and txn.id not in carried_before}
         self.balance_transaction = Txn(-amount, 0, self.currency, self.id, "payout", "STRIPE PAYOUT").id
         schedule_webhook(r.Event("payout.created", self))
         schedule_webhook(r.Event("payout.paid", self))
     r.Payout.__init__ = payout_init
+
+    list_transactions = r.BalanceTransaction._api_list_all.__func__
+
+    def list_transactions_of_payout(cls: Localstripe, /, url: str, limit: Any = None, starting_after: Any = None,
+                                    payout: str | None = None, **kwargs: Any) -> Localstripe:
+        """``payout``: what that payout carried and its own transaction (localstripe takes no filter)."""
+        found = list_transactions(cls, url, limit, starting_after, **kwargs)
+        if payout is not None:
+            paid_out = r.Payout._api_retrieve(payout)
+            found._list = [txn for txn in found._list
+                           if txn.id in paid_out._carried or txn.id == paid_out.balance_transaction]
+        return found
+    r.BalanceTransaction._api_list_all = classmethod(list_transactions_of_payout)
 
     def listing(url: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {"object": "list", "url": url, "has_more": False, "data": items}
@@ -337,6 +362,8 @@ def speak_today(app: web.Application) -> None:
         evidence = ((await get_post_data(request)) or {}).get("evidence") or {}
         text = " ".join(str(value) for value in evidence.values())
         dispute.evidence.update(evidence)
+        dispute.evidence_details.update(has_evidence=True, submission_method="manual",
+                                        submission_count=dispute.evidence_details["submission_count"] + 1)
         if "winning_evidence" in text or "losing_evidence" in text:
             dispute._close(won="winning_evidence" in text)
         else:
