@@ -521,3 +521,86 @@ def decide_test_dispute(dispute_id: str, won: bool) -> str:
         raise LocalModeUnsafe("test disputes are decided only in local mode")
     text = "winning_evidence" if won else "losing_evidence"
     return str(client().v1.disputes.update(dispute_id, params={"evidence": {"uncategorized_text": text}}).status)
+
+
+# --- the treasurer's disputes and payouts pages: read-only, quick to give up ---------------------------
+
+#: Seconds a page waits for Stripe before it shows the books' figures alone (the webhooks' calls wait longer).
+PAGE_TIMEOUT_SECONDS = 5
+
+
+def _page_client() -> stripe.StripeClient:
+    """``client()`` for a page: no retries and a short timeout, so a slow or absent Stripe costs one wait."""
+    config = current_app.config
+    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
+                               base_addresses={"api": config["STRIPE_API_BASE"]} if local_mode(config) else None,
+                               max_network_retries=0,
+                               http_client=stripe.new_default_http_client(timeout=PAGE_TIMEOUT_SECONDS))
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    """What Stripe says of a dispute now (the money is the books'): its status and evidence deadline."""
+
+    dispute_id: str
+    status: str  # "needs_response", "under_review", "won", "lost", "warning_needs_response" ...
+    reason: str  # "fraudulent", "duplicate", "product_not_received" ...
+    #: When Stripe stops taking evidence (UTC); None once no evidence is due.
+    evidence_due_at: datetime | None
+
+
+@_stripe_errors
+def dispute_states(dispute_ids: list[str]) -> dict[str, DisputeState]:
+    """Each dispute's state as Stripe has it now, by id; the first failure (GatewayError) stops them all, so an
+    unreachable Stripe costs one timeout, not one per dispute."""
+    api = _page_client().v1
+    found = {}
+    for dispute_id in dispute_ids:
+        dispute = api.disputes.retrieve(dispute_id)
+        due_by = dispute.evidence_details.due_by
+        found[dispute.id] = DisputeState(
+            dispute_id=dispute.id, status=str(dispute.status), reason=str(dispute.reason),
+            evidence_due_at=datetime.fromtimestamp(due_by, timezone.utc) if due_by else None)
+    return found
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """One balance transaction a payout carried: a charge (``source_id`` is the charge), a refund, a dispute."""
+
+    type: str  # "charge", "payment", "refund", "dispute", "stripe_fee" ...
+    source_id: str | None
+    amount_cents: int
+    fee_cents: int
+
+
+@dataclass(frozen=True)
+class PayoutState:
+    """What Stripe says of a payout now (the amount is the books'), and what it carried."""
+
+    payout_id: str
+    status: str  # "paid", "pending", "in_transit", "failed", "canceled"
+    arrival_day: date
+    failure_message: str
+    #: The balance transactions it carried (not its own), as Stripe lists them; None for a manual payout,
+    #: whose contents Stripe does not list (the ``payout`` filter is for automatic payouts only).
+    lines: tuple[PayoutLine, ...] | None
+
+
+@_stripe_errors
+def payout_states(payout_ids: list[str]) -> dict[str, PayoutState]:
+    """Each payout's state and what it carried, by id; the first failure (GatewayError) stops them all."""
+    api = _page_client().v1
+    found = {}
+    for payout_id in payout_ids:
+        payout = api.payouts.retrieve(payout_id)
+        lines: tuple[PayoutLine, ...] | None = None
+        if payout.automatic:
+            listing = api.balance_transactions.list(params={"payout": payout.id, "limit": 100})
+            lines = tuple(PayoutLine(type=str(txn.type), source_id=object_id(txn.source),
+                                     amount_cents=int(txn.amount), fee_cents=int(txn.fee or 0))
+                          for txn in listing.auto_paging_iter() if txn.type not in ("payout", "payout_failure"))
+        found[payout.id] = PayoutState(payout_id=payout.id, status=str(payout.status),
+                                       arrival_day=_day(payout.arrival_date or payout.created),
+                                       failure_message=payout.failure_message or "", lines=lines)
+    return found
