@@ -65,6 +65,8 @@ EXPECTED = {
     "donations_admin.offline": {"treasurer"},
     "donations_admin.record_offline_gift": {"treasurer"},
     "donations_admin.record_deposit": {"treasurer"},
+    "donations_admin.disputes": {"treasurer"},
+    "donations_admin.payouts": {"treasurer"},
     "applications.apply": {"applicant"},
     "applications.mine": {"applicant"},
     "applications.show": {"applicant"},

@@ -1,4 +1,5 @@
-"""The treasurer's gifts: the list, refunds through Stripe, and the donor wall's moderation."""
+"""The treasurer's gifts: the list, refunds through Stripe, the donor wall's moderation, and the disputes and
+payouts (the books' figures, with what Stripe says of each now)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -7,7 +8,7 @@ from flask_login import current_user
 
 from fundapp.accounts.models import Role
 from fundapp.accounts.views import show_error
-from fundapp.donations import services
+from fundapp.donations import services, stripe_books
 from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db
@@ -145,3 +146,19 @@ def record_deposit():
                     amount=format_cents(deposit.amount_cents, current_fund().currency)), "success")
             return redirect(url_for("donations_admin.offline"))
     return _render_offline(OfflineGiftForm(formdata=None, prefix="gift"), form, 422)
+
+
+@bp.get("/disputes")
+@roles_required(Role.TREASURER)
+def disputes():
+    fund = current_fund()
+    rows, stripe_error = stripe_books.fund_disputes(fund)
+    return render_template("donations/admin_disputes.html", fund=fund, rows=rows, stripe_error=stripe_error)
+
+
+@bp.get("/payouts")
+@roles_required(Role.TREASURER)
+def payouts():
+    fund = current_fund()
+    rows, stripe_error = stripe_books.fund_payouts(fund)
+    return render_template("donations/admin_payouts.html", fund=fund, rows=rows, stripe_error=stripe_error)
