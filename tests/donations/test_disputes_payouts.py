@@ -143,3 +143,30 @@ def test_with_stripe_unreachable_the_pages_show_the_books_figures_and_say_so(cli
     assert "the status, arrival date and gifts carried are unavailable" in text and "Status unavailable" in text
     assert payout.id in text and money(2_500) in text and "Not yet reconciled" in text
     assert gift.stripe_charge_id not in text  # what it carried is Stripe's to say
+
+
+def test_a_stripe_that_never_answers_costs_the_page_one_short_wait(client, create_user, app, fund, localstripe, api,
+                                                                   monkeypatch):
+    """Three disputes, and a Stripe that takes the connection but never answers: the page gives up after one page
+    timeout (not the SDK's 80 seconds, nor one wait per dispute) and shows the books' figures."""
+    import socket
+    import time
+
+    from fundapp.payments import gateway
+
+    treasurer(client, create_user)
+    paid_gift(fund, api, 8_000, card=DISPUTED_CARD, email="one@example.org")
+    paid_gift(fund, api, 6_000, card=DISPUTED_CARD, email="two@example.org")
+    paid_gift(fund, api, 4_000, card=DISPUTED_CARD, email="three@example.org")
+    assert wait_for(lambda: entries("stripe.dispute") == 3, timeout=15)
+    monkeypatch.setattr(gateway, "PAGE_TIMEOUT_SECONDS", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections are taken into the backlog and never answered
+        app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        page = client.get("/admin/donations/disputes")
+        waited = time.monotonic() - started
+    assert page.status_code == 200 and 1 <= waited < 2.5, waited  # one wait of 1 s; one per dispute is 3 s
+    text = page.get_data(as_text=True)
+    assert "the status and deadline are unavailable" in text and money(6_000) in text and money(8_000) in text
