@@ -94,6 +94,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table (a new CHECK, say) by copying it and dropping the old one, which its
+            # foreign keys refuse while other tables point at it. SQLite's own procedure: turn them off
+            # (only possible outside a transaction), rebuild, check every reference, turn them back on.
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -102,10 +109,17 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
             if connection.dialect.name == "postgresql":
                 # Tables a migration made are open to the runtime role by the default privileges:
                 # close the append-only ones again (fundapp.db_roles.APPEND_ONLY_TABLES).
                 connection.exec_driver_sql(append_only_sql())
+        if sqlite:
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
