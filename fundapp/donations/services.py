@@ -637,7 +637,9 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         method=donation.method,
         monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
-        receipt_pdf.TEXT else "en", issued_at=donation.settled_at)
+        receipt_pdf.TEXT else "en", issued_at=donation.settled_at, postal_address=fund.postal_address,
+        signatory_name=fund.signatory_name, signatory_title=fund.signatory_title,
+        legal_form_wording=fund.legal_form_wording)
 
 
 def receipt_for(fund: Fund, donation: Donation) -> bytes:
