@@ -2,7 +2,8 @@
 
 Every setting the app reads is named here, with its default, so the README's
 configuration table and this module can be checked against each other.
-Production refuses to start with the development secret key or audit key.
+Production refuses to start with the development secret key or audit key; it starts with the placeholder
+EIN and contact (they only seed a new fund) but sends no receipt while the fund carries them.
 """
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # nosec B105 # the development default; production refuses it
 DEV_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # nosec B105 # the development default; production refuses it
+#: The EIN and contact a new fund gets when FUND_EIN / FUND_CONTACT_EMAIL are unset: production sends no receipt
+#: while the fund still carries either (the treasurer sets the real ones on the fund page, /admin/fund).
+PLACEHOLDER_EIN = "00-0000000"
+PLACEHOLDER_CONTACT_EMAIL = "fund@localhost"
 
 #: Settings read from the environment: name -> default (None: unset).
 ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and names, no real secret; production refuses them
@@ -48,11 +53,11 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "FUND_SLUG": "hardship-fund",
     "FUND_NAME": "Strike Hardship Fund",
     "FUND_LEGAL_NAME": "Local 1 Strike Hardship Fund",
-    "FUND_EIN": "00-0000000",
+    "FUND_EIN": PLACEHOLDER_EIN,
     "FUND_LEGAL_FORM": "501(c)(5)",
     "FUND_CURRENCY": "USD",
     "FUND_GOAL": "50000.00",
-    "FUND_CONTACT_EMAIL": "fund@localhost",
+    "FUND_CONTACT_EMAIL": PLACEHOLDER_CONTACT_EMAIL,
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -183,9 +188,10 @@ def check_settings(settings: dict) -> None:
                 or len(webhook_secret) < 20:
             raise ConfigError("Set STRIPE_WEBHOOK_SECRET to the signing secret of the fund's webhook endpoint "
                               "(whsec_...): the local placeholder is public, anyone could sign events with it.")
-        fund = settings["FUND_DEFAULTS"]
-        if fund["ein"] == ENV_SETTINGS["FUND_EIN"] or fund["contact_email"] == ENV_SETTINGS["FUND_CONTACT_EMAIL"]:
-            raise ConfigError("Set FUND_EIN and FUND_CONTACT_EMAIL: donors' receipts must carry the real ones.")
+        # FUND_EIN and FUND_CONTACT_EMAIL only seed a new fund; the fund's own row is what receipts print, and
+        # the treasurer edits it on /admin/fund, which a new installation must be able to reach. So production
+        # starts with the placeholders and refuses to send receipts while the fund carries them
+        # (fundapp.funds.services.receipt_placeholders), and the fund page says so.
         if not settings.get("REDIS_URL"):
             raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
         settings["SESSION_COOKIE_SECURE"] = True

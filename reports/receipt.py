@@ -45,6 +45,7 @@ TEXT = {
         "thanks": "Thank you. Your gift goes to the fund, which pays emergency grants to striking workers "
                   "decided by trustees under published rules.",
         "questions": "Questions: {email}",
+        "signed": "For {legal}: {signatory}",
         "period": "Gift of {date}",
     },
     "es": {
@@ -72,6 +73,7 @@ TEXT = {
         "thanks": "Gracias. Tu donación va al fondo, que paga ayudas de emergencia a trabajadores en huelga, "
                   "decididas por los fideicomisarios según normas publicadas.",
         "questions": "Preguntas: {email}",
+        "signed": "Por {legal}: {signatory}",
         "period": "Donación del {date}",
     },
 }
@@ -98,22 +100,40 @@ class ReceiptData:
     issued_at: datetime
     #: What a lost card dispute took back: the gift was not received to that extent.
     disputed_cents: int = 0
+    #: The fund's postal address (lines joined by newlines); printed when set.
+    postal_address: str = ""
+    #: Who signs for the fund; printed when the name is set.
+    signatory_name: str = ""
+    signatory_title: str = ""
+    #: The deductibility sentence of an "other" legal form, printed as written (in the fund's own words).
+    legal_form_wording: str = ""
 
     @property
     def contribution_cents(self) -> int:
         return self.amount_cents - self.refunded_cents - self.disputed_cents
 
 
-def deductibility_text(language: str, legal_form: str, legal_name: str, ein: str) -> str:
-    """The deductibility sentence for the fund's legal form, in ``language``."""
+def deductibility_text(language: str, legal_form: str, legal_name: str, ein: str, wording: str = "") -> str:
+    """The deductibility sentence for the fund's legal form, in ``language``; for another legal form, the
+    fund's own ``wording`` when it wrote one (after its legal name and EIN)."""
     text = TEXT.get(language, TEXT["en"])
     form = legal_form.replace(" ", "").lower()
     key = "c3" if form == "501(c)(3)" else "c5" if form == "501(c)(5)" else "other"
+    if key == "other" and wording.strip():
+        return f"{legal_name} (EIN {ein}). {wording.strip()}"
     return text[key].format(legal=legal_name, ein=ein)
 
 
 def deductibility(data: ReceiptData) -> str:
-    return deductibility_text(data.language, data.legal_form, data.legal_name, data.ein)
+    return deductibility_text(data.language, data.legal_form, data.legal_name, data.ein, data.legal_form_wording)
+
+
+def signature_lines(data: ReceiptData) -> list[str]:
+    """"For <legal name>: <name>, <title>" when the fund named a signatory; nothing otherwise."""
+    if not data.signatory_name.strip():
+        return []
+    signatory = ", ".join(part for part in (data.signatory_name.strip(), data.signatory_title.strip()) if part)
+    return [TEXT.get(data.language, TEXT["en"])["signed"].format(legal=data.legal_name, signatory=signatory)]
 
 
 def render(data: ReceiptData) -> bytes:
@@ -143,9 +163,11 @@ def render(data: ReceiptData) -> bytes:
     return render_document(info, [
         paragraph(title, "title"),
         paragraph(data.legal_name, "heading"),
+        *[paragraph(line, "small") for line in data.postal_address.splitlines() if line.strip()],
         *tables(["", ""], rows, col_widths=[170, 320]),
         paragraph(text["no_goods"], "heading"),
         paragraph(deductibility(data)),
         paragraph(text["thanks"]),
+        *[paragraph(line) for line in signature_lines(data)],
         paragraph(text["questions"].format(email=data.contact_email), "small"),
     ])

@@ -44,6 +44,7 @@ EXPECTED = {
     "admin.import_roster": {"treasurer"},
     "admin.send_mail": {"treasurer"},
     "admin.apply_events": {"treasurer"},
+    "admin.fund_settings": {"treasurer"},
     "review.take": {"trustee", "treasurer"},
     "review.add_note": {"trustee", "treasurer"},
     "ledger.index": {"treasurer"},

@@ -140,7 +140,6 @@ def test_pages_are_served_under_a_strict_content_security_policy(client, fund):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("FUND_EIN", "00-0000000", "FUND_EIN"),
     ("REDIS_URL", "", "REDIS_URL"),
     ("STRIPE_API_BASE", "http://127.0.0.1:8420", "STRIPE_API_BASE"),
     ("AUDIT_KEY", "", "AUDIT_KEY"),

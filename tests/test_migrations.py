@@ -56,6 +56,20 @@ def test_check_notices_a_model_the_migrations_lack(empty_database):
         db.metadata.remove(extra)
 
 
+def fund_as_of_then(defaults: dict):
+    """Insert the fund with the columns the table has at this revision (the Fund model has more since);
+    returns a stand-in carrying its id, which is all the ledger's chart needs."""
+    from types import SimpleNamespace
+
+    from fundapp.extensions import utcnow
+
+    funds = sa.Table("funds", sa.MetaData(), autoload_with=db.engine)
+    row = {**defaults, "reserve_cents": 0, "is_demo": False, "created_at": utcnow()}
+    fund_id = db.session.execute(funds.insert().values(
+        {name: value for name, value in row.items() if name in funds.c}).returning(funds.c.id)).scalar_one()
+    return SimpleNamespace(id=fund_id)
+
+
 def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_database):
     from datetime import date
 
@@ -65,7 +79,7 @@ def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_d
     app = create_app(base_config(empty_database))
     with app.app_context():
         flask_migrate.upgrade(revision="0008")
-        fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+        fund = fund_as_of_then(app.config["FUND_DEFAULTS"])
         ledger.chart(fund)
         accounts = {row.name: row.id for row in db.session.execute(sa.text("SELECT id, name FROM ledger_accounts"))}
         db.session.commit()
@@ -80,6 +94,7 @@ def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_d
                                 "c": cents, "m": -cents})
         db.session.commit()
         flask_migrate.upgrade()
+        fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
         assert ledger.check_day_totals(fund) == []
         assert ledger.balance(fund, "Assets:Bank") == 8_200 and ledger.balance(fund, "Assets:Bank", date(2026, 10, 2)) == 7_500
         assert ledger.count_entries_crediting(fund, "Income:Donations") == 3

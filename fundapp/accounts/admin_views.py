@@ -1,7 +1,7 @@
-"""The treasurer's pages: people and roles, and the membership roster."""
+"""The treasurer's pages: people and roles, the membership roster, and the fund's settings."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,9 @@ from fundapp.accounts.models import Member, Role, RoleGrant, User
 from fundapp.accounts.views import show_error
 from fundapp.donations import events
 from fundapp.extensions import db
-from fundapp.funds.services import current_fund
+from fundapp.funds.forms import FundSettingsForm
+from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_fund, receipt_placeholders,
+                                    update_fund_settings)
 from fundapp.mail import MAX_ATTEMPTS, deliver_pending, waiting_messages
 from fundapp.policy import roles_required
 
@@ -94,6 +96,33 @@ def new_user():
                     name=user.name), "success")
             return redirect(url_for("admin.users"))
     return render_template("admin/new_user.html", form=form), 422 if form.errors else 200
+
+
+def _plain_amount(cents: int) -> str:
+    """Cents as the form shows them for editing: 123450 -> "1234.50"."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+@bp.route("/fund", methods=["GET", "POST"])
+@roles_required(Role.TREASURER)
+def fund_settings():
+    """Name, legal details, receipt wording and the fund's calendar; every save audited with before and after."""
+    fund = current_fund()
+    form = FundSettingsForm(data={**{field: getattr(fund, field) for field in SETTING_FIELDS},
+                                  "goal": _plain_amount(fund.goal_cents), "reserve": _plain_amount(fund.reserve_cents)})
+    if form.validate_on_submit():
+        try:
+            changed = update_fund_settings(fund, actor=current_user, **form.values())
+        except FundSettingsError as exc:
+            db.session.rollback()
+            getattr(form, {"goal_cents": "goal", "reserve_cents": "reserve"}.get(exc.field, exc.field)).errors \
+                .append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Saved the fund's settings.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("admin.fund_settings"))
+    return render_template("admin/fund.html", form=form, fund=fund, placeholders=receipt_placeholders(fund),
+                           production=current_app.config["ENV_NAME"] == "production"), 422 if form.errors else 200
 
 
 def _person_of_this_fund(user_id: int) -> User:

@@ -22,6 +22,7 @@ from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, 
                                       ReceiptCounter, StatementSent, StripeEvent, WallStatus)
 from fundapp.extensions import begin_write, db, utcnow
 from fundapp.funds.models import Fund
+from fundapp.funds.services import receipt_placeholders, receipts_held
 from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage, public_link, queue_mail
 from fundapp.money import format_cents
@@ -637,7 +638,9 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         method=donation.method,
         monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
-        receipt_pdf.TEXT else "en", issued_at=donation.settled_at)
+        receipt_pdf.TEXT else "en", issued_at=donation.settled_at, postal_address=fund.postal_address,
+        signatory_name=fund.signatory_name, signatory_title=fund.signatory_title,
+        legal_form_wording=fund.legal_form_wording)
 
 
 def receipt_for(fund: Fund, donation: Donation) -> bytes:
@@ -652,8 +655,13 @@ def receipt_filename(donation: Donation) -> str:
 
 
 def send_receipt(fund: Fund, donation: Donation) -> None:
-    """Queue the receipt mail (with the PDF) in the donor's language, in this transaction."""
+    """Queue the receipt mail (with the PDF) in the donor's language, in this transaction; in production, none
+    while the fund's EIN or contact is a placeholder (the fund page says so; the receipt stays downloadable)."""
     if not donation.donor.email:
+        return
+    if receipts_held(fund):
+        current_app.logger.warning("receipt %s not mailed: the fund's %s is a placeholder (set it on /admin/fund)",
+                                   donation.receipt_number, " and ".join(receipt_placeholders(fund)))
         return
     with force_locale(donation.language):
         if donation.disputed_cents:

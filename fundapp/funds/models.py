@@ -12,12 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fundapp.extensions import UTCDateTime, db, utcnow
 
+DEFAULT_TIME_ZONE = "America/Los_Angeles"
+LEGAL_FORMS = ("501(c)(5)", "501(c)(3)", "other")
+
 
 class Fund(db.Model):
     __tablename__ = "funds"
     __table_args__ = (
         sa.CheckConstraint("goal_cents >= 0", name="goal_not_negative"),
         sa.CheckConstraint("reserve_cents >= 0", name="reserve_not_negative"),
+        sa.CheckConstraint("fiscal_year_start_month BETWEEN 1 AND 12", name="fiscal_year_start_month_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,13 +30,27 @@ class Fund(db.Model):
     legal_name: Mapped[str] = mapped_column(sa.String(200))
     #: US Employer Identification Number, printed on receipts.
     ein: Mapped[str] = mapped_column(sa.String(20))
-    #: e.g. "501(c)(5)" (a union: gifts not deductible) or "501(c)(3)".
+    #: "501(c)(5)" (a union: gifts not deductible), "501(c)(3)" or "other".
     legal_form: Mapped[str] = mapped_column(sa.String(20))
+    #: For the "other" legal form: the deductibility sentence receipts print instead of the generic one.
+    legal_form_wording: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     currency: Mapped[str] = mapped_column(sa.String(3))
     goal_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    #: Money the trustees keep back; not available to grant.
+    #: Money the trustees keep back; not available to grant. A copy of the current rules' reserve, written
+    #: only by ``update_rules`` (the rules' versions are the one source and its history).
     reserve_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: Printed on receipts, with the postal address, for donors' questions.
     contact_email: Mapped[str] = mapped_column(sa.String(254))
+    #: Printed on receipts when set; several lines.
+    postal_address: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    #: IANA time zone name (checked with zoneinfo): the fund's "today".
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default=DEFAULT_TIME_ZONE,
+                                           server_default=DEFAULT_TIME_ZONE)
+    #: 1 (January) to 12: the month the fund's fiscal year starts.
+    fiscal_year_start_month: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: Who signs receipts for the fund; printed when the name is set.
+    signatory_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    signatory_title: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     #: True for the fund made by ``flask fund seed-demo``.
     is_demo: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,11 +1,37 @@
-"""Finding the fund a request or command works on."""
+"""Finding the fund a request or command works on, and changing its settings.
+
+Every change of the settings is one audit record holding only the fields that changed, before and after.
+The reserve is part of the grant rules (each change a new rules version); ``Fund.reserve_cents`` is their copy,
+so the settings page changes the reserve through ``update_rules`` and nothing else writes it.
+"""
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from flask import current_app, g
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from fundapp.audit.services import record_change
+from fundapp.config import PLACEHOLDER_CONTACT_EMAIL, PLACEHOLDER_EIN
 from fundapp.extensions import db
-from fundapp.funds.models import Fund
+from fundapp.funds.models import LEGAL_FORMS, Fund
+
+EIN_PATTERN = re.compile(r"\d{2}-\d{7}")
+
+#: The settings ``update_fund_settings`` may change (``reserve_cents`` goes through the rules).
+SETTING_FIELDS = ("name", "legal_name", "ein", "legal_form", "legal_form_wording", "postal_address",
+                  "contact_email", "goal_cents", "reserve_cents", "time_zone", "fiscal_year_start_month",
+                  "signatory_name", "signatory_title")
+
+
+class FundSettingsError(ValueError):
+    """A setting the fund cannot take; ``field`` names the form field to show it on."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 def get_or_create_fund(defaults: dict) -> Fund:
@@ -27,3 +53,79 @@ def current_fund() -> Fund:
     if "fund" not in g:
         g.fund = get_or_create_fund(current_app.config["FUND_DEFAULTS"])
     return g.fund
+
+
+def is_time_zone(name: str) -> bool:
+    """An IANA time zone name zoneinfo knows ("America/Los_Angeles"); not a file path or a made-up name."""
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def validate_settings(values: dict) -> None:
+    """Raise FundSettingsError for the first setting the fund cannot take."""
+    if not values["name"].strip():
+        raise FundSettingsError(_("Enter the fund's name."), "name")
+    if not values["legal_name"].strip():
+        raise FundSettingsError(_("Enter the legal name receipts print."), "legal_name")
+    if not EIN_PATTERN.fullmatch(values["ein"]):
+        raise FundSettingsError(_("Enter the EIN as two digits, a hyphen and seven digits (12-3456789)."), "ein")
+    if values["legal_form"] not in LEGAL_FORMS:
+        raise FundSettingsError(_("Choose the fund's legal form."), "legal_form")
+    if values["legal_form"] == "other" and not values["legal_form_wording"].strip():
+        raise FundSettingsError(_("For another legal form, write what receipts should say about deductibility."),
+                                "legal_form_wording")
+    if not values["contact_email"].strip() or "@" not in values["contact_email"]:
+        raise FundSettingsError(_("Enter the email address receipts give for questions."), "contact_email")
+    if not is_time_zone(values["time_zone"]):
+        raise FundSettingsError(_("Enter a time zone name such as America/Los_Angeles."), "time_zone")
+    if not 1 <= values["fiscal_year_start_month"] <= 12:
+        raise FundSettingsError(_("Choose the month the fiscal year starts."), "fiscal_year_start_month")
+    if values["goal_cents"] < 0 or values["reserve_cents"] < 0:
+        raise FundSettingsError(_("Amounts cannot be negative."), "goal" if values["goal_cents"] < 0 else "reserve")
+
+
+def update_fund_settings(fund: Fund, *, actor, **values) -> dict:
+    """Change the fund's settings (flushes); one audit record of what changed. Returns the changed fields."""
+    values = {field: values.get(field, getattr(fund, field)) for field in SETTING_FIELDS}
+    for field in ("name", "legal_name", "ein", "legal_form_wording", "postal_address", "contact_email",
+                  "time_zone", "signatory_name", "signatory_title"):
+        values[field] = values[field].strip()
+    values["postal_address"] = "\n".join(line.strip() for line in values["postal_address"].splitlines()
+                                         if line.strip())
+    if values["legal_form"] != "other":
+        values["legal_form_wording"] = ""
+    validate_settings(values)
+    changed = {field for field in SETTING_FIELDS if getattr(fund, field) != values[field]}
+    if not changed:
+        return {}
+    before = {field: getattr(fund, field) for field in sorted(changed)}
+    if "reserve_cents" in changed:
+        from fundapp.applications.services import update_rules  # the rules import this module
+
+        update_rules(fund, actor=actor, reserve_cents=values["reserve_cents"])
+    for field in changed - {"reserve_cents"}:
+        setattr(fund, field, values[field])
+    db.session.flush()
+    after = {field: getattr(fund, field) for field in sorted(changed)}
+    record_change("fund.update", "fund", fund.id, actor=actor, fund_id=fund.id, before=before, after=after)
+    return after
+
+
+def receipt_placeholders(fund: Fund) -> list[str]:
+    """The receipt details still at their placeholder ("ein", "contact_email"): no real receipt can carry them."""
+    held = []
+    if fund.ein in ("", PLACEHOLDER_EIN):
+        held.append("ein")
+    if fund.contact_email in ("", PLACEHOLDER_CONTACT_EMAIL):
+        held.append("contact_email")
+    return held
+
+
+def receipts_held(fund: Fund) -> bool:
+    """Production sends no receipt while the fund's EIN or contact is a placeholder."""
+    return current_app.config["ENV_NAME"] == "production" and bool(receipt_placeholders(fund))
