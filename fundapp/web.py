@@ -1,7 +1,9 @@
 """Small request and response helpers shared by the blueprints."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
+from urllib.parse import quote
 
 from flask import Response, abort, request
 
@@ -27,4 +29,23 @@ def date_arg(name: str) -> date | None:
 
 def download(body, filename: str, mimetype: str = "application/pdf") -> Response:
     """A file the browser saves under ``filename`` rather than shows."""
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": attachment(filename)})
+
+
+def attachment(filename: str) -> str:
+    """``Content-Disposition`` for a download named ``filename`` in any script (RFC 6266): the name itself in
+    RFC 5987 form, and a plain ASCII fallback for old clients. A header must be Latin-1 (a server refuses
+    anything else), so the raw name never goes into it."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(ch for ch in fallback if ch.isprintable() and ch not in '"\\') or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+#: The largest integer a query may carry (an id, a page): PostgreSQL's integer. Beyond it a query fails.
+QUERY_INT_MAX = 2**31 - 1
+
+
+def int_arg(name: str, default: int | None = None) -> int | None:
+    """A whole number from the query string, or ``default`` when it is missing, not a number or out of range."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 <= value <= QUERY_INT_MAX else default

@@ -65,6 +65,7 @@ OBJECTS: dict[str, tuple[type, ...]] = {
 
 #: Names in gateway.py that hold no Stripe object, and what they hold instead.
 NOT_OBJECTS: dict[str, str] = {
+    "payload": "the webhook's raw body (bytes), decoded for the signature check",
     "api": "client().v1, the SDK's services",
     "stripe_client": "a StripeClient",
     "listing": "a ListObject; its items are read under their own names (invoice_payment, p, charge, obj)",

@@ -16,6 +16,7 @@ from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_f
                                     update_fund_settings)
 from fundapp.mail import MAX_ATTEMPTS, deliver_pending, waiting_messages
 from fundapp.policy import roles_required
+from fundapp.web import int_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -186,7 +187,7 @@ def _render_roster(form: RosterImportForm, *, query: str = "", page: int = 1, pr
 @roles_required(Role.TREASURER)
 def roster():
     query = request.args.get("q", "").strip()[:100]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(int_arg("page", 1), 1)
     return _render_roster(RosterImportForm(), query=query, page=page)
 
 

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 
 import pyotp
 import segno
@@ -60,7 +61,8 @@ def qr_code_data_uri(uri: str) -> str:
 def _accept_code(user: User, code: str, secret: str | None = None) -> bool:
     """True for a code of the step before, now or after that is newer than the last one accepted. The step is
     taken with a conditional UPDATE, so two requests carrying the same code at once cannot both pass."""
-    digits = "".join(ch for ch in code if ch.isdigit())
+    # Any script's digits (an Arabic-Indic keyboard, say) as the ASCII ones the app shows; other marks dropped.
+    digits = "".join(str(d) for d in (unicodedata.decimal(ch, None) for ch in code) if d is not None)
     secret = secret or user.totp_secret
     if len(digits) != 6 or secret is None:
         return False

@@ -8,7 +8,7 @@ from fundapp.audit import services
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.policy import roles_required
-from fundapp.web import date_arg
+from fundapp.web import date_arg, int_arg
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -25,8 +25,8 @@ def index():
     fund = current_fund()
     where = services.AuditFilter(
         action=_text_arg("action"), object_type=_text_arg("object_type"), object_id=_text_arg("object_id"),
-        actor_id=request.args.get("actor", type=int), start=date_arg("from"), end=date_arg("to"))
-    before_id = request.args.get("before", type=int)
+        actor_id=int_arg("actor"), start=date_arg("from"), end=date_arg("to"))
+    before_id = int_arg("before")
     records = services.search_records(fund.id, where, before_id=before_id, limit=PAGE_SIZE + 1)
     more = len(records) > PAGE_SIZE
     records = records[:PAGE_SIZE]

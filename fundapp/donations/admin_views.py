@@ -19,6 +19,7 @@ from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
 from fundapp.policy import roles_required
+from fundapp.web import int_arg
 
 bp = Blueprint("donations_admin", __name__, url_prefix="/admin/donations")
 
@@ -43,7 +44,7 @@ def index():
         query = query.filter_by(status=status)
     if wall in set(WallStatus):
         query = query.filter_by(wall_status=wall)
-    page = db.paginate(query.order_by(Donation.id.desc()), page=max(request.args.get("page", 1, type=int), 1),
+    page = db.paginate(query.order_by(Donation.id.desc()), page=max(int_arg("page", 1), 1),
                        per_page=PAGE_SIZE, error_out=False)
     try:
         stripe_says = gateway.stripe_balance_cents(fund.currency)

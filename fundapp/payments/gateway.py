@@ -272,8 +272,10 @@ def authenticate_test_payment(payment_intent_id: str, success: bool) -> str:
 def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event, if ``signature`` proves Stripe (or the local server) sent ``payload`` recently."""
     try:
-        stripe.Webhook.construct_event(payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"],
-                                       tolerance=SIGNATURE_TOLERANCE)
+        # The signature first, then the body: Webhook.construct_event would build an Event from any JSON
+        # (a list, say) and fail on it in its own way.
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature or "",
+                                              current_app.config["STRIPE_WEBHOOK_SECRET"], SIGNATURE_TOLERANCE)
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise InvalidEvent(str(exc)[:200]) from exc

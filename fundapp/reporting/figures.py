@@ -63,13 +63,17 @@ class Dashboard:
         return self.stripe_cents + self.bank_cents + self.undeposited_cents
 
 
+#: The runway shown at most: a century (a huge gift would otherwise point past the calendar's end).
+RUNWAY_MAX_DAYS = 36_525
+
+
 def runway(available_cents: int, spent_cents: int, days: int, today: date) -> date | None:
     """The day the money available runs out if spending goes on at ``spent_cents`` per ``days`` days."""
     if spent_cents <= 0:
         return None
     if available_cents <= 0:
         return today
-    return today + timedelta(days=available_cents * days // spent_cents)
+    return today + timedelta(days=min(available_cents * days // spent_cents, RUNWAY_MAX_DAYS))
 
 
 def daily_totals(fund: Fund, accounts: tuple[str, ...], start: date, end: date) -> dict[tuple[date, str], int]:
