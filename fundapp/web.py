@@ -38,6 +38,8 @@ def attachment(filename: str) -> str:
     anything else), so the raw name never goes into it."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
     fallback = "".join(ch for ch in fallback if ch.isprintable() and ch not in '"\\') or "download"
+    if fallback == filename:  # plain ASCII already: the simple form every client reads
+        return f'attachment; filename="{filename}"'
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
