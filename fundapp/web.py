@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 from flask import Response, abort, request
 
+from fundapp.money import InvalidAmount, parse_amount
+
 
 def refuse_nul_bytes() -> None:
     """A NUL byte is never text a person typed, and PostgreSQL refuses it in text columns (a 500 after half
@@ -41,6 +43,20 @@ def attachment(filename: str) -> str:
     if fallback == filename:  # plain ASCII already: the simple form every client reads
         return f'attachment; filename="{filename}"'
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def amounts_valid(form, names: tuple[str, ...]) -> bool:
+    """Check that each named field of ``form`` holds an amount of money; a field that does not gets the reason
+    among its errors (for a form's ``validate``)."""
+    valid = True
+    for name in names:
+        field = getattr(form, name)
+        try:
+            parse_amount(field.data or "")
+        except InvalidAmount as exc:
+            field.errors.append(str(exc))
+            valid = False
+    return valid
 
 
 #: The largest integer a query may carry (an id, a page): PostgreSQL's integer. Beyond it a query fails.

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from fundapp.accounts.forms import MultiCheckboxField
 
 from fundapp.money import InvalidAmount, parse_amount
+from fundapp.web import amounts_valid
 
 CATEGORY_NAMES = {
     "rent": _l("Rent or mortgage"), "utilities": _l("Utilities (power, gas, water, phone)"), "food": _l("Food"),
@@ -83,14 +84,8 @@ class RulesForm(FlaskForm):
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
-        for name in ("strike_cap", "weekly_cap", "category_cap", "dual_approval_above", "reserve"):
-            field = getattr(self, name)
-            try:
-                parse_amount(field.data or "")
-            except InvalidAmount as exc:
-                field.errors.append(str(exc))
-                valid = False
-        return valid
+        return amounts_valid(self, ("strike_cap", "weekly_cap", "category_cap", "dual_approval_above", "reserve")) \
+            and valid
 
     def cents(self, name: str) -> int:
         return parse_amount(getattr(self, name).data)

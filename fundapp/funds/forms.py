@@ -8,7 +8,8 @@ from wtforms import EmailField, RadioField, SelectField, StringField, SubmitFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
-from fundapp.money import InvalidAmount, parse_amount
+from fundapp.money import parse_amount
+from fundapp.web import amounts_valid
 
 
 class FundSettingsForm(FlaskForm):
@@ -46,14 +47,7 @@ class FundSettingsForm(FlaskForm):
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
-        for name in ("goal", "reserve"):
-            field = getattr(self, name)
-            try:
-                parse_amount(field.data or "")
-            except InvalidAmount as exc:
-                field.errors.append(str(exc))
-                valid = False
-        return valid
+        return amounts_valid(self, ("goal", "reserve")) and valid
 
     def values(self) -> dict:
         """The settings as ``update_fund_settings`` takes them."""
