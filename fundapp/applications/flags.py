@@ -17,8 +17,10 @@ from fundapp.applications.models import Application, PayeeKind
 from fundapp.applications.states import Status
 from fundapp.extensions import db
 
-#: An amount this many times the category's median is flagged (with at least MIN_SAMPLES to compare with).
+#: An amount above the category's cap, this many times the category's median and beyond SPREAD interquartile
+#: ranges above its upper quartile is flagged (with at least MIN_SAMPLES to compare with).
 FAR_ABOVE = 3
+SPREAD = 3
 MIN_SAMPLES = 5
 _STREET_WORDS = {"street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "apartment": "apt",
                  "drive": "dr", "lane": "ln", "calle": "c", "avenida": "av", "number": "no", "numero": "no"}
@@ -119,9 +121,25 @@ def flags_for(application: Application, candidates: list[Application] | FlagInde
                                              "application."), matches))
     amounts = [cents for member_id, cents in candidates.amounts.get(application.category, [])
                if member_id != mine_member]
-    if len(amounts) >= MIN_SAMPLES:
-        median = statistics.median(amounts)
-        if application.amount_requested_cents > FAR_ABOVE * median:
-            flags.append(Flag("amount", _("Far above what members usually ask for this (%(times)s times the "
-                                          "median).", times=round(application.amount_requested_cents / median, 1))))
+    times = far_above(application.amount_requested_cents, amounts, application.rules.category_cap_cents)
+    if times is not None:
+        flags.append(Flag("amount", _("Far above what members usually ask for this (%(times)s times the "
+                                      "median).", times=times)))
     return flags
+
+
+def far_above(asked: int, amounts: list[int], cap_cents: int | None) -> float | None:
+    """How many times the median ``asked`` is, when it is an outlier; else None.
+
+    An outlier is above the category's cap (a request the rules allow is never one), more than
+    ``FAR_ABOVE`` times the median, and beyond the spread of what others ask (the upper quartile plus
+    ``SPREAD`` interquartile ranges), so a category whose requests vary widely (rent) flags less
+    readily than one whose requests sit close together.
+    """
+    if (cap_cents is not None and asked <= cap_cents) or len(amounts) < MIN_SAMPLES:
+        return None
+    median = statistics.median(amounts)
+    lower, _middle, upper = statistics.quantiles(amounts, n=4)
+    if asked <= FAR_ABOVE * median or asked <= upper + SPREAD * (upper - lower):
+        return None
+    return round(asked / median, 1)

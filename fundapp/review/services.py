@@ -72,22 +72,53 @@ def lock_case(application: Application) -> Application:
     return db.session.scalars(query.execution_options(populate_existing=True)).one()
 
 
-def _refuse_own(application: Application, actor: User) -> None:
-    """Recusal: not on one's own application, nor on a member one declared a relationship with (recorded)."""
+def approvals_needed(rules, amount_cents: int) -> int:
+    """How many different trustees must approve ``amount_cents`` under these rules."""
+    return rules.approvals_needed if amount_cents > rules.dual_approval_above_cents else 1
+
+
+def approvals_by_case(application_ids: list[int]) -> dict[int, list[Approval]]:
+    """The approvals given so far on these cases, oldest first (one query for a whole queue page)."""
+    found: dict[int, list[Approval]] = {}
+    if application_ids:
+        for approval in db.session.scalars(db.select(Approval).where(Approval.application_id.in_(application_ids))
+                                           .order_by(Approval.id)):
+            found.setdefault(approval.application_id, []).append(approval)
+    return found
+
+
+def related_member_ids(actor: User) -> set[int]:
+    """The members this trustee declared a relationship with (they recuse on those members' cases)."""
+    return set(db.session.scalars(db.select(Relationship.member_id).filter_by(trustee_id=actor.id)))
+
+
+def recusal(application: Application, actor: User) -> tuple[str, str] | None:
+    """Why ``actor`` may not decide this case: ("own application", "") or ("declared relationship", the
+    relation); None when they may. Reads only, so a page can say it before anyone clicks."""
     if application.applicant_id == actor.id:
-        record_change("application.recusal", "application", application.id, actor=actor,
-                      fund_id=application.fund_id, after={"reason": "own application"})
-        db.session.flush()
-        raise Recused(_("You cannot act on your own application; another trustee must."))
+        return "own application", ""
     related = db.session.scalar(db.select(Relationship).filter_by(trustee_id=actor.id,
                                                                   member_id=application.member_id))
-    if related is not None:
-        record_change("application.recusal", "application", application.id, actor=actor,
-                      fund_id=application.fund_id, after={"reason": "declared relationship",
-                                                          "relation": related.relation})
-        db.session.flush()
-        raise Recused(_("You declared a relationship with this member (%(relation)s), so another trustee must "
-                        "decide.", relation=related.relation))
+    return ("declared relationship", related.relation) if related is not None else None
+
+
+def recusal_message(reason: tuple[str, str]) -> str:
+    if reason[0] == "own application":
+        return _("You cannot act on your own application; another trustee must.")
+    return _("You declared a relationship with this member (%(relation)s), so another trustee must decide.",
+             relation=reason[1])
+
+
+def _refuse_own(application: Application, actor: User) -> None:
+    """Recusal: not on one's own application, nor on a member one declared a relationship with (recorded)."""
+    reason = recusal(application, actor)
+    if reason is None:
+        return
+    after = {"reason": reason[0]} | ({"relation": reason[1]} if reason[1] else {})
+    record_change("application.recusal", "application", application.id, actor=actor,
+                  fund_id=application.fund_id, after=after)
+    db.session.flush()
+    raise Recused(recusal_message(reason))
 
 
 def declare_relationship(fund: Fund, trustee: User, member_number: str, relation: str) -> Relationship:
@@ -171,7 +202,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
     db.session.add(Approval(application_id=application.id, trustee_id=actor.id, amount_cents=amount_cents,
                             note=note.strip()[:1000], criteria=criteria.strip()[:1000]))
     db.session.flush()
-    needed = rules.approvals_needed if amount_cents > rules.dual_approval_above_cents else 1
+    needed = approvals_needed(rules, amount_cents)
     record_change("application.approval", "application", application.id, actor=actor, fund_id=fund.id,
                   after={"amount_cents": amount_cents, "approvals": len(earlier) + 1, "needed": needed,
                          "criteria": criteria.strip()[:200]})

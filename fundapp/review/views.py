@@ -79,19 +79,31 @@ def queue():
     by_member: dict[int, list[Application]] = {}
     for candidate in candidates:
         by_member.setdefault(candidate.member_id, []).append(candidate)
+    approvals = services.approvals_by_case([a.id for a, _m in rows])
+    related = services.related_member_ids(current_user)
+    names = _names({ap.trustee_id for given in approvals.values() for ap in given})
     cases = []
     for a, m in rows:
         earlier = [other for other in by_member.get(m.id, []) if other.id != a.id]
+        given = approvals.get(a.id, [])
+        needed = services.approvals_needed(a.rules, given[0].amount_cents if given else a.amount_requested_cents)
         cases.append({"application": a, "member": m, "flags": len(flags_for(a, index)),
                       "waiting_days": (now - a.submitted_at).days if a.submitted_at else 0,
-                      "granted": granted_cents(earlier),
+                      "granted": granted_cents(earlier), "needed": needed,
+                      "approved_by": [names.get(ap.trustee_id, "") for ap in given],
+                      "mine_to_confirm": bool(given) and a.status in PENDING and len(given) < needed
+                      and all(ap.trustee_id != current_user.id for ap in given)
+                      and a.applicant_id != current_user.id and m.id not in related,
                       "position": cap_position(m, a.rules, a.category, excluding=a, applications=earlier)})
     if request.args.get("flagged"):
         cases = [c for c in cases if c["flags"]]
+    if request.args.get("mine"):
+        cases = [c for c in cases if c["mine_to_confirm"]]
     return render_template("review/queue.html", cases=cases, fund=fund, status=status, category=category,
                            search=search, worksite=worksite, flagged=bool(request.args.get("flagged")),
+                           mine=bool(request.args.get("mine")),
                            min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""),
-                           available=ledger.available_to_grant(fund), statuses=list(Status),
+                           available=ledger.available_to_grant(fund), statuses=list(Status), pending_states=PENDING,
                            category_name=category_name)
 
 
@@ -107,13 +119,21 @@ def case(application_id):
     trail = db.session.scalars(db.select(AuditRecord).where(
         AuditRecord.object_type == "application", AuditRecord.object_id == str(application.id))
         .order_by(AuditRecord.id)).all()
-    names = dict(db.session.execute(db.select(User.id, User.name)).all())
     reviewers = services.reviewer_ids(application)
+    approvals = db.session.scalars(db.select(Approval).filter_by(application_id=application.id)
+                                   .order_by(Approval.id)).all()
+    names = _names({application.applicant_id, *reviewers, *(ap.trustee_id for ap in approvals),
+                    *(m.author_id for m in application.messages), *(r.actor_id for r in trail)}
+                   | set(db.session.scalars(db.select(CaseNote.author_id).filter_by(application_id=application.id))))
+    recused = services.recusal(application, current_user)
     return render_template(
         "review/case.html", application=application, member=member, history=history, fund=fund,
         flags=flags_for(application), position=cap_position(member, application.rules, application.category,
                                                             excluding=application),
-        approvals=db.session.scalars(db.select(Approval).filter_by(application_id=application.id)).all(),
+        approvals=approvals, recused=services.recusal_message(recused) if recused else "",
+        i_approved=next((ap for ap in approvals if ap.trustee_id == current_user.id), None),
+        needed=services.approvals_needed(application.rules, approvals[0].amount_cents if approvals
+                                         else application.amount_requested_cents),
         payments=db.session.scalars(db.select(GrantPayment).filter_by(application_id=application.id)
                                     .order_by(GrantPayment.id)).all(),
         trail=trail, names=names, applicant=db.session.get(User, application.applicant_id),
@@ -124,6 +144,12 @@ def case(application_id):
         today=date.today().isoformat(), reviewers=reviewers,
         notes=[(note, can_read_note(note, reviewers)) for note in db.session.scalars(
             db.select(CaseNote).filter_by(application_id=application.id).order_by(CaseNote.id))])
+
+
+def _names(user_ids: set) -> dict[int, str]:
+    """The names of just these people (a case page never loads every user of every fund)."""
+    ids = {i for i in user_ids if i is not None}
+    return dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
 
 
 def _decide(application_id: int, act, done: str):

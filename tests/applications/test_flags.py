@@ -12,8 +12,7 @@ from fundapp.extensions import db
 
 @pytest.fixture
 def make(fund, create_user):
-    """make(n, **answers): a submitted application of the n-th member."""
-    rules = current_rules(fund)
+    """make(n, **answers): a submitted application of the n-th member, under the rules in force."""
     made = {}
 
     def build(n: int, **answers) -> Application:
@@ -26,7 +25,8 @@ def make(fund, create_user):
             made[n] = (user, member)
         user, member = made[n]
         values = {"category": "rent", "amount_requested_cents": 40_000, "status": "submitted", **answers}
-        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id, rules_id=rules.id,
+        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
+                                  rules_id=current_rules(fund).id,
                                   **values)
         db.session.add(application)
         db.session.commit()
@@ -67,3 +67,21 @@ def test_an_amount_far_above_the_category_median_is_flagged(make):
     assert [f.kind for f in flags_for(make(1, amount_requested_cents=150_000))] == ["amount"]  # 3.75x the median
     assert flags_for(make(1, amount_requested_cents=100_000)) == []  # 2.5x: usual enough
     assert flags_for(make(1, amount_requested_cents=150_000, category="food")) == []  # too few to compare
+
+
+def test_a_request_the_rules_allow_is_never_an_outlier(make, fund):
+    from fundapp.applications.services import update_rules
+
+    update_rules(fund, actor=None, category_cap_cents=1_000_00, weekly_cap_cents=1_000_00)
+    db.session.commit()
+    for n, cents in enumerate([15_000, 18_000, 20_000, 20_000, 22_000, 25_000], start=2):
+        make(n, amount_requested_cents=cents)
+    assert flags_for(make(1, amount_requested_cents=85_000)) == []  # 4.2x the median, but within the $1,000 cap
+    assert [f.kind for f in flags_for(make(1, amount_requested_cents=120_000))] == ["amount"]  # over the cap
+
+
+def test_a_category_whose_requests_vary_widely_flags_less_readily(make):
+    for n, cents in enumerate([10_000, 12_000, 15_000, 40_000, 60_000, 70_000], start=2):
+        make(n, amount_requested_cents=cents)  # median $275, quartiles $115 and $625
+    assert flags_for(make(1, amount_requested_cents=200_000)) == []  # 7.3x the median, within the spread
+    assert [f.kind for f in flags_for(make(1, amount_requested_cents=250_000))] == ["amount"]
