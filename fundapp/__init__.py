@@ -189,7 +189,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from fundapp.extensions import db
     from fundapp.funds.services import current_fund
-    from fundapp.money import display_locale, format_cents
+    from fundapp.web import money_text
     from fundapp.policy import can_visit
 
     def fund_name() -> str:
@@ -205,7 +205,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("money")
     def money_filter(cents: int, currency: str = "USD") -> str:
-        return format_cents(cents, currency, display_locale(str(get_locale() or "en")))
+        return money_text(cents, currency)
 
     @app.template_filter("status_name")
     def status_name_filter(status: str) -> str:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, request
 
-from fundapp.money import InvalidAmount, parse_amount
+from fundapp.money import InvalidAmount, display_locale, format_cents, parse_amount
 
 
 def refuse_nul_bytes() -> None:
@@ -67,3 +67,27 @@ def int_arg(name: str, default: int | None = None) -> int | None:
     """A whole number from the query string, or ``default`` when it is missing, not a number or out of range."""
     value = request.args.get(name, type=int)
     return value if value is not None and 0 <= value <= QUERY_INT_MAX else default
+
+
+def confirmed() -> bool:
+    """True when this POST is the second step of a confirmation (see ``confirm_first``)."""
+    return request.form.get("confirmed") == "yes"
+
+
+def confirm_first(title: str, lines: list[str], button: str, back: str, *, code_label: str = ""):
+    """The second step before money moves or something cannot be undone: a page that says exactly what will
+    happen and posts the same form again with ``confirmed=yes`` (no script needed). With ``code_label`` the
+    authenticator-code field is asked here, just before the money moves, so the code is fresh."""
+    from flask import render_template
+
+    carried = [(name, value) for name, values in request.form.lists() for value in values
+               if name not in ("csrf_token", "confirmed") and not (code_label and name == "code")]
+    return render_template("confirm.html", title=title, lines=lines, button=button, back=back,
+                           carried=carried, action=request.path, code_label=code_label)
+
+
+def money_text(cents: int, currency: str = "USD") -> str:
+    """Cents as the reader's language writes money (the ``money`` filter in templates)."""
+    from flask_babel import get_locale
+
+    return format_cents(cents, currency, display_locale(str(get_locale() or "en")))

@@ -3,6 +3,7 @@ payouts (the books' figures, with what Stripe says of each now)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -19,7 +20,7 @@ from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
 from fundapp.policy import roles_required
-from fundapp.web import int_arg
+from fundapp.web import confirm_first, confirmed, int_arg, money_text
 
 bp = Blueprint("donations_admin", __name__, url_prefix="/admin/donations")
 
@@ -57,6 +58,23 @@ def index():
                            stripe_says=stripe_says, stripe_error=stripe_error)
 
 
+def _confirm_refund(donation: Donation, cents: int):
+    given = donation.gross_cents or donation.total_cents
+    left = given - donation.refunded_cents - donation.disputed_cents
+    lines = [_("Refund %(amount)s of the %(given)s gift from %(donor)s received on %(date)s (receipt %(receipt)s).",
+               amount=money_text(cents, donation.currency), given=money_text(given, donation.currency),
+               donor=donation.donor.name or donation.donor.email or _("an anonymous donor"),
+               date=format_date(donation.received_on, "long") if donation.received_on else "—",
+               receipt=donation.receipt_number or "—"),
+             _("Stripe sends %(amount)s back to the donor's card; it reaches them in 5 to 10 days. Stripe keeps "
+               "its fee.", amount=money_text(cents, donation.currency)),
+             _("The books record the refund, and the donor is sent a corrected receipt for %(kept)s.",
+               kept=money_text(left - cents, donation.currency)),
+             _("This cannot be undone.")]
+    return confirm_first(_("Refund this gift?"), lines, _("Refund %(amount)s", amount=money_text(
+        cents, donation.currency)), url_for("donations_admin.index"))
+
+
 @bp.post("/<int:donation_id>/refund")
 @roles_required(Role.TREASURER)
 def refund(donation_id):
@@ -64,6 +82,9 @@ def refund(donation_id):
     donation = _donation(donation_id)
     try:
         cents = parse_amount(request.form.get("amount", ""))
+        if not confirmed():
+            services.check_refund(donation, cents)
+            return _confirm_refund(donation, cents)
         services.request_refund(fund, donation, cents, actor=current_user)
     except (InvalidAmount, services.DonationError) as exc:
         db.session.rollback()

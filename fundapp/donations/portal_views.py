@@ -16,7 +16,7 @@ from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
 from fundapp.payments import gateway
 from fundapp.policy import DONOR_SESSION_KEY, current_donor_id, donor_signed_in, public
-from fundapp.web import download
+from fundapp.web import confirm_first, confirmed, download, money_text
 
 bp = Blueprint("donor", __name__, url_prefix="/donor")
 
@@ -109,6 +109,13 @@ def statement(year):
 @donor_signed_in
 def stop_monthly(gift_id):
     gift = _own(MonthlyGift, gift_id)
+    if gift.ended_at is None and not confirmed():
+        return confirm_first(_("Stop your monthly gift?"), [
+            _("Your monthly gift of %(amount)s stops now: nothing more will be charged to your card.",
+              amount=money_text(gift.amount_cents, current_fund().currency)),
+            _("The gifts you already made, their receipts and your statements stay as they are."),
+            _("To give monthly again later, start a new monthly gift on the donate page.")],
+            _("Stop my monthly gift"), url_for("donor.index"))
     try:
         services.end_monthly_gift(current_fund(), gift, by_donor=True)
     except gateway.GatewayError:

@@ -473,14 +473,19 @@ def reconcile_stripe(fund: Fund, since) -> Reconciliation:
     return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)), not_booked=not_booked_count())
 
 
-def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:
-    """Refund through Stripe, then book what Stripe reports (its webhook later finds it done)."""
+def check_refund(donation: Donation, amount_cents: int) -> None:
+    """Refuse a refund of a gift not received by card, or of more than is left of it."""
     if donation.stripe_charge_id is None or donation.gross_cents is None:
         raise DonationError(_("Only a card gift that has been received can be refunded through Stripe."), "amount")
     left = donation.gross_cents - donation.refunded_cents - donation.disputed_cents
     if not 0 < amount_cents <= left:
         raise DonationError(_("You can refund between $0.01 and %(left)s of this gift.",
-                              left=format_cents(left, fund.currency)), "amount")
+                              left=format_cents(left, donation.currency)), "amount")
+
+
+def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:
+    """Refund through Stripe, then book what Stripe reports (its webhook later finds it done)."""
+    check_refund(donation, amount_cents)
     refund_id = gateway.refund_charge(donation.stripe_charge_id, amount_cents,
                                       idempotency_key=f"refund-{donation.id}-{donation.refunded_cents}-{amount_cents}")
     record_change("donation.refund_requested", "donation", donation.id, actor=actor, fund_id=fund.id,

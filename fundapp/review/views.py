@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
@@ -23,7 +24,7 @@ from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp import throttle
 from fundapp.policy import can_read_note, can_see_application, roles_required
-from fundapp.web import download
+from fundapp.web import confirm_first, confirmed, download, money_text
 from fundapp.review import documents, services
 from fundapp.review.models import Approval, CaseNote, GrantPayment, Relationship
 
@@ -245,6 +246,19 @@ def void(payment_id):
     payment = db.session.get(GrantPayment, payment_id)
     if payment is None:
         abort(404)
+    application = _case(payment.application_id)
+    if payment.voided_at is None and request.form.get("reason", "").strip() and not confirmed():
+        fund = current_fund()
+        return confirm_first(_("Void this payment?"), [
+            _("Void the payment of %(amount)s made on %(date)s by %(method)s %(reference)s to %(payee)s.",
+              amount=money_text(payment.amount_cents, fund.currency), date=format_date(payment.paid_on, "long"),
+              method=METHOD_NAMES.get(payment.method, payment.method), reference=payment.reference,
+              payee=payment.payee_name),
+            _("The books get a reversing entry, and grant #%(id)s is owed again: %(owed)s still to pay.",
+              id=application.id, owed=money_text(application.amount_approved_cents - application.amount_paid_cents
+                                                 + payment.amount_cents, fund.currency)),
+            _("Only void a payment that was never made or came back (a cheque destroyed, a transfer returned).")],
+            _("Void the payment"), url_for("review.case", application_id=application.id))
     return _decide(payment.application_id, lambda fund, a: services.void_payment(
         fund, payment, reason=request.form.get("reason", ""), actor=current_user),
         _("The payment is void; the grant is owed again."))
@@ -322,6 +336,22 @@ def batch_sheet():
 def pay_batch():
     fund = current_fund()
     chosen = _chosen(fund)
+    if chosen and not confirmed():
+        names = documents.applicant_names(chosen)
+        total = sum(a.amount_approved_cents - a.amount_paid_cents for a in chosen)
+        method = METHOD_NAMES.get(request.form.get("method", ""), request.form.get("method", ""))
+        lines = [ngettext("Record %(num)s payment of %(total)s in all, by %(method)s, dated %(date)s:",
+                          "Record %(num)s payments of %(total)s in all, by %(method)s, dated %(date)s:",
+                          len(chosen), total=money_text(total, fund.currency), method=method,
+                          date=request.form.get("paid_on", ""))]
+        lines += [f"#{a.id} · {documents.payee_of(a, names)[0]} · "
+                  f"{money_text(a.amount_approved_cents - a.amount_paid_cents, fund.currency)}" for a in chosen]
+        lines.append(_("Each is booked as paid from the bank; a mistake is undone only by voiding the payment."))
+        return confirm_first(_("Mark these grants paid?"), lines, _("Mark them all paid"), url_for("review.payments"),
+                             code_label=_("Code from your authenticator app (needed when the batch, with what was "
+                                          "paid on its grants within a day, comes to more than %(limit)s)",
+                                          limit=money_text(current_app.config["STEP_UP_ABOVE_CENTS"],
+                                                           fund.currency)))
     try:
         paid = services.pay_batch(fund, chosen, method=request.form.get("method", ""),
                                   first_reference=request.form.get("reference", ""),

@@ -68,7 +68,11 @@ def test_donor_stops_a_monthly_gift_through_stripe(client, fund, localstripe, ap
     client.post("/donor/login", data={"email": "dana@example.org"})
     client.get(link_from_outbox("dana@example.org").replace("http://fund.test", ""))
     assert "Stop this monthly gift" in client.get("/donor/").get_data(as_text=True)
-    done = client.post(f"/donor/monthly/{monthly.id}/stop", follow_redirects=True).get_data(as_text=True)
+    asked = client.post(f"/donor/monthly/{monthly.id}/stop").get_data(as_text=True)
+    assert "Your monthly gift of $10.00 stops now" in asked and 'name="confirmed" value="yes"' in asked
+    assert api.subscriptions.retrieve(first.stripe_subscription_id).status != "canceled"  # not before confirming
+    done = client.post(f"/donor/monthly/{monthly.id}/stop", data={"confirmed": "yes"},
+                       follow_redirects=True).get_data(as_text=True)
     assert "Your monthly gift is stopped." in done
     assert api.subscriptions.retrieve(first.stripe_subscription_id).status == "canceled"
     db.session.refresh(monthly)

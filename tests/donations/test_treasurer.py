@@ -44,7 +44,13 @@ def test_treasurer_refunds_through_stripe_and_it_is_booked(client, create_user, 
     too_much = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "60.01"},
                            follow_redirects=True)
     assert "You can refund between $0.01 and $60.00 of this gift." in too_much.get_data(as_text=True)
-    done = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "25"}, follow_redirects=True)
+    asked = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "25"}).get_data(as_text=True)
+    assert "Refund $25.00 of the $60.00 gift from Kim" in asked and "corrected receipt for $35.00" in asked
+    assert 'name="confirmed" value="yes"' in asked and 'name="amount" value="25"' in asked
+    assert db.session.get(Donation, donation.id).refunded_cents == 0  # nothing moves before the second step
+    assert books(fund) == (1, -6_000, 6_000)
+    done = client.post(f"/admin/donations/{donation.id}/refund", data={"amount": "25", "confirmed": "yes"},
+                       follow_redirects=True)
     assert "Refunded." in done.get_data(as_text=True)
     assert books(fund) == (2, -3_500, 3_500)
     refunded = db.session.get(Donation, donation.id)

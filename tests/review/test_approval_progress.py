@@ -6,7 +6,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.review import services
 from tests.conftest import sign_in
-from tests.factories import fund_with
+from tests.factories import DAY, fund_with
 
 
 def test_the_queue_counts_approvals_and_filters_those_waiting_for_me(fund, create_user, case, client):
@@ -64,3 +64,24 @@ def test_a_recused_trustee_sees_why_instead_of_the_decision_forms(fund, create_u
     client.post(f"/review/{application.id}/approve", data={"amount": "300"})
     assert db.session.scalar(db.select(db.func.count(AuditRecord.id))
                              .filter_by(action="application.recusal")) == 1
+
+
+def test_voiding_a_payment_asks_first_and_says_what_follows(fund, create_user, case, client):
+    from fundapp.review.models import GrantPayment
+
+    fund_with(fund, 500_000)
+    tom = create_user("tom@example.org", "trustee")
+    application = case(300_00)
+    services.approve(fund, application, 300_00, actor=tom)
+    services.record_payment(fund, application, amount_cents=300_00, method="cheque", reference="2042",
+                            paid_on=DAY, actor=tom)
+    db.session.commit()
+    payment = db.session.scalar(db.select(GrantPayment))
+    sign_in(client, "tom@example.org")
+    asked = client.post(f"/review/payments/{payment.id}/void", data={"reason": "cheque lost"}).get_data(as_text=True)
+    assert "Void the payment of $300.00" in asked and "2042" in asked and "$300.00 still to pay" in asked
+    db.session.refresh(payment)
+    assert payment.voided_at is None
+    client.post(f"/review/payments/{payment.id}/void", data={"reason": "cheque lost", "confirmed": "yes"})
+    db.session.refresh(payment)
+    assert payment.voided_at is not None and payment.void_reason == "cheque lost"

@@ -142,9 +142,13 @@ def test_batch_sheet_lists_payees_and_the_total(client, create_user, fund):
     sheet = client.get(f"/review/payments/sheet.pdf?grants={application.id}")
     text = PdfReader(io.BytesIO(sheet.data)).pages[0].extract_text()
     assert "City Power" in text and "Account 99-1" in text and "123.45" in text and "1 payments" in text
-    done = client.post("/review/payments/batch", data={"grants": [str(application.id)], "method": "cheque",
-                                                       "reference": "3001", "paid_on": "2026-11-27"},
-                       follow_redirects=True)
+    form = {"grants": [str(application.id)], "method": "cheque", "reference": "3001", "paid_on": "2026-11-27"}
+    asked = client.post("/review/payments/batch", data=form).get_data(as_text=True)
+    assert "Record 1 payment of $123.45 in all, by Cheque, dated 2026-11-27" in asked and "City Power" in asked
+    assert f'name="grants" value="{application.id}"' in asked and 'name="code"' in asked  # the code is asked here
+    db.session.refresh(application)
+    assert application.amount_paid_cents == 0  # nothing is paid before the second step
+    done = client.post("/review/payments/batch", data={**form, "confirmed": "yes"}, follow_redirects=True)
     assert "1 payment recorded." in done.get_data(as_text=True)
     db.session.refresh(application)
     assert application.status == Status.PAID
