@@ -213,6 +213,12 @@ def _register_template_helpers(app: Flask) -> None:
 
         return str(STATUS_NAMES.get(status, status))
 
+    @app.template_filter("gift_status")
+    def gift_status_filter(status: str) -> str:
+        from fundapp.donations.models import GIFT_STATUS_NAMES
+
+        return str(GIFT_STATUS_NAMES.get(status, status))
+
     @app.template_filter("longdate")
     def longdate_filter(day) -> str:
         """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"."""

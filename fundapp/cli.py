@@ -337,7 +337,7 @@ def reconcile_stripe_command(since):
     """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
     from datetime import datetime, timezone
 
-    from fundapp.donations.services import reconcile_stripe
+    from fundapp.donations.services import close_stale_checkouts, reconcile_stripe
     from fundapp.payments.gateway import FactsIncomplete, GatewayError
 
     start = (since.replace(tzinfo=timezone.utc) if since
@@ -346,13 +346,15 @@ def reconcile_stripe_command(since):
         result = reconcile_stripe(_fund(), start)
     except (GatewayError, FactsIncomplete, ledger.LedgerError) as exc:
         _fail(f"reconciliation stopped, nothing saved: {exc}")
+    closed = close_stale_checkouts(_fund())
     db.session.commit()
     deliver_pending()
     click.echo(f"Looked at {result.charges_seen} charges since {start:%Y-%m-%d}: booked {result.payments_booked} "
                f"payments, {result.refunds_booked} refunds, {result.disputes_booked} dispute movements and "
                f"{result.payouts_booked} payouts that were missing."
                + (f" {result.not_booked} stored Stripe events name objects Stripe does not confirm (or another API "
-                  f"version): nothing of them is booked; see the treasurer's queue page." if result.not_booked else ""))
+                  f"version): nothing of them is booked; see the treasurer's queue page." if result.not_booked else "")
+               + (f" Closed {closed} gifts left at a checkout that has expired." if closed else ""))
 
 
 @fund_cli.command("send-statements")

@@ -12,7 +12,7 @@ from fundapp.accounts.views import show_error
 from fundapp.donations import services, stripe_books
 from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
-from fundapp.extensions import db
+from fundapp.extensions import db, utcnow
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
 from fundapp.ledger import services as ledger
@@ -43,9 +43,14 @@ def index():
     query = db.select(Donation).filter_by(fund_id=fund.id)
     if status in set(DonationStatus):
         query = query.filter_by(status=status)
+    else:  # gifts left at the checkout are noise unless asked for
+        query = query.where(Donation.status != DonationStatus.ABANDONED,
+                            (Donation.status != DonationStatus.PENDING)
+                            | (Donation.created_at >= utcnow() - services.CHECKOUT_LIFETIME))
     if wall in set(WallStatus):
         query = query.filter_by(wall_status=wall)
-    page = db.paginate(query.order_by(Donation.id.desc()), page=max(int_arg("page", 1), 1),
+    page = db.paginate(query.order_by(db.func.coalesce(Donation.received_on, db.func.date(Donation.created_at)).desc(),
+                                          Donation.created_at.desc(), Donation.id.desc()), page=max(int_arg("page", 1), 1),
                        per_page=PAGE_SIZE, error_out=False)
     try:
         stripe_says = gateway.stripe_balance_cents(fund.currency)

@@ -154,14 +154,32 @@ def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
     return waiting or 0, list(failed)
 
 
+#: How often (seconds) the worker closes checkouts left pending past Stripe's expiry.
+TIDY_EVERY = 600
+
+
+def close_stale_checkouts_everywhere() -> int:
+    """Close every fund's gifts left at an expired checkout (see ``services.close_stale_checkouts``); commits."""
+    from fundapp.donations.services import close_stale_checkouts
+    from fundapp.funds.models import Fund
+
+    closed = sum(close_stale_checkouts(fund) for fund in db.session.scalars(db.select(Fund)))
+    db.session.commit()
+    return closed
+
+
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
     """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
     from fundapp.mail import deliver_pending
 
+    next_tidy = 0.0
     while stop is None or not stop.is_set():
         try:
             done = apply_waiting_events(limit=batch)
             sent, failed = deliver_pending()
+            if time.monotonic() >= next_tidy:
+                close_stale_checkouts_everywhere()
+                next_tidy = time.monotonic() + TIDY_EVERY
         except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die
             db.session.rollback()
             current_app.logger.exception("worker: trying again in %.0f s", interval * 5)

@@ -14,6 +14,7 @@ import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundapp.extensions import UTCDateTime, db, utcnow
@@ -28,6 +29,19 @@ class DonationStatus(enum.StrEnum):
     REFUNDED = "refunded"  # all of it given back
     PARTIALLY_REFUNDED = "partially_refunded"
     DISPUTE_LOST = "dispute_lost"  # the card's owner disputed the charge and the bank took the money back
+
+
+#: What each status means, in words for the treasurer's pages (both languages).
+GIFT_STATUS_NAMES = {
+    DonationStatus.PENDING: _l("At the checkout"),
+    DonationStatus.PROCESSING: _l("Bank payment on its way"),
+    DonationStatus.ABANDONED: _l("Left at the checkout"),
+    DonationStatus.SUCCEEDED: _l("Received"),
+    DonationStatus.FAILED: _l("Declined"),
+    DonationStatus.REFUNDED: _l("Refunded"),
+    DonationStatus.PARTIALLY_REFUNDED: _l("Partly refunded"),
+    DonationStatus.DISPUTE_LOST: _l("Taken back by a card dispute"),
+}
 
 
 class Frequency(enum.StrEnum):

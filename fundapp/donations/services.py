@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 from flask_babel import force_locale, get_locale, gettext as _
@@ -497,6 +497,9 @@ def set_wall_status(fund: Fund, donation: Donation, status: str, *, actor) -> No
     """The treasurer shows or hides a gift on the public donor wall."""
     if status not in (WallStatus.SHOWN, WallStatus.HIDDEN):
         raise DonationError(_("Choose to show or hide the gift."))
+    if status == WallStatus.SHOWN and donation.status not in (DonationStatus.SUCCEEDED,
+                                                              DonationStatus.PARTIALLY_REFUNDED):
+        raise DonationError(_("Only a gift the fund has received can be shown on the wall."))
     before = donation.wall_status
     donation.wall_status = status
     record_change("donation.wall", "donation", donation.id, actor=actor, fund_id=fund.id,
@@ -535,6 +538,26 @@ def _link_checkout(fund: Fund, session: dict) -> None:
                     "few working days to settle. We email your receipt as soon as it does.\n\n%(fund)s",
                     name=donation.donor.name, amount=format_cents(donation.total_cents, fund.currency,
                                                                   _locale(donation)), fund=fund.name))
+
+
+#: Stripe Checkout sessions expire 24 hours after they are made (their longest life): after that (with an hour's
+#: margin for clocks) nothing can be paid through one, so a gift still pending was left at the checkout.
+CHECKOUT_LIFETIME = timedelta(hours=25)
+
+
+def close_stale_checkouts(fund: Fund, *, now: datetime | None = None) -> int:
+    """Close as abandoned the gifts left pending at a checkout that can no longer be paid, when Stripe's
+    ``checkout.session.expired`` never came (the local server sends none). A charge booked later for one
+    of them still books it (booking sets the status from the charge). Returns how many were closed."""
+    cutoff = (now or utcnow()) - CHECKOUT_LIFETIME
+    stale = db.session.scalars(db.select(Donation).where(
+        Donation.fund_id == fund.id, Donation.status == DonationStatus.PENDING,
+        Donation.stripe_charge_id.is_(None), Donation.created_at < cutoff)).all()
+    for donation in stale:
+        donation.status = DonationStatus.ABANDONED
+        record_change("donation.abandoned", "donation", donation.id, fund_id=fund.id,
+                      after={"reason": "checkout expired"})
+    return len(stale)
 
 
 def _checkout_expired(fund: Fund, session: dict) -> None:

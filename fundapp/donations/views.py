@@ -114,6 +114,7 @@ def test_checkout(token):
         return redirect(url_for("donations.thanks", token=token))
     form = TestCardForm()
     attempt = request.form.get("attempt") or secrets.token_hex(8)
+    declined = False
     if form.validate_on_submit():
         services.retry_donation(donation)
         month, year = form.expiry.data.split("/")
@@ -129,6 +130,7 @@ def test_checkout(token):
             services.mark_failed(donation, str(exc))
             db.session.commit()
             form.card_number.errors.append(_("The card was declined. Nothing was charged. Try another card."))
+            declined = True
         except gateway.GatewayError:
             db.session.rollback()
             current_app.logger.exception("test checkout failed")
@@ -142,7 +144,7 @@ def test_checkout(token):
                 return redirect(url_for("donations.test_secure", token=token))
             return redirect(url_for("donations.thanks", token=token))
     return render_template("donations/test_checkout.html", form=form, donation=donation, attempt=attempt,
-                           fund=current_fund()), 422 if form.errors else 200
+                           fund=current_fund(), declined=declined), 422 if form.errors else 200
 
 
 @bp.route("/donate/test-checkout/<token>/secure", methods=["GET", "POST"])

@@ -61,6 +61,8 @@ def test_declined_card_books_nothing_and_says_so(client, fund, localstripe):
     donation, paid = give(client, card="4000000000000341")
     assert paid.status_code == 422
     assert "The card was declined. Nothing was charged. Try another card." in paid.get_data(as_text=True)
+    assert "Your bank declined the card, so nothing was charged." in paid.get_data(as_text=True)
+    assert "something needs fixing" not in paid.get_data(as_text=True)  # not blamed on the form
     db.session.refresh(donation)
     assert donation.status == DonationStatus.FAILED
     assert db.session.scalar(db.select(db.func.count(JournalEntry.id))) == 0
