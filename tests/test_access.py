@@ -21,6 +21,7 @@ PERSONAS = ("anonymous", "donor", "applicant", "trustee", "treasurer")
 EXPECTED = {
     "static": PUBLIC,
     "main.home": PUBLIC,
+    "main.about": PUBLIC,
     "main.healthz": PUBLIC,
     "main.set_language": PUBLIC,
     "accounts.register": PUBLIC,

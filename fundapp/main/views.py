@@ -36,6 +36,31 @@ def home():
                            wall=donor_wall(fund))
 
 
+@bp.get("/about")
+@public
+def about():
+    """The fund in plain words: who runs it, the rules, how to apply and how to give (from its settings)."""
+    from fundapp.accounts.models import Role, RoleGrant, User
+    from fundapp.applications.forms import category_name
+    from fundapp.applications.services import current_rules
+    from fundapp.donations.services import tax_statement
+
+    fund = current_fund()
+    people = db.session.execute(
+        db.select(User.name, RoleGrant.role).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.fund_id == fund.id, RoleGrant.role.in_([Role.TRUSTEE, Role.TREASURER]),
+               User.active.is_(True)).order_by(User.name)).all()
+    rules = current_rules(fund)
+    from fundapp.funds.services import receipt_placeholders
+
+    contact = "" if "contact_email" in receipt_placeholders(fund) else fund.contact_email
+    return render_template("main/about.html", fund=fund, rules=rules, tax_statement=tax_statement(fund),
+                           contact=contact,
+                           trustees=sorted({name for name, role in people if role == Role.TRUSTEE}),
+                           treasurers=sorted({name for name, role in people if role == Role.TREASURER}),
+                           categories=[category_name(key) for key in rules.categories])
+
+
 @bp.post("/language")
 @public
 def set_language():

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
-from fundapp.applications.services import current_rules
-from fundapp.extensions import db
+from tests.factories import submitted_case
 
 
 @pytest.fixture
@@ -22,16 +20,6 @@ def case(fund, create_user):
     def make(cents: int, status: str = "submitted") -> Application:
         count[0] += 1
         user = create_user(f"striker{count[0]}@example.org", "applicant")
-        member = Member(fund_id=fund.id, member_id=f"S-{count[0]}", first_name="S", last_name=str(count[0]),
-                        worksite="North", unit="U", on_strike=True, user_id=user.id)
-        db.session.add(member)
-        db.session.flush()
-        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
-                                  rules_id=current_rules(fund).id, status=status, category="rent",
-                                  amount_requested_cents=cents, amount_paid_cents=0, payee_kind="landlord",
-                                  payee_name="Mill St Rentals", payee_details="Acct 7781")
-        db.session.add(application)
-        db.session.commit()
-        return application
+        return submitted_case(fund, user, count[0], cents, status)
 
     return make
