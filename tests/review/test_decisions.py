@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from fundapp.applications.services import current_rules, update_rules
 from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
 from fundapp.review import services as review
@@ -113,7 +114,7 @@ def test_instalments_overpayment_and_void(fund, trustees, case):
                                   paid_on=DAY, actor=trustees[0])
     with pytest.raises(review.ReviewError, match="cannot be in the future"):
         review.record_payment(fund, application, amount_cents=100, method="cheque", reference="1009",
-                              paid_on=date.today() + timedelta(days=1), actor=trustees[0])
+                              paid_on=clock.today(fund) + timedelta(days=1), actor=trustees[0])
     with pytest.raises(review.ReviewError, match=r"\$200.00 still owed"):
         review.record_payment(fund, application, amount_cents=20_001, method="cheque", reference="1002",
                               paid_on=DAY, actor=trustees[0])
