@@ -108,6 +108,13 @@ def test_the_day_the_clocks_go_forward_has_23_hours_and_the_day_they_go_back_25(
     assert clock.period_bounds_utc(fund, None, None) == (None, None)
 
 
+def test_where_the_clocks_jump_at_midnight_the_day_starts_when_they_jump(fund):
+    start, end = clock.day_bounds_utc(in_zone(fund, "America/Santiago"), date(2026, 9, 6))
+    assert (start, end) == (datetime(2026, 9, 6, 4, tzinfo=UTC), datetime(2026, 9, 7, 3, tzinfo=UTC))
+    assert clock.stamp(fund, start) == "2026-09-06 01:00 -03"  # 00:00 never happened that day
+    assert clock.local_date(fund, start - timedelta(seconds=1)) == date(2026, 9, 5)
+
+
 def test_a_gift_in_the_repeated_hour_is_dated_that_day_and_stamped_in_the_zone_in_force(fund):
     first, second = datetime(2026, 11, 1, 8, 30, tzinfo=UTC), datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
     assert clock.stamp(fund, first) == "2026-11-01 01:30 PDT"

@@ -56,8 +56,8 @@ def month(fund, now: datetime | None = None) -> str:
 
 
 def start_of(fund, day: date) -> datetime:
-    """The UTC moment the fund's ``day`` begins (local midnight; a DST change never falls at midnight in the
-    zones we serve, and where one does, zoneinfo's first reading is taken)."""
+    """The UTC moment the fund's ``day`` begins: local midnight, or where the clocks jump forward at midnight
+    (America/Santiago), the moment they jump, when the day's first minute (01:00) starts."""
     return datetime.combine(day, time.min, tzinfo=zone(fund)).astimezone(timezone.utc)
 
 
