@@ -196,3 +196,14 @@ def test_the_audit_trail_shows_times_on_the_funds_clock(client, fund, create_use
     page = client.get("/audit/").get_data(as_text=True)
     assert clock.stamp(fund, record.created_at) in page
     assert "(UTC)" not in page
+
+
+def test_the_reports_page_offers_the_funds_current_month(client, fund, create_user, monkeypatch):
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    monkeypatch.setattr(clock, "now", lambda: NEW_YEARS_EVE_LA)
+    page = client.get("/reports/").get_data(as_text=True)
+    assert 'name="month" type="month" value="2026-12"' in page  # UTC is in January already
+    in_zone(fund, "Europe/Madrid")
+    db.session.commit()
+    assert 'value="2027-01"' in client.get("/reports/").get_data(as_text=True)
