@@ -5,13 +5,13 @@ Timestamps (``*_at``) are stored in UTC. Every date a person sees, and every dat
 is a date on the fund's own calendar, in its IANA time zone (``Fund.time_zone``). A gift at 23:30 on
 December 31 in Los Angeles is a gift of December 31, on that year's statement, whatever UTC says.
 
-``now()`` is the only reading of the wall clock; every function here also takes ``now=`` so callers and
-tests can say which moment they mean.
+``now()`` is where every "today" reads the wall clock (one place a test can set); the functions also take
+the moment (``now=``) so callers can say which they mean. Timestamps to store still come from
+``extensions.utcnow``.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from fundapp.extensions import utcnow
@@ -22,14 +22,10 @@ def now() -> datetime:
     return utcnow()
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 def zone(fund) -> ZoneInfo:
-    """The fund's time zone (its name is checked when saved, see ``funds.services.is_time_zone``)."""
-    return _zone(fund.time_zone)
+    """The fund's time zone (its name is checked when saved, see ``funds.services.is_time_zone``; ZoneInfo
+    keeps each zone it has read)."""
+    return ZoneInfo(fund.time_zone)
 
 
 def local(fund, moment: datetime | None = None) -> datetime:
