@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -188,6 +189,7 @@ def _register_template_helpers(app: Flask) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from fundapp.extensions import db
+    from fundapp.funds import clock
     from fundapp.funds.services import current_fund
     from fundapp.web import money_text
     from fundapp.policy import can_visit
@@ -221,7 +223,20 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("longdate")
     def longdate_filter(day) -> str:
-        """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"."""
+        """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"; a
+        timestamp is first put on the fund's calendar (its time zone)."""
         from flask_babel import format_date
 
+        if isinstance(day, datetime):
+            day = clock.local_date(current_fund(), day)
         return format_date(day, "long") if day else ""
+
+    @app.template_filter("localdate")
+    def localdate_filter(moment):
+        """A timestamp's day on the fund's calendar."""
+        return clock.local_date(current_fund(), moment) if moment else ""
+
+    @app.template_filter("localtime")
+    def localtime_filter(moment) -> str:
+        """A timestamp at the fund's wall clock with its zone: "2026-11-30 16:00 PST"."""
+        return clock.stamp(current_fund(), moment) if moment else ""

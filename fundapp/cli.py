@@ -22,6 +22,7 @@ from fundapp.audit.services import (ANCHOR_PREFIX, BREAKS, AnchorInvalid, anchor
 from fundapp.config import ConfigError
 from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
 from fundapp.ledger import documents, exports
@@ -335,18 +336,16 @@ def export_ledger_command(fmt, start, end, output):
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Look at charges from this day (default: 35 days ago).")
 def reconcile_stripe_command(since):
     """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
-    from datetime import datetime, timezone
-
     from fundapp.donations.services import close_stale_checkouts, reconcile_stripe
     from fundapp.payments.gateway import FactsIncomplete, GatewayError
 
-    start = (since.replace(tzinfo=timezone.utc) if since
-             else datetime.now(timezone.utc) - timedelta(days=35))
+    fund = _fund()
+    start = clock.start_of(fund, since.date()) if since else clock.now() - timedelta(days=35)
     try:
-        result = reconcile_stripe(_fund(), start)
+        result = reconcile_stripe(fund, start)
     except (GatewayError, FactsIncomplete, ledger.LedgerError) as exc:
         _fail(f"reconciliation stopped, nothing saved: {exc}")
-    closed = close_stale_checkouts(_fund())
+    closed = close_stale_checkouts(fund)
     db.session.commit()
     deliver_pending()
     click.echo(f"Looked at {result.charges_seen} charges since {start:%Y-%m-%d}: booked {result.payments_booked} "
@@ -435,14 +434,14 @@ def run_local_command(port, stripe_port):
 def seed_scale_command(donations, grants):
     """Fill an empty fund with a year of a large strike, by bulk inserts, for benchmarks (no audit records,
     no mail; the books balance). Needs a trustee or treasurer (create-user); refuses production."""
-    from fundapp.extensions import utcnow
     from fundapp.scale import ScaleRefused, seed_scale
 
     if current_app.config["ENV_NAME"] == "production":
         _fail("seed-scale writes made-up data and refuses to run in production.")
     with click.progressbar(length=donations + grants, label="Scale data", show_pos=True) as bar:
         try:
-            timings = seed_scale(_fund(), donations=donations, grants=grants, today=utcnow().date(),
+            fund = _fund()
+            timings = seed_scale(fund, donations=donations, grants=grants, today=clock.today(fund),
                                  progress=lambda _part, rows: bar.update(rows))
         except ScaleRefused as exc:
             _fail(str(exc))
@@ -496,10 +495,9 @@ def report_command(kind, start, end, month, lang, output):
     """Write a PDF: the journal by account, the trial balance (at --to), the statement of activities, the
     statement of financial position (balance-sheet, at --to), the monthly report to the board, the report for
     members, the grants register or the donor list."""
-    from fundapp.extensions import utcnow
-
     start, end = (start.date() if start else None), (end.date() if end else None)
-    fund, today = _fund(), utcnow().date()
+    fund = _fund()
+    today = clock.today(fund)
     try:
         if kind in documents.KINDS:
             pdf, title = documents.ledger_pdf(fund, kind, start, end), documents.TITLES[kind]
@@ -586,9 +584,9 @@ def seed_demo_command(if_empty):
     services.import_roster(fund, demo_roster_csv())
     applicant = services.find_user_by_email(DEMO_USERS[3][0])
     services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant")
-    entries = seed_demo_books(fund, date.today())
+    entries = seed_demo_books(fund, clock.today(fund))
     treasurer, tom, tina = (services.find_user_by_email(email) for email, _name, _roles in DEMO_USERS[:3])
-    cases = seed_demo_cases(fund, date.today(), treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)
+    cases = seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)
     db.session.commit()
     click.echo(f"Posted {entries} demo journal entries (three months of gifts, payouts and deposits) and "
                f"{cases} members' applications (grants paid, and a queue for the trustees).")
@@ -632,7 +630,7 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
             gift = donations.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"demo_ch_{offset}_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=gross, fee_cents=fee, net_cents=gross - fee, currency=fund.currency,
-                day=day, email=email, name=name), notify=False)
+                at=clock.start_of(fund, day) + timedelta(hours=12), email=email, name=name), notify=False)
             gift.anonymous = rng.random() < 0.2
             if rng.random() < 0.08:
                 gift.wall_status, gift.wall_message = WallStatus.SHOWN, rng.choice(DEMO_WALL)

@@ -6,7 +6,7 @@ letter goes to the member in their language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from typing import Sequence
 
 from babel.dates import format_date
@@ -111,6 +111,8 @@ class AwardLetterData:
     currency: str
     language: str
     decided_on: date
+    #: The fund's time zone: the letter is stamped at the start of ``decided_on`` there.
+    time_zone: tzinfo = timezone.utc
 
 
 def render_award_letter(data: AwardLetterData) -> bytes:
@@ -127,7 +129,7 @@ def render_award_letter(data: AwardLetterData) -> bytes:
             asked=f"{amount_text(data.amount_requested_cents)} {data.currency}", note=data.note)))
     flow += [paragraph(text["payee"].format(payee=data.payee)), paragraph(text["close"].format(fund=data.fund_name))]
     info = DocumentInfo(fund_name=data.fund_name, title=text["title"], period=f"#{data.case_id}",
-                        generated_at=datetime(data.decided_on.year, data.decided_on.month, data.decided_on.day, tzinfo=timezone.utc),
+                        generated_at=datetime(data.decided_on.year, data.decided_on.month, data.decided_on.day, tzinfo=data.time_zone),
                         currency=data.currency)
     return render_document(info, flow)
 

@@ -35,6 +35,7 @@ class DocumentInfo:
     fund_name: str
     title: str
     period: str
+    #: Printed in its own zone: callers pass the moment in the fund's (``funds.clock.local``).
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     author: str = "fundapp"
     currency: str = "USD"
@@ -141,7 +142,7 @@ def draw_frame(canvas: Canvas, info: DocumentInfo, number: int, total: int | Non
     canvas.line(MARGIN, height - 0.58 * inch, width - MARGIN, height - 0.58 * inch)
     canvas.setFont("Helvetica", 8)
     canvas.setFillColor(colors.grey)
-    stamp = info.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = info.generated_at.strftime("%Y-%m-%d %H:%M %Z")  # in the zone given: the fund's (see funds.clock)
     canvas.drawString(MARGIN, 0.45 * inch, f"{info.period} · generated {stamp}")
     if total is not None:
         canvas.drawRightString(width - MARGIN, 0.45 * inch, f"page {number} of {total}")

@@ -1,9 +1,10 @@
 """Small factories shared by tests (fixtures live in the conftest.py files)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 
 #: The day the trustees' tests book on (an open month).
@@ -34,3 +35,7 @@ def submitted_case(fund, user, number: int, cents: int, status: str = "submitted
     db.session.add(application)
     db.session.commit()
     return application
+
+def midday(fund, day: date) -> datetime:
+    """Noon of the fund's ``day`` (in its time zone), as the UTC moment Stripe would give."""
+    return clock.start_of(fund, day) + timedelta(hours=12)

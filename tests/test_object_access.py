@@ -28,6 +28,7 @@ from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
 from tests.applications.test_applications import PDF
 from tests.conftest import PASSWORD, enrol, sign_in
+from tests.factories import midday
 from tests.test_access import EXPECTED
 
 ID_ARGUMENTS = {"application_id", "document_id", "donation_id", "gift_id", "payment_id", "user_id"}
@@ -61,7 +62,7 @@ def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
     gift = giving.record_settled_payment(fund, PaymentSettled(
         charge_id=f"ch_{tag}", payment_intent_id=None, invoice_id=None, subscription_id=f"sub_{tag}",
         customer_id=None, gross_cents=2_500, fee_cents=0, net_cents=2_500, currency=fund.currency,
-        day=date(2026, 11, 5), email=f"donor-{tag}@example.org", name=f"Donor {tag}"), notify=False)
+        at=midday(fund, date(2026, 11, 5)), email=f"donor-{tag}@example.org", name=f"Donor {tag}"), notify=False)
     pledge = db.session.scalar(db.select(MonthlyGift).filter_by(donor_id=gift.donor_id))
     db.session.commit()
     return {"application_id": application.id, "document_id": document.id, "donation_id": gift.id,

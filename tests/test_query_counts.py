@@ -2,13 +2,14 @@
 four times as many, and must run the same number of queries. (The review queue has its own test.)"""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from fundapp.donations import services as donations
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
 from tests.conftest import sign_in
@@ -47,7 +48,7 @@ def _offline_gifts(fund):
         for _ in range(count):
             made[0] += 1
             donations.record_offline_gift(fund, name=f"Donor {made[0]}", email=f"d{made[0]}@example.org",
-                                          amount_cents=1_000 + made[0], method="cash", received_on=date.today(),
+                                          amount_cents=1_000 + made[0], method="cash", received_on=clock.today(fund),
                                           notify=False)
         db.session.commit()
     return add
@@ -65,14 +66,14 @@ def test_the_gifts_list_and_the_audit_trail_cost_the_same_for_more_rows(client, 
 @pytest.mark.parametrize("url", ["/review/payments", "/review/dashboard", "/reports/"])
 def test_trustee_pages_cost_the_same_for_more_grants(client, create_user, fund, grants, url):  # noqa: F811
     create_user("tess@example.org", "treasurer", "trustee")
-    gift(fund, 50_000_00, date.today() - timedelta(days=40))
+    gift(fund, 50_000_00, clock.today(fund) - timedelta(days=40))
     made = [0]
 
     def add(count):
         for _ in range(count):
             made[0] += 1
             grants(100_00 + made[0], category=("rent", "food", "medical")[made[0] % 3],
-                   day=date.today() - timedelta(days=made[0] % 20))
+                   day=clock.today(fund) - timedelta(days=made[0] % 20))
         _offline_gifts(fund)(count)
 
     sign_in(client, "tess@example.org")
@@ -81,14 +82,14 @@ def test_trustee_pages_cost_the_same_for_more_grants(client, create_user, fund, 
 
 
 def test_the_public_page_costs_the_same_for_more_grants(client, fund, grants):  # noqa: F811
-    gift(fund, 50_000_00, date.today() - timedelta(days=60))
+    gift(fund, 50_000_00, clock.today(fund) - timedelta(days=60))
     made = [0]
 
     def add(count):
         for _ in range(count):
             made[0] += 1
             grants(100_00 + made[0], category=("rent", "food", "medical")[made[0] % 3],
-                   day=date.today() - timedelta(days=7 + made[0] % 30))
+                   day=clock.today(fund) - timedelta(days=7 + made[0] % 30))
     from fundapp.reporting import figures
 
     # Measured without the page's cache: the figures themselves are summed in a fixed number of queries.
@@ -98,16 +99,16 @@ def test_the_public_page_costs_the_same_for_more_grants(client, fund, grants):  
 
 def test_paid_grants_do_not_add_queries_to_the_payments_page(client, create_user, fund, grants):  # noqa: F811
     create_user("tess@example.org", "treasurer", "trustee")
-    gift(fund, 50_000_00, date.today() - timedelta(days=40))
+    gift(fund, 50_000_00, clock.today(fund) - timedelta(days=40))
     sign_in(client, "tess@example.org")
 
     def add(count):
         for _ in range(count):
-            application = grants(150_00, day=date.today() - timedelta(days=2))
+            application = grants(150_00, day=clock.today(fund) - timedelta(days=2))
             if application.id % 2:
                 tom = db.session.scalar(db.select(review.User).filter_by(email="tom@example.org"))
                 review.record_payment(fund, application, amount_cents=50_00, method="cash", reference="",
-                                      paid_on=date.today(), actor=tom)
+                                      paid_on=clock.today(fund), actor=tom)
         db.session.commit()
         assert db.session.scalar(db.select(sa.func.count(GrantPayment.id))) > 0
 
@@ -137,7 +138,7 @@ def test_the_members_list_of_applications_costs_the_same_for_more(client, create
             if n % 2 == 0:  # a paid grant has its payment (the database holds them equal)
                 db.session.flush()
                 db.session.add(GrantPayment(application_id=application.id, amount_cents=5_000, method="cash",
-                                            paid_on=date.today(), payee_name="Rosa Q", recorded_by_id=rosa.id))
+                                            paid_on=clock.today(fund), payee_name="Rosa Q", recorded_by_id=rosa.id))
         db.session.commit()
 
     before, after = same_for_more_rows(client, "/my", add)
@@ -150,7 +151,7 @@ def test_the_donor_portal_costs_the_same_for_more_gifts(client, fund, smtp):
     def add(count):
         for _ in range(count):
             donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
-                                          method="cash", received_on=date.today(), notify=False)
+                                          method="cash", received_on=clock.today(fund), notify=False)
         db.session.commit()
 
     add(1)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from fundapp.donations import services as donations
 from fundapp.donations.models import Donation
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
@@ -25,7 +26,7 @@ def test_seed_scale_writes_balanced_books_that_bean_check_and_the_app_continues(
     gifts = db.session.scalars(db.select(Donation)).all()
     assert len(gifts) == 300 and sum(g.gross_cents for g in gifts) == -ledger.balance(fund, "Income:Donations")
     assert ledger.balance(fund, "Liabilities:GrantsPayable") == 0
-    found = figures.dashboard(fund, utcnow().date())
+    found = figures.dashboard(fund, clock.today(fund))
     assert sum(count for _c, count, _cents in found.categories) == 40
     assert sum(cents for _c, _n, cents in found.categories) == ledger.balance(fund, "Expenses:HardshipGrants")
     path = tmp_path / "scale.beancount"
@@ -35,7 +36,7 @@ def test_seed_scale_writes_balanced_books_that_bean_check_and_the_app_continues(
     assert check.returncode == 0, check.stdout + check.stderr
     # The app carries on: the next gift gets the next receipt number and new rows get fresh ids.
     gift = donations.record_offline_gift(fund, name="After", email="after@example.org", amount_cents=1_000,
-                                         method="cash", received_on=utcnow().date(), notify=False)
+                                         method="cash", received_on=clock.today(fund), notify=False)
     db.session.commit()
     same_year = [g.receipt_seq for g in gifts if g.receipt_year == gift.receipt_year]
     assert gift.receipt_seq == max(same_year, default=0) + 1

@@ -2,8 +2,6 @@
 the documents view (applicant and trustees only); the treasurer's rules page."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +13,7 @@ from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, c
 from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules
 from fundapp.applications.states import OPEN, InvalidTransition, Status
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.mail import deliver_pending
 from fundapp.policy import can_see_application, roles_required, signed_in
@@ -166,9 +165,10 @@ def my_data():
     payments, documents and the audit trail about them."""
     from fundapp.applications.my_data import everything_about
 
-    body = everything_about(current_user, current_fund())
+    fund = current_fund()
+    body = everything_about(current_user, fund)
     db.session.commit()
-    response = download(body, f"my-data-{date.today().isoformat()}.zip", "application/zip")
+    response = download(body, f"my-data-{clock.today(fund).isoformat()}.zip", "application/zip")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -24,12 +24,13 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from flask import current_app, g, has_request_context
 
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db, utcnow
+from fundapp.funds import clock
 
 GENESIS_HASH = "0" * 64
 _LOCK_KEY = 0x46554E44  # "FUND": the advisory lock that orders audit appends
@@ -245,13 +246,14 @@ class AuditFilter:
     end: date | None = None
 
 
-def search_records(fund_id: int, where: AuditFilter, *, before_id: int | None = None,
+def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
                    limit: int = 50) -> list[AuditRecord]:
-    """The fund's records (and account-level ones, which have no fund) newest first, one page at a time.
+    """The fund's records (and account-level ones, which have no fund) newest first, one page at a time; the
+    days are the fund's (its time zone).
 
     Paging is by id (``before_id``), so a page costs the same at record 10 and at record 10 million.
     """
-    query = db.select(AuditRecord).where(db.or_(AuditRecord.fund_id == fund_id, AuditRecord.fund_id.is_(None)))
+    query = db.select(AuditRecord).where(db.or_(AuditRecord.fund_id == fund.id, AuditRecord.fund_id.is_(None)))
     if where.action:
         query = query.where(AuditRecord.action == where.action)
     if where.object_type:
@@ -260,11 +262,11 @@ def search_records(fund_id: int, where: AuditFilter, *, before_id: int | None = 
         query = query.where(AuditRecord.object_id == where.object_id)
     if where.actor_id is not None:
         query = query.where(AuditRecord.actor_id == where.actor_id)
-    if where.start is not None:
-        query = query.where(AuditRecord.created_at >= datetime.combine(where.start, time.min, timezone.utc))
-    if where.end is not None:
-        query = query.where(AuditRecord.created_at < datetime.combine(where.end + timedelta(days=1), time.min,
-                                                                        timezone.utc))
+    lower, upper = clock.period_bounds_utc(fund, where.start, where.end)
+    if lower is not None:
+        query = query.where(AuditRecord.created_at >= lower)
+    if upper is not None:
+        query = query.where(AuditRecord.created_at < upper)
     if before_id is not None:
         query = query.where(AuditRecord.id < before_id)
     return list(db.session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit)))

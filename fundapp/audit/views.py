@@ -27,7 +27,7 @@ def index():
         action=_text_arg("action"), object_type=_text_arg("object_type"), object_id=_text_arg("object_id"),
         actor_id=int_arg("actor"), start=date_arg("from"), end=date_arg("to"))
     before_id = int_arg("before")
-    records = services.search_records(fund.id, where, before_id=before_id, limit=PAGE_SIZE + 1)
+    records = services.search_records(fund, where, before_id=before_id, limit=PAGE_SIZE + 1)
     more = len(records) > PAGE_SIZE
     records = records[:PAGE_SIZE]
     actor_ids = {r.actor_id for r in records if r.actor_id is not None}

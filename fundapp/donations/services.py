@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale, get_locale, gettext as _
@@ -21,6 +21,7 @@ from fundapp.audit.services import record_change
 from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
                                       ReceiptCounter, StatementSent, StripeEvent, WallStatus)
 from fundapp.extensions import begin_write, db, utcnow
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.funds.services import receipt_placeholders, receipts_held
 from fundapp.ledger import services as ledger
@@ -147,8 +148,8 @@ def retry_donation(donation: Donation) -> None:
 
 
 def _booking_day(fund: Fund, day: date) -> date:
-    """The money's own date, unless that month is closed: then today, in the open month (DESIGN 3)."""
-    return day if not ledger.is_closed(fund, day) else utcnow().date()
+    """The money's own date, unless that month is closed: then the fund's today, in the open month (DESIGN 3)."""
+    return day if not ledger.is_closed(fund, day) else clock.today(fund)
 
 
 def _next_receipt_seq(fund: Fund, year: int) -> int:
@@ -232,15 +233,16 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
     donation.gross_cents, donation.fee_cents, donation.net_cents = fact.gross_cents, fact.fee_cents, fact.net_cents
     donation.status = DonationStatus.SUCCEEDED
     donation.failure_message = ""
-    donation.received_on = fact.day
+    day = clock.local_date(fund, fact.at)  # the fund's day: a gift at 23:30 on December 31 is that year's
+    donation.received_on = day
     donation.settled_at = utcnow().replace(microsecond=0)
-    donation.receipt_year = fact.day.year
-    donation.receipt_seq = _next_receipt_seq(fund, fact.day.year)
+    donation.receipt_year = day.year
+    donation.receipt_seq = _next_receipt_seq(fund, day.year)
     db.session.flush()
     postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
     if fact.fee_cents:
         postings.insert(1, ("Expenses:PaymentFees", fact.fee_cents))
-    ledger.post_entry(fund, entry_date=_booking_day(fund, fact.day),
+    ledger.post_entry(fund, entry_date=_booking_day(fund, day),
                       memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})",
                       source_kind="stripe.charge", source_id=fact.charge_id, postings=postings)
     record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
@@ -257,7 +259,7 @@ def record_refund(fund: Fund, fact: RefundSettled) -> Donation:
     donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=fact.charge_id))
     if donation is None:
         raise gateway.FactsIncomplete(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
-    ledger.post_entry(fund, entry_date=_booking_day(fund, fact.day),
+    ledger.post_entry(fund, entry_date=_booking_day(fund, clock.local_date(fund, fact.at)),
                       memo=f"Refund of gift {donation.receipt_number} ({fact.refund_id})",
                       source_kind="stripe.refund", source_id=fact.refund_id,
                       postings=[("Income:Donations", fact.amount_cents), ("Assets:Stripe", -fact.amount_cents)])
@@ -332,7 +334,7 @@ def _book_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
         postings.append(("Expenses:PaymentFees", movement.fee_cents))
     postings = [(account, cents) for account, cents in postings if cents]
     what = "withdrawn" if movement.amount_cents < 0 else "reinstated"
-    ledger.post_entry(fund, entry_date=_booking_day(fund, movement.day),
+    ledger.post_entry(fund, entry_date=_booking_day(fund, clock.local_date(fund, movement.at)),
                       memo=f"Dispute {movement.dispute_id} on {movement.charge_id}: funds {what}",
                       source_kind="stripe.dispute", source_id=movement.balance_transaction_id, postings=postings)
     donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=movement.charge_id))
@@ -351,7 +353,7 @@ def record_payout(fund: Fund, payout: PayoutFact) -> None:
                               source_kind="stripe.payout", source_id=payout.payout_id,
                               postings=[("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -payout.amount_cents)])
     if payout.status == "failed" and ledger.find_entry(fund, "reversal", entry.id) is None:
-        ledger.reverse_entry(entry, entry_date=_booking_day(fund, utcnow().date()),
+        ledger.reverse_entry(entry, entry_date=_booking_day(fund, clock.today(fund)),
                              memo=f"Stripe payout {payout.payout_id} failed: the money is back in the Stripe balance")
 
 
@@ -366,7 +368,7 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
         raise DonationError(_("Choose cheque or cash."), "method")
     if amount_cents <= 0:
         raise DonationError(_("Enter the amount of the gift."), "amount")
-    if received_on > utcnow().date():
+    if received_on > clock.today(fund):
         raise DonationError(_("The date of the gift cannot be in the future."), "received_on")
     donor = find_or_create_donor(fund, email or "", name, language)
     donation = Donation(
@@ -666,7 +668,7 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         method=donation.method,
         monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
-        receipt_pdf.TEXT else "en", issued_at=donation.settled_at, postal_address=fund.postal_address,
+        receipt_pdf.TEXT else "en", issued_at=clock.local(fund, donation.settled_at), postal_address=fund.postal_address,
         signatory_name=fund.signatory_name, signatory_title=fund.signatory_title,
         legal_form_wording=fund.legal_form_wording)
 
@@ -886,7 +888,7 @@ def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
     return statement_pdf.render(statement_pdf.StatementData(
         fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
         contact_email=fund.contact_email, donor_name=donor.name, year=year, currency=fund.currency,
-        language=language, issued_at=datetime(year + 1, 1, 1, tzinfo=timezone.utc),
+        language=language, issued_at=datetime(year + 1, 1, 1, tzinfo=clock.zone(fund)),
         gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents,
                                            d.disputed_cents)
                for d in sorted(gifts, key=lambda d: (d.received_on, d.id))]))

@@ -4,10 +4,11 @@ Shared by the treasurer's page and ``flask fund report``, so both give the same 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, render_activities,
@@ -44,13 +45,13 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
     if start is not None and end is not None and start > end:
         raise ReportRequestError(_("The first day comes after the last day."))
     if kind in AT_A_DATE:
-        end = end or datetime.now(timezone.utc).date()
+        end = end or clock.today(fund)
         start = None
     if kind == "activities" and (start is None or end is None):
         raise ReportRequestError(_("The statement of activities needs a first and a last day."))
     info = DocumentInfo(fund_name=fund.name, title=TITLES[kind],
                         period=end.isoformat() if kind in AT_A_DATE else period_label(start, end),
-                        generated_at=generated_at or datetime.now(timezone.utc), currency=fund.currency)
+                        generated_at=clock.local(fund, generated_at), currency=fund.currency)
     if kind == "trial-balance":
         rows = [TrialBalanceRow(line.account, line.debit_cents, line.credit_cents)
                 for line in ledger.trial_balance(fund, end)]
@@ -71,6 +72,6 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
 
 def filename(fund: Fund, kind: str, start: date | None, end: date | None) -> str:
     if kind in AT_A_DATE:  # the day the report is at, as ledger_pdf takes it
-        return f"{fund.slug}-{kind}-{(end or datetime.now(timezone.utc).date()).isoformat()}.pdf"
+        return f"{fund.slug}-{kind}-{(end or clock.today(fund)).isoformat()}.pdf"
     span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
     return f"{fund.slug}-{kind}-{span}.pdf"

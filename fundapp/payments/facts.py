@@ -1,8 +1,11 @@
-"""Money facts: what Stripe says happened to money, in plain values (integer cents, dates)."""
+"""Money facts: what Stripe says happened to money, in plain values (integer cents, UTC moments, dates).
+
+A moment (``at``) is given as Stripe gives it, in UTC: which of the fund's days it falls on is the fund's
+clock's business (``fundapp.funds.clock``), not the gateway's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,8 @@ class PaymentSettled:
     fee_cents: int
     net_cents: int
     currency: str
-    day: date
+    #: When the charge was made (UTC).
+    at: datetime
     metadata: dict[str, str] = field(default_factory=dict)
     email: str = ""
     name: str = ""
@@ -31,7 +35,7 @@ class RefundSettled:
     charge_id: str
     amount_cents: int
     currency: str
-    day: date
+    at: datetime  # UTC
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class DisputeMovement:
     amount_cents: int
     fee_cents: int
     currency: str
-    day: date
+    at: datetime  # UTC
     #: The dispute's status when fetched: "needs_response", "under_review", "won", "lost" ...
     status: str = ""
 
@@ -54,6 +58,7 @@ class PayoutFact:
     payout_id: str
     amount_cents: int
     currency: str
+    #: The arrival date: a bank day, which Stripe gives as midnight UTC of that date.
     day: date
     status: str  # "paid", "failed", "canceled", "pending", "in_transit"
 

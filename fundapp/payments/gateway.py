@@ -148,8 +148,13 @@ def object_id(value: str | _HasId | dict[str, Any] | None) -> str | None:
     return value.get("id") if isinstance(value, dict) else value.id
 
 
+def _moment(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
 def _day(timestamp: int) -> date:
-    return datetime.fromtimestamp(timestamp, timezone.utc).date()
+    """A date Stripe sends as a timestamp (a payout's arrival date: midnight UTC of that bank day)."""
+    return _moment(timestamp).date()
 
 
 # --- checkout ------------------------------------------------------------------------------------
@@ -331,7 +336,7 @@ def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -
         charge_id=charge.id, payment_intent_id=intent_id, invoice_id=invoice.id if invoice is not None else None,
         subscription_id=subscription_id, customer_id=object_id(charge.customer),
         gross_cents=gross, fee_cents=fee, net_cents=net, currency=str(txn.currency or charge.currency).upper(),
-        day=_day(charge.created),
+        at=_moment(charge.created),
         metadata={**subscription_metadata, **(_metadata(intent.metadata) if intent is not None else {}),
                   **_metadata(charge.metadata)},
         email=(email or charge.receipt_email or "").strip().lower(), name=name.strip(),
@@ -373,7 +378,7 @@ def refunds_for_charge(charge_id: str) -> list[RefundSettled]:
         refund = _plain(listed)
         if refund.get("status") == "succeeded":
             found.append(RefundSettled(refund["id"], charge_id, int(refund["amount"]),
-                                       str(refund["currency"]).upper(), _day(refund["created"])))
+                                       str(refund["currency"]).upper(), _moment(refund["created"])))
     return found
 
 
@@ -429,7 +434,7 @@ def dispute_movements(dispute_id: str) -> list[DisputeMovement]:
     dispute = _confirmed("disputes", dispute_id)
     return [DisputeMovement(balance_transaction_id=txn.id, dispute_id=dispute.id, charge_id=object_id(dispute.charge),
                             amount_cents=int(txn.amount), fee_cents=int(txn.fee or 0),
-                            currency=str(txn.currency or dispute.currency).upper(), day=_day(txn.created),
+                            currency=str(txn.currency or dispute.currency).upper(), at=_moment(txn.created),
                             status=dispute.status)
             for txn in dispute.balance_transactions]
 

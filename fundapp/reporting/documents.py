@@ -8,7 +8,7 @@ comes in the reader's language.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from fundapp.accounts.models import Member
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.reporting import charts, exports, figures
@@ -46,7 +47,7 @@ def month_span(month: str, today: date) -> tuple[date, date]:
 
 def _info(fund: Fund, kind: str, period: str, generated_at: datetime | None, title: str | None = None):
     return DocumentInfo(fund_name=fund.name, title=title or TITLES[kind], period=period, currency=fund.currency,
-                        generated_at=generated_at or datetime.now(timezone.utc))
+                        generated_at=clock.local(fund, generated_at))
 
 
 def _by(groups: list[tuple[str, int, int]], name=lambda key: key) -> list[list[str]]:

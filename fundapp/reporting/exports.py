@@ -20,7 +20,8 @@ from fundapp.applications.models import Application
 from fundapp.applications.retention import REMOVED
 from fundapp.applications.states import GRANTED
 from fundapp.donations.models import Donation, Donor
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger.exports import decimal_text, safe_cell
 from fundapp.ledger.models import JournalEntry
@@ -181,7 +182,7 @@ def payment_rows(fund: Fund) -> Iterator[list]:
              .execution_options(yield_per=BATCH))
     for p in db.session.scalars(query):
         yield [p.id, p.application_id, p.paid_on, p.payee_name, p.method, p.reference, _money(p.amount_cents),
-               p.voided_at.date() if p.voided_at else None, p.void_reason]
+               clock.local_date(fund, p.voided_at) if p.voided_at else None, p.void_reason]
 
 
 PAYMENTS = ["payment", "application", "paid_on", "payee", "method", "reference", "amount", "voided_on",
@@ -199,7 +200,7 @@ TABLES: dict[str, tuple[list[str], Callable[[Fund], Iterator[list]]]] = {
 
 def member_rows(fund: Fund) -> Iterator[list]:
     """The members' report as rows: grants by kind of need and by period, no group under five grants."""
-    found = public_figures(fund, utcnow().date())
+    found = public_figures(fund, clock.today(fund))
     for group in found.categories:
         yield ["category", "+".join(group.keys), "", "", group.count, _money(group.cents), ""]
     for period, gifts in found.periods:

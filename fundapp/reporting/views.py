@@ -10,7 +10,7 @@ from fundapp.donations import services as donations
 from fundapp.extensions import db
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
-from fundapp.extensions import utcnow
+from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.policy import public, roles_required
 from fundapp.reporting import charts, documents, exports, figures
@@ -36,8 +36,7 @@ def svg_response(chart) -> Response:
 @roles_required(*TRUSTEES)
 def dashboard():
     fund = current_fund()
-    today = utcnow().date()
-    found = figures.dashboard(fund, today)
+    found = figures.dashboard(fund, clock.today(fund))
     pictures = {"weekly": charts.gifts_and_grants(found.weeks), "categories": charts.grants_by_category(found.categories),
                 "cash": charts.cash_on_hand(found.weeks)}
     return render_template("reporting/dashboard.html", d=found, fund=fund, charts=pictures,
@@ -49,14 +48,15 @@ def dashboard():
 def dashboard_chart(name):
     if name not in DASHBOARD_CHARTS:
         abort(404)
-    return svg_response(DASHBOARD_CHARTS[name](current_fund(), utcnow().date()))
+    fund = current_fund()
+    return svg_response(DASHBOARD_CHARTS[name](fund, clock.today(fund)))
 
 
 @bp.get("/transparency")
 @public
 def transparency():
     fund = current_fund()
-    found = figures.public_figures_cached(fund, utcnow().date())
+    found = figures.public_figures_cached(fund, clock.today(fund))
     return render_template("reporting/transparency.html", fund=fund, f=found,
                            categories=charts.public_categories(found.categories),
                            periods=charts.public_periods(found.periods), minimum=MINIMUM_GROUP)
@@ -65,7 +65,8 @@ def transparency():
 @bp.get("/transparency/<name>.svg")
 @public
 def transparency_chart(name):
-    found = figures.public_figures_cached(current_fund(), utcnow().date())
+    fund = current_fund()
+    found = figures.public_figures_cached(fund, clock.today(fund))
     if name == "periods" and found.periods:
         return svg_response(charts.public_periods(found.periods))
     if name == "categories" and found.categories:
@@ -76,9 +77,9 @@ def transparency_chart(name):
 STATEMENTS_PER_REQUEST = 25  # PDFs built and queued, about a second: a web worker is never held for minutes
 
 
-def _statement_year() -> int:
+def _statement_year(fund) -> int:
     """The year asked for, or last year in January and February (when statements go out), else this year."""
-    today = utcnow().date()
+    today = clock.today(fund)
     text = request.values.get("year", "")
     if text.isdigit() and 2000 <= int(text) <= today.year:
         return int(text)
@@ -88,9 +89,10 @@ def _statement_year() -> int:
 @bp.get("/reports/")
 @roles_required(Role.TREASURER)
 def reports():
-    fund, year = current_fund(), _statement_year()
+    fund = current_fund()
+    year = _statement_year(fund)
     progress = donations.statement_progress(fund, year)
-    return render_template("reporting/reports.html", fund=fund, month=utcnow().date().strftime("%Y-%m"),
+    return render_template("reporting/reports.html", fund=fund, month=clock.month(fund),
                            year=year, progress=progress, batch=STATEMENTS_PER_REQUEST,
                            keep_going=bool(request.args.get("continue")) and progress.due > 0,
                            mailing=progress.delivered < progress.queued)
@@ -101,7 +103,8 @@ def reports():
 def send_statements():
     """Queue the next batch of year-end statements for the worker to mail; the page shows how far queuing and
     delivery have got (and, with script, asks for the next batch until all are queued)."""
-    fund, year = current_fund(), _statement_year()
+    fund = current_fund()
+    year = _statement_year(fund)
     queued = 0
     for done in donations.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
         queued += done
@@ -119,7 +122,8 @@ def send_statements():
 def report_pdf(kind):
     if kind not in documents.KINDS:
         abort(404)
-    fund, today = current_fund(), utcnow().date()
+    fund = current_fund()
+    today = clock.today(fund)
     try:
         pdf = documents.report_pdf(fund, kind, today, month=request.args.get("month", ""),
                                    language=request.args.get("lang", "en"), start=date_arg("from"), end=date_arg("to"))
@@ -138,4 +142,4 @@ def report_csv(table):
     fund = current_fund()
     header, rows = exports.TABLES[table]
     return download(stream_with_context(exports.csv_chunks(header, rows(fund))),
-                    f"{fund.slug}-{table}-{utcnow().date().isoformat()}.csv", "text/csv; charset=utf-8")
+                    f"{fund.slug}-{table}-{clock.today(fund).isoformat()}.csv", "text/csv; charset=utf-8")

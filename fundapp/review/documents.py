@@ -1,7 +1,6 @@
 """The case file and the award letter of an application, built from the records for ``reports.grants``."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask_babel import force_locale
 
@@ -10,6 +9,7 @@ from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.review.models import Approval, GrantPayment, Relationship
 from reports.grants import (AwardLetterData, BatchSheetData, CaseFileData, render_award_letter,
@@ -45,7 +45,8 @@ def batch_sheet(fund: Fund, applications: list[Application]) -> bytes:
     names = applicant_names(applications)
     rows = [(a.id, *payee_of(a, names), (a.amount_approved_cents or 0) - a.amount_paid_cents) for a in applications]
     return render_batch_sheet(BatchSheetData(fund_name=fund.name, currency=fund.currency,
-                                             prepared_on=date.today(), rows=rows))
+                                             prepared_on=clock.today(fund), rows=rows,
+                                             generated_at=clock.local(fund)))
 
 
 def case_file(fund: Fund, application: Application) -> bytes:
@@ -72,13 +73,13 @@ def case_file(fund: Fund, application: Application) -> bytes:
         payee=_payee(application, applicant), amount_requested_cents=application.amount_requested_cents,
         amount_approved_cents=application.amount_approved_cents, amount_paid_cents=application.amount_paid_cents,
         currency=fund.currency,
-        submitted=application.submitted_at.date().isoformat() if application.submitted_at else "not submitted",
+        submitted=clock.local_date(fund, application.submitted_at).isoformat() if application.submitted_at else "not submitted",
         rules_version=rules.version,
         rules_summary=(f"caps {rules.strike_cap_cents / 100:.2f} per strike, {rules.weekly_cap_cents / 100:.2f} "
                        f"per 7 days, {rules.category_cap_cents / 100:.2f} per category; "
                        f"{rules.approvals_needed} approvals above {rules.dual_approval_above_cents / 100:.2f}"),
         decision_note=application.decision_reason,
-        approvals=[(names.get(a.trustee_id, ""), a.created_at.date().isoformat(), a.amount_cents, a.criteria, a.note)
+        approvals=[(names.get(a.trustee_id, ""), clock.local_date(fund, a.created_at).isoformat(), a.amount_cents, a.criteria, a.note)
                    for a in approvals],
         recusals=[(names.get(r.actor_id, r.actor_label), f"recused: {(r.after or {}).get('reason', '')}")
                   for r in recusals],
@@ -102,4 +103,5 @@ def award_letter(fund: Fund, application: Application) -> bytes:
         purpose=purpose, amount_approved_cents=application.amount_approved_cents,
         amount_requested_cents=application.amount_requested_cents, payee=_payee(application, applicant),
         note=application.decision_reason, currency=fund.currency, language=language,
-        decided_on=(approved.created_at if approved else application.updated_at).date()))
+        decided_on=clock.local_date(fund, approved.created_at if approved else application.updated_at),
+        time_zone=clock.zone(fund)))

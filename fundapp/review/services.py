@@ -27,6 +27,7 @@ from fundapp.applications.services import money
 from fundapp.applications.states import Status, transition
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import queue_mail
@@ -214,7 +215,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
         raise InsufficientFunds(_("The fund has %(available)s available to grant, less than %(amount)s. Nothing "
                                   "was approved.", available=money(max(available, 0), fund),
                                   amount=money(amount_cents, fund)), "amount")
-    ledger.post_entry(fund, entry_date=decided_on or utcnow().date(),
+    ledger.post_entry(fund, entry_date=decided_on or clock.today(fund),
                       memo=f"Hardship grant approved, application {application.id}",
                       source_kind="grant.approval", source_id=application.id, actor=actor,
                       postings=[("Expenses:HardshipGrants", amount_cents), ("Liabilities:GrantsPayable", -amount_cents)])
@@ -264,7 +265,7 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
         raise ReviewError(_("Only an approved grant can be paid."))
     if method not in PAYMENT_METHODS:
         raise ReviewError(_("Choose how it was paid."), "method")
-    if paid_on > utcnow().date():
+    if paid_on > clock.today(fund):
         raise ReviewError(_("Record a payment once it is made: the date cannot be in the future."), "paid_on")
     left = (application.amount_approved_cents or 0) - application.amount_paid_cents
     if not 0 < amount_cents <= left:
@@ -323,7 +324,7 @@ def void_payment(fund: Fund, payment: GrantPayment, *, reason: str, actor: User)
     if not reason.strip():
         raise ReviewError(_("Say why the payment is void."), "reason")
     entry = ledger.find_entry(fund, "grant.payment", payment.id)
-    ledger.reverse_entry(entry, entry_date=utcnow().date(), memo=f"Void of grant payment {payment.id}: {reason.strip()}",
+    ledger.reverse_entry(entry, entry_date=clock.today(fund), memo=f"Void of grant payment {payment.id}: {reason.strip()}",
                          actor=actor)
     payment.voided_at, payment.void_reason = utcnow(), reason.strip()[:500]
     _add_to_paid(application, -payment.amount_cents)

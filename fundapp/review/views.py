@@ -18,6 +18,7 @@ from fundapp.applications.services import cap_position, granted_cents
 from fundapp.applications.states import GRANTED, PENDING, Status
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db, utcnow
+from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
@@ -142,7 +143,7 @@ def case(application_id):
         reasons=[(key, REASON_NAMES[key]) for key in services.DENIAL_REASONS],
         step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
         methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS], category_name=category_name,
-        today=date.today().isoformat(), reviewers=reviewers,
+        today=clock.today(fund).isoformat(), reviewers=reviewers,
         notes=[(note, can_read_note(note, reviewers)) for note in db.session.scalars(
             db.select(CaseNote).filter_by(application_id=application.id).order_by(CaseNote.id))])
 
@@ -317,7 +318,7 @@ def payments():
     return render_template("review/payments.html", owed=owed, payees=payees, fund=fund,
                            step_up=current_app.config["STEP_UP_ABOVE_CENTS"],
                            methods=[(key, METHOD_NAMES[key]) for key in services.PAYMENT_METHODS],
-                           today=date.today().isoformat())
+                           today=clock.today(fund).isoformat())
 
 
 @bp.get("/payments/sheet.pdf")
@@ -328,7 +329,7 @@ def batch_sheet():
     if not chosen:
         flash(_("Choose the grants in this batch."), "error")
         return redirect(url_for("review.payments"))
-    return download(documents.batch_sheet(fund, chosen), f"payment-batch-{date.today().isoformat()}.pdf")
+    return download(documents.batch_sheet(fund, chosen), f"payment-batch-{clock.today(fund).isoformat()}.pdf")
 
 
 @bp.post("/payments/batch")

@@ -8,6 +8,7 @@ import zipfile
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.review import services as review
 from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
 from tests.factories import fund_with
@@ -24,7 +25,7 @@ def test_a_member_downloads_all_their_data_and_nobody_elses(client, create_user,
     tom = create_user("tom@example.org", "trustee")
     review.approve(roster, mine, 25_000, actor=tom, note="Approved for December's rent.")
     review.record_payment(roster, mine, amount_cents=25_000, method="cheque", reference="1001",
-                          paid_on=mine.submitted_at.date(), actor=tom)
+                          paid_on=clock.local_date(roster, mine.submitted_at), actor=tom)
     db.session.commit()
 
     response = client.get("/account/my-data.zip")

@@ -11,6 +11,7 @@ from fundapp.applications.models import Application, ApplicationDocument, Applic
 from fundapp.applications.services import documents_dir
 from fundapp.audit.services import verify_chain
 from fundapp.extensions import db, utcnow
+from fundapp.funds import clock
 from fundapp.ledger import exports as ledger_exports
 from fundapp.reporting import exports
 from fundapp.review import services as review
@@ -38,7 +39,7 @@ def test_purge_removes_old_closed_cases_personal_details_and_keeps_the_books(cli
     db.session.refresh(old)
     review.add_note(fund, old, "Sealed: the tenant's medical reason", sealed=True, actor=tom)
     review.approve(fund, old, 25_000, actor=tom)
-    review.record_payment(fund, old, amount_cents=25_000, method="cheque", reference="77", paid_on=utcnow().date(),
+    review.record_payment(fund, old, amount_cents=25_000, method="cheque", reference="77", paid_on=clock.today(fund),
                           actor=tom)
     db.session.commit()
     stored = documents_dir() / old.documents[0].stored_name

@@ -16,6 +16,7 @@ import pytest
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import _digest, verify_chain
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from tests.conftest import owner_connection, sign_in
 
@@ -172,4 +173,6 @@ def test_an_anchor_is_mailed_to_every_active_trustee_and_treasurer_and_shown_on_
     assert mails["tom@example.org"]["Subject"].startswith("Audit trail anchor of ")
     assert mails["tina@example.org"]["Subject"].startswith("Ancla del registro de auditoría")
     page = client.get("/review/dashboard").get_data(as_text=True)
-    assert f"Last anchored outside the database on {record.created_at:%Y-%m-%d %H:%M} UTC." in page
+    # shown on the fund's clock (Los Angeles: PST or PDT), not UTC
+    assert f"Last anchored outside the database on {clock.stamp(fund, record.created_at)}." in page
+    assert clock.stamp(fund, record.created_at).endswith(("PST", "PDT"))

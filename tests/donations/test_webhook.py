@@ -3,7 +3,7 @@ helper for what localstripe cannot send (Checkout completion, charge.refunded), 
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from localstripe import webhooks as localstripe_webhooks
@@ -151,7 +151,8 @@ def test_a_declined_payment_event_marks_the_gift_failed(client, fund, localstrip
 def fact(charge_id="ch_fee", gross=10_000, fee=320, day=date(2026, 11, 20), **extra):
     return PaymentSettled(charge_id=charge_id, payment_intent_id=None, invoice_id=None, subscription_id=None,
                           customer_id=None, gross_cents=gross, fee_cents=fee, net_cents=gross - fee, currency="USD",
-                          day=day, email="fee.payer@example.org", name="Fee Payer", **extra)
+                          at=datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc),  # that day in LA too
+                          email="fee.payer@example.org", name="Fee Payer", **extra)
 
 
 def test_stripe_fees_are_booked_as_an_expense(fund, app):

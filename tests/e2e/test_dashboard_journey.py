@@ -2,10 +2,11 @@
 under our CSP, axe-core finds no violations, and the figures shown are the books'."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
 from reports.style import amount_text
@@ -22,7 +23,7 @@ def _charts_drawn(page) -> list[int]:
 
 def test_the_dashboard_and_the_public_page_draw_their_charts_accessibly(live_server, phone, fund, create_user,
                                                                            grants):  # noqa: F811
-    today = date.today()
+    today = clock.today(fund)
     gift(fund, 9_000_00, today - timedelta(days=40))
     gift(fund, 1_250_00, today - timedelta(days=3))
     for n in range(7):

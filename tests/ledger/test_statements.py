@@ -139,7 +139,7 @@ def test_the_pdfs_agree_with_each_other_and_with_the_trial_balance(runner, carri
     assert figure(sheet, "Accumulated surplus (revenue less expenses to date)") == amount_text(position.surplus_cents)
     assert "Liabilities and net assets equal the assets." in sheet
     assert carried_books.name in sheet and "Statement of financial position" in sheet
-    assert re.search(r"2026-11-30 · generated \d{4}-\d\d-\d\d \d\d:\d\d UTC", sheet)
+    assert re.search(r"2026-11-30 · generated \d{4}-\d\d-\d\d \d\d:\d\d P[SD]T", sheet)  # the fund's zone
 
 
 def test_balance_sheet_command_is_at_today_without_a_date_and_other_kinds_still_work(runner, carried_books, tmp_path):

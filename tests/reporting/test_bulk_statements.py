@@ -23,7 +23,8 @@ import requests
 from fundapp.donations import services as donations
 from fundapp.donations.events import start_worker_thread
 from fundapp.donations.models import StatementSent
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.mail import OutboxMessage
 from tests.conftest import sign_in, wait_for
 
@@ -53,10 +54,10 @@ def _flask(database_url: str, mail_port: int, *args: str) -> subprocess.Popen:
 
 def test_statements_sent_from_the_page_the_command_and_two_workers_at_once_reach_everyone_once(
         app, fund, create_user, live_server, smtp):
-    year = utcnow().date().year
+    year = clock.today(fund).year
     for n in range(DONORS):
         donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
-                                      method="cash", received_on=utcnow().date(), notify=False)
+                                      method="cash", received_on=clock.today(fund), notify=False)
     db.session.commit()
     create_user("tess@example.org", "treasurer")
     browser = _Browser(live_server)
@@ -107,7 +108,7 @@ def smtp_port(app) -> int:
 
 def _gifts(fund, count: int) -> list:
     gifts = [donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000,
-                                           method="cash", received_on=utcnow().date(), notify=False)
+                                           method="cash", received_on=clock.today(fund), notify=False)
              for n in range(count)]
     db.session.commit()  # as between two donors of a run: the fund and the donor are read afresh
     return gifts
@@ -123,10 +124,10 @@ def test_a_statement_is_marked_queued_only_with_its_mail(app, fund, monkeypatch)
 
     monkeypatch.setattr(donations, "queue_mail", refuse)
     with pytest.raises(RuntimeError):
-        donations.send_statement(fund, donor, utcnow().date().year)
+        donations.send_statement(fund, donor, clock.today(fund).year)
     db.session.rollback()
     assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 0
-    assert donations.donors_due_a_statement(fund, utcnow().date().year) == [donor.id]
+    assert donations.donors_due_a_statement(fund, clock.today(fund).year) == [donor.id]
 
 
 def test_a_statement_waits_for_another_writer_on_sqlite_instead_of_failing(app, fund):
@@ -142,7 +143,7 @@ def test_a_statement_waits_for_another_writer_on_sqlite_instead_of_failing(app, 
     releaser.start()
     try:
         started = time.monotonic()
-        assert donations.send_statement(fund, donor, utcnow().date().year) is True
+        assert donations.send_statement(fund, donor, clock.today(fund).year) is True
         db.session.commit()
         assert time.monotonic() - started >= 0.9  # it waited for the lock
     finally:

@@ -12,6 +12,7 @@ from fundapp.accounts.models import Member, User
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import CASH_ACCOUNTS
 from fundapp.reporting import charts, figures
@@ -48,7 +49,7 @@ def grants(fund, create_user):
             review.approve(fund, application, cents, actor=tom, decided_on=day)
             if paid:
                 review.record_payment(fund, application, amount_cents=cents, method="cheque", reference="1",
-                                      paid_on=min(day + timedelta(days=2), date.today()), actor=tom)
+                                      paid_on=min(day + timedelta(days=2), clock.today(fund)), actor=tom)
         db.session.commit()
         return application
 
@@ -153,9 +154,9 @@ def test_charts_are_valid_svg_named_for_screen_readers_and_drawn_to_the_table(ap
 
 
 def test_the_dashboard_page_shows_the_books_figures_to_trustees(client, create_user, fund, grants):
-    gift(fund, 5_000_00, date.today() - timedelta(days=3))
-    grants(300_00, day=date.today() - timedelta(days=1))
-    grants(900_00, day=date.today(), approve=False)
+    gift(fund, 5_000_00, clock.today(fund) - timedelta(days=3))
+    grants(300_00, day=clock.today(fund) - timedelta(days=1))
+    grants(900_00, day=clock.today(fund), approve=False)
     create_user("tess@example.org", "treasurer")
     sign_in(client, "tess@example.org")
     page = client.get("/review/dashboard").get_data(as_text=True)

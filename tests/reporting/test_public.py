@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
 from fundapp.reporting.privacy import MINIMUM_GROUP, Period, complete_periods, merge_small_groups
@@ -57,23 +58,23 @@ def test_published_periods_hold_five_grants_each_and_only_ever_grow_by_whole_per
         assert published[:len(earlier)] == earlier
 
 
-def _finished(weeks_ago: int, day: int = 0) -> date:
+def _finished(fund, weeks_ago: int, day: int = 0) -> date:
     """A day in a week that is over, ``weeks_ago`` weeks before this one (day 0 is its Monday)."""
-    return figures.week_start(date.today()) - timedelta(weeks=weeks_ago) + timedelta(days=day)
+    return figures.week_start(clock.today(fund)) - timedelta(weeks=weeks_ago) + timedelta(days=day)
 
 
 def test_a_category_with_four_grants_never_appears_alone_on_the_public_page(client, fund, grants):  # noqa: F811
-    today = date.today()
-    gift(fund, 20_000_00, _finished(8))
+    today = clock.today(fund)
+    gift(fund, 20_000_00, _finished(fund, 8))
     for n in range(6):
-        grants(100_00 + n, category="rent", day=_finished(2 + n % 2, n))
+        grants(100_00 + n, category="rent", day=_finished(fund, 2 + n % 2, n))
     for n in range(4):
-        grants(250_00, category="medical", worksite="South", day=_finished(2, n))
+        grants(250_00, category="medical", worksite="South", day=_finished(fund, 2, n))
     grants(999_00, category="food", day=today)  # this week is not over: not published yet
     found = figures.public_figures(fund, today)
     # 4 medical grants are too few alone; merged they are still 4, so the 6 rent grants join them.
     assert [(g.keys, g.count) for g in found.categories] == [(("medical", "rent"), 10)]
-    assert found.grants_to == _finished(2, 6)  # the week after holds no grant: it waits
+    assert found.grants_to == _finished(fund, 2, 6)  # the week after holds no grant: it waits
     page = client.get("/transparency").get_data(as_text=True)
     assert "Medical" not in page and "South" not in page and "$250.00" not in page and "$999.00" not in page
     assert "Other needs, merged" in page
@@ -88,10 +89,10 @@ def test_a_category_with_four_grants_never_appears_alone_on_the_public_page(clie
 
 
 def test_with_fewer_than_five_grants_the_public_page_shows_no_grant_at_all(client, fund, grants):  # noqa: F811
-    gift(fund, 1_000_00, _finished(3))
-    grants(321_00, day=_finished(2))
+    gift(fund, 1_000_00, _finished(fund, 3))
+    grants(321_00, day=_finished(fund, 2))
     for n in range(6):
-        grants(50_00, day=date.today())  # many, but this week is not over
+        grants(50_00, day=clock.today(fund))  # many, but this week is not over
     page = client.get("/transparency").get_data(as_text=True)
     assert "$321.00" not in page and "$50.00" not in page and "Grants appear here once at least 5" in page
     assert "The breakdown appears once there are 5 grants." in page
@@ -99,14 +100,14 @@ def test_with_fewer_than_five_grants_the_public_page_shows_no_grant_at_all(clien
 
 
 def test_the_public_figures_are_reused_until_the_records_change(fund, grants):  # noqa: F811
-    today = date.today()
-    gift(fund, 5_000_00, _finished(4))
+    today = clock.today(fund)
+    gift(fund, 5_000_00, _finished(fund, 4))
     for n in range(5):
-        grants(100_00, day=_finished(2, n))
+        grants(100_00, day=_finished(fund, 2, n))
     first = figures.public_figures_cached(fund, today)
     assert figures.public_figures_cached(fund, today) is first  # nothing new: the same figures, not summed again
     assert (first.grants, first.granted_cents) == (5, 500_00)
     for n in range(5):
-        grants(100_00, day=_finished(1, n))
+        grants(100_00, day=_finished(fund, 1, n))
     fresh = figures.public_figures_cached(fund, today)
     assert fresh is not first and (fresh.grants, fresh.granted_cents) == (10, 1_000_00)

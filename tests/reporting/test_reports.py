@@ -10,7 +10,8 @@ import pytest
 from pypdf import PdfReader
 
 from fundapp.donations import services as donations
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.payments.facts import PaymentSettled, RefundSettled
 from fundapp.reporting import documents, exports
@@ -18,6 +19,7 @@ from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
 from reports.style import amount_text
 from tests.conftest import sign_in
+from tests.factories import midday
 from tests.reporting.test_dashboard import grants  # noqa: F401
 
 HOSTILE = "=cmd|' /C calc'!A0"
@@ -26,14 +28,14 @@ HOSTILE = "=cmd|' /C calc'!A0"
 @pytest.fixture
 def scenario(fund, grants):  # noqa: F811
     """Card gifts with fees and a refund, cheques, grants in three categories, paid, part paid and voided."""
-    today = utcnow().date()
+    today = clock.today(fund)
     for n in range(8):
         donations.record_settled_payment(fund, PaymentSettled(
             charge_id=f"ch_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None, customer_id=None,
             gross_cents=2_500 * (n + 1), fee_cents=103, net_cents=2_500 * (n + 1) - 103, currency="USD",
-            day=today - timedelta(days=n * 3), email="evil@example.org" if n == 0 else f"d{n % 3}@example.org", name=HOSTILE if n == 0 else f"Dee {n}"),
+            at=midday(fund, today - timedelta(days=n * 3)), email="evil@example.org" if n == 0 else f"d{n % 3}@example.org", name=HOSTILE if n == 0 else f"Dee {n}"),
             notify=False)
-    refunded = donations.record_refund(fund, RefundSettled("re_1", "ch_5", 1_000, "USD", today))
+    refunded = donations.record_refund(fund, RefundSettled("re_1", "ch_5", 1_000, "USD", midday(fund, today)))
     donations.apply_refunds(fund, refunded, 1_000)
     donations.record_offline_gift(fund, name="Ana Cheque", email="", amount_cents=50_000, method="cheque",
                                   received_on=today - timedelta(days=2), reference="101", notify=False)
@@ -84,12 +86,12 @@ def test_csv_exports_open_with_the_csv_module_and_add_up_to_the_books(fund, scen
 def test_the_members_csv_never_holds_a_group_under_five(fund, grants):  # noqa: F811
     from fundapp.reporting.figures import week_start
 
-    last_week = week_start(utcnow().date()) - timedelta(days=7)
+    last_week = week_start(clock.today(fund)) - timedelta(days=7)
     ledger.post_entry(fund, entry_date=last_week - timedelta(days=30), memo="gifts", source_kind="t", source_id="1",
                       postings=[("Assets:Bank", 5_000_00), ("Income:Donations", -5_000_00)])
     for n in range(7):
         grants(100_00 + n, category=("rent", "rent", "food")[n % 3], day=last_week + timedelta(days=n))
-    grants(100_00, category="medical", day=utcnow().date())  # this week's: not published yet
+    grants(100_00, category="medical", day=clock.today(fund))  # this week's: not published yet
     rows = _table(fund, "members")
     assert rows and all(int(r["grants"]) >= 5 for r in rows)
     assert sum(int(r["grants"]) for r in rows if r["group"] == "category") == 7
@@ -98,7 +100,7 @@ def test_the_members_csv_never_holds_a_group_under_five(fund, grants):  # noqa: 
 
 
 def test_the_monthly_report_carries_the_dashboards_figures_charts_and_the_books(app, fund, scenario):
-    today = utcnow().date()
+    today = clock.today(fund)
     with app.test_request_context():
         pdf = documents.monthly_report(fund, today.strftime("%Y-%m"), today)
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
@@ -112,7 +114,7 @@ def test_the_monthly_report_carries_the_dashboards_figures_charts_and_the_books(
 
 def test_the_monthly_reports_net_assets_at_the_end_are_assets_less_liabilities(app, fund):
     """An opening balance booked inside the month counts (it was dropped: the end figure came out $150 short)."""
-    today = utcnow().date()
+    today = clock.today(fund)
     first = today.replace(day=1)
     ledger.post_entry(fund, entry_date=first, memo="opening", source_kind="t", source_id="open",
                       postings=[("Assets:Bank", 150_00), ("Equity:Opening", -150_00)])
@@ -129,7 +131,7 @@ def test_the_monthly_reports_net_assets_at_the_end_are_assets_less_liabilities(a
 
 
 def test_the_members_report_has_no_names_worksites_or_small_groups_in_either_language(app, fund, grants):  # noqa: F811
-    today = utcnow().date()
+    today = clock.today(fund)
     from fundapp.reporting.figures import week_start
 
     last_week = week_start(today) - timedelta(days=7)
@@ -161,7 +163,7 @@ def test_the_treasurer_downloads_reports_from_the_page_and_bad_months_are_refuse
     for kind in ("donors", "register", "members"):
         pdf = client.get(f"/reports/{kind}.pdf")
         assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
-    assert client.get(f"/reports/monthly.pdf?month={utcnow().date():%Y-%m}").data.startswith(b"%PDF")
+    assert client.get(f"/reports/monthly.pdf?month={clock.today(fund):%Y-%m}").data.startswith(b"%PDF")
     for bad in ("2026-13", "next month", "2999-01"):
         refused = client.get(f"/reports/monthly.pdf?month={bad}", follow_redirects=True)
         assert refused.request.path == "/reports/" and "error" in refused.get_data(as_text=True)
@@ -186,7 +188,7 @@ def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(clien
     from fundapp.donations.models import StatementSent
     from fundapp.mail import OutboxMessage, deliver_pending
 
-    today = utcnow().date()
+    today = clock.today(fund)
     for n in range(30):
         donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
                                       method="cash", received_on=today, notify=False)

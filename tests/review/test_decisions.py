@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from fundapp.applications.services import current_rules, update_rules
 from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
 from fundapp.review import services as review
@@ -113,7 +114,7 @@ def test_instalments_overpayment_and_void(fund, trustees, case):
                                   paid_on=DAY, actor=trustees[0])
     with pytest.raises(review.ReviewError, match="cannot be in the future"):
         review.record_payment(fund, application, amount_cents=100, method="cheque", reference="1009",
-                              paid_on=date.today() + timedelta(days=1), actor=trustees[0])
+                              paid_on=clock.today(fund) + timedelta(days=1), actor=trustees[0])
     with pytest.raises(review.ReviewError, match=r"\$200.00 still owed"):
         review.record_payment(fund, application, amount_cents=20_001, method="cheque", reference="1002",
                               paid_on=DAY, actor=trustees[0])
@@ -236,3 +237,20 @@ def test_a_batch_is_paid_all_or_nothing_with_cheque_numbers_counting_up(fund, tr
     assert [(p.reference, p.amount_cents) for p in payments] == [("2001", 10_000), ("2002", 20_000)]
     assert db.session.scalar(db.select(db.func.count(GrantPayment.id))) == 2
     assert -ledger.balance(fund, "Liabilities:GrantsPayable") == 30_000
+
+
+def test_approvals_payments_and_voids_are_dated_on_the_funds_calendar(fund, trustees, case, monkeypatch):
+    # 22:00 on Sunday, November 29 in Los Angeles; UTC is already at Monday the 30th
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc))
+    fund_with(fund, 100_000)
+    application = case(30_000)
+    review.approve(fund, application, 30_000, actor=trustees[0])
+    assert ledger.find_entry(fund, "grant.approval", application.id).entry_date == date(2026, 11, 29)
+    with pytest.raises(review.ReviewError, match="cannot be in the future"):
+        review.record_payment(fund, application, amount_cents=10_000, method="cheque", reference="1101",
+                              paid_on=date(2026, 11, 30), actor=trustees[0])
+    payment = review.record_payment(fund, application, amount_cents=10_000, method="cheque", reference="1101",
+                                    paid_on=date(2026, 11, 29), actor=trustees[0])
+    review.void_payment(fund, payment, reason="bounced", actor=trustees[0])
+    entry = ledger.find_entry(fund, "grant.payment", payment.id)
+    assert ledger.find_entry(fund, "reversal", entry.id).entry_date == date(2026, 11, 29)
