@@ -8,7 +8,10 @@ layouts made for it still fit) and falls back per character to Droid Sans Fallba
 (Chinese, Japanese, Korean; Debian's ``fonts-droid-fallback``, a TrueType font,
 which ReportLab can embed, unlike the CFF-based Noto CJK). A character neither
 font has (most emoji) prints as U+FFFD, the replacement character, drawn in
-DejaVu: a visible substitute, never a .notdef box.
+DejaVu: a visible substitute, never a .notdef box. So does every character
+beyond the Basic Multilingual Plane (emoji above all), even the few DejaVu
+draws: ReportLab writes their ToUnicode entries wrongly (``<1F600>``), so the
+text read back or copied from the PDF would lose them.
 
 Right-to-left text (Arabic, Hebrew) is turned into visual order with
 python-bidi, and Arabic letters into their joined forms with arabic-reshaper,
@@ -18,8 +21,10 @@ its lines come out in the wrong order. Explicit direction overrides (U+202A-E,
 U+2066-9) are dropped first, so a name cannot print reversed to pass for
 another.
 
-Fonts are registered once per process, on first use (``register``); a missing
-font file is a ``FontMissing`` error that says which package to install.
+Fonts are registered once per process, on first use (``register``; the CJK
+font, 4 MB, only when a character DejaVu lacks first turns up, so a journal of
+Latin names never loads it); a missing font file is a ``FontMissing`` error that
+says which package to install.
 """
 from __future__ import annotations
 
@@ -72,23 +77,38 @@ def font_path(name: str) -> Path:
                       f"holding {filename}).")
 
 
-def register() -> None:
-    """Register the fonts with ReportLab, once per process (later calls return at once)."""
-    if len(_cmaps) == len(FILES):
-        return
+def _load(names: tuple[str, ...]) -> None:
     with _lock:
-        if len(_cmaps) == len(FILES):
-            return
-        fonts = {name: TTFont(name, str(font_path(name))) for name in FILES}
-        for name, font in fonts.items():
+        missing = [name for name in names if name not in _cmaps]
+        fonts = {name: TTFont(name, str(font_path(name))) for name in missing}
+        for font in fonts.values():
             pdfmetrics.registerFont(font)
-        pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
+        if REGULAR in fonts:
+            pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
         _cmaps.update({name: frozenset(font.face.charToGlyph) for name, font in fonts.items()})
 
 
+def register() -> None:
+    """Register the text fonts with ReportLab, once per process (later calls return at once)."""
+    if BOLD not in _cmaps:
+        _load((REGULAR, BOLD))
+
+
+def cmap(font: str) -> frozenset[int]:
+    """The code points ``font`` has a glyph for (registering it first if need be)."""
+    if font not in _cmaps:
+        _load((REGULAR, BOLD, font))
+    return _cmaps[font]
+
+
+def check() -> None:
+    """Every font file is there and loads (FontMissing otherwise): for a start-up or deployment check."""
+    for name in FILES:
+        cmap(name)
+
+
 def has_glyph(font: str, char: str) -> bool:
-    register()
-    return ord(char) in _cmaps[font]
+    return ord(char) in cmap(font)
 
 
 def visual(text: str) -> str:
@@ -114,8 +134,8 @@ def runs(text: str, font: str = REGULAR) -> list[tuple[str, str]]:
     pieces: list[tuple[str, list[str]]] = []
     for char in visual(text):
         code = ord(char)
-        for name in chain:
-            if code in _cmaps[name]:
+        for name in chain if code <= 0xFFFF else ():
+            if code in (_cmaps[name] if name in _cmaps else cmap(name)):
                 break
         else:
             name, char = font, " " if char.isspace() else SUBSTITUTE
