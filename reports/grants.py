@@ -95,8 +95,8 @@ AWARD_TEXT = {
     "es": {"title": "Tu ayuda por dificultades", "dear": "Estimada o estimado {name}:",
            "body": "Los fideicomisarios de {legal} aprobaron una ayuda de {amount} para {purpose} (solicitud n.º {case}).",
            "partial": "Pediste {asked}. {note}", "payee": "Se pagará a {payee}.",
-           "paid": "Pagada a {payee}.",
-           "part_paid": "Pagado hasta ahora a {payee}: {paid}. El resto, {rest}, se pagará a {payee}.",
+           "paid": "Se pagó a {payee}.",
+           "part_paid": "Se pagaron hasta ahora {paid} a {payee}. El resto, {rest}, se pagará a {payee}.",
            "close": "En solidaridad, los fideicomisarios de {fund}", "signed": "Por {legal}: {signatory}"},
 }
 

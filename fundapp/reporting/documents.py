@@ -90,7 +90,8 @@ def _monthly_report(fund: Fund, month: str, start: date, end: date, generated_at
     statement = ([[name, amount_text(cents)] for name, cents in activities.revenue] +
                  [[_("Total revenue"), amount_text(revenue)]] +
                  [[name, amount_text(cents)] for name, cents in activities.expenses] +
-                 [[_("Total expenses"), amount_text(expenses)], [_("Change in net assets"), amount_text(revenue - expenses)],
+                 [[_("Total expenses"), amount_text(expenses)],
+                  [_("Change in net assets"), amount_text(revenue - expenses)],
                   [_("Net assets at the start"), amount_text(activities.net_assets_start_cents)]] +
                  [[_("Equity entry: %(name)s", name=name), amount_text(cents)] for name, cents in activities.equity] +
                  [[_("Net assets at the end"), amount_text(activities.net_assets_end_cents)]])
@@ -100,10 +101,12 @@ def _monthly_report(fund: Fund, month: str, start: date, end: date, generated_at
         Section(_("The fund at %(date)s", date=end.isoformat()),
                 header=[_("Figure"), _("Amount (%(currency)s)", currency=fund.currency)], rows=summary,
                 numeric_cols=(1,), col_widths=[300, 150]),
-        Section(_("Gifts, grants and cash, week by week"), note=weekly.description, charts=[weekly.drawing, cash.drawing]),
+        Section(_("Gifts, grants and cash, week by week"), note=weekly.description,
+                charts=[weekly.drawing, cash.drawing]),
         Section(_("Statement of activities"),
                 note=_("%(start)s to %(end)s", start=start.isoformat(), end=end.isoformat()),
-                header=["", _("Amount (%(currency)s)", currency=fund.currency)], rows=statement, numeric_cols=(1,), col_widths=[300, 150]),
+                header=["", _("Amount (%(currency)s)", currency=fund.currency)], rows=statement, numeric_cols=(1,),
+                col_widths=[300, 150]),
         Section(_("Grants approved in the month by category"), header=[_("Category"), _("Grants"), _("Amount")],
                 rows=_by(figures.grants_by(fund, Application.category, since=start, until=end),
                          lambda key: str(category_name(key)), _("Total")), numeric_cols=(1, 2),
