@@ -8,11 +8,11 @@ PYTEST_ARGS ?=
 MO := fundapp/translations/es/LC_MESSAGES/messages.mo
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-sqlite test-postgres bench translations extract-messages chromium clean
+.PHONY: run test test-sqlite test-postgres bench translations extract-messages chromium fonts clean
 
 ## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
 ## in local mode (a local Stripe server in the same process; test cards only, no real money)
-run: $(VENV)/.dev $(MO)
+run: $(VENV)/.dev $(MO) fonts
 	$(FLASK) db upgrade
 	$(FLASK) fund seed-demo --if-empty
 	$(FLASK) fund run-local --port 5000
@@ -21,11 +21,11 @@ run: $(VENV)/.dev $(MO)
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)
 test: test-sqlite test-postgres
 
-test-sqlite: $(VENV)/.dev $(MO) $(AXE) chromium
+test-sqlite: $(VENV)/.dev $(MO) $(AXE) chromium fonts
 	@echo "== test suite on SQLite =="
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: $(VENV)/.dev $(MO) $(AXE) chromium
+test-postgres: $(VENV)/.dev $(MO) $(AXE) chromium fonts
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
 		FUNDAPP_TEST_DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest $(PYTEST_ARGS); \
@@ -60,6 +60,13 @@ chromium:
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 		else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# Every PDF embeds DejaVu Sans Condensed, and Droid Sans Fallback for Chinese, Japanese and Korean (reports/fonts.py).
+FONT_FILES := /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf
+fonts:
+	@for f in $(FONT_FILES); do test -f $$f && continue; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q fonts-dejavu-extra fonts-droid-fallback && break; \
+		else echo "The PDFs need $$f: sudo apt-get install fonts-dejavu-extra fonts-droid-fallback" >&2; exit 1; fi; done
 
 $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

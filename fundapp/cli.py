@@ -489,7 +489,7 @@ def check_books_command(repair):
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
 @click.option("--month", help="monthly: the month (YYYY-MM); this month when not given.")
 @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
-              help="members: the report's language.")
+              help="monthly and members: the report's language.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
 def report_command(kind, start, end, month, lang, output):
     """Write a PDF: the journal by account, the trial balance (at --to), the statement of activities, the

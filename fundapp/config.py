@@ -194,5 +194,12 @@ def check_settings(settings: dict) -> None:
         # (fundapp.funds.services.receipt_placeholders), and the fund page says so.
         if not settings.get("REDIS_URL"):
             raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
+        from reports import fonts
+
+        try:  # receipts are made in the worker, long after a deploy: a missing font is found now, not then
+            for name in fonts.FILES:
+                fonts.font_path(name)
+        except fonts.FontMissing as exc:
+            raise ConfigError(str(exc)) from exc
         settings["SESSION_COOKIE_SECURE"] = True
         settings["REMEMBER_COOKIE_SECURE"] = True

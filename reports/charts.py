@@ -18,11 +18,12 @@ from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
+from reports import fonts
 from reports.style import BRAND, amount_text
 
 WIDTH, HEIGHT = 480, 240
 PALETTE = (BRAND, colors.HexColor("#1f5f8b"), colors.HexColor("#6b8e23"), colors.HexColor("#8c6d1f"))
-FONT = "Helvetica"
+FONT, BOLD = fonts.REGULAR, fonts.BOLD
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ def axis_label(cents: float) -> str:
 
 
 def _drawing(title: str) -> Drawing:
+    fonts.register()
     drawing = Drawing(WIDTH, HEIGHT)
-    drawing.add(String(10, HEIGHT - 16, title, fontName=f"{FONT}-Bold", fontSize=11, fillColor=colors.black))
+    drawing.add(String(10, HEIGHT - 16, title, fontName=BOLD, fontSize=11, fillColor=colors.black))
     return drawing
 
 
@@ -141,9 +143,10 @@ def svg(chart: Chart) -> str:
     forbids inline styles.
     """
     text = _STYLE.sub(_attributes, renderSVG.drawToString(chart.drawing))
-    # The PDF's built-in font names mean nothing to a browser: name the same faces in CSS terms.
-    text = text.replace('font-family="Helvetica-Bold"', 'font-family="Helvetica, Arial, sans-serif" font-weight="bold"')
-    text = text.replace('font-family="Helvetica"', 'font-family="Helvetica, Arial, sans-serif"')
+    # The PDF's font names mean nothing to a browser: name the same faces in CSS terms.
+    text = text.replace(f'font-family="{BOLD}"', 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" '
+                                                  'font-weight="bold"')
+    text = text.replace(f'font-family="{FONT}"', 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"')
     text = text.replace("<title>...</title>", f"<title id=\"chart-title\">{escape(chart.title)}</title>", 1)
     text = text.replace("<desc>...</desc>", f"<desc id=\"chart-desc\">{escape(chart.description)}</desc>", 1)
     return text.replace("<svg ", '<svg role="img" aria-labelledby="chart-title chart-desc" ', 1)

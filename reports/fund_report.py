@@ -13,6 +13,23 @@ from reportlab.platypus import KeepTogether, Spacer
 
 from reports.style import DocumentInfo, paragraph, render_document, tables
 
+#: Room a section needs below its heading to start on a page: the table's header and a few rows.
+START_ROOM = 72
+
+
+class _KeepWithStart(KeepTogether):
+    """A heading with its table: the whole table on the next page when it fits on one, as KeepTogether
+    does; a table longer than any page starts right here when its heading and first rows fit, instead of
+    leaving the page above it empty but for what came before (a register's first page held only its title)."""
+
+    def split(self, aW, aH):
+        if getattr(self, "_wrapInfo", None) != (aW, aH):
+            self.wrap(aW, aH)
+        frame = getattr(self, "_frame", None)
+        if frame is not None and self._H > frame._height and aH >= self._H0 + START_ROOM:
+            return self._content[:]
+        return super().split(aW, aH)
+
 
 @dataclass(frozen=True)
 class Section:
@@ -39,7 +56,7 @@ def render_report(info: DocumentInfo, intro: str, sections: list[Section]) -> by
             body = tables(section.header, section.rows, col_widths=section.col_widths,
                           numeric_cols=section.numeric_cols, total_row=section.total_row)
         # A heading never ends a page alone: it keeps company with the start of its table.
-        story.append(KeepTogether(head + body[:1]))
+        story.append(_KeepWithStart(head + body[:1]))
         story.extend(body[1:])
         for chart in section.charts:
             story += [Spacer(1, 8), chart]

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from babel.dates import format_date
 
-from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,16 @@ def render_case_file(data: CaseFileData) -> bytes:
 AWARD_TEXT = {
     "en": {"title": "Your hardship grant", "dear": "Dear {name},",
            "body": "The trustees of {legal} approved a grant of {amount} for {purpose} (application #{case}).",
-           "partial": "You asked for {asked}. {note}", "payee": "It will be paid to {payee}.",
-           "close": "In solidarity, the trustees of {fund}"},
+           "partial": "You asked for {asked}. {note}", "payee": "To be paid to {payee}.",
+           "paid": "Paid to {payee}.",
+           "part_paid": "Paid to {payee} so far: {paid}. The rest, {rest}, is to be paid to {payee}.",
+           "close": "In solidarity, the trustees of {fund}", "signed": "For {legal}: {signatory}"},
     "es": {"title": "Tu ayuda por dificultades", "dear": "Estimada o estimado {name}:",
            "body": "Los fideicomisarios de {legal} aprobaron una ayuda de {amount} para {purpose} (solicitud n.º {case}).",
            "partial": "Pediste {asked}. {note}", "payee": "Se pagará a {payee}.",
-           "close": "En solidaridad, los fideicomisarios de {fund}"},
+           "paid": "Se pagó a {payee}.",
+           "part_paid": "Se pagaron hasta ahora {paid} a {payee}. El resto, {rest}, se pagará a {payee}.",
+           "close": "En solidaridad, los fideicomisarios de {fund}", "signed": "Por {legal}: {signatory}"},
 }
 
 
@@ -113,6 +117,15 @@ class AwardLetterData:
     decided_on: date
     #: The fund's time zone: the letter is stamped at the start of ``decided_on`` there.
     time_zone: tzinfo = timezone.utc
+    #: What has been paid (voided payments left out); once it reaches the amount approved the letter says
+    #: "Paid to", before that "To be paid to".
+    amount_paid_cents: int = 0
+    #: The fund's postal address (lines joined by newlines) and who signs for it; printed when set.
+    postal_address: str = ""
+    signatory_name: str = ""
+    signatory_title: str = ""
+    #: The footer's words, in the member's language.
+    page_words: PageWords = PageWords()
 
 
 def render_award_letter(data: AwardLetterData) -> bytes:
@@ -120,6 +133,7 @@ def render_award_letter(data: AwardLetterData) -> bytes:
     locale = "es_US" if data.language == "es" else "en_US"
     amount = f"{amount_text(data.amount_approved_cents)} {data.currency}"
     flow = [paragraph(text["title"], "title"),
+            *[paragraph(line, "small") for line in data.postal_address.splitlines() if line.strip()],
             paragraph(format_date(data.decided_on, "long", locale=locale)),
             paragraph(text["dear"].format(name=data.member_name)),
             paragraph(text["body"].format(legal=data.legal_name, amount=amount, purpose=data.purpose,
@@ -127,10 +141,21 @@ def render_award_letter(data: AwardLetterData) -> bytes:
     if data.amount_approved_cents < data.amount_requested_cents:
         flow.append(paragraph(text["partial"].format(
             asked=f"{amount_text(data.amount_requested_cents)} {data.currency}", note=data.note)))
-    flow += [paragraph(text["payee"].format(payee=data.payee)), paragraph(text["close"].format(fund=data.fund_name))]
+    if data.amount_paid_cents >= data.amount_approved_cents > 0:
+        flow.append(paragraph(text["paid"].format(payee=data.payee)))
+    elif data.amount_paid_cents > 0:
+        flow.append(paragraph(text["part_paid"].format(
+            payee=data.payee, paid=f"{amount_text(data.amount_paid_cents)} {data.currency}",
+            rest=f"{amount_text(data.amount_approved_cents - data.amount_paid_cents)} {data.currency}")))
+    else:
+        flow.append(paragraph(text["payee"].format(payee=data.payee)))
+    flow.append(paragraph(text["close"].format(fund=data.fund_name)))
+    if data.signatory_name.strip():
+        signatory = ", ".join(part for part in (data.signatory_name.strip(), data.signatory_title.strip()) if part)
+        flow.append(paragraph(text["signed"].format(legal=data.legal_name, signatory=signatory)))
     info = DocumentInfo(fund_name=data.fund_name, title=text["title"], period=f"#{data.case_id}",
                         generated_at=datetime(data.decided_on.year, data.decided_on.month, data.decided_on.day, tzinfo=data.time_zone),
-                        currency=data.currency)
+                        currency=data.currency, words=data.page_words)
     return render_document(info, flow)
 
 

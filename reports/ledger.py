@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
+from reports import fonts
 from reports.style import (BRAND, MARGIN, PAGE_COUNT_FORM, DocumentInfo, amount_text, draw_frame, paragraph,
                            render_document, tables)
 
@@ -185,7 +186,7 @@ PAGE_WIDTH, PAGE_HEIGHT = LETTER
 TOP = PAGE_HEIGHT - 0.85 * 72
 BOTTOM = 0.8 * 72
 ROW = 11.0
-FONT, BOLD, SIZE = "Helvetica", "Helvetica-Bold", 8
+FONT, BOLD, SIZE = fonts.REGULAR, fonts.BOLD, 8
 #: Right edges of the numeric columns and left edges of the text ones, in points.
 X_DATE, X_ENTRY, X_MEMO = MARGIN, MARGIN + 52, MARGIN + 96
 X_DEBIT, X_CREDIT, X_BALANCE = PAGE_WIDTH - MARGIN - 150, PAGE_WIDTH - MARGIN - 75, PAGE_WIDTH - MARGIN
@@ -195,12 +196,16 @@ MEMO_WIDTH = X_DEBIT - 70 - X_MEMO
 def _fit(text: str, width: float, font: str = FONT) -> str:
     """Cut ``text`` with an ellipsis so it fits ``width`` points on one line."""
     text = " ".join(text.split())
-    if stringWidth(text, font, SIZE) <= width:
+    if text.isascii():
+        measure = lambda piece: stringWidth(piece, font, SIZE)  # noqa: E731 # one font: the fast way
+    else:
+        measure = lambda piece: fonts.width(fonts.runs(piece, font), SIZE)  # noqa: E731
+    if measure(text) <= width:
         return text
     low, high = 0, len(text)
     while low < high:  # the longest prefix that fits with the ellipsis
         mid = (low + high + 1) // 2
-        if stringWidth(text[:mid] + "…", font, SIZE) <= width:
+        if measure(text[:mid] + "…") <= width:
             low = mid
         else:
             high = mid - 1
@@ -243,12 +248,10 @@ class _JournalWriter:
         if self.page == 1:
             c = self.canvas
             c.setFillColor(BRAND)
-            c.setFont(BOLD, 16)
-            c.drawString(MARGIN, self.y - 14, self.info.title)
+            fonts.draw(c, MARGIN, self.y - 14, self.info.title, BOLD, 16)
             c.setFillColor(colors.black)
-            c.setFont(FONT, 9)
-            c.drawString(MARGIN, self.y - 30, f"Period: {self.info.period}. Amounts in {self.info.currency}. "
-                                              "Balances are on each account's normal side: debit for assets")
+            fonts.draw(c, MARGIN, self.y - 30, f"Period: {self.info.period}. Amounts in {self.info.currency}. "
+                                               "Balances are on each account's normal side: debit for assets", FONT, 9)
             c.drawString(MARGIN, self.y - 41, "and expenses, credit for liabilities, income and equity.")
             self.y -= 54
         self.row(["Date", "Entry", "Memo"], ["Debit", "Credit", "Balance"], font=BOLD, rule=True)
@@ -265,8 +268,12 @@ class _JournalWriter:
         base = self.y - ROW + 3
         c.setFont(font, SIZE)
         for x, text in zip((X_DATE, X_ENTRY, X_MEMO), left):
-            if text:
+            if not text:
+                continue
+            if text.isascii():
                 c.drawString(x, base, text)
+            else:  # a name in another script: each character in a font that has it
+                fonts.draw(c, x, base, text, font, SIZE)
         for x, text in zip((X_DEBIT, X_CREDIT, X_BALANCE), right):
             if text:
                 c.drawRightString(x, base, text)
@@ -282,6 +289,7 @@ def render_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Itera
     ``openings`` names every account (debit-positive balance before the period);
     ``lines`` is consumed once, in order, so it can be a database cursor.
     """
+    fonts.register()
     buffer = io.BytesIO()
     canvas = _CompressingCanvas(buffer, pagesize=LETTER, pageCompression=1, invariant=1)
     canvas.setTitle(f"{info.title} · {info.fund_name}")
@@ -322,7 +330,7 @@ def render_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Itera
     # The page count, referenced from every page's footer, drawn once now that it is known.
     canvas.showPage()
     canvas.beginForm(PAGE_COUNT_FORM)
-    canvas.setFont("Helvetica", 8)
+    canvas.setFont(FONT, 8)
     canvas.setFillColor(colors.grey)
     canvas.drawString(0, 0, str(out.page))
     canvas.endForm()

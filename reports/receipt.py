@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from babel.dates import format_date
 
-from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
 TEXT = {
     "en": {
@@ -107,6 +107,8 @@ class ReceiptData:
     signatory_title: str = ""
     #: The deductibility sentence of an "other" legal form, printed as written (in the fund's own words).
     legal_form_wording: str = ""
+    #: The footer's words, in the donor's language.
+    page_words: PageWords = PageWords()
 
     @property
     def contribution_cents(self) -> int:
@@ -159,7 +161,7 @@ def render(data: ReceiptData) -> bytes:
              else text["title"])
     info = DocumentInfo(fund_name=data.fund_name, title=title,
                         period=text["period"].format(date=data.gift_date.isoformat()),
-                        generated_at=data.issued_at, currency=data.currency)
+                        generated_at=data.issued_at, currency=data.currency, words=data.page_words)
     return render_document(info, [
         paragraph(title, "title"),
         paragraph(data.legal_name, "heading"),

@@ -13,7 +13,7 @@ from babel.dates import format_date
 
 from reports.receipt import TEXT as RECEIPT_TEXT
 from reports.receipt import deductibility_text
-from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
+from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
 TEXT = {
     "en": {"title": "Your gifts in {year}", "intro": "Thank you, {name}. These are your gifts to {legal} in {year}.",
@@ -52,6 +52,8 @@ class StatementData:
     language: str
     gifts: Sequence[StatementGift]
     issued_at: datetime
+    #: The footer's words, in the donor's language.
+    page_words: PageWords = PageWords()
 
     @property
     def total_cents(self) -> int:
@@ -76,7 +78,7 @@ def render(data: StatementData) -> bytes:
     widths = [80, 80, 80, 80, 80, 90] if disputed else [95, 90, 95, 95, 115]
     title = text["title"].format(year=data.year)
     info = DocumentInfo(fund_name=data.fund_name, title=title, period=text["period"].format(year=data.year),
-                        generated_at=data.issued_at, currency=data.currency)
+                        generated_at=data.issued_at, currency=data.currency, words=data.page_words)
     return render_document(info, [
         paragraph(title, "title"),
         paragraph(text["intro"].format(name=data.donor_name, legal=data.legal_name, year=data.year)),

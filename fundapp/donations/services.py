@@ -29,6 +29,7 @@ from fundapp.mail import OutboxMessage, public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.pdf_text import page_words
 from reports import receipt as receipt_pdf
 from reports import statement as statement_pdf
 
@@ -670,7 +671,7 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
         receipt_pdf.TEXT else "en", issued_at=clock.local(fund, donation.settled_at), postal_address=fund.postal_address,
         signatory_name=fund.signatory_name, signatory_title=fund.signatory_title,
-        legal_form_wording=fund.legal_form_wording)
+        legal_form_wording=fund.legal_form_wording, page_words=page_words(donation.language))
 
 
 def receipt_for(fund: Fund, donation: Donation) -> bytes:
@@ -891,7 +892,8 @@ def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
         language=language, issued_at=datetime(year + 1, 1, 1, tzinfo=clock.zone(fund)),
         gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents,
                                            d.disputed_cents)
-               for d in sorted(gifts, key=lambda d: (d.received_on, d.id))]))
+               for d in sorted(gifts, key=lambda d: (d.received_on, d.id))],
+        page_words=page_words(language)))
 
 
 def donors_due_a_statement(fund: Fund, year: int) -> list[int]:

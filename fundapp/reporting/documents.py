@@ -1,9 +1,9 @@
 """The fund's reports as PDFs: the books' figures handed to ``reports.fund_report`` as plain values.
 
 Shared by the reports page and ``flask fund report``, so both give the same file.
-The board report, the grants register and the donor list are for the trustees and
-the auditor (English, like the ledger PDFs); the members' report is anonymised and
-comes in the reader's language.
+The grants register and the donor list are for the trustees and the auditor
+(English, like the ledger PDFs); the board report comes in the reader's language,
+and so does the members' report, which is anonymised.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from fundapp.applications.models import Application
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.pdf_text import LANGUAGES, page_words
 from fundapp.reporting import charts, exports, figures
 from fundapp.reporting.privacy import MINIMUM_GROUP
 from reports.fund_report import Section, render_report
@@ -45,71 +46,85 @@ def month_span(month: str, today: date) -> tuple[date, date]:
     return start, min(date(year, number, calendar.monthrange(year, number)[1]), today)
 
 
-def _info(fund: Fund, kind: str, period: str, generated_at: datetime | None, title: str | None = None):
+def _info(fund: Fund, kind: str, period: str, generated_at: datetime | None, title: str | None = None,
+          language: str = "en"):
     return DocumentInfo(fund_name=fund.name, title=title or TITLES[kind], period=period, currency=fund.currency,
-                        generated_at=clock.local(fund, generated_at))
+                        generated_at=clock.local(fund, generated_at), words=page_words(language))
 
 
-def _by(groups: list[tuple[str, int, int]], name=lambda key: key) -> list[list[str]]:
+def _by(groups: list[tuple[str, int, int]], name=lambda key: key, total: str = "Total") -> list[list[str]]:
     """grants_by's groups as table rows, with a total row."""
     return [[name(key), str(count), amount_text(cents)] for key, count, cents in groups] + \
-        [["Total", str(sum(count for _k, count, _c in groups)), amount_text(sum(cents for _k, _n, cents in groups))]]
+        [[total, str(sum(count for _k, count, _c in groups)), amount_text(sum(cents for _k, _n, cents in groups))]]
 
 
-def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime | None = None) -> bytes:
-    """The board's month: the dashboard's figures and charts at the month's end, the statement of
-    activities, and the month's grants by category and by worksite."""
+def monthly_report(fund: Fund, month: str, today: date, generated_at: datetime | None = None,
+                   language: str = "en") -> bytes:
+    """The board's month, in ``language``: the dashboard's figures and charts at the month's end, the
+    statement of activities, and the month's grants by category and by worksite."""
     start, end = month_span(month, today)
+    with force_locale(language if language in LANGUAGES else "en"):
+        return _monthly_report(fund, month, start, end, generated_at, language)
+
+
+def _monthly_report(fund: Fund, month: str, start: date, end: date, generated_at: datetime | None,
+                    language: str) -> bytes:
     found = figures.dashboard(fund, end)
     moved = ledger.period_totals(fund, start, end)
     activities = ledger.activities(fund, start, end)
-    runway = found.runs_dry_on.isoformat() if found.runs_dry_on else "no grants in the last 4 weeks"
+    runway = found.runs_dry_on.isoformat() if found.runs_dry_on else _("no grants in the last 4 weeks")
     summary = [
-        ["Available to grant", amount_text(found.available_cents)],
-        ["Cash on hand", amount_text(found.cash_cents)],
-        ["   at Stripe", amount_text(found.stripe_cents)],
-        ["   in the bank", amount_text(found.bank_cents)],
-        ["   received, not yet deposited", amount_text(found.undeposited_cents)],
-        ["Approved, not yet paid", amount_text(found.committed_cents)],
-        ["Kept in reserve", amount_text(found.reserve_cents)],
-        ["Gifts in the month (less refunds)", amount_text(-moved.get(figures.GIFTS, 0))],
-        ["Grants approved in the month", amount_text(moved.get(figures.GRANTS, 0))],
-        ["Average grants a week (last 4 weeks)", amount_text(found.weekly_spend_cents)],
-        ["Money available lasts until (no new gifts)", runway],
+        [_("Available to grant"), amount_text(found.available_cents)],
+        [_("Cash on hand"), amount_text(found.cash_cents)],
+        ["   " + _("at Stripe"), amount_text(found.stripe_cents)],
+        ["   " + _("in the bank"), amount_text(found.bank_cents)],
+        ["   " + _("received, not yet deposited"), amount_text(found.undeposited_cents)],
+        [_("Approved, not yet paid"), amount_text(found.committed_cents)],
+        [_("Kept in reserve"), amount_text(found.reserve_cents)],
+        [_("Gifts in the month (less refunds)"), amount_text(-moved.get(figures.GIFTS, 0))],
+        [_("Grants approved in the month"), amount_text(moved.get(figures.GRANTS, 0))],
+        [_("Average grants a week (last 4 weeks)"), amount_text(found.weekly_spend_cents)],
+        [_("Money available lasts until (no new gifts)"), runway],
     ]
     revenue = sum(cents for _n, cents in activities.revenue)
     expenses = sum(cents for _n, cents in activities.expenses)
     statement = ([[name, amount_text(cents)] for name, cents in activities.revenue] +
-                 [["Total revenue", amount_text(revenue)]] +
+                 [[_("Total revenue"), amount_text(revenue)]] +
                  [[name, amount_text(cents)] for name, cents in activities.expenses] +
-                 [["Total expenses", amount_text(expenses)], ["Change in net assets", amount_text(revenue - expenses)],
-                  ["Net assets at the start", amount_text(activities.net_assets_start_cents)]] +
-                 [[f"Equity entry: {name}", amount_text(cents)] for name, cents in activities.equity] +
-                 [["Net assets at the end", amount_text(activities.net_assets_end_cents)]])
+                 [[_("Total expenses"), amount_text(expenses)],
+                  [_("Change in net assets"), amount_text(revenue - expenses)],
+                  [_("Net assets at the start"), amount_text(activities.net_assets_start_cents)]] +
+                 [[_("Equity entry: %(name)s", name=name), amount_text(cents)] for name, cents in activities.equity] +
+                 [[_("Net assets at the end"), amount_text(activities.net_assets_end_cents)]])
     weekly, cash, categories = (charts.gifts_and_grants(found.weeks), charts.cash_on_hand(found.weeks),
                                 charts.grants_by_category(found.categories))
     sections = [
-        Section(f"The fund at {end.isoformat()}", header=["Figure", f"Amount ({fund.currency})"], rows=summary,
+        Section(_("The fund at %(date)s", date=end.isoformat()),
+                header=[_("Figure"), _("Amount (%(currency)s)", currency=fund.currency)], rows=summary,
                 numeric_cols=(1,), col_widths=[300, 150]),
-        Section("Gifts, grants and cash, week by week", note=weekly.description, charts=[weekly.drawing, cash.drawing]),
-        Section("Statement of activities", note=f"{start.isoformat()} to {end.isoformat()}",
-                header=["", f"Amount ({fund.currency})"], rows=statement, numeric_cols=(1,), col_widths=[300, 150]),
-        Section("Grants approved in the month by category", header=["Category", "Grants", "Amount"],
+        Section(_("Gifts, grants and cash, week by week"), note=weekly.description,
+                charts=[weekly.drawing, cash.drawing]),
+        Section(_("Statement of activities"),
+                note=_("%(start)s to %(end)s", start=start.isoformat(), end=end.isoformat()),
+                header=["", _("Amount (%(currency)s)", currency=fund.currency)], rows=statement, numeric_cols=(1,),
+                col_widths=[300, 150]),
+        Section(_("Grants approved in the month by category"), header=[_("Category"), _("Grants"), _("Amount")],
                 rows=_by(figures.grants_by(fund, Application.category, since=start, until=end),
-                         lambda key: str(category_name(key))), numeric_cols=(1, 2),
+                         lambda key: str(category_name(key)), _("Total")), numeric_cols=(1, 2),
                 total_row=True),
-        Section("Grants approved in the month by worksite", header=["Worksite", "Grants", "Amount"],
+        Section(_("Grants approved in the month by worksite"), header=[_("Worksite"), _("Grants"), _("Amount")],
                 rows=_by(figures.grants_by(fund, Member.worksite, since=start, until=end),
-                         lambda key: key or "(none)"), numeric_cols=(1, 2), total_row=True),
-        Section("Grants by category since the fund began", note=categories.description, header=categories.header,
+                         lambda key: key or _("(none)"), _("Total")), numeric_cols=(1, 2), total_row=True),
+        Section(_("Grants by category since the fund began"), note=categories.description, header=categories.header,
                 rows=categories.rows, numeric_cols=(1, 2), charts=[categories.drawing]),
     ]
     if found.queue_count:
-        sections.append(Section("Waiting for a decision", note=(
-            f"{found.queue_count} applications asking for {amount_text(found.queue_cents)} {fund.currency} in all "
-            f"(at the report's printing).")))
-    return render_report(_info(fund, "monthly", month, generated_at),
-                         "Figures come from the fund's books. Amounts are in " + fund.currency + ".", sections)
+        sections.append(Section(_("Waiting for a decision"), note=_(
+            "%(count)s applications asking for %(amount)s in all (at the report's printing).",
+            count=found.queue_count, amount=f"{amount_text(found.queue_cents)} {fund.currency}")))
+    return render_report(_info(fund, "monthly", month, generated_at, _("Monthly report to the board"), language),
+                         _("Figures come from the fund's books. Amounts are in %(currency)s.", currency=fund.currency),
+                         sections)
 
 
 def members_report(fund: Fund, today: date, language: str = "en", generated_at: datetime | None = None) -> bytes:
@@ -130,7 +145,8 @@ def members_report(fund: Fund, today: date, language: str = "en", generated_at: 
                                     rows=periods.rows, numeric_cols=(1, 2), charts=[periods.drawing]))
         intro = _("No name, worksite or single grant appears in this report. Any group of fewer than %(n)s "
                   "grants is merged with others, so no striker can be identified.", n=MINIMUM_GROUP)
-        return render_report(_info(fund, "members", today.isoformat(), generated_at, _("Report for members")),
+        return render_report(_info(fund, "members", today.isoformat(), generated_at, _("Report for members"),
+                                   language),
                              intro, sections)
 
 
@@ -174,7 +190,8 @@ def report_pdf(fund: Fund, kind: str, today: date, *, month: str | None = None, 
     """One of KINDS, with what it needs: the month for the board (this month when None), the language for
     members, dates for the register. What the reports page and ``flask fund report`` both call."""
     if kind == "monthly":
-        return monthly_report(fund, month if month is not None else today.strftime("%Y-%m"), today)
+        return monthly_report(fund, month if month is not None else today.strftime("%Y-%m"), today,
+                              language=language)
     if kind == "members":
         return members_report(fund, today, language if language in ("en", "es") else "en")
     if kind == "register":

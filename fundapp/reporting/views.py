@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 
-from flask_babel import ngettext
+from flask_babel import get_locale, ngettext
 
 from fundapp.accounts.models import Role
 from fundapp.donations import services as donations
@@ -126,7 +126,8 @@ def report_pdf(kind):
     today = clock.today(fund)
     try:
         pdf = documents.report_pdf(fund, kind, today, month=request.args.get("month", ""),
-                                   language=request.args.get("lang", "en"), start=date_arg("from"), end=date_arg("to"))
+                                   language=request.args.get("lang") or str(get_locale() or "en"),
+                                   start=date_arg("from"), end=date_arg("to"))
     except documents.ReportRequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("reporting.reports"))

@@ -11,6 +11,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
+from fundapp.pdf_text import page_words
 from fundapp.review.models import Approval, GrantPayment, Relationship
 from reports.grants import (AwardLetterData, BatchSheetData, CaseFileData, render_award_letter,
                             render_batch_sheet, render_case_file)
@@ -98,10 +99,17 @@ def award_letter(fund: Fund, application: Application) -> bytes:
     language = applicant.language if applicant.language in ("en", "es") else "en"
     with force_locale(language):
         purpose = category_name(application.category).lower()
+    # Once paid, the letter names who the payments went to (as recorded on them), not who was asked for.
+    paid_to = list(dict.fromkeys(db.session.scalars(
+        db.select(GrantPayment.payee_name).filter_by(application_id=application.id, voided_at=None)
+        .order_by(GrantPayment.id))))
     return render_award_letter(AwardLetterData(
         fund_name=fund.name, legal_name=fund.legal_name, case_id=application.id, member_name=applicant.name,
         purpose=purpose, amount_approved_cents=application.amount_approved_cents,
-        amount_requested_cents=application.amount_requested_cents, payee=_payee(application, applicant),
+        amount_requested_cents=application.amount_requested_cents,
+        payee=", ".join(paid_to) if paid_to and application.amount_paid_cents else _payee(application, applicant),
+        amount_paid_cents=application.amount_paid_cents, postal_address=fund.postal_address,
+        signatory_name=fund.signatory_name, signatory_title=fund.signatory_title, page_words=page_words(language),
         note=application.decision_reason, currency=fund.currency, language=language,
         decided_on=clock.local_date(fund, approved.created_at if approved else application.updated_at),
         time_zone=clock.zone(fund)))
