@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 import pytest
 from pypdf import PdfReader
 
+from fundapp.funds import clock
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
@@ -192,8 +193,8 @@ def _paid_grant(fund, create_user, *, language="es"):
     db.session.add(application)
     db.session.flush()
     donations.record_offline_gift(fund, name=NAME, email="", amount_cents=100_000, method="cheque",
-                                  received_on=date.today(), reference="9", notify=False)
-    review.approve(fund, application, 30_000, actor=tom, decided_on=date.today())
+                                  received_on=clock.today(fund), reference="9", notify=False)
+    review.approve(fund, application, 30_000, actor=tom, decided_on=clock.today(fund))
     db.session.commit()
     return application, tom
 
@@ -206,7 +207,7 @@ def test_the_award_letter_from_the_books_names_who_was_paid_in_the_members_langu
     with app.test_request_context():
         before = read(review_documents.award_letter(fund, application))[0][0]
         review.record_payment(fund, application, amount_cents=30_000, method="cheque", reference="7",
-                              paid_on=date.today(), actor=tom)
+                              paid_on=clock.today(fund), actor=tom)
         db.session.commit()
         after_pdf = review_documents.award_letter(fund, application)
     after = check_scripts(after_pdf)
@@ -232,7 +233,7 @@ def test_the_donor_list_and_register_print_names_in_any_script_with_rows_on_the_
 
 def test_the_board_report_and_its_footer_come_in_spanish(app, fund, create_user):
     _paid_grant(fund, create_user)
-    today = date.today()
+    today = clock.today(fund)
     with app.test_request_context():
         pdf = documents.report_pdf(fund, "monthly", today, month=today.strftime("%Y-%m"), language="es")
         english = documents.report_pdf(fund, "monthly", today, month=today.strftime("%Y-%m"), language="en")
