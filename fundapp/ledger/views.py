@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,7 +10,7 @@ from flask_login import current_user
 
 from fundapp.accounts.models import Role
 from fundapp.accounts.views import show_error
-from fundapp.extensions import db
+from fundapp.extensions import db, utcnow
 from fundapp.funds.services import current_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
@@ -26,10 +27,14 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
     fund = current_fund()
     as_of = date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
+    today = utcnow().date()
+    recent = [f"{date(today.year - (today.month <= n), (today.month - n - 1) % 12 + 1, 1):%Y-%m}" for n in range(3)]
+    closed = ledger.closed_months(fund)
+    checks = [(month, ledger.close_checks(fund, month)) for month in recent if month not in closed]
     return render_template(
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
         total_debit=sum(line.debit_cents for line in lines), total_credit=sum(line.credit_cents for line in lines),
-        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund),
+        available=ledger.available_to_grant(fund, as_of), closed=closed, checks=checks,
         kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None, prefix="close"),
         reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
@@ -49,13 +54,22 @@ def _period_change(form, change, done: str, form_name: str):
     return index(**{form_name: form}), 422
 
 
+def _close(form) -> None:
+    """Close the month, unless a domain sees work left in it (the bank statement not reconciled) and the
+    treasurer did not say to close it anyway."""
+    fund = current_fund()
+    month = ledger.parse_month(form.month.data)
+    unready = [check["summary"] for check in ledger.close_checks(fund, month).values() if not check["ready"]]
+    if unready and not form.not_reconciled_ok.data:
+        raise ledger.LedgerError(" ".join(unready) + " " + _("Finish it first, or tick the box to close the month "
+                                                               "anyway (the close records it)."))
+    ledger.close_month(fund, month, actor=current_user)
+
+
 @bp.post("/close-month")
 @roles_required(Role.TREASURER)
 def close_month():
-    return _period_change(
-        CloseMonthForm(prefix="close"),
-        lambda form: ledger.close_month(current_fund(), form.month.data, actor=current_user),
-        _("%(month)s is closed."), "close_form")
+    return _period_change(CloseMonthForm(prefix="close"), _close, _("%(month)s is closed."), "close_form")
 
 
 @bp.post("/reopen-month")
