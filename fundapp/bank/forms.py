@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, ValidationError
 
@@ -16,11 +17,13 @@ COLUMN = [Optional(), Length(max=100)]
 class ImportStatementForm(FlaskForm):
     statement = FileField(_l("Statement file"), validators=[FileRequired(_l("Choose the statement file."))],
                           description=_l("OFX or QFX as the bank exports it, or CSV with a header row."))
-    file_format = RadioField(_l("File type"), choices=[("ofx", _l("OFX or QFX")), ("csv", "CSV")], default="ofx")
+    file_format = RadioField(_l("File type"), choices=[SelectChoice("ofx", _l("OFX or QFX")), SelectChoice("csv", "CSV")],
+                             default="ofx")
     date_column = StringField(_l("CSV: the date column"), validators=COLUMN,
                               description=_l("The column's name as the header row writes it."))
     date_format = SelectField(_l("CSV: how dates are written"),
-                              choices=[(pattern, example) for pattern, example in DATE_FORMATS.items()])
+                              choices=[SelectChoice(pattern, example) for pattern, example in DATE_FORMATS.items()],
+                              default="%Y-%m-%d")
     description_column = StringField(_l("CSV: the description column"), validators=COLUMN)
     amount_column = StringField(_l("CSV: the amount column"), validators=COLUMN,
                                 description=_l("Money in positive, money out negative. Leave it empty if the bank "
@@ -53,5 +56,6 @@ class LineActionForm(FlaskForm):
     """Match, split, book or unmatch one line: the CSRF token; the postings chosen come as ``posting`` values."""
 
     kind = SelectField(_l("What the bank line is"),
-                       choices=[("fee", _l("A bank fee (an expense)")), ("interest", _l("Interest (revenue)"))],
+                       choices=[SelectChoice("fee", _l("A bank fee (an expense)")),
+                                SelectChoice("interest", _l("Interest (revenue)"))],
                        validators=[Optional()])
