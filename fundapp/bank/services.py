@@ -598,6 +598,7 @@ def reconcile(fund: Fund, as_of: date) -> Reconciliation:
         BankStatementLine.fund_id == fund.id, BankStatementLine.account_id == bank_account(fund).id,
         BankStatementLine.line_date <= as_of).order_by(BankStatementLine.line_date, BankStatementLine.id))
     for line, recorded_cents in rows:
+        recorded_cents = int(recorded_cents)  # PostgreSQL's sum of BIGINT is NUMERIC
         if line.amount_cents != recorded_cents:
             result.unrecorded.append(OpenLine(line.id, line.line_date, line.amount_cents - recorded_cents,
                                               line.description, line.reference))
