@@ -296,10 +296,15 @@ def audit_anchor_command(output):
 def close_month_command(month):
     """Close the books for MONTH (YYYY-MM): no entry may be dated in it afterwards."""
     try:
-        ledger.close_month(_fund(), month)
+        fund = _fund()
+        unready = [check["summary"] for check in ledger.close_checks(fund, ledger.parse_month(month)).values()
+                   if not check["ready"]]
+        ledger.close_month(fund, month)
     except ledger.LedgerError as exc:
         _fail(str(exc))
     db.session.commit()
+    for summary in unready:
+        click.echo(f"Note: {summary}")
     click.echo(f"Closed {month}.")
 
 
