@@ -412,6 +412,13 @@ def closed_months(fund: Fund) -> list[str]:
     return list(db.session.scalars(db.select(ClosedPeriod.month).filter_by(fund_id=fund.id).order_by(ClosedPeriod.month)))
 
 
+def next_months_to_close(fund: Fund, count: int = 3) -> list[str]:
+    """The oldest ``count`` open months that hold entries: the next ones the treasurer closes."""
+    days = db.session.scalars(db.select(DayTotal.day).where(DayTotal.fund_id == fund.id).distinct())
+    closed = set(closed_months(fund))
+    return sorted({f"{day:%Y-%m}" for day in days} - closed)[:count]
+
+
 def month_snapshot(fund: Fund, month: str) -> dict:
     """The month's books from its postings: {"accounts": {name: {"cents", "postings"}}, "entries", "digest"}."""
     year, number = int(month[:4]), int(month[5:])

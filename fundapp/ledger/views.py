@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,7 +9,7 @@ from flask_login import current_user
 
 from fundapp.accounts.models import Role
 from fundapp.accounts.views import show_error
-from fundapp.extensions import db, utcnow
+from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
@@ -27,14 +26,11 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
     fund = current_fund()
     as_of = date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
-    today = utcnow().date()
-    recent = [f"{date(today.year - (today.month <= n), (today.month - n - 1) % 12 + 1, 1):%Y-%m}" for n in range(3)]
-    closed = ledger.closed_months(fund)
-    checks = [(month, ledger.close_checks(fund, month)) for month in recent if month not in closed]
+    checks = [(month, ledger.close_checks(fund, month)) for month in ledger.next_months_to_close(fund)]
     return render_template(
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
         total_debit=sum(line.debit_cents for line in lines), total_credit=sum(line.credit_cents for line in lines),
-        available=ledger.available_to_grant(fund, as_of), closed=closed, checks=checks,
+        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund), checks=checks,
         kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None, prefix="close"),
         reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
