@@ -339,6 +339,12 @@ def _unmatched():
     return ~db.exists().where(BankMatch.posting_id == Posting.id)
 
 
+def first_day(fund: Fund) -> date | None:
+    """The first day of the first statement imported: bank postings before it are taken as through the bank
+    already (the opening balance the bank and the books agree on)."""
+    return db.session.scalar(db.select(db.func.min(BankImport.period_start)).where(BankImport.fund_id == fund.id))
+
+
 def unmatched_postings(fund: Fund, start: date, end: date) -> list[BookPosting]:
     """Postings on the bank account dated ``start``..``end`` that no bank line accounts for."""
     return _book_postings(fund, JournalEntry.entry_date >= start, JournalEntry.entry_date <= end, _unmatched())
@@ -370,7 +376,8 @@ def suggestions(fund: Fund, line: BankStatementLine, window_days: int = DEFAULT_
         return []
     window = timedelta(days=window_days)
     if candidates is None:
-        candidates = unmatched_postings(fund, line.line_date - window, line.line_date + window)
+        candidates = unmatched_postings(fund, max(line.line_date - window, first_day(fund) or line.line_date),
+                                        line.line_date + window)
     near = [p for p in candidates if abs((p.entry_date - line.line_date).days) <= window_days
             and (p.amount_cents > 0) == (line.amount_cents > 0)]
     found = [Suggestion((p,), _reference_hit(line, p), abs((p.entry_date - line.line_date).days))
@@ -571,16 +578,16 @@ def statement_ending(fund: Fund, as_of: date) -> BankImport | None:
 def reconcile(fund: Fund, as_of: date) -> Reconciliation:
     """The bank reconciliation at the end of ``as_of``: the books' and the bank's balances and what lies between."""
     statement = statement_ending(fund, as_of)
-    first_day = db.session.scalar(db.select(db.func.min(BankImport.period_start)).where(BankImport.fund_id == fund.id))
+    start = first_day(fund)
     result = Reconciliation(as_of=as_of, book_cents=ledger.balance(fund, BANK_ACCOUNT, as_of),
                             bank_cents=statement.ending_balance_cents if statement else None, statement=statement,
-                            first_day=first_day)
-    if first_day is None:
+                            first_day=start)
+    if start is None:
         return result
     # A posting counts as through the bank at as_of when a line dated by then accounts for it.
     cleared_by_then = db.exists().where(BankMatch.posting_id == Posting.id, BankMatch.line_id == BankStatementLine.id,
                                         BankStatementLine.line_date <= as_of)
-    open_postings = _book_postings(fund, JournalEntry.entry_date >= first_day, JournalEntry.entry_date <= as_of,
+    open_postings = _book_postings(fund, JournalEntry.entry_date >= start, JournalEntry.entry_date <= as_of,
                                    ~cleared_by_then)
     # An entry and its reversal that both never reached the bank cancel out (a payment voided before it cleared).
     ids = {p.entry_id for p in open_postings}

@@ -55,7 +55,8 @@ def index(form: ImportStatementForm | None = None):
     window = _window()
     start, end = bank.month_bounds(month)
     lines = bank.lines_in(fund, start, end)
-    candidates = bank.unmatched_postings(fund, start - timedelta(days=window), end + timedelta(days=window))
+    candidates = bank.unmatched_postings(fund, max(start - timedelta(days=window), bank.first_day(fund) or start),
+                                         end + timedelta(days=window))
     rows = [{"line": line, "matched": bank.matched_postings(line),
              "suggestions": bank.suggestions(fund, line, window, candidates),
              "choices": [p for p in candidates if abs((p.entry_date - line.line_date).days) <= window
