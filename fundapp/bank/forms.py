@@ -53,9 +53,5 @@ class ImportStatementForm(FlaskForm):
 
 
 class LineActionForm(FlaskForm):
-    """Match, split, book or unmatch one line: the CSRF token; the postings chosen come as ``posting`` values."""
-
-    kind = SelectField(_l("What the bank line is"),
-                       choices=[SelectChoice("fee", _l("A bank fee (an expense)")),
-                                SelectChoice("interest", _l("Interest (revenue)"))],
-                       validators=[Optional()])
+    """Match, split, book or unmatch one line: only the CSRF token is a field. The postings chosen come as
+    ``posting`` values and the kind booked as ``kind`` (the page's checkboxes and select, checked by the service)."""

@@ -11,10 +11,9 @@ from pypdf import PdfReader
 from fundapp.audit.models import AuditRecord
 from fundapp.bank import documents
 from fundapp.bank import services as bank
-from fundapp.bank.models import BankCsvFormat, BankImport, BankMatch, BankStatementLine
+from fundapp.bank.models import BankImport, BankMatch, BankStatementLine
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from fundapp.ledger.models import JournalEntry
 from tests.bank.conftest import BOOKS_OCTOBER, data, line, posting_for
 
 NOVEMBER_LAYOUT = dict(date_column="Posted Date", date_format="%m/%d/%Y", description_column="Description",
