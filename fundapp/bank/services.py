@@ -615,7 +615,8 @@ def reconcile(fund: Fund, as_of: date) -> Reconciliation:
 def month_status(fund: Fund, month: str) -> dict:
     """The month's reconciliation, for the close: the statement ending in it, the difference there, and how many
     of its bank lines are unmatched. "ready" when a statement ends in the month with a difference of 0 and
-    every line of the month is matched, or when the fund does not reconcile with the bank at all."""
+    every line of the month is matched, or when the fund does not reconcile with the bank at all, or the month
+    ends before its first statement."""
     start, end = month_bounds(month)
     uses_bank = db.session.scalar(db.select(BankImport.id).filter_by(fund_id=fund.id).limit(1)) is not None
     unmatched = db.session.scalar(db.select(db.func.count(BankStatementLine.id)).where(
@@ -627,8 +628,12 @@ def month_status(fund: Fund, month: str) -> dict:
         .limit(1))
     difference = reconcile(fund, statement.period_end).difference_cents if statement is not None else None
     reconciled = statement is not None and difference == 0 and unmatched == 0
+    before_bank = uses_bank and end < first_day(fund)
     if not uses_bank:
         summary = _("No bank statement has been imported: there is nothing to reconcile.")
+    elif before_bank:
+        summary = _("The month ends before the first bank statement imported (from %(first)s): there is nothing "
+                    "to reconcile.", first=first_day(fund).isoformat())
     elif reconciled:
         summary = _("Reconciled with the statement ending %(end)s: every bank line is matched and the difference is "
                     "%(difference)s.", end=statement.period_end.isoformat(), difference=money(0, fund))
@@ -640,7 +645,7 @@ def month_status(fund: Fund, month: str) -> dict:
         summary = _("The bank statement of %(month)s is not reconciled: the difference at %(end)s is %(difference)s "
                     "and %(count)s bank line(s) are not matched.", month=month, end=statement.period_end.isoformat(),
                     difference=money(difference, fund), count=unmatched)
-    return {"ready": reconciled or not uses_bank, "reconciled": reconciled, "month": month,
+    return {"ready": reconciled or not uses_bank or before_bank, "reconciled": reconciled, "month": month,
             "statement_end": statement.period_end.isoformat() if statement else None,
             "difference_cents": difference, "unmatched_lines": int(unmatched), "summary": summary}
 

@@ -250,3 +250,9 @@ def test_the_month_status_tells_the_close_whether_it_is_reconciled(october):
     assert record.after["bank_reconciliation"] == {"ready": True, "reconciled": True, "month": "2026-10",
                                                    "statement_end": "2026-10-31", "difference_cents": 0,
                                                    "unmatched_lines": 0}
+
+
+def test_a_month_before_the_first_statement_has_nothing_to_reconcile(october):
+    status = bank.month_status(october, "2026-09")
+    assert (status["ready"], status["reconciled"]) == (True, False)
+    assert "before the first bank statement imported (from 2026-10-01)" in status["summary"]
