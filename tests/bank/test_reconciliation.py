@@ -256,3 +256,22 @@ def test_a_month_before_the_first_statement_has_nothing_to_reconcile(october):
     status = bank.month_status(october, "2026-09")
     assert (status["ready"], status["reconciled"]) == (True, False)
     assert "before the first bank statement imported (from 2026-10-01)" in status["summary"]
+
+
+def test_the_books_with_a_bank_fee_and_interest_still_export_and_print(october, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fundapp.ledger import documents as ledger_documents
+    from fundapp.ledger import exports
+
+    match_all_october(october)
+    path = tmp_path / "books.beancount"
+    with open(path, "w") as out:
+        exports.write_beancount(october, out)
+    check = subprocess.run([str(Path(sys.executable).parent / "bean-check"), str(path)], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Expenses:BankFees" in path.read_text() and "Income:Interest" in path.read_text()
+    text = pdf_text(ledger_documents.ledger_pdf(october, "activities", date(2026, 10, 1), date(2026, 10, 31)))
+    assert "Expenses:BankFees" in text and "Income:Interest" in text
