@@ -291,11 +291,15 @@ def _refuse_overlap(fund: Fund, account: Account, lines: list[ParsedLine], print
     if repeated:
         raise BankError(_("The file repeats the bank's transaction ids %(ids)s: nothing was imported.",
                           ids=", ".join(repeated[:10])), "file")
-    clash = db.or_(BankStatementLine.fingerprint.in_(prints), BankStatementLine.fitid.in_(fitids)) if fitids else \
-        BankStatementLine.fingerprint.in_(prints)
-    found = list(db.session.scalars(db.select(BankStatementLine).where(
-        BankStatementLine.fund_id == fund.id, BankStatementLine.account_id == account.id, clash)
-        .order_by(BankStatementLine.line_date, BankStatementLine.id)))
+    by_id: dict[int, BankStatementLine] = {}
+    batch = 500  # a long statement asks in parts: SQLite takes at most 32,766 values in one statement
+    for column, values in ((BankStatementLine.fingerprint, prints), (BankStatementLine.fitid, fitids)):
+        for start in range(0, len(values), batch):
+            for row in db.session.scalars(db.select(BankStatementLine).where(
+                    BankStatementLine.fund_id == fund.id, BankStatementLine.account_id == account.id,
+                    column.in_(values[start:start + batch]))):
+                by_id[row.id] = row
+    found = sorted(by_id.values(), key=lambda row: (row.line_date, row.id))
     if found:
         named = "; ".join(_("%(line)s, already in import #%(id)s", id=line.import_id,
                             line=_line_text(fund, line.line_date, line.amount_cents, line.reference, line.description))
