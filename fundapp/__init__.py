@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.applications.views import bp as applications_bp
     from fundapp.audit.views import bp as audit_bp
+    from fundapp.bank.views import bp as bank_bp
     from fundapp.review.views import bp as review_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.portal_views import bp as donor_bp
@@ -133,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(bank_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(donations_bp)
     app.register_blueprint(donations_admin_bp)

@@ -19,6 +19,8 @@ from fundapp.accounts import services
 from fundapp.accounts.models import Member, Role, User
 from fundapp.audit.services import (ANCHOR_PREFIX, BREAKS, AnchorInvalid, anchor_problem, parse_anchor, take_anchor,
                                     verify_chain)
+from fundapp.bank import documents as bank_documents
+from fundapp.bank import services as bank
 from fundapp.config import ConfigError
 from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
@@ -28,6 +30,7 @@ from fundapp.funds.services import get_or_create_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
 from fundapp.mail import deliver_pending
+from fundapp.money import format_cents
 from fundapp.reporting import documents as reporting_documents
 from fundapp.reporting import exports as reporting_exports
 
@@ -294,11 +297,42 @@ def audit_anchor_command(output):
 def close_month_command(month):
     """Close the books for MONTH (YYYY-MM): no entry may be dated in it afterwards."""
     try:
-        ledger.close_month(_fund(), month)
+        fund = _fund()
+        unready = [check["summary"] for check in ledger.close_checks(fund, ledger.parse_month(month)).values()
+                   if not check["ready"]]
+        ledger.close_month(fund, month)
     except ledger.LedgerError as exc:
         _fail(str(exc))
     db.session.commit()
+    for summary in unready:
+        click.echo(f"Note: {summary}")
     click.echo(f"Closed {month}.")
+
+
+@fund_cli.command("import-bank")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "file_format", type=click.Choice(bank.FORMATS),
+              help="csv or ofx (default: from the file's name; .qfx is OFX).")
+def import_bank_command(file, file_format):
+    """Import the bank's statement FILE (OFX/QFX, or CSV read with the column layout last chosen on the bank page)."""
+    fund = _fund()
+    if file_format is None:
+        file_format = "ofx" if file.lower().endswith((".ofx", ".qfx")) else "csv"
+    layout = bank.csv_format(fund) if file_format == "csv" else None
+    if file_format == "csv" and layout is None:
+        _fail("no CSV column layout is saved for this fund: import one CSV statement on the bank page "
+              "(/admin/bank) first, choosing its columns there; this command then reads the same layout.")
+    with open(file, "rb") as source:
+        data = source.read()
+    try:
+        found = bank.import_statement(fund, data, filename=os.path.basename(file), file_format=file_format,
+                                      layout=layout)
+    except bank.BankError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    balance = "unknown" if found.ending_balance_cents is None else format_cents(found.ending_balance_cents, fund.currency)
+    click.echo(f"Imported {found.line_count} bank lines from {found.period_start} to {found.period_end} "
+               f"(ending balance {balance}).")
 
 
 @fund_cli.command("reopen-month")
@@ -449,7 +483,7 @@ def seed_scale_command(donations, grants):
                f"{timings['grants']:.1f} s.")
 
 
-REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS)
+REPORT_KINDS = (*documents.KINDS, *reporting_documents.KINDS, bank_documents.KIND)
 
 
 @fund_cli.command("check-books")
@@ -494,13 +528,17 @@ def check_books_command(repair):
 def report_command(kind, start, end, month, lang, output):
     """Write a PDF: the journal by account, the trial balance (at --to), the statement of activities, the
     statement of financial position (balance-sheet, at --to), the monthly report to the board, the report for
-    members, the grants register or the donor list."""
+    members, the grants register, the donor list or the bank reconciliation (at --to, a statement's last day)."""
     start, end = (start.date() if start else None), (end.date() if end else None)
     fund = _fund()
     today = clock.today(fund)
     try:
         if kind in documents.KINDS:
             pdf, title = documents.ledger_pdf(fund, kind, start, end), documents.TITLES[kind]
+        elif kind == bank_documents.KIND:
+            if end is None:
+                _fail("bank-reconciliation needs --to, the bank statement's last day.")
+            pdf, title = bank_documents.reconciliation_pdf(fund, end), bank_documents.TITLE
         else:
             title = reporting_documents.TITLES[kind]
             pdf = reporting_documents.report_pdf(fund, kind, today, month=month, language=lang, start=start, end=end)

@@ -9,3 +9,4 @@ from fundapp.donations.models import (Deposit, Donation, Donor, MonthlyGift, Rec
 from fundapp.applications.models import (Application, ApplicationDocument, ApplicationMessage,  # noqa: F401
                                          FundRules)
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship  # noqa: F401
+from fundapp.bank.models import BankCsvFormat, BankImport, BankMatch, BankStatementLine  # noqa: F401

@@ -53,6 +53,12 @@ EXPECTED = {
     "ledger.report": {"treasurer"},
     "ledger.close_month": {"treasurer"},
     "ledger.reopen_month": {"treasurer"},
+    "bank.index": {"treasurer"},
+    "bank.import_statement": {"treasurer"},
+    "bank.match": {"treasurer"},
+    "bank.book": {"treasurer"},
+    "bank.unmatch": {"treasurer"},
+    "bank.report": {"treasurer"},
     "audit.index": {"trustee", "treasurer"},
     "donations.donate": PUBLIC,
     "donations.test_checkout": PUBLIC,
@@ -110,7 +116,7 @@ EXPECTED = {
 #: Endpoints that other servers call: no CSRF token, a signature instead (tested in their own files).
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
-URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1,
+URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1, "line_id": 1,
               "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1,
               "name": "weekly", "kind": "donors", "table": "donations"}
 

@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from flask_babel import format_date, gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +82,23 @@ def chart(fund: Fund) -> dict[str, Account]:
             pass
         accounts = {a.name: a for a in db.session.scalars(db.select(Account).filter_by(fund_id=fund.id))}
     return accounts
+
+
+def open_account(fund: Fund, name: str) -> Account:
+    """The fund's account ``name``, opened if it is not yet there (an account beyond the standard chart, such
+    as Expenses:BankFees, opened by the action that first books to it)."""
+    root = name.split(":", 1)[0]
+    if root not in set(AccountType) or ":" not in name or len(name) > 100:
+        raise LedgerError(f"not an account name: {name!r}")
+    accounts = chart(fund)
+    if name not in accounts:
+        try:
+            with db.session.begin_nested():
+                db.session.add(Account(fund_id=fund.id, name=name))
+        except IntegrityError:  # another transaction opened it first
+            pass
+        accounts = chart(fund)
+    return accounts[name]
 
 
 # --- posting and reversing ---------------------------------------------------------------------
@@ -395,6 +412,13 @@ def closed_months(fund: Fund) -> list[str]:
     return list(db.session.scalars(db.select(ClosedPeriod.month).filter_by(fund_id=fund.id).order_by(ClosedPeriod.month)))
 
 
+def next_months_to_close(fund: Fund, count: int = 3) -> list[str]:
+    """The oldest ``count`` open months that hold entries: the next ones the treasurer closes."""
+    days = db.session.scalars(db.select(DayTotal.day).where(DayTotal.fund_id == fund.id).distinct())
+    closed = set(closed_months(fund))
+    return sorted({f"{day:%Y-%m}" for day in days} - closed)[:count]
+
+
 def month_snapshot(fund: Fund, month: str) -> dict:
     """The month's books from its postings: {"accounts": {name: {"cents", "postings"}}, "entries", "digest"}."""
     year, number = int(month[:4]), int(month[5:])
@@ -417,17 +441,32 @@ def month_snapshot(fund: Fund, month: str) -> dict:
     return {"accounts": accounts, "entries": len(entry_ids), "digest": digest.hexdigest()}
 
 
+#: What other domains say about closing a month, by name: ``check(fund, "YYYY-MM") -> dict`` (plain values, with
+#: at least "ready": whether that domain sees nothing left to do, and "summary": a sentence for the treasurer).
+#: The bank reconciliation registers here, so the ledger imports none of the domains above it; the close keeps
+#: each answer (less its summary) in its audit record.
+CLOSE_CHECKS: dict[str, Callable[[Fund, str], dict]] = {}
+
+
+def close_checks(fund: Fund, month: str) -> dict[str, dict]:
+    """Each registered domain's word on closing ``month``."""
+    return {name: check(fund, month) for name, check in sorted(CLOSE_CHECKS.items())}
+
+
 def close_month(fund: Fund, month: str, *, actor=None) -> ClosedPeriod:
-    """Close a month: from now on no entry may be dated in it. Its audit record keeps the month's snapshot."""
+    """Close a month: from now on no entry may be dated in it. Its audit record keeps the month's snapshot, and
+    what ``CLOSE_CHECKS`` said of the month (e.g. whether the bank statement was reconciled, and the difference)."""
     month = parse_month(month)
     if month in closed_months(fund):
         raise LedgerError(_("%(month)s is already closed.", month=month))
     wait_for_writers()  # no booking lands in the month between the snapshot and the close
+    checks = {name: {key: value for key, value in check.items() if key != "summary"}
+              for name, check in close_checks(fund, month).items()}
     period = ClosedPeriod(fund_id=fund.id, month=month, closed_by_id=getattr(actor, "id", None))
     db.session.add(period)
     db.session.flush()
     record_change("ledger.close_month", "period", month, actor=actor, fund_id=fund.id,
-                  after={"closed": True, "snapshot": month_snapshot(fund, month)})
+                  after={"closed": True, "snapshot": month_snapshot(fund, month), **checks})
     return period
 
 

@@ -26,10 +26,11 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
     fund = current_fund()
     as_of = date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
+    checks = [(month, ledger.close_checks(fund, month)) for month in ledger.next_months_to_close(fund)]
     return render_template(
         "ledger/index.html", fund=fund, as_of=as_of, lines=lines,
         total_debit=sum(line.debit_cents for line in lines), total_credit=sum(line.credit_cents for line in lines),
-        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund),
+        available=ledger.available_to_grant(fund, as_of), closed=ledger.closed_months(fund), checks=checks,
         kinds=documents.KINDS, close_form=close_form or CloseMonthForm(formdata=None, prefix="close"),
         reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
@@ -49,13 +50,22 @@ def _period_change(form, change, done: str, form_name: str):
     return index(**{form_name: form}), 422
 
 
+def _close(form) -> None:
+    """Close the month, unless a domain sees work left in it (the bank statement not reconciled) and the
+    treasurer did not say to close it anyway."""
+    fund = current_fund()
+    month = ledger.parse_month(form.month.data)
+    unready = [check["summary"] for check in ledger.close_checks(fund, month).values() if not check["ready"]]
+    if unready and not form.not_reconciled_ok.data:
+        raise ledger.LedgerError(" ".join(unready) + " " + _("Finish it first, or tick the box to close the month "
+                                                               "anyway (the close records it)."))
+    ledger.close_month(fund, month, actor=current_user)
+
+
 @bp.post("/close-month")
 @roles_required(Role.TREASURER)
 def close_month():
-    return _period_change(
-        CloseMonthForm(prefix="close"),
-        lambda form: ledger.close_month(current_fund(), form.month.data, actor=current_user),
-        _("%(month)s is closed."), "close_form")
+    return _period_change(CloseMonthForm(prefix="close"), _close, _("%(month)s is closed."), "close_form")
 
 
 @bp.post("/reopen-month")
