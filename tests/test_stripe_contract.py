@@ -58,6 +58,8 @@ OBJECTS: dict[str, tuple[type, ...]] = {
     "plan": (stripe.Plan,),
     "subscription": (stripe.Subscription,),
     "session": (stripe.checkout.Session,),
+    "buyer": (stripe.checkout.Session.CustomerDetails,),  # checkout_address
+    "address": (stripe.checkout.Session.CustomerDetails.Address,),
     "event": (stripe.Event,),  # a webhook body, parsed: the Event's fields
     "obj": (stripe.Payout, stripe.Dispute),  # _listed_since("payouts" | "disputes")
     "part": (stripe.Balance.Available, stripe.Balance.Pending),  # stripe_balance_cents
@@ -77,6 +79,7 @@ NOT_OBJECTS: dict[str, str] = {
     "config": "the Flask config",
     "function": "the function _stripe_errors wraps",
     "since": "a datetime",
+    "completed": "checkout_address: the session of a verified event as a dict, read through a typed Session",
     "metadata": "our own metadata for Stripe (a dict we send)",
     "params": "the parameters we send",
     "price": "a price_data dict we send",

@@ -94,6 +94,10 @@ class OfflineGiftForm(FlaskForm):
     method = RadioField(_l("Paid by"), default="cheque", choices=[
         SelectChoice("cheque", _l("Cheque")), SelectChoice("cash", _l("Cash"))])
     reference = StringField(_l("Cheque number or other reference"), validators=[Optional(), Length(max=100)])
+    postal_address = TextAreaField(_l("Donor's postal address"), validators=[Optional(), Length(max=500)],
+                                   description=_l("Needed for a gift of $5,000 or more, with the donor's email: the "
+                                                  "IRS asks for the name and address of each donor who gave that "
+                                                  "much in a year (Form 990, Schedule B)."))
     anonymous = BooleanField(_l("Keep the donor's name off public pages"))
     submit = SubmitField(_l("Record the gift"))
 

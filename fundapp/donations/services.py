@@ -32,6 +32,9 @@ from reports import receipt as receipt_pdf
 from reports import statement as statement_pdf
 
 DEDICATIONS = ("", "honor", "memory")
+#: A gift of this much or more (cents) asks for the donor's postal address: Form 990 Schedule B lists each donor
+#: who gave $5,000 or more in the year, with their name and address.
+LARGE_GIFT_CENTS = 500_000
 
 
 class DonationError(ValueError):
@@ -358,17 +361,36 @@ def record_payout(fund: Fund, payout: PayoutFact) -> None:
 OFFLINE_METHODS = ("cheque", "cash")
 
 
+def clean_address(text: str) -> str:
+    """An address as the donor's lines, each trimmed, blank lines dropped."""
+    return "\n".join(line.strip() for line in (text or "").splitlines() if line.strip())[:500]
+
+
 def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int, received_on: date, method: str,
-                        reference: str = "", anonymous: bool = False, language: str = "en", actor=None,
-                        notify: bool = True) -> Donation:
-    """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt."""
+                        reference: str = "", anonymous: bool = False, language: str = "en", postal_address: str = "",
+                        actor=None, notify: bool = True) -> Donation:
+    """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt. A gift of
+    LARGE_GIFT_CENTS or more needs the donor's email (their gifts of the year count together) and address."""
     if method not in OFFLINE_METHODS:
         raise DonationError(_("Choose cheque or cash."), "method")
     if amount_cents <= 0:
         raise DonationError(_("Enter the amount of the gift."), "amount")
     if received_on > utcnow().date():
         raise DonationError(_("The date of the gift cannot be in the future."), "received_on")
+    postal_address = clean_address(postal_address)
+    if amount_cents >= LARGE_GIFT_CENTS:
+        limit = format_cents(LARGE_GIFT_CENTS, fund.currency)
+        if not (email or "").strip():
+            raise DonationError(_("For a gift of %(limit)s or more, enter the donor's email: the IRS lists each "
+                                  "donor's gifts of the year together (Schedule B).", limit=limit), "email")
+        known = db.session.scalar(db.select(Donor.postal_address).filter_by(fund_id=fund.id,
+                                                                             email=email.strip().lower()))
+        if not postal_address and not known:
+            raise DonationError(_("For a gift of %(limit)s or more, enter the donor's postal address: the IRS asks "
+                                  "for it (Form 990, Schedule B).", limit=limit), "postal_address")
     donor = find_or_create_donor(fund, email or "", name, language)
+    if postal_address and donor.email and postal_address != donor.postal_address:
+        donor.postal_address = postal_address
     donation = Donation(
         fund_id=fund.id, donor=donor, status=DonationStatus.SUCCEEDED, frequency=Frequency.ONE_TIME,
         origin=Origin.OFFLINE, method=method, reference=reference.strip()[:100], amount_cents=amount_cents,
@@ -383,7 +405,8 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
                       source_kind="offline.gift", source_id=donation.id, actor=actor,
                       postings=[("Assets:Undeposited", amount_cents), ("Income:Donations", -amount_cents)])
     record_change("donation.offline", "donation", donation.id, actor=actor, fund_id=fund.id,
-                  after={"amount_cents": amount_cents, "method": method, "reference": donation.reference})
+                  after={"amount_cents": amount_cents, "method": method, "reference": donation.reference,
+                         **({"postal_address": "given"} if postal_address and donor.email else {})})
     if notify:
         send_receipt(fund, donation)
     return donation
@@ -517,6 +540,11 @@ def _link_checkout(fund: Fund, session: dict) -> None:
     donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
     if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
         donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
+    address = gateway.checkout_address(session)
+    if address is not None and donation.donor.email and address.text() != donation.donor.postal_address:
+        donation.donor.postal_address = clean_address(address.text())
+        record_change("donor.address", "donor", donation.donor.id, fund_id=fund.id,
+                      after={"postal_address": "from the checkout", "donation": donation.id})
     if (donation.status == DonationStatus.PENDING and session.get("payment_status") == "unpaid"
             and donation.stripe_payment_intent_id
             and gateway.payment_status(donation.stripe_payment_intent_id) == "processing"):

@@ -58,6 +58,7 @@ def checkout_details(fund, donation: Donation) -> dict:
         fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
         email=donation.donor.email, locale=donation.language,
         statement=services.tax_statement(fund, donation.language),
+        billing_address=donation.total_cents >= services.LARGE_GIFT_CENTS,
         success_url=url_for("donations.thanks", token=donation.token, _external=True),
         cancel_url=url_for("donations.donate", again=donation.token, _external=True))
 

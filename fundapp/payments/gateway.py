@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from stripe.params.checkout import (SessionCreateParams, SessionCreateParamsLineItem,
                                         SessionCreateParamsLineItemPriceData)
 
-from fundapp.payments.facts import DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments.facts import (DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, PostalAddress,
+                                    RefundSettled)
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
 SIGNATURE_TOLERANCE = 300
@@ -161,9 +162,11 @@ CUSTOM_TEXT_MAX = 1200
 
 def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
                             gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
-                            success_url: str, cancel_url: str, statement: str = "") -> SessionCreateParams:
+                            success_url: str, cancel_url: str, statement: str = "",
+                            billing_address: bool = False) -> SessionCreateParams:
     """What ``create_checkout_session`` sends: the gift (and the fee cover as its own line), shown as a
-    donation, with ``statement`` (the fund's tax statement) beside the pay button."""
+    donation, with ``statement`` (the fund's tax statement) beside the pay button; with ``billing_address``,
+    Checkout requires the payer's billing address (a large gift: Schedule B lists the donor's address)."""
     def line(label: str, cents: int) -> SessionCreateParamsLineItem:
         price: SessionCreateParamsLineItemPriceData = {"currency": currency.lower(), "unit_amount": cents,
                                                        "product_data": {"name": label}}
@@ -194,6 +197,8 @@ def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency
             raise ValueError(f"the statement for Checkout is {len(statement)} characters; Stripe takes "
                              f"{CUSTOM_TEXT_MAX}")
         params["custom_text"] = {"submit": {"message": statement}}
+    if billing_address:
+        params["billing_address_collection"] = "required"
     return params
 
 
@@ -201,14 +206,29 @@ def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency
 def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
                             gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
                             success_url: str, cancel_url: str, idempotency_key: str,
-                            statement: str = "") -> tuple[str, str | None]:
+                            statement: str = "", billing_address: bool = False) -> tuple[str, str | None]:
     """A Stripe Checkout Session for the gift (see ``checkout_session_params``); returns (id, url)."""
     params = checkout_session_params(
         amount_cents=amount_cents, fee_cover_cents=fee_cover_cents, currency=currency, monthly=monthly,
         gift_label=gift_label, fee_label=fee_label, metadata=metadata, email=email, locale=locale,
-        success_url=success_url, cancel_url=cancel_url, statement=statement)
+        success_url=success_url, cancel_url=cancel_url, statement=statement, billing_address=billing_address)
     session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
     return session.id, session.url
+
+
+def checkout_address(completed: Mapping[str, Any]) -> PostalAddress | None:
+    """The billing address the payer gave at Checkout (``customer_details.address``, asked for large gifts),
+    from the session in a ``checkout.session.completed`` event whose signature was verified; None when it
+    holds none. An address is not money: it is read from the signed event, not fetched back (the local Stripe
+    server has no Checkout Sessions)."""
+    session = stripe.checkout.Session.construct_from(dict(completed), None, stripe_version=API_VERSION)
+    buyer = session.customer_details if "customer_details" in session else None
+    address = buyer.address if buyer is not None and "address" in buyer else None
+    if address is None or not (address.line1 or "").strip():
+        return None
+    return PostalAddress(line1=(address.line1 or "").strip(), line2=(address.line2 or "").strip(),
+                         city=(address.city or "").strip(), state=(address.state or "").strip(),
+                         postal_code=(address.postal_code or "").strip(), country=(address.country or "").strip())
 
 
 @dataclass(frozen=True)
