@@ -534,6 +534,27 @@ def report_command(kind, start, end, month, lang, output):
     click.echo(f"Wrote {title.lower()} ({len(pdf):,} bytes) to {output}.")
 
 
+@fund_cli.command("year-end")
+@click.option("--year", type=click.IntRange(2000, 9999), required=True,
+              help="The fiscal year, by the calendar year it begins in (the fund's fiscal year setting).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, writable=True), required=True,
+              help="The folder to write into (made if missing).")
+def year_end_command(year, output):
+    """Write the year-end pack for the accountant and Form 990 into a folder: the statements of activities and
+    of financial position, the trial balance (PDF and CSV), the grants register, grants to individuals by type
+    of assistance (Schedule I Part III), donors of $5,000 or more with addresses (Schedule B), each recipient's
+    grants, and a README.txt saying what each file serves."""
+    from pathlib import Path
+
+    from fundapp.reporting import year_end
+
+    fund = _fund()
+    start, end = year_end.year_span(fund, year)
+    sizes = year_end.write_year_end(fund, year, Path(output))
+    click.echo(f"Wrote the year-end pack for {year_end.span_label(start, end)} to {output}: {len(sizes)} files "
+               f"({sum(sizes.values()):,} bytes); README.txt says what each serves.")
+
+
 @fund_cli.command("export")
 @click.argument("table", type=click.Choice(list(reporting_exports.TABLES)))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
