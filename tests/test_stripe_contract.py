@@ -59,7 +59,8 @@ OBJECTS: dict[str, tuple[type, ...]] = {
     "subscription": (stripe.Subscription,),
     "session": (stripe.checkout.Session,),
     "buyer": (stripe.checkout.Session.CustomerDetails,),  # checkout_address
-    "address": (stripe.checkout.Session.CustomerDetails.Address,),
+    # _postal: a Checkout Session's or a charge's billing address (the field must exist on both)
+    "address": (stripe.checkout.Session.CustomerDetails.Address, stripe.Charge.BillingDetails.Address),
     "event": (stripe.Event,),  # a webhook body, parsed: the Event's fields
     "obj": (stripe.Payout, stripe.Dispute),  # _listed_since("payouts" | "disputes")
     "part": (stripe.Balance.Available, stripe.Balance.Pending),  # stripe_balance_cents
@@ -154,8 +155,10 @@ def _defined(tree: ast.Module) -> set[str]:
 def _annotation_classes(annotation: ast.expr | None) -> tuple[type, ...]:
     """``stripe.PaymentIntent | None`` -> (stripe.PaymentIntent,)."""
     found: list[type] = []
-    for node in ast.walk(annotation) if annotation is not None else ():
-        if isinstance(node, ast.Attribute):
+    nodes = list(ast.walk(annotation)) if annotation is not None else []
+    inner = {id(node.value) for node in nodes if isinstance(node, ast.Attribute)}  # a.b of a.b.c is not a class
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
             root, names = _chain(node)
             if isinstance(root, ast.Name) and root.id == "stripe":
                 target: object = stripe

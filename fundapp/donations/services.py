@@ -27,7 +27,7 @@ from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage, public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
-from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, PostalAddress, RefundSettled
 from reports import receipt as receipt_pdf
 from reports import statement as statement_pdf
 
@@ -239,6 +239,7 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
     donation.settled_at = utcnow().replace(microsecond=0)
     donation.receipt_year = fact.day.year
     donation.receipt_seq = _next_receipt_seq(fund, fact.day.year)
+    _keep_address(fund, donation, fact.address)
     db.session.flush()
     postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
     if fact.fee_cents:
@@ -529,6 +530,16 @@ def _checkout_donation(fund: Fund, session: dict) -> Donation | None:
     return db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
 
 
+def _keep_address(fund: Fund, donation: Donation, address: PostalAddress | None) -> None:
+    """Keep the billing address a payment carries with its donor (Schedule B lists large donors' addresses); a
+    donor with no email stands for anyone, so keeps none. The audit trail says it changed, not what to."""
+    if address is None or not donation.donor.email or clean_address(address.text()) == donation.donor.postal_address:
+        return
+    donation.donor.postal_address = clean_address(address.text())
+    record_change("donor.address", "donor", donation.donor.id, fund_id=fund.id,
+                  after={"postal_address": "from the payment", "donation": donation.id})
+
+
 def _link_checkout(fund: Fund, session: dict) -> None:
     """A finished checkout names its payment; no money is booked from it (the payment's own facts do that).
     Paid by bank debit, the payment is still on its way: the gift shows as processing until Stripe settles it."""
@@ -540,11 +551,7 @@ def _link_checkout(fund: Fund, session: dict) -> None:
     donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
     if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
         donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
-    address = gateway.checkout_address(session)
-    if address is not None and donation.donor.email and address.text() != donation.donor.postal_address:
-        donation.donor.postal_address = clean_address(address.text())
-        record_change("donor.address", "donor", donation.donor.id, fund_id=fund.id,
-                      after={"postal_address": "from the checkout", "donation": donation.id})
+    _keep_address(fund, donation, gateway.checkout_address(session))
     if (donation.status == DonationStatus.PENDING and session.get("payment_status") == "unpaid"
             and donation.stripe_payment_intent_id
             and gateway.payment_status(donation.stripe_payment_intent_id) == "processing"):

@@ -23,6 +23,8 @@ class PaymentSettled:
     email: str = ""
     name: str = ""
     description: str = ""
+    #: The payer's billing address when the payment carries one (Checkout asks for it on large gifts).
+    address: PostalAddress | None = None
 
 
 @dataclass(frozen=True)

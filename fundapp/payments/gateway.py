@@ -223,7 +223,12 @@ def checkout_address(completed: Mapping[str, Any]) -> PostalAddress | None:
     server has no Checkout Sessions)."""
     session = stripe.checkout.Session.construct_from(dict(completed), None, stripe_version=API_VERSION)
     buyer = session.customer_details if "customer_details" in session else None
-    address = buyer.address if buyer is not None and "address" in buyer else None
+    return _postal(buyer.address if buyer is not None and "address" in buyer else None)
+
+
+def _postal(address: stripe.checkout.Session.CustomerDetails.Address | stripe.Charge.BillingDetails.Address | None
+            ) -> PostalAddress | None:
+    """A Stripe address as ours; None without a street line (Stripe gives every field, null when unknown)."""
     if address is None or not (address.line1 or "").strip():
         return None
     return PostalAddress(line1=(address.line1 or "").strip(), line2=(address.line2 or "").strip(),
@@ -355,7 +360,7 @@ def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -
         metadata={**subscription_metadata, **(_metadata(intent.metadata) if intent is not None else {}),
                   **_metadata(charge.metadata)},
         email=(email or charge.receipt_email or "").strip().lower(), name=name.strip(),
-        description=charge.description or "")
+        description=charge.description or "", address=_postal(billing.address))
 
 
 def invoice_of_payment(payment_intent_id: str) -> stripe.Invoice | None:

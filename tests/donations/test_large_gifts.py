@@ -10,7 +10,7 @@ from fundapp.donations import events, services
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.conftest import WEBHOOK_SECRET, sign_in
+from tests.conftest import WEBHOOK_SECRET, sign_in, wait_for
 from tests.donations.conftest import signed_event
 
 
@@ -107,3 +107,20 @@ def test_a_large_offline_gift_keeps_the_address_and_a_small_one_needs_none(treas
     # the address is held now: the next large cheque from her need not repeat it
     assert offline(treasurer, reference="2002").status_code == 302
     assert ledger.balance(fund, "Assets:Undeposited") == 1_499_999
+
+
+def test_a_card_payment_carrying_a_billing_address_stores_it_from_the_charge(fund, localstripe, api):
+    """What Checkout does with the address it asked for: it is the payment's billing address, on the charge
+    that the books re-fetch from Stripe."""
+    donation = services.start_donation(fund, services.GiftRequest(
+        amount_cents=600_000, monthly=False, cover_fee=False, name="Kim Large", email="kim@example.org"))
+    db.session.commit()
+    method = api.payment_methods.create(params={
+        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        "billing_details": {"name": "Kim Large", "email": "kim@example.org", "address": {
+            "line1": "7 Local Ave", "city": "Fresno", "state": "CA", "postal_code": "93721", "country": "US"}}})
+    api.payment_intents.create(params={"amount": 600_000, "currency": "usd", "payment_method": method.id,
+                                       "confirm": True, "metadata": services.checkout_metadata(donation)})
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == "succeeded")
+    db.session.expire_all()
+    assert db.session.get(Donor, donation.donor_id).postal_address == "7 Local Ave\nFresno, CA 93721\nUS"
