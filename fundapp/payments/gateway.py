@@ -27,6 +27,7 @@ import stripe
 from flask import current_app
 
 if TYPE_CHECKING:
+    from stripe.params import PaymentMethodCreateParamsBillingDetails
     from stripe.params.checkout import (SessionCreateParams, SessionCreateParamsLineItem,
                                         SessionCreateParamsLineItemPriceData)
 
@@ -246,7 +247,7 @@ class TestPayment:
 @_stripe_errors
 def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: str, amount_cents: int,
                        currency: str, monthly: bool, metadata: dict[str, str], email: str, name: str, description: str,
-                       idempotency_key: str) -> TestPayment:
+                       idempotency_key: str, billing_address: dict[str, str] | None = None) -> TestPayment:
     """Local mode's stand-in for Checkout: pay through the Stripe API with a Stripe test card.
 
     Only for the local Stripe server (it accepts raw test card numbers, as Stripe's own test mode
@@ -256,8 +257,13 @@ def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: 
         raise LocalModeUnsafe("test card payments exist only in local mode")
     api = client().v1
     try:
+        billing: PaymentMethodCreateParamsBillingDetails = {"email": email, "name": name}
+        if billing_address is not None:  # a large gift: what Checkout's billing_address_collection asks
+            billing["address"] = {"line1": billing_address["line1"], "city": billing_address["city"],
+                                  "state": billing_address["state"], "postal_code": billing_address["postal_code"],
+                                  "country": billing_address["country"]}
         method = api.payment_methods.create(params={
-            "type": "card", "billing_details": {"email": email, "name": name},
+            "type": "card", "billing_details": billing,
             "card": {"number": card_number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}})
         if not monthly:
             intent = api.payment_intents.create(params={

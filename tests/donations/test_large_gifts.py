@@ -124,3 +124,29 @@ def test_a_card_payment_carrying_a_billing_address_stores_it_from_the_charge(fun
     assert wait_for(lambda: db.session.get(Donation, donation.id).status == "succeeded")
     db.session.expire_all()
     assert db.session.get(Donor, donation.donor_id).postal_address == "7 Local Ave\nFresno, CA 93721\nUS"
+
+
+def test_local_modes_test_checkout_asks_a_large_gift_for_the_billing_address_and_keeps_it(client, fund, localstripe):
+    """Local mode's stand-in for Checkout asks what Checkout asks: the billing address of a $5,000 gift."""
+    donation = services.start_donation(fund, services.GiftRequest(
+        amount_cents=500_000, monthly=False, cover_fee=False, name="Kim Large", email="kim@example.org"))
+    db.session.commit()
+    page = f"/donate/test-checkout/{donation.token}"
+    assert "Billing address" in client.get(page).get_data(as_text=True)
+    card = {"card_number": "4242 4242 4242 4242", "expiry": "12/34", "cvc": "123", "attempt": "a1"}
+    refused = client.post(page, data=card)
+    assert refused.status_code == 422 and "enter the billing address" in refused.get_data(as_text=True)
+    assert db.session.get(Donation, donation.id).stripe_payment_intent_id is None  # nothing was charged
+    paid = client.post(page, data={**card, "attempt": "a2", "address_line1": "3 Strike Rd", "address_city": "Reno",
+                                   "address_state": "NV", "address_postal_code": "89501"})
+    assert paid.status_code == 302
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == "succeeded")
+    db.session.expire_all()
+    assert db.session.get(Donor, donation.donor_id).postal_address == "3 Strike Rd\nReno, NV 89501\nUS"
+
+
+def test_a_small_gifts_test_checkout_asks_no_address(client, fund, localstripe):
+    donation = services.start_donation(fund, services.GiftRequest(
+        amount_cents=2_500, monthly=False, cover_fee=False, name="Kim", email="kim@example.org"))
+    db.session.commit()
+    assert "Billing address" not in client.get(f"/donate/test-checkout/{donation.token}").get_data(as_text=True)
