@@ -348,22 +348,45 @@ def reopen_month_command(month, reason):
     click.echo(f"Reopened {month}.")
 
 
+PRODUCTS = {"quickbooks": "QuickBooks Online", "xero": "Xero"}
+
+
 @fund_cli.command("export-ledger")
-@click.option("--format", "fmt", type=click.Choice(["csv", "beancount"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "beancount", "quickbooks", "xero"]), required=True)
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
 def export_ledger_command(fmt, start, end, output):
-    """Write the books as CSV (one row per posting) or Beancount (checkable with bean-check)."""
+    """Write the books as CSV (one row per posting), Beancount (checkable with bean-check), or a journal import
+    file for QuickBooks Online or Xero (accounts named by the fund's mapping, /admin/ledger/accounts)."""
+    from fundapp.ledger import mapping
+
     start, end = (start.date() if start else None), (end.date() if end else None)
+    if start is not None and end is not None and start > end:
+        _fail("--from comes after --to.")
+    fund = _fund()
     if fmt == "csv":
         with open(output, "w", encoding="utf-8-sig", newline="") as out:
-            count = exports.write_csv(_fund(), out, start, end)
+            count = exports.write_csv(fund, out, start, end)
         click.echo(f"Wrote {count} postings to {output}.")
-    else:
+    elif fmt == "beancount":
         with open(output, "w", encoding="utf-8") as out:
-            count = exports.write_beancount(_fund(), out, start, end)
+            count = exports.write_beancount(fund, out, start, end)
         click.echo(f"Wrote {count} entries to {output}.")
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            if fmt == "quickbooks":
+                count, lines = exports.write_quickbooks(fund, out, mapping.quickbooks_names(fund), start, end)
+            else:
+                count, lines = exports.write_xero(fund, out, mapping.xero_codes(fund), start, end)
+        click.echo(f"Wrote {count} journal entries ({lines} lines) for {PRODUCTS[fmt]} to {output}.")
+        missing = mapping.unmapped(fund, fmt)
+        if missing:
+            click.echo(f"Not mapped to an account of yours (exported under our own name): {', '.join(missing)}. "
+                       f"Map them at /admin/ledger/accounts.", err=True)
+        if fmt == "xero" and lines > exports.XERO_MAX_LINES:
+            click.echo(f"Xero imports at most {exports.XERO_MAX_LINES} lines a file: export a month at a time "
+                       f"(--from, --to).", err=True)
 
 
 @fund_cli.command("reconcile-stripe")
@@ -547,6 +570,27 @@ def report_command(kind, start, end, month, lang, output):
     with open(output, "wb") as out:
         out.write(pdf)
     click.echo(f"Wrote {title.lower()} ({len(pdf):,} bytes) to {output}.")
+
+
+@fund_cli.command("year-end")
+@click.option("--year", type=click.IntRange(2000, 9999), required=True,
+              help="The fiscal year, by the calendar year it begins in (the fund's fiscal year setting).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, writable=True), required=True,
+              help="The folder to write into (made if missing).")
+def year_end_command(year, output):
+    """Write the year-end pack for the accountant and Form 990 into a folder: the statements of activities and
+    of financial position, the trial balance (PDF and CSV), the grants register, grants to individuals by type
+    of assistance (Schedule I Part III), donors of $5,000 or more with addresses (Schedule B), each recipient's
+    grants, and a README.txt saying what each file serves."""
+    from pathlib import Path
+
+    from fundapp.reporting import year_end
+
+    fund = _fund()
+    start, end = year_end.year_span(fund, year)
+    sizes = year_end.write_year_end(fund, year, Path(output))
+    click.echo(f"Wrote the year-end pack for {year_end.span_label(start, end)} to {output}: {len(sizes)} files "
+               f"({sum(sizes.values()):,} bytes); README.txt says what each serves.")
 
 
 @fund_cli.command("export")

@@ -50,6 +50,7 @@ EXPECTED = {
     "review.add_note": {"trustee", "treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
+    "ledger.accounts": {"treasurer"},
     "ledger.report": {"treasurer"},
     "ledger.close_month": {"treasurer"},
     "ledger.reopen_month": {"treasurer"},

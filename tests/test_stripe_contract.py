@@ -58,6 +58,9 @@ OBJECTS: dict[str, tuple[type, ...]] = {
     "plan": (stripe.Plan,),
     "subscription": (stripe.Subscription,),
     "session": (stripe.checkout.Session,),
+    "buyer": (stripe.checkout.Session.CustomerDetails,),  # checkout_address
+    # _postal: a Checkout Session's or a charge's billing address (the field must exist on both)
+    "address": (stripe.checkout.Session.CustomerDetails.Address, stripe.Charge.BillingDetails.Address),
     "event": (stripe.Event,),  # a webhook body, parsed: the Event's fields
     "obj": (stripe.Payout, stripe.Dispute),  # _listed_since("payouts" | "disputes")
     "part": (stripe.Balance.Available, stripe.Balance.Pending),  # stripe_balance_cents
@@ -77,6 +80,7 @@ NOT_OBJECTS: dict[str, str] = {
     "config": "the Flask config",
     "function": "the function _stripe_errors wraps",
     "since": "a datetime",
+    "completed": "checkout_address: the session of a verified event as a dict, read through a typed Session",
     "metadata": "our own metadata for Stripe (a dict we send)",
     "params": "the parameters we send",
     "price": "a price_data dict we send",
@@ -151,8 +155,10 @@ def _defined(tree: ast.Module) -> set[str]:
 def _annotation_classes(annotation: ast.expr | None) -> tuple[type, ...]:
     """``stripe.PaymentIntent | None`` -> (stripe.PaymentIntent,)."""
     found: list[type] = []
-    for node in ast.walk(annotation) if annotation is not None else ():
-        if isinstance(node, ast.Attribute):
+    nodes = list(ast.walk(annotation)) if annotation is not None else []
+    inner = {id(node.value) for node in nodes if isinstance(node, ast.Attribute)}  # a.b of a.b.c is not a class
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
             root, names = _chain(node)
             if isinstance(root, ast.Name) and root.id == "stripe":
                 target: object = stripe

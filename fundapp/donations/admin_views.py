@@ -142,7 +142,7 @@ def record_offline_gift():
                 current_fund(), name=form.name.data, email=form.email.data or "",
                 amount_cents=parse_amount(form.amount.data), received_on=form.received_on.data,
                 method=form.method.data, reference=form.reference.data or "", anonymous=form.anonymous.data,
-                actor=current_user)
+                postal_address=form.postal_address.data or "", actor=current_user)
         except (services.DonationError, LedgerError) as exc:
             db.session.rollback()
             show_error(form, exc, "amount")

@@ -81,7 +81,24 @@ class TestCardForm(FlaskForm):
         DataRequired(), Regexp(r"^(0[1-9]|1[0-2])/\d\d$", message=_l("Write the expiry as MM/YY."))])
     cvc = StringField(_l("CVC"), default="123", validators=[
         DataRequired(), Regexp(r"^\d{3,4}$", message=_l("Three or four digits."))])
+    #: Asked only for a large gift, as Checkout does (``billing_address_collection``).
+    address_line1 = StringField(_l("Street address"), validators=[Optional(), Length(max=200)],
+                                render_kw={"autocomplete": "address-line1"})
+    address_city = StringField(_l("City"), validators=[Optional(), Length(max=100)],
+                               render_kw={"autocomplete": "address-level2"})
+    address_state = StringField(_l("State"), validators=[Optional(), Length(max=50)],
+                                render_kw={"autocomplete": "address-level1"})
+    address_postal_code = StringField(_l("ZIP code"), validators=[Optional(), Length(max=20)],
+                                      render_kw={"autocomplete": "postal-code"})
     submit = SubmitField(_l("Pay (test mode)"))
+
+    def billing_address(self) -> dict[str, str] | None:
+        """The address as Stripe's billing details take it, or None when the street is left empty."""
+        if not (self.address_line1.data or "").strip():
+            return None
+        return {"line1": self.address_line1.data.strip(), "city": (self.address_city.data or "").strip(),
+                "state": (self.address_state.data or "").strip(),
+                "postal_code": (self.address_postal_code.data or "").strip(), "country": "US"}
 
 
 class OfflineGiftForm(FlaskForm):
@@ -94,6 +111,10 @@ class OfflineGiftForm(FlaskForm):
     method = RadioField(_l("Paid by"), default="cheque", choices=[
         SelectChoice("cheque", _l("Cheque")), SelectChoice("cash", _l("Cash"))])
     reference = StringField(_l("Cheque number or other reference"), validators=[Optional(), Length(max=100)])
+    postal_address = TextAreaField(_l("Donor's postal address"), validators=[Optional(), Length(max=500)],
+                                   description=_l("Needed for a gift of $5,000 or more, with the donor's email: the "
+                                                  "IRS asks for the name and address of each donor who gave that "
+                                                  "much in a year (Form 990, Schedule B)."))
     anonymous = BooleanField(_l("Keep the donor's name off public pages"))
     submit = SubmitField(_l("Record the gift"))
 

@@ -76,6 +76,9 @@ class Donor(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     language: Mapped[str] = mapped_column(sa.String(5), default="en")
     stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(100))
+    #: Postal address, several lines: asked for gifts of LARGE_GIFT_CENTS or more (Schedule B lists the donor's
+    #: name and address); "" when not known.
+    postal_address: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     #: Part of every emailed sign-in link; raised when a link is used, so each link works once.
     link_nonce: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

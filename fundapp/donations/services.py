@@ -28,12 +28,15 @@ from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage, public_link, queue_mail
 from fundapp.money import format_cents
 from fundapp.payments import gateway
-from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, PostalAddress, RefundSettled
 from fundapp.pdf_text import page_words
 from reports import receipt as receipt_pdf
 from reports import statement as statement_pdf
 
 DEDICATIONS = ("", "honor", "memory")
+#: A gift of this much or more (cents) asks for the donor's postal address: Form 990 Schedule B lists each donor
+#: who gave $5,000 or more in the year, with their name and address.
+LARGE_GIFT_CENTS = 500_000
 
 
 class DonationError(ValueError):
@@ -239,6 +242,7 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
     donation.settled_at = utcnow().replace(microsecond=0)
     donation.receipt_year = day.year
     donation.receipt_seq = _next_receipt_seq(fund, day.year)
+    _keep_address(fund, donation, fact.address)
     db.session.flush()
     postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
     if fact.fee_cents:
@@ -361,17 +365,36 @@ def record_payout(fund: Fund, payout: PayoutFact) -> None:
 OFFLINE_METHODS = ("cheque", "cash")
 
 
+def clean_address(text: str) -> str:
+    """An address as the donor's lines, each trimmed, blank lines dropped."""
+    return "\n".join(line.strip() for line in (text or "").splitlines() if line.strip())[:500]
+
+
 def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int, received_on: date, method: str,
-                        reference: str = "", anonymous: bool = False, language: str = "en", actor=None,
-                        notify: bool = True) -> Donation:
-    """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt."""
+                        reference: str = "", anonymous: bool = False, language: str = "en", postal_address: str = "",
+                        actor=None, notify: bool = True) -> Donation:
+    """A cheque or cash gift the treasurer holds: booked to Assets:Undeposited, with a receipt. A gift of
+    LARGE_GIFT_CENTS or more needs the donor's email (their gifts of the year count together) and address."""
     if method not in OFFLINE_METHODS:
         raise DonationError(_("Choose cheque or cash."), "method")
     if amount_cents <= 0:
         raise DonationError(_("Enter the amount of the gift."), "amount")
     if received_on > clock.today(fund):
         raise DonationError(_("The date of the gift cannot be in the future."), "received_on")
+    postal_address = clean_address(postal_address)
+    if amount_cents >= LARGE_GIFT_CENTS:
+        limit = format_cents(LARGE_GIFT_CENTS, fund.currency)
+        if not (email or "").strip():
+            raise DonationError(_("For a gift of %(limit)s or more, enter the donor's email: the IRS lists each "
+                                  "donor's gifts of the year together (Schedule B).", limit=limit), "email")
+        known = db.session.scalar(db.select(Donor.postal_address).filter_by(fund_id=fund.id,
+                                                                             email=email.strip().lower()))
+        if not postal_address and not known:
+            raise DonationError(_("For a gift of %(limit)s or more, enter the donor's postal address: the IRS asks "
+                                  "for it (Form 990, Schedule B).", limit=limit), "postal_address")
     donor = find_or_create_donor(fund, email or "", name, language)
+    if postal_address and donor.email and postal_address != donor.postal_address:
+        donor.postal_address = postal_address
     donation = Donation(
         fund_id=fund.id, donor=donor, status=DonationStatus.SUCCEEDED, frequency=Frequency.ONE_TIME,
         origin=Origin.OFFLINE, method=method, reference=reference.strip()[:100], amount_cents=amount_cents,
@@ -386,7 +409,8 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
                       source_kind="offline.gift", source_id=donation.id, actor=actor,
                       postings=[("Assets:Undeposited", amount_cents), ("Income:Donations", -amount_cents)])
     record_change("donation.offline", "donation", donation.id, actor=actor, fund_id=fund.id,
-                  after={"amount_cents": amount_cents, "method": method, "reference": donation.reference})
+                  after={"amount_cents": amount_cents, "method": method, "reference": donation.reference,
+                         **({"postal_address": "given"} if postal_address and donor.email else {})})
     if notify:
         send_receipt(fund, donation)
     return donation
@@ -517,6 +541,16 @@ def _checkout_donation(fund: Fund, session: dict) -> Donation | None:
     return db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
 
 
+def _keep_address(fund: Fund, donation: Donation, address: PostalAddress | None) -> None:
+    """Keep the billing address a payment carries with its donor (Schedule B lists large donors' addresses); a
+    donor with no email stands for anyone, so keeps none. The audit trail says it changed, not what to."""
+    if address is None or not donation.donor.email or clean_address(address.text()) == donation.donor.postal_address:
+        return
+    donation.donor.postal_address = clean_address(address.text())
+    record_change("donor.address", "donor", donation.donor.id, fund_id=fund.id,
+                  after={"postal_address": "from the payment", "donation": donation.id})
+
+
 def _link_checkout(fund: Fund, session: dict) -> None:
     """A finished checkout names its payment; no money is booked from it (the payment's own facts do that).
     Paid by bank debit, the payment is still on its way: the gift shows as processing until Stripe settles it."""
@@ -528,6 +562,7 @@ def _link_checkout(fund: Fund, session: dict) -> None:
     donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
     if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
         donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
+    _keep_address(fund, donation, gateway.checkout_address(session))
     if (donation.status == DonationStatus.PENDING and session.get("payment_status") == "unpaid"
             and donation.stripe_payment_intent_id
             and gateway.payment_status(donation.stripe_payment_intent_id) == "processing"):

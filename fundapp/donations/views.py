@@ -13,6 +13,7 @@ from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
+from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download
@@ -58,6 +59,7 @@ def checkout_details(fund, donation: Donation) -> dict:
         fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
         email=donation.donor.email, locale=donation.language,
         statement=services.tax_statement(fund, donation.language),
+        billing_address=donation.total_cents >= services.LARGE_GIFT_CENTS,
         success_url=url_for("donations.thanks", token=donation.token, _external=True),
         cancel_url=url_for("donations.donate", again=donation.token, _external=True))
 
@@ -115,7 +117,13 @@ def test_checkout(token):
     form = TestCardForm()
     attempt = request.form.get("attempt") or secrets.token_hex(8)
     declined = False
-    if form.validate_on_submit():
+    large = donation.total_cents >= services.LARGE_GIFT_CENTS
+    if form.validate_on_submit() and large and (form.billing_address() is None or not form.address_city.data
+                                                 or not form.address_postal_code.data):
+        form.address_line1.errors.append(_("For a gift of %(limit)s or more, enter the billing address, as "
+                                           "Stripe's checkout asks.",
+                                           limit=format_cents(services.LARGE_GIFT_CENTS, donation.currency)))
+    elif form.validate_on_submit():
         services.retry_donation(donation)
         month, year = form.expiry.data.split("/")
         try:
@@ -124,6 +132,7 @@ def test_checkout(token):
                 cvc=form.cvc.data, amount_cents=donation.total_cents, currency=donation.currency,
                 monthly=donation.frequency == Frequency.MONTHLY, metadata=services.checkout_metadata(donation),
                 email=donation.donor.email, name=donation.donor.name,
+                billing_address=form.billing_address() if large else None,
                 description=_("Gift to %(fund)s", fund=current_fund().name),
                 idempotency_key=f"test-{donation.token}-{attempt}")
         except gateway.PaymentFailed as exc:
@@ -144,7 +153,7 @@ def test_checkout(token):
                 return redirect(url_for("donations.test_secure", token=token))
             return redirect(url_for("donations.thanks", token=token))
     return render_template("donations/test_checkout.html", form=form, donation=donation, attempt=attempt,
-                           fund=current_fund(), declined=declined), 422 if form.errors else 200
+                           fund=current_fund(), declined=declined, large=large), 422 if form.errors else 200
 
 
 @bp.route("/donate/test-checkout/<token>/secure", methods=["GET", "POST"])

@@ -75,3 +75,69 @@ def write_beancount(fund: Fund, out: TextIO, start: date | None = None, end: dat
         out.write("\n")
         count += 1
     return count
+
+
+# --- journal import files for the union's own accounting software -------------------------------------------
+
+#: The columns of QuickBooks Online's journal entry import (Settings > Import data > Journal entries): lines
+#: with the same Journal No make one entry, whose debits and credits must be equal.
+QUICKBOOKS_HEADER = ["Journal No", "Journal Date", "Account Name", "Debits", "Credits", "Description", "Name"]
+#: The columns of Xero's manual journal import (Manual Journals > Import): lines with the same Narration and
+#: Date make one journal; Amount is positive for a debit, negative for a credit.
+XERO_HEADER = ["Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount"]
+#: The tax rate every line carries in Xero: grants and gifts carry no sales tax.
+XERO_TAX_RATE = "Tax Exempt"
+#: Lines Xero takes in one import file.
+XERO_MAX_LINES = 300
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def quickbooks_date(day: date) -> str:
+    """QuickBooks Online (US) reads MM/DD/YYYY."""
+    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+
+
+def xero_date(day: date) -> str:
+    """Xero reads "dd mmm yyyy" in every region ("05 Jan 2026"), where 05/01/2026 would mean two days."""
+    return f"{day.day:02d} {MONTHS[day.month - 1]} {day.year}"
+
+
+def write_quickbooks(fund: Fund, out: TextIO, accounts: dict[str, str], start: date | None = None,
+                     end: date | None = None) -> tuple[int, int]:
+    """Every entry as a QuickBooks Online journal entry (Journal No: our entry id), each posting on the account
+    ``accounts`` maps it to; returns (entries, lines). ``out`` should be opened with newline=""."""
+    writer = csv.writer(out)
+    writer.writerow(QUICKBOOKS_HEADER)
+    names = {account.id: account.name for account in chart(fund).values()}
+    count = lines = 0
+    for entry in entries(fund, start, end):
+        for posting in entry.postings:
+            amount = posting.amount_cents
+            writer.writerow([entry.id, quickbooks_date(entry.entry_date),
+                             safe_cell(accounts.get(names[posting.account_id], names[posting.account_id])),
+                             decimal_text(amount) if amount > 0 else "", decimal_text(-amount) if amount < 0 else "",
+                             safe_cell(" ".join(entry.memo.split())), ""])
+            lines += 1
+        count += 1
+    return count, lines
+
+
+def write_xero(fund: Fund, out: TextIO, codes: dict[str, str], start: date | None = None,
+               end: date | None = None) -> tuple[int, int]:
+    """Every entry as a Xero manual journal (its Narration ends with our entry id, so two entries of one day
+    with the same memo stay two journals), each posting on the account code ``codes`` maps it to; returns
+    (entries, lines)."""
+    writer = csv.writer(out)
+    writer.writerow(XERO_HEADER)
+    names = {account.id: account.name for account in chart(fund).values()}
+    count = lines = 0
+    for entry in entries(fund, start, end):
+        memo = " ".join(entry.memo.split())
+        narration = safe_cell(f"{memo} (entry {entry.id})")
+        for posting in entry.postings:
+            name = names[posting.account_id]
+            writer.writerow([narration, xero_date(entry.entry_date), safe_cell(memo), safe_cell(codes.get(name, name)),
+                             XERO_TAX_RATE, decimal_text(posting.amount_cents)])
+            lines += 1
+        count += 1
+    return count, lines

@@ -22,3 +22,30 @@ class ReopenMonthForm(FlaskForm):
     reason = TextAreaField(_l("Why it is reopened"), validators=[DataRequired(), Length(max=500)],
                            description=_l("Kept in the audit trail, with your name."))
     submit = SubmitField(_l("Reopen the month"))
+
+
+class AccountMappingForm(FlaskForm):
+    """Two inputs per account of the fund (``qb_<id>``, ``xero_<id>``), added by ``for_accounts``: a form checks
+    lengths; ``mapping.update_account_mappings`` checks what QuickBooks and Xero take."""
+
+    submit = SubmitField(_l("Save the mapping"))
+
+    @classmethod
+    def for_accounts(cls, mapped, **kwargs) -> "AccountMappingForm":
+        """A form with the fields of ``mapped`` (``mapping.account_mappings``), filled with their mapping."""
+        fields = {}
+        for m in mapped:
+            fields[f"qb_{m.account_id}"] = StringField(
+                _l("%(account)s in QuickBooks Online", account=m.account), validators=[Length(max=100)],
+                default=m.quickbooks)
+            fields[f"xero_{m.account_id}"] = StringField(
+                _l("%(account)s in Xero (account code)", account=m.account), validators=[Length(max=10)],
+                default=m.xero)
+        form_class = type("AccountMappingFormFor", (cls,), fields)
+        form = form_class(**kwargs)
+        form.mapped = mapped
+        return form
+
+    def values(self) -> dict[str, tuple[str, str]]:
+        return {m.account: (self[f"qb_{m.account_id}"].data or "", self[f"xero_{m.account_id}"].data or "")
+                for m in self.mapped}

@@ -141,3 +141,20 @@ def _refuse_ledger_changes(session, _context, _instances):
     for obj in session.dirty:
         if isinstance(obj, (JournalEntry, Posting)) and session.is_modified(obj, include_collections=False):
             raise ImmutableLedger(f"{type(obj).__name__} {obj.id} cannot be changed: post a reversal instead")
+
+
+class AccountMapping(db.Model):
+    """Where one of our accounts goes in the union's own books: its account name in QuickBooks Online and its
+    account code in Xero, used by the journal import files. Empty: the account exports under our own name."""
+
+    __tablename__ = "ledger_account_mappings"
+    __table_args__ = (sa.UniqueConstraint("fund_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_accounts.id"))
+    #: The account's full name in QuickBooks Online ("Parent:Sub" for a sub-account); "" when not mapped.
+    quickbooks_account: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
+    #: The account's code in Xero's chart ("200", not "200 - Sales"); "" when not mapped.
+    xero_account_code: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,9 +11,9 @@ from fundapp.accounts.models import Role
 from fundapp.accounts.views import show_error
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.ledger import documents, exports
+from fundapp.ledger import documents, exports, mapping
 from fundapp.ledger import services as ledger
-from fundapp.ledger.forms import CloseMonthForm, ReopenMonthForm
+from fundapp.ledger.forms import AccountMappingForm, CloseMonthForm, ReopenMonthForm
 from fundapp.policy import roles_required
 from fundapp.web import date_arg, download
 
@@ -92,10 +92,40 @@ def export():
     elif fmt == "beancount":
         exports.write_beancount(fund, buffer, start, end)
         mimetype, suffix = "text/plain", "beancount"
+    elif fmt == "quickbooks":
+        exports.write_quickbooks(fund, buffer, mapping.quickbooks_names(fund), start, end)
+        mimetype, suffix = "text/csv", "csv"
+    elif fmt == "xero":
+        exports.write_xero(fund, buffer, mapping.xero_codes(fund), start, end)
+        mimetype, suffix = "text/csv", "csv"
     else:
         abort(400)
     span = "-".join(d.isoformat() for d in (start, end) if d) or "all"
-    return download(buffer.getvalue(), f"{fund.slug}-ledger-{span}.{suffix}", f"{mimetype}; charset=utf-8")
+    kind = "ledger" if fmt in ("csv", "beancount") else fmt
+    return download(buffer.getvalue(), f"{fund.slug}-{kind}-{span}.{suffix}", f"{mimetype}; charset=utf-8")
+
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@roles_required(Role.TREASURER)
+def accounts():
+    """Where each of our accounts goes in the union's QuickBooks Online or Xero; every save audited."""
+    fund = current_fund()
+    form = AccountMappingForm.for_accounts(mapping.account_mappings(fund))
+    if form.validate_on_submit():
+        try:
+            changed = mapping.update_account_mappings(fund, form.values(), actor=current_user)
+        except mapping.MappingError as exc:
+            db.session.rollback()
+            account_id = next(m.account_id for m in form.mapped if m.account == exc.account)
+            form[f"{'qb' if exc.target == 'quickbooks' else 'xero'}_{account_id}"].errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Saved the mapping of the accounts.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("ledger.accounts"))
+    mapped = mapping.account_mappings(fund)
+    return render_template("ledger/accounts.html", fund=fund, form=form, mapped=mapped,
+                           unmapped_quickbooks=[m.account for m in mapped if not m.quickbooks],
+                           unmapped_xero=[m.account for m in mapped if not m.xero]), 422 if form.errors else 200
 
 
 @bp.get("/report")

@@ -27,6 +27,8 @@ class PaymentSettled:
     email: str = ""
     name: str = ""
     description: str = ""
+    #: The payer's billing address when the payment carries one (Checkout asks for it on large gifts).
+    address: PostalAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,21 @@ class InvoiceUnpaid:
     amount_cents: int
     currency: str
     pay_url: str | None
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """A postal address as Stripe holds it (a Checkout Session's ``customer_details.address``)."""
+
+    line1: str
+    line2: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+
+    def text(self) -> str:
+        """The address as lines for an envelope (US style): street, then city, state and ZIP, then country."""
+        place = " ".join(part for part in (", ".join(p for p in (self.city, self.state) if p), self.postal_code)
+                         if part)
+        return "\n".join(line for line in (self.line1, self.line2, place, self.country) if line.strip())

@@ -27,10 +27,12 @@ import stripe
 from flask import current_app
 
 if TYPE_CHECKING:
+    from stripe.params import PaymentMethodCreateParamsBillingDetails
     from stripe.params.checkout import (SessionCreateParams, SessionCreateParamsLineItem,
                                         SessionCreateParamsLineItemPriceData)
 
-from fundapp.payments.facts import DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments.facts import (DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, PostalAddress,
+                                    RefundSettled)
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
 SIGNATURE_TOLERANCE = 300
@@ -166,9 +168,11 @@ CUSTOM_TEXT_MAX = 1200
 
 def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
                             gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
-                            success_url: str, cancel_url: str, statement: str = "") -> SessionCreateParams:
+                            success_url: str, cancel_url: str, statement: str = "",
+                            billing_address: bool = False) -> SessionCreateParams:
     """What ``create_checkout_session`` sends: the gift (and the fee cover as its own line), shown as a
-    donation, with ``statement`` (the fund's tax statement) beside the pay button."""
+    donation, with ``statement`` (the fund's tax statement) beside the pay button; with ``billing_address``,
+    Checkout requires the payer's billing address (a large gift: Schedule B lists the donor's address)."""
     def line(label: str, cents: int) -> SessionCreateParamsLineItem:
         price: SessionCreateParamsLineItemPriceData = {"currency": currency.lower(), "unit_amount": cents,
                                                        "product_data": {"name": label}}
@@ -199,6 +203,8 @@ def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency
             raise ValueError(f"the statement for Checkout is {len(statement)} characters; Stripe takes "
                              f"{CUSTOM_TEXT_MAX}")
         params["custom_text"] = {"submit": {"message": statement}}
+    if billing_address:
+        params["billing_address_collection"] = "required"
     return params
 
 
@@ -206,14 +212,34 @@ def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency
 def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
                             gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
                             success_url: str, cancel_url: str, idempotency_key: str,
-                            statement: str = "") -> tuple[str, str | None]:
+                            statement: str = "", billing_address: bool = False) -> tuple[str, str | None]:
     """A Stripe Checkout Session for the gift (see ``checkout_session_params``); returns (id, url)."""
     params = checkout_session_params(
         amount_cents=amount_cents, fee_cover_cents=fee_cover_cents, currency=currency, monthly=monthly,
         gift_label=gift_label, fee_label=fee_label, metadata=metadata, email=email, locale=locale,
-        success_url=success_url, cancel_url=cancel_url, statement=statement)
+        success_url=success_url, cancel_url=cancel_url, statement=statement, billing_address=billing_address)
     session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
     return session.id, session.url
+
+
+def checkout_address(completed: Mapping[str, Any]) -> PostalAddress | None:
+    """The billing address the payer gave at Checkout (``customer_details.address``, asked for large gifts),
+    from the session in a ``checkout.session.completed`` event whose signature was verified; None when it
+    holds none. An address is not money: it is read from the signed event, not fetched back (the local Stripe
+    server has no Checkout Sessions)."""
+    session = stripe.checkout.Session.construct_from(dict(completed), None, stripe_version=API_VERSION)
+    buyer = session.customer_details if "customer_details" in session else None
+    return _postal(buyer.address if buyer is not None and "address" in buyer else None)
+
+
+def _postal(address: stripe.checkout.Session.CustomerDetails.Address | stripe.Charge.BillingDetails.Address | None
+            ) -> PostalAddress | None:
+    """A Stripe address as ours; None without a street line (Stripe gives every field, null when unknown)."""
+    if address is None or not (address.line1 or "").strip():
+        return None
+    return PostalAddress(line1=(address.line1 or "").strip(), line2=(address.line2 or "").strip(),
+                         city=(address.city or "").strip(), state=(address.state or "").strip(),
+                         postal_code=(address.postal_code or "").strip(), country=(address.country or "").strip())
 
 
 @dataclass(frozen=True)
@@ -226,7 +252,7 @@ class TestPayment:
 @_stripe_errors
 def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: str, amount_cents: int,
                        currency: str, monthly: bool, metadata: dict[str, str], email: str, name: str, description: str,
-                       idempotency_key: str) -> TestPayment:
+                       idempotency_key: str, billing_address: dict[str, str] | None = None) -> TestPayment:
     """Local mode's stand-in for Checkout: pay through the Stripe API with a Stripe test card.
 
     Only for the local Stripe server (it accepts raw test card numbers, as Stripe's own test mode
@@ -236,8 +262,13 @@ def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: 
         raise LocalModeUnsafe("test card payments exist only in local mode")
     api = client().v1
     try:
+        billing: PaymentMethodCreateParamsBillingDetails = {"email": email, "name": name}
+        if billing_address is not None:  # a large gift: what Checkout's billing_address_collection asks
+            billing["address"] = {"line1": billing_address["line1"], "city": billing_address["city"],
+                                  "state": billing_address["state"], "postal_code": billing_address["postal_code"],
+                                  "country": billing_address["country"]}
         method = api.payment_methods.create(params={
-            "type": "card", "billing_details": {"email": email, "name": name},
+            "type": "card", "billing_details": billing,
             "card": {"number": card_number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}})
         if not monthly:
             intent = api.payment_intents.create(params={
@@ -340,7 +371,7 @@ def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -
         metadata={**subscription_metadata, **(_metadata(intent.metadata) if intent is not None else {}),
                   **_metadata(charge.metadata)},
         email=(email or charge.receipt_email or "").strip().lower(), name=name.strip(),
-        description=charge.description or "")
+        description=charge.description or "", address=_postal(billing.address))
 
 
 def invoice_of_payment(payment_intent_id: str) -> stripe.Invoice | None:

@@ -164,7 +164,11 @@ def speak_today(app: web.Application) -> None:
 
     def billing(details: dict[str, Any] | None) -> dict[str, Any]:
         """Billing details as Stripe gives them: every field, null where unknown."""
-        return {"address": None, "email": None, "name": None, "phone": None, "tax_id": None, **dict(details or {})}
+        found = {"address": None, "email": None, "name": None, "phone": None, "tax_id": None, **dict(details or {})}
+        if found["address"]:  # every field of an address, null where unknown, as Stripe gives it
+            found["address"] = {key: None for key in ("city", "country", "line1", "line2", "postal_code", "state")} \
+                | dict(found["address"])
+        return found
 
     def method_today(_method: Localstripe, obj: dict[str, Any]) -> dict[str, Any]:
         obj["billing_details"] = billing(obj.get("billing_details"))

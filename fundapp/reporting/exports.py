@@ -163,9 +163,10 @@ GRANTS = ["application", "approved_on", "member_id", "member", "worksite", "cate
           "paid", "status", "paid_to", "payee"]
 
 
-def register_rows(fund: Fund) -> Iterator[list]:
-    """The grants register for the auditor (IRS Publication 3833): recipient, address, amount, date, purpose."""
-    for r in grant_records(fund):
+def register_rows(fund: Fund, start: date | None = None, end: date | None = None) -> Iterator[list]:
+    """The grants register for the auditor (IRS Publication 3833): recipient, address, amount, date, purpose;
+    with dates, the grants booked from ``start`` to ``end``."""
+    for r in grant_records(fund, start, end):
         a = r.application
         yield [r.approved_on, r.recipient, r.address, _money(a.amount_approved_cents),
                a.category, a.need, a.payee_name or r.recipient, _money(a.amount_paid_cents),
