@@ -156,11 +156,12 @@ def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
     """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
-    from fundapp.mail import deliver_pending
+    from fundapp.mail import answer_requests, deliver_pending
 
     while stop is None or not stop.is_set():
         try:
             done = apply_waiting_events(limit=batch)
+            answer_requests()  # reset and sign-in links asked for on the pages
             sent, failed = deliver_pending()
         except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die
             db.session.rollback()
