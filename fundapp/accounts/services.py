@@ -182,9 +182,10 @@ def start_registration(fund: Fund, *, email: str, name: str, password: str, lang
     db.session.add(PendingRegistration(fund_id=fund.id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
                                        email=email, name=name.strip(), password_hash=hash_password(password),
                                        language=language))
-    existing = find_user_by_email(email)
-    with force_locale(existing.language if existing else language):
-        if existing is not None:  # the link is never sent: its row only makes the same work, and expires
+    # one statement either way (a whole User would load its roles too, a query the new address would not make)
+    existing_language = db.session.scalar(db.select(User.language).filter_by(email=email))
+    with force_locale(existing_language or language):
+        if existing_language is not None:  # the link is never sent: its row only makes the same work, and expires
             subject = _("Someone tried to create an account with your address")
             body = _("Hello,\n\nSomeone just tried to create an account at %(fund)s with this email address, "
                      "which already has an account. If it was you, sign in, or choose a new password if you "
