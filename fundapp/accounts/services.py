@@ -22,6 +22,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -179,6 +180,10 @@ def start_registration(fund: Fund, *, email: str, name: str, password: str, lang
     _check_password(password, email, name)
     language = Language(language).value
     token = secrets.token_urlsafe(32)
+    # sign-ups never finished are forgotten once their link has expired (with the password hash they hold)
+    db.session.execute(db.delete(PendingRegistration).where(
+        PendingRegistration.created_at < utcnow() - timedelta(seconds=REGISTRATION_LINK_MAX_AGE))
+        .execution_options(synchronize_session=False))
     db.session.add(PendingRegistration(fund_id=fund.id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
                                        email=email, name=name.strip(), password_hash=hash_password(password),
                                        language=language))

@@ -53,6 +53,25 @@ def test_register_mails_a_link_that_makes_an_applicant_signed_in_with_argon2id(c
     assert count_users() == 1
 
 
+def test_an_expired_registration_link_is_refused_and_the_sign_up_forgotten(client, fund, smtp):
+    from datetime import timedelta
+
+    from fundapp.accounts.models import PendingRegistration
+    from fundapp.extensions import utcnow
+
+    register(client)
+    link = registration_link(smtp.messages[0])
+    pending = db.session.scalar(db.select(PendingRegistration))
+    pending.created_at = utcnow() - timedelta(hours=25)
+    db.session.commit()
+    response = client.post(link)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/register")
+    assert b"not valid any more" in client.get("/register").data
+    assert count_users() == 0
+    register(client, email="someone@example.org")  # the next sign-up clears the expired one away
+    assert db.session.scalars(db.select(PendingRegistration.email)).all() == ["someone@example.org"]
+
+
 def test_register_with_the_same_email_in_another_case_makes_no_second_account_and_warns_the_owner(
         client, fund, create_user, smtp):
     create_user("rosa@example.org", "applicant")
