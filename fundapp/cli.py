@@ -29,7 +29,7 @@ from fundapp.funds.models import Fund
 from fundapp.funds.services import get_or_create_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
-from fundapp.mail import deliver_pending
+from fundapp.mail import answer_requests, deliver_pending
 from fundapp.money import format_cents
 from fundapp.reporting import documents as reporting_documents
 from fundapp.reporting import exports as reporting_exports
@@ -113,6 +113,7 @@ def import_roster_command(file):
 @fund_cli.command("send-mail")
 def send_mail_command():
     """Send everything that waits in the outbox now, even messages waiting to be tried again later."""
+    answer_requests(limit=1000)
     sent, failed = deliver_pending(limit=1000, now=True)
     click.echo(f"Sent {sent}, failed {failed}.")
     if failed:
@@ -198,6 +199,7 @@ def worker_command(once, again, interval):
 
     if once:
         done = apply_waiting_events(again=again)
+        answer_requests(limit=1000)
         sent, failed = deliver_pending(limit=1000)
         click.echo(f"Stripe events: {done.applied} applied, {done.ignored} ignored, {done.failed} failed. "
                    f"Mail: {sent} sent, {failed} failed.")
@@ -622,16 +624,21 @@ WORKSITES = ["North Plant", "South Plant", "Distribution Centre", "Head Office"]
 UNITS = ["Production", "Maintenance", "Warehouse", "Clerical"]
 
 
+def demo_phone(n: int) -> str:
+    """Demo member D-(1000+n)'s made-up phone (555-01xx numbers are reserved for fiction): it ends in 01nn."""
+    return f"(555) 555-{100 + n:04d}"
+
+
 def demo_roster_csv(count: int = 50, seed: int = 1) -> bytes:
     """A made-up roster of ``count`` members (the first one is the demo applicant)."""
     rng = random.Random(seed)  # nosec B311 # made-up demo data, not security
-    lines = ["member_id,first_name,last_name,email,worksite,unit,on_strike"]
-    lines.append(f"D-1000,Ana,Applicant,applicant@{DEMO_DOMAIN},North Plant,Production,yes")
+    lines = ["member_id,first_name,last_name,email,worksite,unit,on_strike,phone"]
+    lines.append(f"D-1000,Ana,Applicant,applicant@{DEMO_DOMAIN},North Plant,Production,yes,{demo_phone(0)}")
     for n in range(1, count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         email = f"member{n}@{DEMO_DOMAIN}" if n % 3 else ""
         lines.append(f"D-{1000 + n},{first},{last},{email},{rng.choice(WORKSITES)},{rng.choice(UNITS)},"
-                     f"{'no' if n % 10 == 0 else 'yes'}")
+                     f"{'no' if n % 10 == 0 else 'yes'},{demo_phone(n)}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -665,7 +672,7 @@ def seed_demo_command(if_empty):
         services.create_user(fund, email=email, name=name, password=DEMO_PASSWORD, roles=roles)
     services.import_roster(fund, demo_roster_csv())
     applicant = services.find_user_by_email(DEMO_USERS[3][0])
-    services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant")
+    services.link_member(applicant, fund, member_id="D-1000", last_name="Applicant", phone_last4=demo_phone(0))
     entries = seed_demo_books(fund, clock.today(fund))
     treasurer, tom, tina = (services.find_user_by_email(email) for email, _name, _roles in DEMO_USERS[:3])
     cases = seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)

@@ -34,6 +34,8 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "STRIPE_API_BASE": None,
     "DOCUMENTS_DIR": None,
     "DOCUMENT_MAX_MB": "10",
+    "DOCUMENTS_MAX_PER_MEMBER": "20",
+    "DOCUMENTS_MAX_TOTAL_MB": "50",
     "STEP_UP_ABOVE": "1000.00",
     "DONATION_MIN": "1.00",
     "DONATION_MAX": "10000.00",
@@ -96,6 +98,10 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "DOCUMENTS_DIR": raw["DOCUMENTS_DIR"] or os.path.join(instance_path, "documents"),
         "DOCUMENT_MAX_BYTES": int(raw["DOCUMENT_MAX_MB"]) * 1024 * 1024,
         "DOCUMENTS_PER_APPLICATION": 10,
+        # Across all of a member's applications, withdrawn and closed ones included until their documents are
+        # purged: withdrawing and starting again does not make room.
+        "DOCUMENTS_MAX_PER_MEMBER": int(raw["DOCUMENTS_MAX_PER_MEMBER"]),
+        "DOCUMENTS_MAX_TOTAL_BYTES": int(raw["DOCUMENTS_MAX_TOTAL_MB"]) * 1024 * 1024,
         # A payment (or batch) above this asks the trustee for a fresh code from their authenticator app.
         "STEP_UP_ABOVE_CENTS": parse_amount(raw["STEP_UP_ABOVE"]),
         "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),

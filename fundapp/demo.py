@@ -63,7 +63,8 @@ def _striker(fund: Fund, member: Member, password: str) -> User:
     user = accounts.create_user(fund, email=f"striker-{member.member_id.lower()}@{DEMO_DOMAIN}",
                                 name=f"{member.first_name} {member.last_name}", password=password,
                                 roles=[Role.APPLICANT], language="es" if member.id % 4 == 0 else "en")
-    accounts.link_member(user, fund, member_id=member.member_id, last_name=member.last_name)
+    accounts.link_member(user, fund, member_id=member.member_id, last_name=member.last_name,
+                         phone_last4=member.phone_last4)
     return user
 
 

@@ -189,3 +189,60 @@ def waiting_messages(limit: int = 20) -> tuple[int, list[OutboxMessage]]:
         OutboxMessage.sent_at.is_(None), OutboxMessage.last_error.is_not(None))
         .order_by(OutboxMessage.id.desc()).limit(limit)).all()
     return waiting or 0, list(failed)
+
+
+# --- requests answered by the worker ------------------------------------------------------------
+#
+# A visitor asks for a mail about an address (a password reset, a donor's sign-in link): the page stores the
+# request and answers at once, the same way whether or not the address is known; the worker looks the address
+# up later and queues the mail, if any. So neither the page's words nor its time say who has an account.
+
+
+class MailRequest(db.Model):
+    __tablename__ = "mail_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Which handler answers it (``REQUEST_HANDLERS``).
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    #: The address as typed (normalised by the page); kept only until the worker answers.
+    email: Mapped[str] = mapped_column(sa.String(254))
+    language: Mapped[str] = mapped_column(sa.String(2), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: kind -> handler(fund_id, email, language): queues the mail (or nothing) for one request; flushes, never commits.
+REQUEST_HANDLERS: dict = {}
+
+
+def request_handler(kind: str):
+    """Register the function that answers requests of ``kind`` (the domain that owns them does, at import)."""
+    def register(function):
+        REQUEST_HANDLERS[kind] = function
+        return function
+    return register
+
+
+def queue_request(kind: str, fund_id: int, email: str, language: str = "en") -> None:
+    """Store a request for the worker (one INSERT, whatever the address): flushes, never commits."""
+    db.session.add(MailRequest(kind=kind, fund_id=fund_id, email=(email or "").strip().lower()[:254],
+                               language=language))
+    db.session.flush()
+
+
+def answer_requests(limit: int = 100) -> int:
+    """Answer the waiting requests (each once, even with several workers) and commit; return how many.
+    A request whose handler fails is answered by none: the batch is rolled back and tried again later."""
+    if db.session.scalar(db.select(MailRequest.id).limit(1)) is None:
+        db.session.commit()
+        return 0
+    begin_write()
+    requests = db.session.scalars(db.select(MailRequest).order_by(MailRequest.id).limit(limit)
+                                  .with_for_update(skip_locked=True)).all()
+    for request in requests:
+        handler = REQUEST_HANDLERS.get(request.kind)
+        if handler is not None:
+            handler(request.fund_id, request.email, request.language)
+        db.session.delete(request)
+    db.session.commit()
+    return len(requests)

@@ -1,5 +1,6 @@
 """Rate limits on what attackers hammer: signing in, the second factor, password resets,
-registration, donor sign-in links and the donate form (card testing).
+registration, proving membership (guessing member numbers), donor sign-in links and the donate
+form (card testing).
 
 Every limit is in ``LIMITS`` below, by endpoint; ``init_app`` wraps them around the
 views. Two kinds, both through Flask-Limiter:
@@ -30,10 +31,17 @@ LINKS_PER_ADDRESS = "10 per hour"
 LINKS_PER_ACCOUNT = "3 per hour"
 REGISTRATIONS_PER_ADDRESS = "10 per hour"
 GIFTS_PER_ADDRESS = "20 per 10 minutes"  # card testers try many cards from one place
+MEMBERSHIP_TRIES_PER_PERSON = "5 per hour"  # a member types their card's details once or twice; a guesser is paused
+MEMBERSHIP_TRIES_PER_ADDRESS = "30 per hour"  # a union hall linking its members behind one address
+MEMBERSHIP_MISSES_PER_NUMBER = "5 per hour"  # many accounts guessing one member's details
 
 
 def _typed_email() -> str:
     return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _typed_member_number() -> str:
+    return "member:" + (request.form.get("member_id") or "").strip().upper()[:40]
 
 
 def _pending_account() -> str:
@@ -80,7 +88,12 @@ LIMITS: dict[str, list[tuple[str, object, bool, str]]] = {
     "donor.login": [(LINKS_PER_ADDRESS, ADDRESS, False, "links"),
                     (LINKS_PER_ACCOUNT, _typed_email, False, "links-account")],
     "accounts.reset_password": [(LINKS_PER_ADDRESS, ADDRESS, False, "reset-token")],
-    "accounts.register": [(REGISTRATIONS_PER_ADDRESS, ADDRESS, False, "register")],
+    "accounts.register": [(REGISTRATIONS_PER_ADDRESS, ADDRESS, False, "register"),
+                          (LINKS_PER_ACCOUNT, _typed_email, False, "register-account")],  # each mails the address
+    "accounts.confirm_registration": [(LINKS_PER_ADDRESS, ADDRESS, False, "register-token")],
+    "accounts.membership": [(MEMBERSHIP_TRIES_PER_ADDRESS, ADDRESS, False, "membership"),
+                            (MEMBERSHIP_TRIES_PER_PERSON, _signed_in_person, False, "membership-person"),
+                            (MEMBERSHIP_MISSES_PER_NUMBER, _typed_member_number, True, "membership-number")],
     "donations.donate": [(GIFTS_PER_ADDRESS, ADDRESS, False, "give")],
     "donations.test_checkout": [(GIFTS_PER_ADDRESS, ADDRESS, False, "give")],
 }

@@ -260,6 +260,15 @@ def sign_in(client, email: str, password: str = PASSWORD):
     return response
 
 
+def run_worker_once() -> None:
+    """The worker's next turn, as ``flask fund worker`` takes it: answer the reset and sign-in link requests the
+    pages stored, then send what waits in the outbox."""
+    from fundapp.mail import answer_requests, deliver_pending
+
+    answer_requests()
+    deliver_pending()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

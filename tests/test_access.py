@@ -25,6 +25,7 @@ EXPECTED = {
     "main.healthz": PUBLIC,
     "main.set_language": PUBLIC,
     "accounts.register": PUBLIC,
+    "accounts.confirm_registration": PUBLIC,
     "accounts.login": PUBLIC,
     "accounts.request_reset": PUBLIC,
     "accounts.reset_password": PUBLIC,
@@ -43,6 +44,7 @@ EXPECTED = {
     "admin.clear_second_factor": {"treasurer"},
     "admin.roster": {"treasurer"},
     "admin.import_roster": {"treasurer"},
+    "admin.resolve_claim": {"treasurer"},
     "admin.send_mail": {"treasurer"},
     "admin.apply_events": {"treasurer"},
     "admin.fund_settings": {"treasurer"},
@@ -118,7 +120,7 @@ EXPECTED = {
 SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1, "line_id": 1,
-              "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1,
+              "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1, "claim_id": 1,
               "name": "weekly", "kind": "donors", "table": "donations"}
 
 

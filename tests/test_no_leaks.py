@@ -8,7 +8,7 @@ import re
 
 from fundapp import create_app
 from fundapp.extensions import db
-from tests.conftest import PASSWORD, WEBHOOK_SECRET, authenticator_code, base_config
+from tests.conftest import PASSWORD, WEBHOOK_SECRET, authenticator_code, base_config, run_worker_once
 from tests.donations.conftest import signed_event
 
 
@@ -43,6 +43,7 @@ def test_secrets_never_reach_the_log(app, client, create_user, fund, smtp, caplo
     client.post("/login/code", data={"code": code})
     client.post("/logout")
     client.post("/reset", data={"email": "ana@example.org"})
+    run_worker_once()
     link = re.search(r"https?://\S+/reset/(\S+)", smtp.messages[-1].get_content()).group(1)
     client.post(f"/reset/{link}", data={"password": "a brand new passphrase 42", "confirm": "a brand new passphrase 42"})
     payload, headers = signed_event("charge.succeeded", {"id": "ch_unknown_here"}, event_id="evt_logged_id")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fundapp import throttle
 from fundapp.accounts import two_factor
+from fundapp.config import ENV_SETTINGS
 from tests import test_access, test_faults, test_fuzz, test_object_access
 from tests.review import test_races
 
@@ -27,6 +28,10 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
     id_routes = sum(1 for rule in app.url_map.iter_rules() if set(rule.arguments) & test_object_access.ID_ARGUMENTS)
     faults = (ROOT / "tests" / "test_faults.py").read_text()
     events = (ROOT / "tests" / "donations" / "test_events.py").read_text()
+    guessing = (ROOT / "tests" / "accounts" / "test_membership_guessing.py").read_text()
+    enumeration = (ROOT / "tests" / "accounts" / "test_enumeration.py").read_text()
+    quota = (ROOT / "tests" / "applications" / "test_document_quota.py").read_text()
+    audit = (ROOT / "tests" / "audit" / "test_audit.py").read_text()
     expected = {
         "payments in the fault run": test_faults.PAYMENTS,
         "Stripe deliveries in the fault run (replays and the same money under another event included, shuffled)":
@@ -51,6 +56,20 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
         "POSTs one address may send to sign-in in 10 minutes":
             int(re.match(r"(\d+) per 10 minutes", throttle.PER_ADDRESS).group(1)),
         "recovery codes per person": two_factor.RECOVERY_CODES,
+        "membership proofs one account may try in an hour (guessing 50 member numbers gets 429 at the 6th)":
+            int(re.match(r"(\d+) per hour", throttle.MEMBERSHIP_TRIES_PER_PERSON).group(1))
+            if "assert statuses[5] == 429" in guessing else None,
+        "wrong proofs of one member number, from any accounts and addresses, before it pauses for an hour":
+            int(re.match(r"(\d+) per hour", throttle.MEMBERSHIP_MISSES_PER_NUMBER).group(1)),
+        "members linked by a stranger guessing 50 sequential member numbers with common surnames":
+            0 if "for n in range(50)]" in guessing and "assert linked() == 0" in guessing else None,
+        "differences between the answers to a known and an unknown address (registration, reset, donor link: page "
+        "bytes and the SQL run)":
+            0 if enumeration.count("_sql ==") == 2 and enumeration.count("assert page(") == 3 else None,
+        "documents one member may keep over all their applications, withdrawn ones included":
+            int(ENV_SETTINGS["DOCUMENTS_MAX_PER_MEMBER"]) if "assert limit == 20" in quota else None,
+        "account-level audit records (no fund) shown on a fund's trail":
+            0 if "def test_account_level_records_are_on_no_funds_trail" in audit else None,
         "bandit findings left unexplained in `fundapp/` and `reports/`": 0,
         "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": 0,
         "rounds of each race on a grant's money on PostgreSQL (2 and 4 full payments, two batches, a batch against a "

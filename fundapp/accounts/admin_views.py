@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts import services, two_factor
-from fundapp.accounts.forms import NewUserForm, RosterImportForm, UserAccessForm
-from fundapp.accounts.models import Member, Role, RoleGrant, User
+from fundapp.accounts.forms import ClaimDecisionForm, NewUserForm, RosterImportForm, UserAccessForm
+from fundapp.accounts.models import Member, MembershipClaim, Role, RoleGrant, User
 from fundapp.accounts.views import show_error
 from fundapp.donations import events
 from fundapp.extensions import db
@@ -179,8 +179,8 @@ def _render_roster(form: RosterImportForm, *, query: str = "", page: int = 1, pr
             db.func.lower(Member.first_name).like(like), db.func.lower(Member.worksite).like(like)))
     members = db.paginate(select.order_by(Member.last_name, Member.first_name, Member.id),
                           page=page, per_page=ROSTER_PAGE_SIZE, error_out=False)
-    return render_template("admin/roster.html", members=members, query=query, form=form,
-                           problems=problems), status
+    return render_template("admin/roster.html", members=members, query=query, form=form, problems=problems,
+                           claims=services.open_claims(current_fund()), claim_form=ClaimDecisionForm()), status
 
 
 @bp.get("/roster")
@@ -209,3 +209,24 @@ def import_roster():
                     created=result.created, updated=result.updated, unchanged=result.unchanged), "success")
             return redirect(url_for("admin.roster"))
     return _render_roster(form, problems=problems, status=422)
+
+
+@bp.post("/roster/claims/<int:claim_id>")
+@roles_required(Role.TREASURER)
+def resolve_claim(claim_id: int):
+    """A membership proved by a second account: keep the link, or give it to the new account."""
+    claim = db.session.get(MembershipClaim, claim_id)
+    if claim is None or claim.fund_id != current_fund().id:
+        abort(404)
+    form = ClaimDecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.resolve_claim(claim, "moved" if form.submit_move.data else "kept", actor=current_user)
+        except services.LinkRefused as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Member %(member)s is linked to %(email)s.", member=claim.member.member_id,
+                    email=claim.member.user.email), "success")
+    return redirect(url_for("admin.roster"))

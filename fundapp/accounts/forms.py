@@ -85,7 +85,20 @@ class LinkMemberForm(FlaskForm):
                             description=_l("As printed on your union card or dues statement."))
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)],
                             render_kw={"autocomplete": "family-name"})
+    phone_last4 = StringField(_l("Last 4 digits of your phone number"), validators=[Length(max=40)],
+                              description=_l("The phone number the union has for you. Leave it empty if the union "
+                                             "has no phone number for you."),
+                              render_kw={"inputmode": "numeric", "autocomplete": "off"})
     submit = SubmitField(_l("Confirm my membership"))
+
+
+class ConfirmRegistrationForm(FlaskForm):
+    submit = SubmitField(_l("Finish creating my account"))
+
+
+class ClaimDecisionForm(FlaskForm):
+    submit_keep = SubmitField(_l("Keep the current link"))
+    submit_move = SubmitField(_l("Give it to the new account"))
 
 
 class NewUserForm(FlaskForm):

@@ -6,6 +6,10 @@ Invariants:
 - A user holds roles per fund (``role_grants``); an installation may host several funds.
 - A roster entry (``members``) links to at most one account, and an account to at
   most one roster entry per fund.
+- A claim on a roster entry that is already linked (``membership_claims``) never moves the
+  link by itself: it waits for the treasurer, who keeps the link or gives it to the claimant.
+- A registration waits (``pending_registrations``) until its address is proven by the link
+  mailed to it; only the token's hash is kept.
 """
 from __future__ import annotations
 
@@ -110,6 +114,9 @@ class Member(db.Model):
     worksite: Mapped[str] = mapped_column(sa.String(200))
     unit: Mapped[str] = mapped_column(sa.String(100))
     on_strike: Mapped[bool]
+    #: The last 4 digits of the member's phone on the roster (optional column ``phone``): a fact a stranger
+    #: holding a member number and a surname does not have; when set, linking needs it.
+    phone_last4: Mapped[str | None] = mapped_column(sa.String(4))
     #: The account that proved it is this member; at most one.
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -121,3 +128,45 @@ class Member(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class ClaimOutcome(enum.StrEnum):
+    KEPT = "kept"
+    MOVED = "moved"
+
+
+class MembershipClaim(db.Model):
+    """Someone proved the details of a roster entry already linked to another account: the treasurer decides."""
+
+    __tablename__ = "membership_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), index=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"))
+    #: The account that made the claim, and the one the entry was linked to at the time.
+    claimant_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    holder_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    #: ClaimOutcome once resolved.
+    outcome: Mapped[str | None] = mapped_column(sa.String(10))
+
+    member: Mapped[Member] = relationship()
+    claimant: Mapped[User] = relationship(foreign_keys=[claimant_id])
+    holder: Mapped[User | None] = relationship(foreign_keys=[holder_id])
+
+
+class PendingRegistration(db.Model):
+    """A sign-up waiting for its address to be confirmed by the mailed link (``token_sha256``)."""
+
+    __tablename__ = "pending_registrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    language: Mapped[str] = mapped_column(sa.String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

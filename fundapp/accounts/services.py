@@ -5,7 +5,13 @@ Rules enforced here (forms only check shape):
 - sign-in failures say the same thing whether or not the account exists;
 - a reset link is signed, expires, and dies once the password changes;
 - the last treasurer of a fund cannot lose that role or be deactivated;
-- a roster import is all or nothing; a roster entry links to at most one account.
+- a roster import is all or nothing; a roster entry links to at most one account;
+- no answer says whether an address has an account or a member number exists or is linked:
+  registration always mails the address (a link to finish, or a warning that it already has an
+  account) and shows one page; reset requests are answered by the worker (``mail.queue_request``);
+  every failed membership proof gets one message;
+- a member is proved by number, last name and, when the roster carries it, the last 4 digits of
+  their phone; proving an entry already linked alerts the treasurer, who decides (never moved by itself).
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,11 +32,12 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from fundapp.accounts.models import Language, Member, Role, RoleGrant, User
+from fundapp.accounts.models import (ClaimOutcome, Language, Member, MembershipClaim, PendingRegistration, Role,
+                                     RoleGrant, User)
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
-from fundapp.mail import queue_mail
+from fundapp.mail import public_link, queue_mail, queue_request, request_handler
 
 MIN_PASSWORD_LENGTH = 10
 # The most common passwords that still pass the length rule (lists of leaked passwords).
@@ -72,6 +80,10 @@ class LastTreasurer(AccountError):
 
 
 class LinkRefused(AccountError):
+    pass
+
+
+class InvalidRegistrationLink(AccountError):
     pass
 
 
@@ -157,10 +169,71 @@ def _new_user(email: str, name: str, password: str | None, language: str) -> Use
     return user
 
 
-def register_applicant(fund: Fund, *, email: str, name: str, password: str, language: str = "en") -> User:
-    """A striking member makes their own account (role: applicant)."""
-    user = _new_user(email, name, password, language)
+REGISTRATION_LINK_MAX_AGE = 24 * 3600
+
+
+def start_registration(fund: Fund, *, email: str, name: str, password: str, language: str = "en") -> None:
+    """A striking member signs up: the address is mailed a link that finishes the account, or, if an account
+    already uses it, a warning. Both ways do the same work (a password hash, one waiting row, one mail), so
+    neither the page nor its time says which it was."""
+    email = normalise_email(email)
+    _check_password(password, email, name)
+    language = Language(language).value
+    token = secrets.token_urlsafe(32)
+    # sign-ups never finished are forgotten once their link has expired (with the password hash they hold)
+    db.session.execute(db.delete(PendingRegistration).where(
+        PendingRegistration.created_at < utcnow() - timedelta(seconds=REGISTRATION_LINK_MAX_AGE))
+        .execution_options(synchronize_session=False))
+    db.session.add(PendingRegistration(fund_id=fund.id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                                       email=email, name=name.strip(), password_hash=hash_password(password),
+                                       language=language))
+    # one statement either way (a whole User would load its roles too, a query the new address would not make)
+    existing_language = db.session.scalar(db.select(User.language).filter_by(email=email))
+    with force_locale(existing_language or language):
+        if existing_language is not None:  # the link is never sent: its row only makes the same work, and expires
+            subject = _("Someone tried to create an account with your address")
+            body = _("Hello,\n\nSomeone just tried to create an account at %(fund)s with this email address, "
+                     "which already has an account. If it was you, sign in, or choose a new password if you "
+                     "forgot it:\n\n%(login)s\n%(reset)s\n\nIf it was not you, ignore this message: nothing "
+                     "has changed.", fund=fund.name, login=public_link("accounts.login"),
+                     reset=public_link("accounts.request_reset"))
+        else:
+            subject = _("Finish creating your account")
+            body = _("Hello %(name)s,\n\nTo finish creating your account at %(fund)s, open this link within "
+                     "24 hours:\n\n%(url)s\n\nIf you did not ask for an account, ignore this message.",
+                     name=name.strip(), fund=fund.name,
+                     url=public_link("accounts.confirm_registration", token=token))
+    queue_mail(email, subject, body)
+
+
+def pending_registration(token: str) -> PendingRegistration:
+    """The registration a mailed link finishes; raises InvalidRegistrationLink if expired, used or forged."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    pending = db.session.scalar(db.select(PendingRegistration).filter_by(token_sha256=digest))
+    if pending is None or (utcnow() - pending.created_at).total_seconds() > REGISTRATION_LINK_MAX_AGE:
+        raise InvalidRegistrationLink(_("This link is not valid any more. Create your account again, or sign in "
+                                        "if you already have one."))
+    return pending
+
+
+def confirm_registration(token: str) -> User:
+    """Follow the mailed link: make the applicant account the registration asked for; the link works once."""
+    pending = pending_registration(token)
+    fund = db.session.get(Fund, pending.fund_id)
+    if find_user_by_email(pending.email) is not None:
+        db.session.delete(pending)
+        raise InvalidRegistrationLink(_("An account already uses this address. Sign in, or reset your password."))
+    user = User(email=pending.email, name=pending.name, password_hash=pending.password_hash,
+                language=pending.language)
+    try:
+        with db.session.begin_nested():  # the same link followed twice at once: one account
+            db.session.add(user)
+    except IntegrityError as exc:
+        raise InvalidRegistrationLink(_("An account already uses this address. Sign in, or reset your "
+                                        "password.")) from exc
     db.session.add(RoleGrant(user=user, fund_id=fund.id, role=Role.APPLICANT.value))
+    db.session.execute(db.delete(PendingRegistration).where(PendingRegistration.email == pending.email)
+                       .execution_options(synchronize_session=False))
     db.session.flush()
     record_change("user.register", "user", user.id, actor=user, fund_id=fund.id,
                   after={"email": user.email, "roles": [Role.APPLICANT.value]})
@@ -294,8 +367,15 @@ def notify_second_factor_enabled(user: User) -> None:
     queue_mail(user.email, subject, body)
 
 
-def request_password_reset(email: str, *, reset_url_for) -> None:
-    """Queue a reset email if an active account has this address; say nothing either way."""
+def request_password_reset(fund: Fund, email: str) -> None:
+    """Ask the worker to mail a reset link if an active account has this address (``answer_password_reset``);
+    the page does the same single write whatever the address."""
+    queue_request("password-reset", fund.id, email)
+
+
+@request_handler("password-reset")
+def answer_password_reset(fund_id: int, email: str, language: str) -> None:
+    """The worker's half: queue the reset mail if an active account has this address; nothing otherwise."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
@@ -307,7 +387,7 @@ def request_password_reset(email: str, *, reset_url_for) -> None:
             "If it was not you, ignore this message: your password stays as it is.",
             name=user.name,
             minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
-            url=reset_url_for(make_reset_token(user)),
+            url=public_link("accounts.reset_password", token=make_reset_token(user)),
         )
     queue_mail(user.email, subject, body)
     record_change("user.password_reset_requested", "user", user.id)
@@ -359,6 +439,8 @@ def set_active(user: User, fund: Fund, active: bool, *, actor) -> None:
 # --- the roster ---------------------------------------------------------------------------
 
 ROSTER_COLUMNS = ("member_id", "first_name", "last_name", "email", "worksite", "unit", "on_strike")
+#: Columns a roster may carry besides: ``phone`` (any format; only its last 4 digits are kept, to prove membership).
+OPTIONAL_ROSTER_COLUMNS = ("phone",)
 _MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 _LIMITS = {"first_name": 100, "last_name": 100, "worksite": 200, "unit": 100}
 
@@ -373,6 +455,7 @@ class RosterRow:
     worksite: str
     unit: str
     on_strike: bool
+    phone_last4: str | None = None
 
 
 @dataclass
@@ -421,7 +504,7 @@ def parse_roster(data: bytes) -> list[RosterRow]:
         if duplicated:
             reason.append(_("repeated column(s): %(cols)s", cols=", ".join(duplicated)))
         raise RosterInvalid([RosterProblem(1, "; ".join(reason))])
-    index = {name: names.index(name) for name in ROSTER_COLUMNS}
+    index = {name: names.index(name) for name in ROSTER_COLUMNS + OPTIONAL_ROSTER_COLUMNS if name in names}
 
     rows: list[RosterRow] = []
     problems: list[RosterProblem] = []
@@ -461,6 +544,9 @@ def parse_roster(data: bytes) -> list[RosterRow]:
                 email = validate_email(email, check_deliverability=False).normalized.lower()
             except EmailNotValidError:
                 reasons.append(_("email \"%(v)s\" is not a valid address", v=value["email"][:60]))
+        phone_digits = "".join(c for c in value.get("phone", "") if c.isdigit())
+        if value.get("phone") and len(phone_digits) < 4:
+            reasons.append(_("phone \"%(v)s\" has fewer than 4 digits", v=value["phone"][:30]))
         strike = value["on_strike"].lower()
         if strike not in ("yes", "no"):
             reasons.append(_("on_strike must be yes or no, not \"%(v)s\"", v=value["on_strike"][:20]))
@@ -469,7 +555,7 @@ def parse_roster(data: bytes) -> list[RosterRow]:
             continue
         seen[member_id.upper()] = line
         rows.append(RosterRow(line, member_id, value["first_name"], value["last_name"], email,
-                              value["worksite"], value["unit"], strike == "yes"))
+                              value["worksite"], value["unit"], strike == "yes", phone_digits[-4:] or None))
     if problems:
         raise RosterInvalid(problems)
     if not rows:
@@ -482,7 +568,7 @@ def import_roster(fund: Fund, data: bytes, *, actor=None) -> RosterResult:
     rows = parse_roster(data)
     existing = {m.member_id.upper(): m for m in db.session.scalars(db.select(Member).filter_by(fund_id=fund.id))}
     result = RosterResult(rows=len(rows))
-    fields = ("member_id", "first_name", "last_name", "email", "worksite", "unit", "on_strike")
+    fields = ("member_id", "first_name", "last_name", "email", "worksite", "unit", "on_strike", "phone_last4")
     for row in rows:
         member = existing.get(row.member_id.upper())
         if member is None:
@@ -511,26 +597,33 @@ def member_of(user: User, fund: Fund) -> Member | None:
     return db.session.scalar(db.select(Member).filter_by(fund_id=fund.id, user_id=user.id))
 
 
-def _already_linked(fund: Fund) -> LinkRefused:
+def _not_confirmed(fund: Fund) -> LinkRefused:
+    """The one answer to every failed proof: it never says whether the number exists or is linked."""
     return LinkRefused(_(
-        "This membership is already linked to another account. If that was not you, "
-        "write to %(email)s and the fund will sort it out.", email=fund.contact_email))
+        "We could not confirm your membership with these details. Check them against your union card, "
+        "or write to %(email)s so the fund can check the roster.", email=fund.contact_email))
 
 
-def link_member(user: User, fund: Fund, *, member_id: str, last_name: str) -> Member:
-    """Prove membership: link the account to the roster entry with this id and last name."""
+def _same_digits(typed: str | None, expected: str) -> bool:
+    digits = "".join(c for c in (typed or "") if c.isdigit())
+    return secrets.compare_digest(digits[-4:].encode(), expected.encode()) if len(digits) >= 4 else False
+
+
+def link_member(user: User, fund: Fund, *, member_id: str, last_name: str, phone_last4: str | None = None) -> Member:
+    """Prove membership: link the account to the roster entry with this number, last name and (when the roster
+    has it) the last 4 digits of the phone. A proof of an entry linked to someone else alerts the treasurer."""
     if member_of(user, fund) is not None:
         raise LinkRefused(_("Your account is already linked to a membership."))
     member = db.session.scalar(
         db.select(Member).where(Member.fund_id == fund.id,
                                 db.func.upper(Member.member_id) == member_id.strip().upper())
     )
-    if member is None or _fold(member.last_name) != _fold(last_name):
-        raise LinkRefused(_(
-            "We could not find a member with that number and last name. Check your union card, "
-            "or write to %(email)s so the fund can check the roster.", email=fund.contact_email))
+    if (member is None or _fold(member.last_name) != _fold(last_name)
+            or (member.phone_last4 and not _same_digits(phone_last4, member.phone_last4))):
+        raise _not_confirmed(fund)
     if member.user_id is not None:
-        raise _already_linked(fund)
+        _claim_linked_member(fund, member, user)
+        raise _not_confirmed(fund)
     # A conditional update, so two accounts racing for one entry cannot both win.
     linked = db.session.execute(
         db.update(Member)
@@ -539,8 +632,66 @@ def link_member(user: User, fund: Fund, *, member_id: str, last_name: str) -> Me
         .execution_options(synchronize_session=False)
     ).rowcount
     if linked != 1:
-        raise _already_linked(fund)
+        db.session.refresh(member)
+        _claim_linked_member(fund, member, user)
+        raise _not_confirmed(fund)
     db.session.refresh(member)
     record_change("member.link", "member", member.id, actor=user, fund_id=fund.id,
                   after={"member_id": member.member_id, "user_id": user.id})
     return member
+
+
+def _treasurers(fund: Fund) -> list[User]:
+    return list(db.session.scalars(
+        db.select(User).join(RoleGrant).where(RoleGrant.fund_id == fund.id, RoleGrant.role == Role.TREASURER.value,
+                                              User.active.is_(True)).order_by(User.id)))
+
+
+def _claim_linked_member(fund: Fund, member: Member, claimant: User) -> MembershipClaim:
+    """Someone proved an entry another account holds: one open claim per (entry, claimant), the treasurers
+    are mailed, and the link stays as it is until a treasurer decides (``resolve_claim``)."""
+    claim = db.session.scalar(db.select(MembershipClaim).filter_by(
+        member_id=member.id, claimant_id=claimant.id, resolved_at=None))
+    if claim is not None:
+        return claim
+    claim = MembershipClaim(fund_id=fund.id, member_id=member.id, claimant_id=claimant.id, holder_id=member.user_id)
+    db.session.add(claim)
+    db.session.flush()
+    record_change("member.claim", "membership_claim", claim.id, actor=claimant, fund_id=fund.id,
+                  after={"member_id": member.member_id, "claimant": claimant.id, "holder": member.user_id})
+    for treasurer in _treasurers(fund):
+        with force_locale(treasurer.language):
+            queue_mail(treasurer.email, _("A membership was claimed twice"), _(
+                "Hello %(name)s,\n\nThe account %(claimant)s gave the right details of roster member %(member)s, "
+                "who is already linked to another account. One of the two may not be the member. Nothing has "
+                "changed yet: decide on the roster page whether to keep the link or give it to the new "
+                "account:\n\n%(url)s", name=treasurer.name, claimant=claimant.email, member=member.member_id,
+                url=public_link("admin.roster")))
+    return claim
+
+
+def open_claims(fund: Fund) -> list[MembershipClaim]:
+    return list(db.session.scalars(db.select(MembershipClaim).filter_by(fund_id=fund.id, resolved_at=None)
+                                   .order_by(MembershipClaim.id)))
+
+
+def resolve_claim(claim: MembershipClaim, outcome: str, *, actor) -> None:
+    """The treasurer keeps the link, or unlinks the entry and links the claimant instead (if they hold no other)."""
+    outcome = ClaimOutcome(outcome)
+    if claim.resolved_at is not None:
+        raise LinkRefused(_("This claim was already decided."))
+    fund = db.session.get(Fund, claim.fund_id)
+    member = db.session.scalar(db.select(Member).where(Member.id == claim.member_id).with_for_update())
+    before = {"user_id": member.user_id}
+    if outcome is ClaimOutcome.MOVED:
+        if member_of(claim.claimant, fund) is not None:
+            raise LinkRefused(_("The new account is already linked to another membership."))
+        member.user_id, member.linked_at = claim.claimant_id, utcnow()
+        # every other claim on this entry is settled by this decision
+        for other in db.session.scalars(db.select(MembershipClaim).filter_by(member_id=member.id, resolved_at=None)):
+            if other.id != claim.id:
+                other.resolved_at, other.resolved_by_id, other.outcome = utcnow(), actor.id, ClaimOutcome.KEPT.value
+    claim.resolved_at, claim.resolved_by_id, claim.outcome = utcnow(), actor.id, outcome.value
+    db.session.flush()
+    record_change("member.claim_resolved", "membership_claim", claim.id, actor=actor, fund_id=fund.id,
+                  before=before, after={"user_id": member.user_id, "outcome": outcome.value})

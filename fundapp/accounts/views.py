@@ -12,6 +12,7 @@ from fundapp.accounts import services, two_factor
 from fundapp.accounts.forms import (
     ChangePasswordForm,
     CodeForm,
+    ConfirmRegistrationForm,
     LinkMemberForm,
     LoginForm,
     NewPasswordForm,
@@ -33,10 +34,6 @@ def show_error(form, exc: Exception, default_field: str) -> None:
     """Put a service's refusal next to the input it concerns."""
     name = getattr(exc, "field", None) or default_field
     getattr(form, name if hasattr(form, name) else default_field).errors.append(str(exc))
-
-
-def _reset_url(token: str) -> str:
-    return url_for("accounts.reset_password", token=token, _external=True)
 
 
 def _sign_in(user, remember: bool = False, second_factor: bool = False) -> None:
@@ -87,22 +84,44 @@ def _finish_second_factor(user):
 @bp.route("/register", methods=["GET", "POST"])
 @public
 def register():
+    """Sign up: the same page afterwards whether or not the address has an account (the mail says which)."""
     if current_user.is_authenticated:
         return redirect(url_for("accounts.account"))
     form = RegisterForm(language=session.get("language", "en"))
     if form.validate_on_submit():
         try:
-            user = services.register_applicant(
-                current_fund(), email=form.email.data, name=form.name.data,
-                password=form.password.data, language=form.language.data)
+            services.start_registration(current_fund(), email=form.email.data, name=form.name.data,
+                                        password=form.password.data, language=form.language.data)
         except services.AccountError as exc:
+            db.session.rollback()
             show_error(form, exc, "email")
         else:
             db.session.commit()
-            _sign_in(user)
-            flash(_("Welcome, %(name)s. Your account is ready. Next, confirm your union membership.", name=user.name), "success")
-            return redirect(url_for("accounts.membership"))
+            deliver_pending()
+            return render_template("accounts/register_sent.html", email=services.normalise_email(form.email.data))
     return render_template("accounts/register.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/register/<token>", methods=["GET", "POST"])
+@public
+def confirm_registration(token: str):
+    """The link mailed at sign-up: a button makes the account (a GET changes nothing, so a mail scanner that
+    opens links cannot use it up)."""
+    form = ConfirmRegistrationForm()
+    try:
+        if not form.validate_on_submit():
+            services.pending_registration(token)
+            return render_template("accounts/register_confirm.html", form=form)
+        user = services.confirm_registration(token)
+    except services.InvalidRegistrationLink as exc:
+        db.session.commit()  # a registration whose address now has an account is forgotten
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.register"))
+    db.session.commit()
+    _sign_in(user)
+    flash(_("Welcome, %(name)s. Your account is ready. Next, confirm your union membership.", name=user.name),
+          "success")
+    return redirect(url_for("accounts.membership"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -209,9 +228,8 @@ def logout():
 def request_reset():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data, reset_url_for=_reset_url)
+        services.request_password_reset(current_fund(), form.email.data)  # the worker mails the link
         db.session.commit()
-        deliver_pending()
         flash(_("If an account uses that address, we have sent it a link to choose a new password. "
                 "The link works for one hour."), "info")
         return redirect(url_for("accounts.login"))
@@ -296,9 +314,10 @@ def membership():
     if member is None and form.validate_on_submit():
         try:
             member = services.link_member(current_user, fund, member_id=form.member_id.data,
-                                          last_name=form.last_name.data)
+                                          last_name=form.last_name.data, phone_last4=form.phone_last4.data)
         except services.LinkRefused as exc:
-            db.session.rollback()
+            db.session.commit()  # a claim on a member linked to someone else is kept for the treasurer
+            deliver_pending()
             form.member_id.errors.append(str(exc))
         else:
             db.session.commit()

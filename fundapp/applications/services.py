@@ -310,8 +310,51 @@ def documents_dir() -> Path:
     return folder
 
 
+@dataclass
+class DocumentQuota:
+    count: int
+    total_bytes: int
+    max_count: int
+    max_bytes: int
+
+    @property
+    def used_mb(self) -> str:
+        return f"{self.total_bytes / (1024 * 1024):.1f}"
+
+    @property
+    def max_mb(self) -> int:
+        return self.max_bytes // (1024 * 1024)
+
+
+def document_quota(member_id: int) -> DocumentQuota:
+    """What a member's documents take, over all their applications (withdrawn ones too, until purged)."""
+    count, total = db.session.execute(
+        db.select(db.func.count(ApplicationDocument.id), db.func.coalesce(db.func.sum(ApplicationDocument.size_bytes), 0))
+        .join(Application, ApplicationDocument.application_id == Application.id)
+        .where(Application.member_id == member_id)).one()
+    return DocumentQuota(count, int(total), current_app.config["DOCUMENTS_MAX_PER_MEMBER"],
+                         current_app.config["DOCUMENTS_MAX_TOTAL_BYTES"])
+
+
+def _check_quota(application: Application, checked: list) -> None:
+    """Refuse files beyond the member's quota; the member's roster row is locked first, so two uploads at once
+    cannot both fit in the last free place."""
+    db.session.execute(db.select(Member.id).where(Member.id == application.member_id).with_for_update())
+    quota = document_quota(application.member_id)
+    adding = sum(len(data) for _name, _kind, data in checked)
+    if quota.count + len(checked) > quota.max_count:
+        raise ApplicationError(_(
+            "You can keep at most %(max)d documents across all your applications (withdrawn ones count until the "
+            "fund removes them); you have %(have)d. Add only the ones the trustees need, or ask the fund.",
+            max=quota.max_count, have=quota.count), "documents")
+    if quota.total_bytes + adding > quota.max_bytes:
+        raise ApplicationError(_(
+            "Your documents may take at most %(max)d MB in all, across your applications; you use %(used)s MB. "
+            "Photos at a lower resolution take less room.", max=quota.max_mb, used=quota.used_mb), "documents")
+
+
 def add_documents(application: Application, files, *, actor) -> list[ApplicationDocument]:
-    """Check every file by its content and size, then store them all, or none."""
+    """Check every file by its content and size, and the member's quota, then store them all, or none."""
     limit = current_app.config["DOCUMENT_MAX_BYTES"]
     if len(application.documents) + len(files) > current_app.config["DOCUMENTS_PER_APPLICATION"]:
         raise ApplicationError(_("An application can have at most %(n)s documents.",
@@ -339,6 +382,7 @@ def add_documents(application: Application, files, *, actor) -> list[Application
                                      "end in .%(ext)s and try again.", name=shown, named=TYPE_NAMES[named],
                                      real=TYPE_NAMES[kind], ext=EXTENSIONS[kind]), "documents")
         checked.append((raw_name, kind, data))
+    _check_quota(application, checked)
     written, documents = [], []
     try:
         for original, kind, data in checked:

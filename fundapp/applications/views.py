@@ -22,6 +22,12 @@ from fundapp.web import download
 bp = Blueprint("applications", __name__)
 
 
+@bp.app_template_global("document_quota")
+def document_quota(member_id: int):
+    """For the upload forms: how much of the member's document quota is used."""
+    return services.document_quota(member_id)
+
+
 def _uploads(field) -> list:
     return [f for f in (field.data or []) if getattr(f, "filename", "")]
 

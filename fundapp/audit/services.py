@@ -248,12 +248,14 @@ class AuditFilter:
 
 def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
                    limit: int = 50) -> list[AuditRecord]:
-    """The fund's records (and account-level ones, which have no fund) newest first, one page at a time; the
-    days are the fund's (its time zone).
+    """The fund's records, newest first, one page at a time; the days are the fund's (its time zone).
 
-    Paging is by id (``before_id``), so a page costs the same at record 10 and at record 10 million.
+    Records without a fund (account-level events: a password changed, a reset asked for) are about people who may
+    belong to other funds of the installation: no fund's trustees see them here (a person sees their own in the
+    download of their data). Paging is by id (``before_id``), so a page costs the same at record 10 and at
+    record 10 million.
     """
-    query = db.select(AuditRecord).where(db.or_(AuditRecord.fund_id == fund.id, AuditRecord.fund_id.is_(None)))
+    query = db.select(AuditRecord).where(AuditRecord.fund_id == fund.id)
     if where.action:
         query = query.where(AuditRecord.action == where.action)
     if where.object_type:
@@ -275,5 +277,5 @@ def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
 def known_actions(fund_id: int) -> list[str]:
     """The actions that occur in the fund's trail, for the filter's choices."""
     return list(db.session.scalars(
-        db.select(AuditRecord.action).where(db.or_(AuditRecord.fund_id == fund_id, AuditRecord.fund_id.is_(None)))
+        db.select(AuditRecord.action).where(AuditRecord.fund_id == fund_id)
         .distinct().order_by(AuditRecord.action)))

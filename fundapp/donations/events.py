@@ -170,12 +170,13 @@ def close_stale_checkouts_everywhere() -> int:
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
     """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
-    from fundapp.mail import deliver_pending
+    from fundapp.mail import answer_requests, deliver_pending
 
     next_tidy = 0.0
     while stop is None or not stop.is_set():
         try:
             done = apply_waiting_events(limit=batch)
+            answer_requests()  # reset and sign-in links asked for on the pages
             sent, failed = deliver_pending()
             if time.monotonic() >= next_tidy:
                 close_stale_checkouts_everywhere()

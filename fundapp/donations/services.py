@@ -25,7 +25,7 @@ from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.funds.services import receipt_placeholders, receipts_held
 from fundapp.ledger import services as ledger
-from fundapp.mail import OutboxMessage, public_link, queue_mail
+from fundapp.mail import OutboxMessage, public_link, queue_mail, queue_request, request_handler
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, PostalAddress, RefundSettled
@@ -800,18 +800,25 @@ def _link_serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="donor-link")
 
 
-def request_donor_link(fund: Fund, email: str, *, link_for) -> None:
-    """Mail a one-time sign-in link if this address has given to the fund; say nothing either way."""
-    email = (email or "").strip().lower()
-    donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund.id, email=email)) if email else None
-    if donor is None:
+def request_donor_link(fund: Fund, email: str) -> None:
+    """Ask the worker to mail a one-time sign-in link if this address has given to the fund
+    (``answer_donor_link``); the page does the same single write whatever the address."""
+    queue_request("donor-link", fund.id, email)
+
+
+@request_handler("donor-link")
+def answer_donor_link(fund_id: int, email: str, language: str) -> None:
+    """The worker's half: queue the sign-in link if this address has given to the fund; nothing otherwise."""
+    fund = db.session.get(Fund, fund_id)
+    donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund_id, email=email)) if email else None
+    if donor is None or fund is None:
         return
     token = _link_serializer().dumps({"d": donor.id, "n": donor.link_nonce})
     with force_locale(donor.language):
         queue_mail(donor.email, _("Your gifts to %(fund)s: sign-in link", fund=fund.name),
                    _("Hello %(name)s,\n\nUse this link within an hour to see your gifts, receipts and statements, "
                      "or to stop a monthly gift:\n\n%(link)s\n\nIf you did not ask for it, ignore this message.\n\n"
-                     "%(fund)s", name=donor.name, link=link_for(token), fund=fund.name))
+                     "%(fund)s", name=donor.name, link=public_link("donor.follow_link", token=token), fund=fund.name))
 
 
 def donor_for_link(fund: Fund, token: str) -> Donor:

@@ -12,7 +12,7 @@ from fundapp.accounts import services
 from fundapp.accounts.models import Role, User
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, run_worker_once, sign_in
 
 
 def register(client, **overrides):
@@ -22,12 +22,24 @@ def register(client, **overrides):
     return client.post("/register", data=data)
 
 
+def registration_link(message) -> str:
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"https?://[^/\s]+(/register/\S+)", body).group(1)
+
+
 def count_users() -> int:
     return db.session.scalar(db.select(db.func.count(User.id)))
 
 
-def test_register_makes_an_applicant_signed_in_with_argon2id(client, fund):
+def test_register_mails_a_link_that_makes_an_applicant_signed_in_with_argon2id(client, fund, smtp):
     response = register(client)
+    assert response.status_code == 200 and b"Check your email" in response.data
+    assert count_users() == 0  # nothing until the address is proven
+    assert client.get("/account").status_code == 302
+    assert [m["To"] for m in smtp.messages] == ["rosa@example.org"]
+    link = registration_link(smtp.messages[0])
+    assert client.get(link).status_code == 200 and count_users() == 0  # opening the link changes nothing
+    response = client.post(link)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/account/membership")
     user = services.find_user_by_email("rosa@example.org")
@@ -35,15 +47,41 @@ def test_register_makes_an_applicant_signed_in_with_argon2id(client, fund):
     assert PASSWORD not in user.password_hash
     assert user.roles_in(fund.id) == {Role.APPLICANT}
     assert client.get("/account").status_code == 200  # signed in
-
-
-def test_register_refuses_same_email_in_another_case(client, fund):
-    register(client)
     client.post("/logout")
-    response = register(client, email="ROSA@Example.ORG", name="Someone Else")
-    assert response.status_code == 422
-    assert b"already exists" in response.data
+    response = client.post(link)  # the link works once
+    assert response.status_code == 302 and response.headers["Location"].endswith("/register")
     assert count_users() == 1
+
+
+def test_an_expired_registration_link_is_refused_and_the_sign_up_forgotten(client, fund, smtp):
+    from datetime import timedelta
+
+    from fundapp.accounts.models import PendingRegistration
+    from fundapp.extensions import utcnow
+
+    register(client)
+    link = registration_link(smtp.messages[0])
+    pending = db.session.scalar(db.select(PendingRegistration))
+    pending.created_at = utcnow() - timedelta(hours=25)
+    db.session.commit()
+    response = client.post(link)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/register")
+    assert b"not valid any more" in client.get("/register").data
+    assert count_users() == 0
+    register(client, email="someone@example.org")  # the next sign-up clears the expired one away
+    assert db.session.scalars(db.select(PendingRegistration.email)).all() == ["someone@example.org"]
+
+
+def test_register_with_the_same_email_in_another_case_makes_no_second_account_and_warns_the_owner(
+        client, fund, create_user, smtp):
+    create_user("rosa@example.org", "applicant")
+    response = register(client, email="ROSA@Example.ORG", name="Someone Else")
+    assert response.status_code == 200 and b"Check your email" in response.data
+    assert b"already exists" not in response.data
+    assert count_users() == 1
+    assert [m["To"] for m in smtp.messages] == ["rosa@example.org"]
+    assert smtp.messages[0]["Subject"] == "Someone tried to create an account with your address"
+    assert "/register/" not in smtp.messages[0].get_content()
 
 
 @pytest.mark.parametrize("password, message", [
@@ -122,13 +160,15 @@ def test_sign_in_redirect_never_leaves_the_site(client, create_user):
 
 def _link_in(message) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"http://fund\.test(/reset/\S+)", body).group(1)
+    return re.search(r"https?://[^/\s]+(/reset/\S+)", body).group(1)
 
 
 def test_password_reset_by_emailed_link(client, create_user, smtp):
     create_user("ana@example.org", "applicant", name="Ana")
     response = client.post("/reset", data={"email": "ANA@example.org"})
     assert response.status_code == 302
+    assert smtp.messages == []  # the worker mails it, off the request
+    run_worker_once()
     assert len(smtp.messages) == 1
     message = smtp.messages[0]
     assert message["To"] == "ana@example.org"
@@ -150,12 +190,14 @@ def test_password_reset_by_emailed_link(client, create_user, smtp):
 def test_password_reset_for_unknown_email_says_the_same_and_sends_nothing(client, fund, smtp):
     response = client.post("/reset", data={"email": "nobody@example.org"}, follow_redirects=True)
     assert b"If an account uses that address" in response.data
+    run_worker_once()
     assert smtp.messages == []
 
 
 def test_reset_email_is_in_the_users_language(client, create_user, smtp):
     create_user("ana@example.org", "applicant", language="es")
     client.post("/reset", data={"email": "ana@example.org"})
+    run_worker_once()
     assert smtp.messages[0]["Subject"] == "Restablece tu contraseña"
 
 

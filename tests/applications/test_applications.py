@@ -72,7 +72,7 @@ def test_who_may_apply(client, create_user, roster):
     create_user("copycat@example.org", "applicant")
     sign_in(client, "copycat@example.org")
     linked_elsewhere = client.post("/account/membership", data={"member_id": "A-2", "last_name": "Smith"})
-    assert "already linked to another account" in linked_elsewhere.get_data(as_text=True)
+    assert "could not confirm your membership" in linked_elsewhere.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(Application.id))) == 0
 
 

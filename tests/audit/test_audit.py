@@ -44,8 +44,10 @@ def test_trustee_browses_filters_and_pages_the_trail(client, create_user, fund):
     one_entry = client.get("/audit/?object_type=journal_entry&object_id=1").get_data(as_text=True)
     assert one_entry.count("ledger.post</a>") == 1
     own = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
-    # the account was made by the system; Tom himself only connected his authenticator app
-    assert "ledger.post</a>" not in own and "user.create</a>" not in own and "user.second_factor_enabled</a>" in own
+    # the account was made by the system; Tom himself only connected his authenticator app, an account-level
+    # event with no fund, which no fund's trail shows (issue 18, item 7)
+    assert "ledger.post</a>" not in own and "user.create</a>" not in own
+    assert "user.second_factor_enabled" not in own
     ledger.post_entry(fund, entry_date=date(2026, 11, 3), memo="counted by Tom", source_kind="t", source_id="tom",
                       postings=[("Assets:Undeposited", 500), ("Income:Donations", -500)], actor=trustee)
     db.session.commit()
@@ -67,3 +69,21 @@ def test_chain_check_on_the_page_reports_a_tampered_record(client, create_user, 
         owner.execute(db.update(AuditRecord).where(AuditRecord.id == target).values(after={"memo": "edited"}))
     page = client.get("/audit/?verify=1").get_data(as_text=True)
     assert f"The chain is broken at record {target}, after 2 good records." in page
+
+
+def test_account_level_records_are_on_no_funds_trail(client, create_user, fund):
+    """Records without a fund (a password changed, a reset asked for) are about people who may belong to any fund
+    of the installation: a trustee sees only the fund's own records, and no such action among the filters."""
+    from fundapp.accounts import services as accounts
+
+    create_user("tom@example.org", "trustee")
+    ana = create_user("ana@example.org", "applicant")
+    accounts.change_password(ana, "a brand new passphrase 7")
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count(AuditRecord.id)).where(
+        AuditRecord.fund_id.is_(None), AuditRecord.action == "user.password_change")) == 1
+    sign_in(client, "tom@example.org")
+    page = client.get("/audit/").get_data(as_text=True)
+    assert "user.password_change" not in page and "user.create</a>" in page  # neither a row nor a filter choice
+    filtered = client.get("/audit/?action=user.password_change").get_data(as_text=True)
+    assert "user.password_change</a>" not in filtered and "No change matches these filters." in filtered

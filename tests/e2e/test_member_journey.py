@@ -1,7 +1,9 @@
-"""A striking member on a phone, in Spanish: sign up, confirm membership; every page accessible."""
+"""A striking member on a phone, in Spanish: sign up, follow the mailed link, confirm membership; every page
+accessible."""
 from __future__ import annotations
 
 import os
+import re
 
 from fundapp.accounts import services
 from fundapp.accounts.models import Member
@@ -18,7 +20,7 @@ def shot(page, name):
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
-def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, fund):
+def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, fund, smtp):
     services.import_roster(fund, GOOD.encode())
     db.session.commit()
     page = phone
@@ -44,6 +46,15 @@ def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, 
     page.get_by_label("Contraseña", exact=True).fill("huelga hasta ganar")
     page.get_by_label("Repite la contraseña").fill("huelga hasta ganar")
     page.get_by_role("button", name="Crear cuenta").click()
+    assert page.get_by_role("heading", name="Revisa tu correo").is_visible()
+    assert axe_violations(page) == []
+    # the address is proven by the link mailed to it (the same page shows when the address has an account)
+    mail, = [m for m in smtp.messages if m["To"] == "rosa@example.org"]
+    assert mail["Subject"] == "Termine de crear su cuenta"
+    path = re.search(r"https?://[^/\s]+(/register/\S+)", mail.get_content()).group(1)
+    page.goto(live_server + path)
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Terminar de crear mi cuenta").click()
     page.wait_for_url("**/account/membership")
     assert axe_violations(page) == []
 
