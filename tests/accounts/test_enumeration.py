@@ -7,7 +7,6 @@ statements, in the same order, on the request path), and ``benchmarks/enumeratio
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from fundapp.accounts.models import PendingRegistration, User
 from fundapp.donations import services as donations
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.mail import MailRequest, OutboxMessage
 from tests.conftest import PASSWORD, run_worker_once
 
@@ -79,7 +79,7 @@ def test_a_link_asked_for_a_known_or_unknown_address_answers_alike_and_the_worke
         app, fund, create_user, smtp, url, known, expected_subject):
     create_user("ana@example.org", "applicant")
     donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000, method="cash",
-                                  received_on=date.today(), notify=False)
+                                  received_on=clock.today(fund), notify=False)
     db.session.commit()
     app.test_client().post(url, data={"email": "warmup@example.org"})
     known_response, known_sql = statements_of(lambda: app.test_client().post(url, data={"email": known}))

@@ -3,7 +3,6 @@ figure spilling out of its card, and axe-core finds no violation. The pages are 
 from the home page (GET only), so a new page is covered as soon as something links to it."""
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +12,7 @@ from fundapp.accounts.models import Member, User
 from fundapp.cli import demo_roster_csv, seed_demo_books
 from fundapp.demo import seed_demo_cases
 from fundapp.extensions import db
+from fundapp.funds import clock
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import axe_violations, sign_in_as
 
@@ -71,8 +71,8 @@ def demo(fund, create_user):
     tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
     tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
     accounts.import_roster(fund, demo_roster_csv())
-    seed_demo_books(fund, date.today())
-    seed_demo_cases(fund, date.today(), treasurer=treasurer, trustees=[tom, tina], password=PASSWORD)
+    seed_demo_books(fund, clock.today(fund))
+    seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=PASSWORD)
     db.session.commit()
     member = db.session.scalar(db.select(User).join(Member, Member.user_id == User.id).order_by(Member.id))
     return {"treasurer": "tess@example.org", "trustee": "tom@example.org", "member": member.email}
