@@ -26,6 +26,8 @@ OVERFLOW = """() => {
   if (document.documentElement.scrollWidth > width) found.push('page ' + document.documentElement.scrollWidth);
   for (const el of document.querySelectorAll('.stats li, .card, .flash, td, th, h1, h2, p, li, dd')) {
     const box = el.getBoundingClientRect();
+    // the stacked tables' headers are hidden on a phone (each cell carries its own label)
+    if (box.width === 0 || (el.closest('thead') && el.closest('table.audit'))) continue;
     if (box.right > width + 1) found.push(el.tagName + '.' + el.className + ' ends at ' + Math.round(box.right) + ': ' + el.textContent.trim().slice(0, 30));
     if (el.closest('.table-wrap')) continue;  // a wide table scrolls inside its own box, on purpose
     if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible')
