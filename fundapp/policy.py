@@ -127,7 +127,12 @@ def _end_sessions_missing_the_second_factor() -> None:
 
     from fundapp.accounts.two_factor import required_for
 
+    from fundapp.accounts.services import end_session
+    from fundapp.extensions import db
+
     if current_user.is_authenticated and not session.get(SECOND_FACTOR_SESSION_KEY) and required_for(current_user):
+        end_session(current_user.session_token, "second_factor")
+        db.session.commit()
         logout_user()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from fundapp.accounts import services as account_services
 from fundapp.extensions import db
 from tests.conftest import enrol, sign_in
 
@@ -202,7 +203,8 @@ def test_every_post_without_csrf_token_is_refused(app, create_user):
     user = create_user("tess@example.org", "treasurer", "applicant")
     client = app.test_client()
     with client.session_transaction() as session:  # signed in without posting the login form
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = account_services.start_session(user)  # a server-side session, as at sign-in
+        db.session.commit()
         session["_fresh"] = True
         session["second_factor"] = True  # as after the code page
     posts = [(e, r, v) for e, m, r, v in _routes(app)

@@ -46,7 +46,6 @@ def index():
 def apply_events():
     """Book the Stripe notices that wait, those that gave up included (the worker does this by itself)."""
     done = events.apply_waiting_events(limit=50, again=True)
-    deliver_pending()
     if done.failed:
         flash(_("%(applied)s booked; %(failed)s still could not be: the reason is below.", applied=done.applied + done.ignored,
                 failed=done.failed), "error")
@@ -92,7 +91,6 @@ def new_user():
             show_error(form, exc, "email")
         else:
             db.session.commit()
-            deliver_pending()
             flash(_("%(name)s has an account now and has been emailed a link to choose a password.",
                     name=user.name), "success")
             return redirect(url_for("admin.users"))

@@ -6,6 +6,9 @@ Invariants:
 - A user holds roles per fund (``role_grants``); an installation may host several funds.
 - A roster entry (``members``) links to at most one account, and an account to at
   most one roster entry per fund.
+- A signed-in browser holds a session id whose hash is a ``user_sessions`` row; the server ends a session by
+  stamping ``revoked_at`` (sign-out, a new password, a change of trustee or treasurer role, "sign out
+  everywhere", idling too long), and a copy of the cookie is worth nothing from then on.
 """
 from __future__ import annotations
 
@@ -60,8 +63,12 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses sign-in for inactive users
         return self.active
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    #: The id of the session being started (set by ``services.start_session``, never stored): what
+    #: Flask-Login keeps in the session cookie and the remember-me cookie.
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
     def roles_in(self, fund_id: int) -> frozenset[Role]:
         return frozenset(Role(g.role) for g in self.grants if g.fund_id == fund_id)
@@ -121,3 +128,25 @@ class Member(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Only the hash of its id is kept, so the table cannot be used to sign in."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of the random id in the browser's cookie (hex).
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Updated at most once a minute, so a session in use costs no write per request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The address and a short description of the browser at sign-in, for the person's own list.
+    ip: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(120), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it ended: "logout", "password", "roles", "everywhere", "idle", "deactivated", "second_factor".
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(20))
+
+    user: Mapped[User] = relationship()

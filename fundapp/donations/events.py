@@ -156,10 +156,15 @@ def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
     """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
+    from fundapp import health
     from fundapp.mail import deliver_pending
 
+    last_beat = 0.0
     while stop is None or not stop.is_set():
         try:
+            if time.monotonic() - last_beat >= health.HEARTBEAT_EVERY.total_seconds():
+                health.beat()  # /healthz reports a worker whose heart stopped
+                last_beat = time.monotonic()
             done = apply_waiting_events(limit=batch)
             sent, failed = deliver_pending()
         except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die

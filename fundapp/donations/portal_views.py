@@ -13,7 +13,6 @@ from fundapp.donations import services
 from fundapp.donations.models import Donation, Donor, MonthlyGift
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.mail import deliver_pending
 from fundapp.payments import gateway
 from fundapp.policy import DONOR_SESSION_KEY, current_donor_id, donor_signed_in, public
 from fundapp.web import download
@@ -51,7 +50,6 @@ def login():
         services.request_donor_link(current_fund(), form.email.data,
                                     link_for=lambda token: url_for("donor.follow_link", token=token, _external=True))
         db.session.commit()
-        deliver_pending()
         return render_template("donations/portal_link_sent.html", email=form.email.data.strip())
     return render_template("donations/portal_login.html", form=form), 422 if form.errors else 200
 

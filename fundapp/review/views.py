@@ -19,7 +19,6 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db, utcnow
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp import throttle
 from fundapp.policy import can_read_note, can_see_application, roles_required
@@ -144,7 +143,6 @@ def _decide(application_id: int, act, done: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(done, "success")
     return redirect(url_for("review.case", application_id=application_id))
 
@@ -313,6 +311,5 @@ def pay_batch():
         flash(str(exc), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(ngettext("%(num)s payment recorded.", "%(num)s payments recorded.", len(paid)), "success")
     return redirect(url_for("review.payments"))
