@@ -35,6 +35,7 @@ EXPECTED = {
     "accounts.logout": SIGNED_IN,
     "accounts.account": SIGNED_IN,
     "accounts.change_password": SIGNED_IN,
+    "accounts.end_all_sessions": SIGNED_IN,
     "accounts.membership": {"applicant"},
     "admin.index": {"treasurer"},
     "admin.users": {"treasurer"},
@@ -145,7 +146,7 @@ def test_route_by_role_matrix(app, client, create_user, persona):
     with app.test_request_context():
         routes = [(e, m, __import__("flask").url_for(e, **v)) for e, m, _r, v in _routes(app)]
     for endpoint, method, url in routes:
-        if endpoint == "accounts.logout":
+        if endpoint in ("accounts.logout", "accounts.end_all_sessions"):
             continue  # checked below: it would end this persona's session
         response = client.open(url, method=method)
         to_login = response.status_code == 302 and "/login" in response.headers.get("Location", "")
@@ -158,6 +159,18 @@ def test_route_by_role_matrix(app, client, create_user, persona):
     assert failures == []
     logout = client.post("/logout")
     assert (logout.status_code == 302 and "/login" in logout.headers["Location"]) == (persona == "anonymous")
+    browser = client
+    if persona != "anonymous":  # sign out everywhere, from a second session of the persona's
+        browser = app.test_client()
+        with browser.session_transaction() as session:
+            session["_user_id"] = account_services.start_session(account_services.find_user_by_email(
+                f"{persona}@example.org"))
+            session["second_factor"] = True
+        db.session.commit()
+        assert browser.get("/account").status_code == 200
+    everywhere = browser.post("/account/sessions/end")  # anonymous: sent to sign in; anyone else: signed out
+    assert everywhere.status_code == 302 and "/login" in everywhere.headers["Location"]
+    assert browser.get("/account").status_code == 302
 
 
 def test_forbidden_page_is_a_proper_403(client, create_user):

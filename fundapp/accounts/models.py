@@ -45,7 +45,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(2), default=Language.EN.value)
     active: Mapped[bool] = mapped_column(default=True)
-    #: Changed with the password; part of the session id so a new password ends old sessions.
+    #: Changed with the password (and deactivation, a cleared second factor): part of reset links and of the
+    #: wait for the second factor, so a new password makes them worthless. Sessions end in ``user_sessions``.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -171,12 +171,12 @@ def load_user(token: str) -> User | None:
     minute, in a short write of its own, and ends it when it idled past the limit."""
     if not token or len(token) > 100:
         return None
-    row = db.session.scalar(db.select(UserSession).where(UserSession.token_hash == _token_hash(token),
-                                                         UserSession.revoked_at.is_(None)))
-    if row is None:
+    found = db.session.execute(db.select(UserSession, User).join(User, User.id == UserSession.user_id).where(
+        UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))).first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if not user.active:
         return None
     now = utcnow()
     if now - row.last_seen_at > idle_limit(user):
