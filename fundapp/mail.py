@@ -11,8 +11,8 @@ sends in a short write of its own before talking to the mail server (a lease,
 ``CLAIM_LEASE``), and marks each sent as soon as it has gone.
 No request sends: a request queues and commits, and the worker sends (``flask fund worker`` in production,
 a thread of the same process in local mode), so a slow or hanging mail server never holds a page; the worker
-waits at most ``MAIL_TIMEOUT`` seconds for it to connect or answer. (The treasurer's "send now" button and
-the commands are the exceptions, bounded by the same timeout.)
+waits at most ``MAIL_TIMEOUT`` seconds for it to connect or answer. The treasurer's "send now" button only
+makes the waiting messages due (``retry_now``); the commands send themselves, within the same timeout.
 Without ``MAIL_SERVER`` (local mode, or production with ``MAIL_TO_LOG=1``) messages are written to the log
 instead, with every link that signs someone in (reset, welcome, donor page) redacted: the log is read by
 more people than the mailbox.

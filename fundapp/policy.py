@@ -125,9 +125,8 @@ def _end_sessions_missing_the_second_factor() -> None:
     was granted, or restored from a remember-me cookie, is signed out (they sign in again, with the code)."""
     from flask_login import logout_user
 
-    from fundapp.accounts.two_factor import required_for
-
     from fundapp.accounts.services import end_session
+    from fundapp.accounts.two_factor import required_for
     from fundapp.extensions import db
 
     if current_user.is_authenticated and not session.get(SECOND_FACTOR_SESSION_KEY) and required_for(current_user):
