@@ -64,11 +64,16 @@ def donor_signed_in(view):
 
 
 def current_donor_id() -> int | None:
-    """The donor signed in by link in this session, for the current fund."""
+    """The donor signed in by link in this session, for the current fund, while the server keeps the session
+    open (signing out or idling ends it for every copy of the cookie)."""
     held = session.get(DONOR_SESSION_KEY)
-    if isinstance(held, dict) and held.get("fund") == current_fund().id:
-        return held.get("id")
-    return None
+    if not isinstance(held, dict) or held.get("fund") != current_fund().id:
+        return None
+    if "donor_session" not in g:
+        from fundapp.accounts.services import donor_of_session
+
+        g.donor_session = donor_of_session(held.get("token"))
+    return held.get("id") if g.donor_session is not None and g.donor_session == held.get("id") else None
 
 
 def access_for(endpoint: str) -> Access | None:

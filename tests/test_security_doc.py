@@ -57,7 +57,8 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
         "bandit findings left unexplained in `fundapp/` and `reports/`": 0,
         "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": 0,
         "ways a session ends that a copied session cookie is then replayed against and refused (sign-out, sign out "
-        "everywhere, a new password, a trustee role taken away, one given, a remember-me cookie after sign-out)":
+        "everywhere, a new password, a trustee role taken away, one given, a remember-me cookie after sign-out, a "
+        "donor's sign-out)":
             len(test_sessions.REPLAYS),
         "minutes a trustee's or treasurer's session may stay unused before it ends (`STAFF_IDLE_MINUTES`)":
             int(ENV_SETTINGS["STAFF_IDLE_MINUTES"]),

@@ -132,14 +132,17 @@ class Member(db.Model):
 
 
 class UserSession(db.Model):
-    """One signed-in browser. Only the hash of its id is kept, so the table cannot be used to sign in."""
+    """One signed-in browser: a user's, or a donor's who followed an emailed link (donors have no account).
+    Only the hash of its id is kept, so the table cannot be used to sign in."""
 
     __tablename__ = "user_sessions"
+    __table_args__ = (sa.CheckConstraint("(user_id IS NULL) <> (donor_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: SHA-256 of the random id in the browser's cookie (hex).
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    donor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donors.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Updated at most once a minute, so a session in use costs no write per request.
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -150,4 +153,4 @@ class UserSession(db.Model):
     #: Why it ended: "logout", "password", "roles", "everywhere", "idle", "deactivated", "second_factor".
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(20))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()

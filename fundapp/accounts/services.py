@@ -179,20 +179,53 @@ def load_user(token: str) -> User | None:
     if not user.active:
         return None
     now = utcnow()
-    if now - row.last_seen_at > idle_limit(user):
-        _end_where(UserSession.id == row.id, "idle")
+    if not _still_open(row, idle_limit(user)):
         return None
+    user = db.session.get(User, row.user_id)
+    user.session_token = token
+    return user
+
+
+def _still_open(row: UserSession, idle: timedelta) -> bool:
+    """End a session unused longer than ``idle``; else mark it seen (at most once a minute, a short write of
+    its own: nothing else is pending, since the access check asks first, before the view)."""
+    now = utcnow()
+    if now - row.last_seen_at > idle:
+        _end_where(UserSession.id == row.id, "idle")
+        return False
     if now - row.last_seen_at >= SEEN_EVERY:
         row_id = row.id
-        db.session.commit()  # nothing else is pending: the access check asks first, before the view
+        db.session.commit()
         begin_write()
         db.session.execute(db.update(UserSession).where(UserSession.id == row_id,
                                                         UserSession.last_seen_at < now - SEEN_EVERY)
                            .values(last_seen_at=now).execution_options(synchronize_session=False))
         db.session.commit()
-        user = db.session.get(User, row.user_id)
-    user.session_token = token
-    return user
+    return True
+
+
+def start_donor_session(donor_id: int, *, ip: str = "", user_agent: str = "") -> str:
+    """Open a server-side session for a donor who followed their emailed link; returns its id."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(UserSession(token_hash=_token_hash(token), donor_id=donor_id, created_at=now, last_seen_at=now,
+                               ip=(ip or "")[:45], user_agent=browser_summary(user_agent)))
+    db.session.flush()
+    return token
+
+
+def donor_of_session(token: str | None) -> int | None:
+    """The donor of an open donor session (idling ends it after ``MEMBER_IDLE_MINUTES``), or None."""
+    if not token or not isinstance(token, str) or len(token) > 100:
+        return None
+    row = db.session.scalar(db.select(UserSession).where(UserSession.token_hash == _token_hash(token),
+                                                         UserSession.donor_id.is_not(None),
+                                                         UserSession.revoked_at.is_(None)))
+    if row is None:
+        return None
+    donor_id = row.donor_id
+    idle = timedelta(minutes=current_app.config["MEMBER_IDLE_MINUTES"])
+    return donor_id if _still_open(row, idle) else None
 
 
 def _end_where(condition, reason: str, *, commit: bool = True) -> int:

@@ -14,7 +14,7 @@ from tests.conftest import PASSWORD, sign_in
 HOST = "fund.test"
 #: The ways a session ends that a replayed cookie is tried against, one test each below.
 REPLAYS = ("sign-out", "sign out everywhere", "a new password", "a trustee role taken away",
-           "a trustee role given", "sign-out (remember-me cookie)")
+           "a trustee role given", "sign-out (remember-me cookie)", "a donor's sign-out")
 
 
 def copy_of(app, client):
@@ -184,3 +184,42 @@ def test_a_session_id_that_was_never_issued_signs_no_one_in(app, create_user):
         session["_user_id"] = "1"  # the user's id, as the cookie held before sessions were kept on the server
         session["_fresh"] = True
     assert sent_to_sign_in(client.get("/account"))
+
+
+def _donor_signed_in(app, client, fund):
+    """A donor who asked for their link on the portal and followed it."""
+    import re
+
+    from fundapp.donations.services import find_or_create_donor
+    from fundapp.mail import OutboxMessage
+
+    find_or_create_donor(fund, "dora@example.org", "Dora")
+    db.session.commit()
+    client.post("/donor/login", data={"email": "dora@example.org"})
+    body = db.session.scalar(db.select(OutboxMessage.body).where(OutboxMessage.to_address == "dora@example.org"))
+    link = re.search(r"https?://\S+", body).group(0)
+    assert client.get(link).status_code == 302
+    assert client.get("/donor/").status_code == 200
+
+
+def test_a_donors_cookie_copied_before_sign_out_no_longer_opens_their_page(app, client, fund):
+    _donor_signed_in(app, client, fund)
+    thief = copy_of(app, client)
+    assert thief.get("/donor/").status_code == 200
+    client.post("/donor/logout")
+    for browser in (client, thief):
+        response = browser.get("/donor/")
+        assert response.status_code == 302 and "/donor/login" in response.headers["Location"]
+
+
+def test_a_donor_idle_past_the_limit_is_signed_out(app, client, fund):
+    app.config["MEMBER_IDLE_MINUTES"] = 60
+    _donor_signed_in(app, client, fund)
+    db.session.execute(db.update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=59)))
+    db.session.commit()
+    assert client.get("/donor/").status_code == 200
+    db.session.execute(db.update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
+    db.session.commit()
+    response = client.get("/donor/")
+    assert response.status_code == 302 and "/donor/login" in response.headers["Location"]
+    assert db.session.scalar(db.select(UserSession.revoked_reason)) == "idle"
