@@ -2,7 +2,8 @@
 
 Every setting the app reads is named here, with its default, so the README's
 configuration table and this module can be checked against each other.
-Production refuses to start with the development secret key or audit key; it starts with the placeholder
+Production refuses to start with the development secret key or audit key, or without a mail server unless
+MAIL_TO_LOG says mail goes to the log on purpose; it starts with the placeholder
 EIN and contact (they only seed a new fund) but sends no receipt while the fund carries them.
 """
 from __future__ import annotations
@@ -48,6 +49,13 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "MAIL_USE_TLS": "false",
     "MAIL_USE_SSL": "false",
     "MAIL_DEFAULT_SENDER": "Hardship Fund <fund@localhost>",
+    "MAIL_TIMEOUT": "10",
+    "MAIL_TO_LOG": "false",
+    "STAFF_IDLE_MINUTES": "30",
+    "MEMBER_IDLE_MINUTES": "10080",
+    "HEALTH_WORKER_STALE_SECONDS": "120",
+    "HEALTH_OUTBOX_MAX": "500",
+    "HEALTH_EVENTS_MAX": "200",
     "REDIS_URL": None,
     "TRUSTED_PROXIES": "0",
     "PASSWORD_RESET_MAX_AGE": "3600",
@@ -116,6 +124,18 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "MAIL_USE_TLS": raw["MAIL_USE_TLS"].lower() in _TRUE,
         "MAIL_USE_SSL": raw["MAIL_USE_SSL"].lower() in _TRUE,
         "MAIL_DEFAULT_SENDER": raw["MAIL_DEFAULT_SENDER"],
+        # Seconds the worker waits for the mail server to connect or answer, so a hanging one cannot stop it.
+        "MAIL_TIMEOUT": float(raw["MAIL_TIMEOUT"]),
+        # Without MAIL_SERVER mail is written to the log (sign-in links redacted); production asks for this
+        # to be said explicitly, so a forgotten MAIL_SERVER does not silently send no mail.
+        "MAIL_TO_LOG": raw["MAIL_TO_LOG"].lower() in _TRUE,
+        # A session unused this long ends: trustees' and the treasurer's soon, everyone else's later.
+        "STAFF_IDLE_MINUTES": int(raw["STAFF_IDLE_MINUTES"]),
+        "MEMBER_IDLE_MINUTES": int(raw["MEMBER_IDLE_MINUTES"]),
+        # /healthz answers 503 when the worker's last heartbeat is older, or more mail or Stripe events wait.
+        "HEALTH_WORKER_STALE_SECONDS": int(raw["HEALTH_WORKER_STALE_SECONDS"]),
+        "HEALTH_OUTBOX_MAX": int(raw["HEALTH_OUTBOX_MAX"]),
+        "HEALTH_EVENTS_MAX": int(raw["HEALTH_EVENTS_MAX"]),
         "REDIS_URL": raw["REDIS_URL"],
         # Rate limits count in Redis when it is set (shared by every worker and host), else in memory;
         # if Redis stops answering, each process counts in its own memory until it is back.
@@ -126,7 +146,8 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # How many proxies (the TLS proxy, a load balancer) stand in front and set X-Forwarded-For:
         # the rate limits and the audit trail then see the visitor's address, not the proxy's.
-        "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
+        "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),
+        "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         # A closed case keeps its documents and personal details this long after its last change.
         "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
         "FUND_DEFAULTS": {
@@ -167,6 +188,10 @@ def check_settings(settings: dict) -> None:
         raise ConfigError(str(exc)) from exc
     if not 0 < settings["DONATION_MIN_CENTS"] <= settings["DONATION_MAX_CENTS"]:
         raise ConfigError("DONATION_MIN must be above zero and at most DONATION_MAX.")
+    if settings["STAFF_IDLE_MINUTES"] < 1 or settings["MEMBER_IDLE_MINUTES"] < 1:
+        raise ConfigError("STAFF_IDLE_MINUTES and MEMBER_IDLE_MINUTES must be at least 1.")
+    if not settings["MAIL_TIMEOUT"] > 0:
+        raise ConfigError("MAIL_TIMEOUT must be above zero (seconds).")
     if not 0 <= settings["CARD_FEE_BASIS_POINTS"] < 5000:
         raise ConfigError("CARD_FEE_PERCENT must be between 0 and 50.")
     if settings["ENV_NAME"] == "production":
@@ -198,6 +223,10 @@ def check_settings(settings: dict) -> None:
         # the treasurer edits it on /admin/fund, which a new installation must be able to reach. So production
         # starts with the placeholders and refuses to send receipts while the fund carries them
         # (fundapp.funds.services.receipt_placeholders), and the fund page says so.
+        if not settings.get("MAIL_SERVER") and not settings.get("MAIL_TO_LOG"):
+            raise ConfigError("Set MAIL_SERVER in production (receipts, reset links and notices go by mail), or set "
+                              "MAIL_TO_LOG=1 to say that mail is to be written to the log instead (sign-in links "
+                              "redacted).")
         if not settings.get("REDIS_URL"):
             raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
         from reports import fonts

@@ -9,10 +9,17 @@ mail, or ``flask fund send-mail``: after 1, 2, 4 ... minutes (at most six hours)
 Several senders never send one message twice: each claims the messages it
 sends in a short write of its own before talking to the mail server (a lease,
 ``CLAIM_LEASE``), and marks each sent as soon as it has gone.
-Without ``MAIL_SERVER`` (local mode) messages are written to the log instead.
+No request sends: a request queues and commits, and the worker sends (``flask fund worker`` in production,
+a thread of the same process in local mode), so a slow or hanging mail server never holds a page; the worker
+waits at most ``MAIL_TIMEOUT`` seconds for it to connect or answer. The treasurer's "send now" button only
+makes the waiting messages due (``retry_now``); the commands send themselves, within the same timeout.
+Without ``MAIL_SERVER`` (local mode, or production with ``MAIL_TO_LOG=1``) messages are written to the log
+instead, with every link that signs someone in (reset, welcome, donor page) redacted: the log is read by
+more people than the mailbox.
 """
 from __future__ import annotations
 
+import re
 import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -63,6 +70,28 @@ def public_link(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"] + current_app.url_map.bind("localhost").build(endpoint, values)
 
 
+#: The pages whose links sign someone in (a password reset or welcome link, a donor's sign-in link).
+SIGN_IN_LINK_ENDPOINTS = ("accounts.reset_password", "donor.follow_link")
+_URL = re.compile(r"https?://[^\s<>\"']+")
+#: A signed token in a link (itsdangerous: payload.timestamp.signature), whatever page it opens.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{8,}")
+REDACTED = "[sign-in link removed from the log]"
+
+
+def redact_sign_in_links(text: str) -> str:
+    """The text with every link that would sign someone in replaced (for the log)."""
+    adapter = current_app.url_map.bind("localhost")
+    prefixes = tuple(adapter.build(endpoint, {"token": "T"})[:-1]  # nosec B105 # a stand-in to find the path
+                     for endpoint in SIGN_IN_LINK_ENDPOINTS if endpoint in current_app.view_functions)
+
+    def replace(match: re.Match) -> str:
+        url = match.group(0)
+        path = re.sub(r"^https?://[^/]+", "", url)
+        return REDACTED if path.startswith(prefixes) or _TOKEN.search(url) else url
+
+    return _URL.sub(replace, text)
+
+
 def _build(message: OutboxMessage) -> EmailMessage:
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
@@ -78,7 +107,8 @@ def _build(message: OutboxMessage) -> EmailMessage:
 
 def _connect(config) -> smtplib.SMTP:
     cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-    smtp = cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
+    # The timeout covers the connection and every later read and write on it (the greeting, each reply).
+    smtp = cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
     if config["MAIL_USE_TLS"]:
         smtp.starttls()
     if config["MAIL_USERNAME"]:
@@ -152,7 +182,7 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
                 if smtp is None:
                     current_app.logger.info(
                         "Mail (no MAIL_SERVER set) to %s: %s\n%s",
-                        message.to_address, message.subject, message.body,
+                        message.to_address, message.subject, redact_sign_in_links(message.body),
                     )
                 else:
                     smtp.send_message(_build(message))
@@ -180,6 +210,18 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
             except (smtplib.SMTPException, OSError):
                 pass
     return sent, failed
+
+
+def retry_now() -> int:
+    """Make every message waiting out a back-off after a failure due at once (the treasurer's "send now"): the
+    worker sends them on its next round, so the page never waits on the mail server. Flushes; returns how
+    many wait to be sent."""
+    db.session.execute(db.update(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS,
+        OutboxMessage.last_error.is_not(None)).values(next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+    return db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)) or 0
 
 
 def waiting_messages(limit: int = 20) -> tuple[int, list[OutboxMessage]]:

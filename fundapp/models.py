@@ -1,9 +1,10 @@
 """Imports every model so metadata (and Alembic) see the whole schema."""
-from fundapp.accounts.models import Member, RecoveryCode, RoleGrant, User  # noqa: F401
+from fundapp.accounts.models import Member, RecoveryCode, RoleGrant, User, UserSession  # noqa: F401
 from fundapp.audit.models import AuditRecord  # noqa: F401
 from fundapp.funds.models import Fund  # noqa: F401
 from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  # noqa: F401
 from fundapp.mail import OutboxMessage  # noqa: F401
+from fundapp.health import WorkerHeartbeat  # noqa: F401
 from fundapp.donations.models import (Deposit, Donation, Donor, MonthlyGift, ReceiptCounter,  # noqa: F401
                                       StatementSent, StripeEvent)
 from fundapp.applications.models import (Application, ApplicationDocument, ApplicationMessage,  # noqa: F401

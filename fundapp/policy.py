@@ -64,11 +64,16 @@ def donor_signed_in(view):
 
 
 def current_donor_id() -> int | None:
-    """The donor signed in by link in this session, for the current fund."""
+    """The donor signed in by link in this session, for the current fund, while the server keeps the session
+    open (signing out or idling ends it for every copy of the cookie)."""
     held = session.get(DONOR_SESSION_KEY)
-    if isinstance(held, dict) and held.get("fund") == current_fund().id:
-        return held.get("id")
-    return None
+    if not isinstance(held, dict) or held.get("fund") != current_fund().id:
+        return None
+    if "donor_session" not in g:
+        from fundapp.accounts.services import donor_of_session
+
+        g.donor_session = donor_of_session(held.get("token"))
+    return held.get("id") if g.donor_session is not None and g.donor_session == held.get("id") else None
 
 
 def access_for(endpoint: str) -> Access | None:
@@ -125,9 +130,13 @@ def _end_sessions_missing_the_second_factor() -> None:
     was granted, or restored from a remember-me cookie, is signed out (they sign in again, with the code)."""
     from flask_login import logout_user
 
+    from fundapp.accounts.services import end_session
     from fundapp.accounts.two_factor import required_for
+    from fundapp.extensions import db
 
     if current_user.is_authenticated and not session.get(SECOND_FACTOR_SESSION_KEY) and required_for(current_user):
+        end_session(current_user.session_token, "second_factor")
+        db.session.commit()
         logout_user()
 
 

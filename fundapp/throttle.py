@@ -52,7 +52,7 @@ def _pending_account() -> str:
 def _signed_in_person() -> str:
     from flask_login import current_user
 
-    return "person:" + str(current_user.get_id() or "").partition(":")[0]
+    return "person:" + str(current_user.id if current_user.is_authenticated else "")
 
 
 def code_refused() -> None:

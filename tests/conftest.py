@@ -77,6 +77,7 @@ def production_env(monkeypatch, database_url: str) -> None:
     monkeypatch.setenv("FUND_EIN", "12-3456789")
     monkeypatch.setenv("FUND_CONTACT_EMAIL", "fund@local7.example.org")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("MAIL_TO_LOG", "1")  # as before MAIL_SERVER was required: mail goes to the log
     monkeypatch.setenv("AUDIT_KEY", "y" * 48)
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_" + "k" * 24)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_" + "w" * 32)
@@ -276,11 +277,25 @@ def free_port() -> int:
 
 
 class _Inbox:
+    """What reached the SMTP server. Requests only queue mail and the worker sends it, so reading
+    ``messages`` first lets the worker take its turn: one round of its mail sending (``deliver_pending``, what
+    ``run_worker`` does every second), here in the test's thread so the test need not wait for a thread."""
+
     def __init__(self):
-        self.messages = []
+        self.arrived = []
+
+    @property
+    def messages(self):
+        from flask import has_app_context
+
+        from fundapp.mail import deliver_pending
+
+        if has_app_context():  # (pytest looks at the fixture's attributes outside the test too)
+            deliver_pending()
+        return self.arrived
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.arrived.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

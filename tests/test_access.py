@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from fundapp.accounts import services as account_services
 from fundapp.extensions import db
 from tests.conftest import enrol, sign_in
 
@@ -36,6 +37,7 @@ EXPECTED = {
     "accounts.logout": SIGNED_IN,
     "accounts.account": SIGNED_IN,
     "accounts.change_password": SIGNED_IN,
+    "accounts.end_all_sessions": SIGNED_IN,
     "accounts.membership": {"applicant"},
     "admin.index": {"treasurer"},
     "admin.users": {"treasurer"},
@@ -154,7 +156,7 @@ def test_route_by_role_matrix(app, client, create_user, persona):
     with app.test_request_context():
         routes = [(e, m, __import__("flask").url_for(e, **v)) for e, m, _r, v in _routes(app)]
     for endpoint, method, url in routes:
-        if endpoint == "accounts.logout":
+        if endpoint in ("accounts.logout", "accounts.end_all_sessions"):
             continue  # checked below: it would end this persona's session
         response = client.open(url, method=method)
         to_login = response.status_code == 302 and "/login" in response.headers.get("Location", "")
@@ -167,6 +169,18 @@ def test_route_by_role_matrix(app, client, create_user, persona):
     assert failures == []
     logout = client.post("/logout")
     assert (logout.status_code == 302 and "/login" in logout.headers["Location"]) == (persona == "anonymous")
+    browser = client
+    if persona != "anonymous":  # sign out everywhere, from a second session of the persona's
+        browser = app.test_client()
+        with browser.session_transaction() as session:
+            session["_user_id"] = account_services.start_session(account_services.find_user_by_email(
+                f"{persona}@example.org"))
+            session["second_factor"] = True
+        db.session.commit()
+        assert browser.get("/account").status_code == 200
+    everywhere = browser.post("/account/sessions/end")  # anonymous: sent to sign in; anyone else: signed out
+    assert everywhere.status_code == 302 and "/login" in everywhere.headers["Location"]
+    assert browser.get("/account").status_code == 302
 
 
 def test_forbidden_page_is_a_proper_403(client, create_user):
@@ -212,7 +226,8 @@ def test_every_post_without_csrf_token_is_refused(app, create_user):
     user = create_user("tess@example.org", "treasurer", "applicant")
     client = app.test_client()
     with client.session_transaction() as session:  # signed in without posting the login form
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = account_services.start_session(user)  # a server-side session, as at sign-in
+        db.session.commit()
         session["_fresh"] = True
         session["second_factor"] = True  # as after the code page
     posts = [(e, r, v) for e, m, r, v in _routes(app)

@@ -75,9 +75,18 @@ def test_database_url_uses_psycopg3(given, expected):
 
 
 def test_healthz_reports_database_ok(client):
+    from fundapp import health
+
+    health.beat("test-worker")  # a worker is running
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    report = response.get_json()
+    assert {k: report[k] for k in ("status", "failing", "database")} == {"status": "ok", "failing": [],
+                                                                       "database": "ok"}
+    assert report["worker"]["status"] == "ok" and report["worker"]["seconds_ago"] <= 5
+    assert report["outbox"] == {"status": "ok", "waiting": 0}
+    assert report["stripe_events"] == {"status": "ok", "waiting": 0}
+    assert "redis" not in report  # none configured
 
 
 def test_healthz_answers_503_when_database_is_down():

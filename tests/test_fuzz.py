@@ -43,7 +43,7 @@ REFUSALS_ON_RECORD = {"payment.step_up_failed"}
 def post_routes(app, persona: str):
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or rule.endpoint in ("donations.stripe_webhook", "accounts.logout",
-                                                           "donor.logout"):
+                                                           "accounts.end_all_sessions", "donor.logout"):
             continue
         access = EXPECTED[rule.endpoint]
         if access == PUBLIC or access == SIGNED_IN or (isinstance(access, set) and persona in access):

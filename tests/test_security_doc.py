@@ -8,7 +8,8 @@ from pathlib import Path
 from fundapp import throttle
 from fundapp.accounts import two_factor
 from fundapp.config import ENV_SETTINGS
-from tests import test_access, test_faults, test_fuzz, test_object_access
+from tests import test_access, test_faults, test_fuzz, test_mail_outbox, test_object_access
+from tests.accounts import test_sessions
 from tests.review import test_races
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,7 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
     enumeration = (ROOT / "tests" / "accounts" / "test_enumeration.py").read_text()
     quota = (ROOT / "tests" / "applications" / "test_document_quota.py").read_text()
     audit = (ROOT / "tests" / "audit" / "test_audit.py").read_text()
+    mail_tests = (ROOT / "tests" / "test_mail_outbox.py").read_text()
     expected = {
         "payments in the fault run": test_faults.PAYMENTS,
         "Stripe deliveries in the fault run (replays and the same money under another event included, shuffled)":
@@ -72,6 +74,18 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
             0 if "def test_account_level_records_are_on_no_funds_trail" in audit else None,
         "bandit findings left unexplained in `fundapp/` and `reports/`": 0,
         "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": 0,
+        "ways a session ends that a copied session cookie is then replayed against and refused (sign-out, sign out "
+        "everywhere, a new password, a trustee role taken away, one given, a remember-me cookie after sign-out, a "
+        "donor's sign-out)":
+            len(test_sessions.REPLAYS),
+        "minutes a trustee's or treasurer's session may stay unused before it ends (`STAFF_IDLE_MINUTES`)":
+            int(ENV_SETTINGS["STAFF_IDLE_MINUTES"]),
+        "milliseconds `/healthz` may take while the mail server accepts connections and never answers":
+            test_mail_outbox.HEALTHZ_LIMIT_MS,
+        "milliseconds a page that queues mail may take while the mail server hangs (the worker waits up to "
+        "`MAIL_TIMEOUT`)": test_mail_outbox.QUEUEING_PAGE_LIMIT_MS,
+        "sign-in links (reset, welcome, donor page) left in mail written to the log":
+            0 if "assert link not in logged and token not in logged" in mail_tests else None,
         "rounds of each race on a grant's money on PostgreSQL (2 and 4 full payments, two batches, a batch against a "
         "payment, 2 and 3 trustees approving, a double-click on Approve), each in separate connections released by "
         "a barrier": test_races.ROUNDS,

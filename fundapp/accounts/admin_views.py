@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
 from fundapp.accounts import services, two_factor
@@ -14,7 +14,7 @@ from fundapp.extensions import db
 from fundapp.funds.forms import FundSettingsForm
 from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_fund, receipt_placeholders,
                                     update_fund_settings)
-from fundapp.mail import MAX_ATTEMPTS, deliver_pending, waiting_messages
+from fundapp.mail import MAX_ATTEMPTS, retry_now, waiting_messages
 from fundapp.policy import roles_required
 from fundapp.web import int_arg
 
@@ -46,7 +46,6 @@ def index():
 def apply_events():
     """Book the Stripe notices that wait, those that gave up included (the worker does this by itself)."""
     done = events.apply_waiting_events(limit=50, again=True)
-    deliver_pending()
     if done.failed:
         flash(_("%(applied)s booked; %(failed)s still could not be: the reason is below.", applied=done.applied + done.ignored,
                 failed=done.failed), "error")
@@ -58,12 +57,13 @@ def apply_events():
 @bp.post("/mail/send")
 @roles_required(Role.TREASURER)
 def send_mail():
-    sent, failed = deliver_pending(now=True)
-    if failed:
-        flash(_("%(sent)s sent; %(failed)s could not be sent: the mail server said why below.", sent=sent,
-                failed=failed), "error")
-    else:
-        flash(_("%(sent)s sent.", sent=sent), "success")
+    """Try the waiting mail again now: the worker sends it within seconds (this page never waits on the mail
+    server, which may be down or hanging)."""
+    waiting = retry_now()
+    db.session.commit()
+    flash(ngettext("%(num)s message will be sent within a few seconds. Reload this page to see whether it went.",
+                   "%(num)s messages will be sent within a few seconds. Reload this page to see whether they went.",
+                   waiting), "success")
     return redirect(url_for("admin.index"))
 
 
@@ -92,7 +92,6 @@ def new_user():
             show_error(form, exc, "email")
         else:
             db.session.commit()
-            deliver_pending()
             flash(_("%(name)s has an account now and has been emailed a link to choose a password.",
                     name=user.name), "success")
             return redirect(url_for("admin.users"))

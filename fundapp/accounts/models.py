@@ -10,6 +10,9 @@ Invariants:
   link by itself: it waits for the treasurer, who keeps the link or gives it to the claimant.
 - A registration waits (``pending_registrations``) until its address is proven by the link
   mailed to it; only the token's hash is kept.
+- A signed-in browser holds a session id whose hash is a ``user_sessions`` row; the server ends a session by
+  stamping ``revoked_at`` (sign-out, a new password, a change of trustee or treasurer role, "sign out
+  everywhere", idling too long), and a copy of the cookie is worth nothing from then on.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(2), default=Language.EN.value)
     active: Mapped[bool] = mapped_column(default=True)
-    #: Changed with the password; part of the session id so a new password ends old sessions.
+    #: Changed with the password (and deactivation, a cleared second factor): part of reset links and of the
+    #: wait for the second factor, so a new password makes them worthless. Sessions end in ``user_sessions``.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -64,8 +68,12 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses sign-in for inactive users
         return self.active
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    #: The id of the session being started (set by ``services.start_session``, never stored): what
+    #: Flask-Login keeps in the session cookie and the remember-me cookie.
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
     def roles_in(self, fund_id: int) -> frozenset[Role]:
         return frozenset(Role(g.role) for g in self.grants if g.fund_id == fund_id)
@@ -170,3 +178,28 @@ class PendingRegistration(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class UserSession(db.Model):
+    """One signed-in browser: a user's, or a donor's who followed an emailed link (donors have no account).
+    Only the hash of its id is kept, so the table cannot be used to sign in."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (sa.CheckConstraint("(user_id IS NULL) <> (donor_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of the random id in the browser's cookie (hex).
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    donor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Updated at most once a minute, so a session in use costs no write per request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The address and a short description of the browser at sign-in, for the person's own list.
+    ip: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(120), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it ended: "logout", "password", "roles", "everywhere", "idle", "deactivated", "second_factor".
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(20))
+
+    user: Mapped[User | None] = relationship()

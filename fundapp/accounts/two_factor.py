@@ -25,7 +25,7 @@ import pyotp
 import segno
 import sqlalchemy as sa
 
-from fundapp.accounts.models import RecoveryCode, Role, User
+from fundapp.accounts.models import RecoveryCode, Role, User, UserSession
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 
@@ -143,6 +143,9 @@ def clear(user: User, *, actor: User) -> None:
     their open sessions end."""
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     user.session_version += 1
+    db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow(), revoked_reason="second_factor")
+                       .execution_options(synchronize_session=False))
     db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.flush()
     record_change("user.second_factor_cleared", "user", user.id, actor=actor)

@@ -23,7 +23,6 @@ from fundapp.accounts.forms import (
 from fundapp.accounts.models import Role
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.mail import deliver_pending
 from fundapp.main.views import safe_next
 from fundapp.policy import SECOND_FACTOR_SESSION_KEY, public, roles_required, signed_in
 
@@ -38,6 +37,8 @@ def show_error(form, exc: Exception, default_field: str) -> None:
 
 def _sign_in(user, remember: bool = False, second_factor: bool = False) -> None:
     session.clear()  # a fresh session at sign-in: nothing carried over from before
+    services.start_session(user, ip=request.remote_addr or "", user_agent=request.user_agent.string)
+    db.session.commit()
     login_user(user, remember=remember)
     session["language"] = user.language
     if second_factor:  # policy.enforce_access signs out a trustee's or treasurer's session without it
@@ -54,7 +55,7 @@ def _sign_in_or_ask_for_code(user, remember: bool, next_url: str):
         _sign_in(user, remember=remember)
         return None
     session.clear()
-    session.update(pending_user=user.get_id(), pending_remember=bool(remember), pending_next=next_url,
+    session.update(pending_user=services.pending_key(user), pending_remember=bool(remember), pending_next=next_url,
                    pending_since=int(time.time()), language=user.language)
     return redirect(url_for("accounts.second_factor" if two_factor.enrolled(user)
                             else "accounts.setup_second_factor"))
@@ -64,7 +65,7 @@ def _pending_user():
     """The account whose password was just given, while it waits for its second factor."""
     if time.time() - session.get("pending_since", 0) > PENDING_SECONDS:
         return None
-    user = services.load_user(session.get("pending_user") or "")  # a changed password ends the wait too
+    user = services.user_for_pending_key(session.get("pending_user") or "")  # a new password ends the wait too
     return user if user is not None and two_factor.required_for(user) else None
 
 
@@ -96,8 +97,7 @@ def register():
             db.session.rollback()
             show_error(form, exc, "email")
         else:
-            db.session.commit()
-            deliver_pending()
+            db.session.commit()  # the worker sends the mail
             return render_template("accounts/register_sent.html", email=services.normalise_email(form.email.data))
     return render_template("accounts/register.html", form=form), 422 if form.errors else 200
 
@@ -188,7 +188,6 @@ def setup_second_factor():
         if codes is not None:
             services.notify_second_factor_enabled(user)
             db.session.commit()
-            deliver_pending()
             target = _finish_second_factor(user)
             return _secret_page(render_template("accounts/recovery_codes.html", codes=codes, next_url=target))
         db.session.rollback()
@@ -217,6 +216,8 @@ def new_recovery_codes():
 @bp.post("/logout")
 @signed_in
 def logout():
+    services.end_session(current_user.session_token, "logout")  # a copy of the cookie stops working too
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -229,7 +230,7 @@ def request_reset():
     form = ResetRequestForm()
     if form.validate_on_submit():
         services.request_password_reset(current_fund(), form.email.data)  # the worker mails the link
-        db.session.commit()
+        db.session.commit()  # no page waits on the mail server
         flash(_("If an account uses that address, we have sent it a link to choose a new password. "
                 "The link works for one hour."), "info")
         return redirect(url_for("accounts.login"))
@@ -267,7 +268,9 @@ def _render_account(profile_form: ProfileForm, password_form: ChangePasswordForm
     second_factor = ({"left": two_factor.recovery_codes_left(current_user)}
                      if two_factor.enrolled(current_user) else None)
     return render_template("accounts/account.html", form=profile_form, member=member,
-                           password_form=password_form, second_factor=second_factor), status
+                           password_form=password_form, second_factor=second_factor,
+                           sessions=services.open_sessions(current_user),
+                           this_session=services.session_row(current_user.session_token)), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -305,6 +308,19 @@ def change_password():
     return _render_account(ProfileForm(obj=current_user), form)
 
 
+@bp.post("/account/sessions/end")
+@signed_in
+def end_all_sessions():
+    """Sign out everywhere: every session of this person ends, this one included (a lost phone, a shared
+    computer)."""
+    services.end_sessions(current_user, "everywhere")
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are signed out everywhere: on this device and all others. Sign in again to continue."), "info")
+    return redirect(url_for("accounts.login"))
+
+
 @bp.route("/account/membership", methods=["GET", "POST"])
 @roles_required(Role.APPLICANT)
 def membership():
@@ -317,7 +333,6 @@ def membership():
                                           last_name=form.last_name.data, phone_last4=form.phone_last4.data)
         except services.LinkRefused as exc:
             db.session.commit()  # a claim on a member linked to someone else is kept for the treasurer
-            deliver_pending()
             form.member_id.errors.append(str(exc))
         else:
             db.session.commit()

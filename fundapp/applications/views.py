@@ -15,7 +15,6 @@ from fundapp.applications.states import OPEN, InvalidTransition, Status
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
-from fundapp.mail import deliver_pending
 from fundapp.policy import can_see_application, roles_required, signed_in
 from fundapp.web import download
 
@@ -101,7 +100,6 @@ def apply():
                 show_error(form, exc, "amount")
             else:
                 db.session.commit()
-                deliver_pending()
                 flash(_("Your application is sent. We emailed you a copy of what happens next."), "success")
                 return redirect(url_for("applications.show", application_id=application.id))
     position = services.cap_position(db.session.get(Member, application.member_id), rules,
@@ -137,7 +135,6 @@ def withdraw(application_id):
         flash(_("This application is already decided, so it cannot be withdrawn."), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(_("Your application is withdrawn."), "success")
     return redirect(url_for("applications.show", application_id=application_id))
 

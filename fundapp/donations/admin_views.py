@@ -14,7 +14,6 @@ from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db, utcnow
 from fundapp.funds.services import current_fund
-from fundapp.mail import deliver_pending
 from fundapp.ledger import services as ledger
 from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
@@ -100,7 +99,6 @@ def refund(donation_id):
         flash(_("Stripe did not take the refund just now; nothing changed. Try again in a minute."), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(_("Refunded. The books and the donor's corrected receipt are updated."), "success")
     return redirect(url_for("donations_admin.index"))
 
@@ -148,7 +146,6 @@ def record_offline_gift():
             show_error(form, exc, "amount")
         else:
             db.session.commit()
-            deliver_pending()
             flash(_("Recorded: receipt %(number)s. It is waiting to be deposited.", number=donation.receipt_number),
                   "success")
             return redirect(url_for("donations_admin.offline"))

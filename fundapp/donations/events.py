@@ -170,11 +170,16 @@ def close_stale_checkouts_everywhere() -> int:
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
     """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
+    from fundapp import health
     from fundapp.mail import answer_requests, deliver_pending
 
     next_tidy = 0.0
+    last_beat = 0.0
     while stop is None or not stop.is_set():
         try:
+            if time.monotonic() - last_beat >= health.HEARTBEAT_EVERY.total_seconds():
+                health.beat()  # /healthz reports a worker whose heart stopped
+                last_beat = time.monotonic()
             done = apply_waiting_events(limit=batch)
             answer_requests()  # reset and sign-in links asked for on the pages
             sent, failed = deliver_pending()

@@ -2,13 +2,14 @@
 statements, stop a monthly gift. Donors have no password; access is decided in ``policy``."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from fundapp.accounts.services import end_session, start_donor_session
 from fundapp.donations import services
 from fundapp.donations.models import Donation, Donor, MonthlyGift
 from fundapp.extensions import db
@@ -62,15 +63,19 @@ def follow_link(token):
         db.session.rollback()
         flash(str(exc), "error")
         return render_template("donations/portal_login.html", form=DonorLinkForm(formdata=None)), 400
+    token = start_donor_session(donor.id, ip=request.remote_addr or "", user_agent=request.user_agent.string)
     db.session.commit()
-    session[DONOR_SESSION_KEY] = {"id": donor.id, "fund": current_fund().id}
+    session[DONOR_SESSION_KEY] = {"id": donor.id, "fund": current_fund().id, "token": token}
     return redirect(url_for("donor.index"))
 
 
 @bp.post("/logout")
 @public
 def logout():
-    session.pop(DONOR_SESSION_KEY, None)
+    held = session.pop(DONOR_SESSION_KEY, None)
+    if isinstance(held, dict):
+        end_session(held.get("token"), "logout")  # a copy of the cookie stops working too
+        db.session.commit()
     flash(_("You are signed out."), "info")
     return redirect(url_for("main.home"))
 

@@ -21,7 +21,6 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import deliver_pending
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp import throttle
 from fundapp.policy import can_read_note, can_see_application, roles_required
@@ -172,7 +171,6 @@ def _decide(application_id: int, act, done: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(done, "success")
     return redirect(url_for("review.case", application_id=application_id))
 
@@ -370,6 +368,5 @@ def pay_batch():
         flash(str(exc), "error")
     else:
         db.session.commit()
-        deliver_pending()
         flash(ngettext("%(num)s payment recorded.", "%(num)s payments recorded.", len(paid)), "success")
     return redirect(url_for("review.payments"))

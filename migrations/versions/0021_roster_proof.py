@@ -3,7 +3,7 @@ membership_claims: a proof of a member already linked, for the treasurer to deci
 sign-ups waiting for the mailed link; mail_requests: reset and donor-link requests the worker answers
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30 23:30:00
 
 """
@@ -14,7 +14,7 @@ import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0021'
-down_revision = '0019'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
