@@ -683,6 +683,31 @@ def seed_demo_command(if_empty):
     _print_demo_sign_ins()
 
 
+@fund_cli.command("demo-bank-statement")
+@click.option("--month", help="The month (YYYY-MM); last month when not given.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def demo_bank_statement_command(month, output):
+    """Local mode only: write the CSV the demo fund's bank would give for a month, to try the reconciliation."""
+    from fundapp.demo import demo_bank_statement
+
+    if current_app.config["ENV_NAME"] == "production":
+        _fail("demo-bank-statement makes up a bank statement; it refuses to run in production.")
+    fund = _fund()
+    if month is None:
+        first = clock.today(fund).replace(day=1)
+        month = f"{(first - timedelta(days=1)):%Y-%m}"
+    try:
+        text, ending_cents, outstanding = demo_bank_statement(fund, month)
+    except ledger.LedgerError as exc:
+        _fail(str(exc))
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+    click.echo(f"Wrote the demo bank's statement for {month} to {output}: ending balance "
+               f"{format_cents(ending_cents, fund.currency)}; cheques not yet cashed: {', '.join(outstanding) or 'none'}.")
+    click.echo("On /admin/bank choose CSV with the columns Posted Date (MM/DD/YYYY), Description, Debit, Credit and "
+               "Check Number, and enter that ending balance.")
+
+
 DEMO_WALL = ["Solidarity from the nurses of Local 12!", "Hold the line. We are with you.",
              "From a teacher whose union stood up too.", "One day longer, one day stronger.",
              "Con ustedes hasta el final.", "My dad walked this line in 1986. Thank you."]

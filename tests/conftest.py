@@ -365,3 +365,23 @@ def api(localstripe):
     """The Stripe SDK pointed at the local server, as an outside party (the dashboard, a Payment Link)."""
     return stripe.StripeClient("sk_test_fundapp", base_addresses={"api": localstripe.base_url},
                                max_network_retries=0).v1
+
+
+@pytest.fixture
+def demo_fund(fund, create_user):
+    """The demo's roster, three months of books and cases, with a treasurer and two trustees who can sign in
+    here (enrolled second factor); returns the email to sign in with for each role."""
+    from fundapp.accounts.models import Member, User
+    from fundapp.cli import demo_roster_csv, seed_demo_books
+    from fundapp.demo import seed_demo_cases
+    from fundapp.funds import clock
+
+    treasurer = create_user("tess@example.org", "treasurer", name="Tess Treasurer")
+    tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
+    tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
+    account_services.import_roster(fund, demo_roster_csv())
+    seed_demo_books(fund, clock.today(fund))
+    seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=PASSWORD)
+    db.session.commit()
+    member = db.session.scalar(db.select(User).join(Member, Member.user_id == User.id).order_by(Member.id))
+    return {"treasurer": "tess@example.org", "trustee": "tom@example.org", "member": member.email}

@@ -7,13 +7,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fundapp.accounts import services as accounts
-from fundapp.accounts.models import Member, User
-from fundapp.cli import demo_roster_csv, seed_demo_books
-from fundapp.demo import seed_demo_cases
-from fundapp.extensions import db
-from fundapp.funds import clock
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import axe_violations, sign_in_as
 
 #: Links not to follow: downloads, pictures, leaving the session, and pages of the same kind as one already seen.
@@ -66,24 +59,10 @@ def crawl(page, base: str) -> dict[str, list[str]]:
     return problems
 
 
-@pytest.fixture
-def demo(fund, create_user):
-    """The demo's books and cases, with people who can sign in here."""
-    treasurer = create_user("tess@example.org", "treasurer", name="Tess Treasurer")
-    tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
-    tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
-    accounts.import_roster(fund, demo_roster_csv())
-    seed_demo_books(fund, clock.today(fund))
-    seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=PASSWORD)
-    db.session.commit()
-    member = db.session.scalar(db.select(User).join(Member, Member.user_id == User.id).order_by(Member.id))
-    return {"treasurer": "tess@example.org", "trustee": "tom@example.org", "member": member.email}
-
-
 @pytest.mark.parametrize("role", ["visitor", "member", "trustee", "treasurer"])
-def test_every_page_fits_a_phone(live_server, phone, demo, localstripe, role):
+def test_every_page_fits_a_phone(live_server, phone, demo_fund, localstripe, role):
     if role != "visitor":
-        sign_in_as(phone, live_server, demo[role])
+        sign_in_as(phone, live_server, demo_fund[role])
     problems = crawl(phone, live_server)
     assert problems == {}, "\n".join(f"{path}: {found[:4]}" for path, found in problems.items())
     # /apply answers 409 to a member whose application is still being decided, by design
