@@ -654,4 +654,16 @@ def month_status(fund: Fund, month: str) -> dict:
             "difference_cents": difference, "unmatched_lines": int(unmatched), "summary": summary}
 
 
+def cleared_entries(fund: Fund, entry_ids: list[int]) -> dict[int, tuple[date, str]]:
+    """The bank line that each of these entries' bank postings was matched to (for the payouts page)."""
+    if not entry_ids:
+        return {}
+    rows = db.session.execute(
+        db.select(Posting.entry_id, BankStatementLine.line_date, BankStatementLine.description)
+        .join(BankMatch, BankMatch.posting_id == Posting.id).join(BankStatementLine, BankStatementLine.id == BankMatch.line_id)
+        .where(BankMatch.fund_id == fund.id, Posting.entry_id.in_(entry_ids)))
+    return {entry_id: (day, description) for entry_id, day, description in rows}
+
+
 ledger.CLOSE_CHECKS["bank_reconciliation"] = month_status
+ledger.CLEARING.append(cleared_entries)

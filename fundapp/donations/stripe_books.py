@@ -20,6 +20,7 @@ from flask import current_app
 from fundapp.donations.models import Donation
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
 from fundapp.payments import gateway
 
@@ -50,7 +51,8 @@ class PayoutRow:
     gifts: list[tuple[Donation | None, gateway.PayoutLine]] = field(default_factory=list)
     #: Whatever else it carried: refunds, disputes, fees (their net, negative for money out).
     other_cents: int = 0
-    bank_match: str | None = None
+    #: The bank statement line the payout arrived as (its date and description), once matched on /admin/bank.
+    bank_match: tuple[date, str] | None = None
 
 
 def _amount(entry: JournalEntry, account: str) -> int:
@@ -98,21 +100,16 @@ def fund_disputes(fund: Fund) -> tuple[list[DisputeRow], bool]:
     return sorted(rows.values(), key=lambda r: (r.opened_on, r.dispute_id), reverse=True), stripe_error
 
 
-def bank_match(fund: Fund, payout_id: str) -> str | None:
-    """The bank statement line a payout arrived as, once bank reconciliation exists (issue 17): None until then,
-    shown as "not yet reconciled"."""
-    return None
-
-
 def fund_payouts(fund: Fund) -> tuple[list[PayoutRow], bool]:
     """Every payout the books hold, newest first, with Stripe's state and the gifts it carried; and whether
     Stripe could not be asked."""
     entries = _entries(fund, "stripe.payout")
     reversals = {entry.reversal_of_id: entry for entry in db.session.scalars(db.select(JournalEntry).filter(
         JournalEntry.reversal_of_id.in_([e.id for e in entries])))} if entries else {}
+    on_statement = ledger.cleared(fund, [entry.id for entry in entries])
     rows = [PayoutRow(entry.source_id, entry.entry_date, _amount(entry, "Assets:Bank"),
                       reversed_on=reversals[entry.id].entry_date if entry.id in reversals else None,
-                      bank_match=bank_match(fund, entry.source_id)) for entry in entries]
+                      bank_match=on_statement.get(entry.id)) for entry in entries]
     stripe_error = False
     if rows:
         try:

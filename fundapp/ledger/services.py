@@ -447,6 +447,19 @@ def month_snapshot(fund: Fund, month: str) -> dict:
 #: each answer (less its summary) in its audit record.
 CLOSE_CHECKS: dict[str, Callable[[Fund, str], dict]] = {}
 
+#: How a domain that matches the books to the bank's statement says which entries have reached the bank:
+#: ``clearing(fund, entry_ids)`` answers {entry id: (the bank line's date, its description)} for those matched.
+#: The bank reconciliation registers here (nothing registered: nothing is known to have cleared).
+CLEARING: list[Callable[[Fund, list[int]], dict[int, tuple[date, str]]]] = []
+
+
+def cleared(fund: Fund, entry_ids: list[int]) -> dict[int, tuple[date, str]]:
+    """Which of these entries the bank's statement shows, and as what (see ``CLEARING``)."""
+    found: dict[int, tuple[date, str]] = {}
+    for clearing in CLEARING:
+        found.update(clearing(fund, entry_ids))
+    return found
+
 
 def close_checks(fund: Fund, month: str) -> dict[str, dict]:
     """Each registered domain's word on closing ``month``."""

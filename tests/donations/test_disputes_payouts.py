@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 
 from flask_babel import force_locale, format_date
 
+from fundapp.bank.models import BankStatementLine
 from fundapp.donations import services
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
 from fundapp.money import display_locale, format_cents
@@ -60,7 +62,7 @@ def test_a_disputed_gift_shows_its_amount_fee_status_deadline_and_receipt_then_w
     assert "needs_response" in text and "Needs a response" in text
     assert f"Receipt {gift.receipt_number}" in text and f"/thanks/{gift.token}/receipt.pdf" in text
     with force_locale("en"):
-        assert format_date(due, "long") in text  # Stripe's evidence deadline
+        assert format_date(clock.local_date(fund, due), "long") in text  # the evidence deadline, on the fund's calendar
     assert "could not be asked" not in text and '<code class="small">won</code>' not in text
 
     client.post("/language", data={"language": "es"})
@@ -73,7 +75,7 @@ def test_a_disputed_gift_shows_its_amount_fee_status_deadline_and_receipt_then_w
     text = client.get("/admin/donations/disputes").get_data(as_text=True)
     assert "<code class=\"small\">won</code>" in text and "needs_response" not in text
     assert f"given back {money(8_000)}" in text
-    assert format_date(due, "long") not in text  # no evidence is due once it is decided
+    assert format_date(clock.local_date(fund, due), "long") not in text  # no evidence is due once it is decided
 
 
 def test_a_payout_shows_its_amount_arrival_and_the_gifts_it_carried_and_no_other(client, create_user, fund,
@@ -95,11 +97,26 @@ def test_a_payout_shows_its_amount_arrival_and_the_gifts_it_carried_and_no_other
     assert money(4_000) in late_part and f"Receipt {second.receipt_number}" in late_part
     assert second.stripe_charge_id in late_part and first.stripe_charge_id not in late_part
     assert f"Receipt {first.receipt_number}" in early_part and second.stripe_charge_id not in early_part
-    assert "Paid" in early_part and "Not yet reconciled" in early_part
+    assert "Paid" in early_part and "Not yet matched to the bank statement" in early_part
     with force_locale("en"):
         arrival = format_date(datetime.fromtimestamp(api.payouts.retrieve(late.id).arrival_date, timezone.utc).date(),
                               "long")
     assert arrival in late_part
+
+    # The bank's statement shows the early payout: matched on /admin/bank, the payouts page says where
+    from fundapp.bank import services as bank
+
+    entry = db.session.scalar(db.select(JournalEntry).filter_by(source_kind="stripe.payout", source_id=early.id))
+    statement = (f"Date,Description,Amount\n{entry.entry_date:%m/%d/%Y},STRIPE TRANSFER {early.id[-6:]},90.00\n")
+    layout = bank.save_csv_format(fund, date_column="Date", date_format="%m/%d/%Y", description_column="Description",
+                                  amount_column="Amount")
+    bank.import_statement(fund, statement.encode(), filename="bank.csv", file_format="csv", layout=layout)
+    line = db.session.scalar(db.select(BankStatementLine))
+    bank.match_line(fund, line.id, [p.posting_id for p in bank.suggestions(fund, line)[0].postings])
+    db.session.commit()
+    text = client.get("/admin/donations/payouts").get_data(as_text=True)
+    late_part, early_part = text.split(late.id)[1].split(early.id)
+    assert f"STRIPE TRANSFER {early.id[-6:]}" in early_part and "Not yet matched" in late_part
 
     localstripe.fail_payout(late.id)  # the bank returns it: the books reverse it
     assert wait_for(lambda: ledger.balance(fund, "Assets:Bank") == 9_000, timeout=15)
@@ -141,7 +158,7 @@ def test_with_stripe_unreachable_the_pages_show_the_books_figures_and_say_so(cli
     assert payouts.status_code == 200
     text = payouts.get_data(as_text=True)
     assert "the status, arrival date and gifts carried are unavailable" in text and "Status unavailable" in text
-    assert payout.id in text and money(2_500) in text and "Not yet reconciled" in text
+    assert payout.id in text and money(2_500) in text and "Not yet matched to the bank statement" in text
     assert gift.stripe_charge_id not in text  # what it carried is Stripe's to say
 
 
