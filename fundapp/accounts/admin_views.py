@@ -13,7 +13,7 @@ from fundapp.donations import events
 from fundapp.extensions import db
 from fundapp.funds.forms import FundSettingsForm
 from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_fund, receipt_placeholders,
-                                    update_fund_settings)
+                                    receipts_held, update_fund_settings)
 from fundapp.mail import MAX_ATTEMPTS, retry_now, waiting_messages
 from fundapp.policy import roles_required
 from fundapp.web import int_arg
@@ -111,6 +111,7 @@ def fund_settings():
     form = FundSettingsForm(data={**{field: getattr(fund, field) for field in SETTING_FIELDS},
                                   "goal": _plain_amount(fund.goal_cents), "reserve": _plain_amount(fund.reserve_cents)})
     if form.validate_on_submit():
+        held = receipts_held(fund)
         try:
             changed = update_fund_settings(fund, actor=current_user, **form.values())
         except FundSettingsError as exc:
@@ -120,6 +121,8 @@ def fund_settings():
         else:
             db.session.commit()
             flash(_("Saved the fund's settings.") if changed else _("Nothing changed."), "success")
+            if held and not receipts_held(fund):
+                flash(_("Receipts are sent again: any held until now are being mailed to their donors."), "info")
             return redirect(url_for("admin.fund_settings"))
     return render_template("admin/fund.html", form=form, fund=fund, placeholders=receipt_placeholders(fund),
                            production=current_app.config["ENV_NAME"] == "production"), 422 if form.errors else 200

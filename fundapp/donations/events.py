@@ -154,18 +154,23 @@ def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
     return waiting or 0, list(failed)
 
 
-#: How often (seconds) the worker closes checkouts left pending past Stripe's expiry.
-TIDY_EVERY = 600
+#: How often (seconds) the worker tidies: closes checkouts left pending past Stripe's expiry, and mails the
+#: receipts held while a fund's EIN or contact was a placeholder.
+TIDY_EVERY = 60
 
 
-def close_stale_checkouts_everywhere() -> int:
-    """Close every fund's gifts left at an expired checkout (see ``services.close_stale_checkouts``); commits."""
-    from fundapp.donations.services import close_stale_checkouts
+def tidy_everywhere() -> tuple[int, int]:
+    """For every fund: close the gifts left at an expired checkout (``services.close_stale_checkouts``) and mail
+    the receipts held until its details were set (``services.send_held_receipts``); commits. Returns both counts."""
+    from fundapp.donations.services import close_stale_checkouts, send_held_receipts
     from fundapp.funds.models import Fund
 
-    closed = sum(close_stale_checkouts(fund) for fund in db.session.scalars(db.select(Fund)))
+    closed = released = 0
+    for fund in db.session.scalars(db.select(Fund)).all():
+        closed += close_stale_checkouts(fund)
+        released += send_held_receipts(fund)
     db.session.commit()
-    return closed
+    return closed, released
 
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
@@ -184,7 +189,7 @@ def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
             answer_requests()  # reset and sign-in links asked for on the pages
             sent, failed = deliver_pending()
             if time.monotonic() >= next_tidy:
-                close_stale_checkouts_everywhere()
+                tidy_everywhere()
                 next_tidy = time.monotonic() + TIDY_EVERY
         except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die
             db.session.rollback()

@@ -134,6 +134,9 @@ class Donation(db.Model):
     received_on: Mapped[date | None] = mapped_column(sa.Date)
     receipt_year: Mapped[int | None] = mapped_column()
     receipt_seq: Mapped[int | None] = mapped_column()
+    #: Production did not mail the receipt while the fund's EIN or contact was a placeholder; the worker mails
+    #: it once both are set (``services.send_held_receipts``).
+    receipt_held: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     failure_message: Mapped[str] = mapped_column(sa.String(300), default="")
     #: Offline gifts: the bank deposit that took the cheque or cash to the bank (None while undeposited).
     deposit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("deposits.id"), index=True)

@@ -726,8 +726,9 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
     if not donation.donor.email:
         return
     if receipts_held(fund):
-        current_app.logger.warning("receipt %s not mailed: the fund's %s is a placeholder (set it on /admin/fund)",
+        current_app.logger.warning("receipt %s held: the fund's %s is a placeholder (set it on /admin/fund)",
                                    donation.receipt_number, " and ".join(receipt_placeholders(fund)))
+        donation.receipt_held = True
         return
     with force_locale(donation.language):
         if donation.disputed_cents:
@@ -754,6 +755,21 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))
     queue_mail(donation.donor.email, subject, body,
                attachment=(receipt_filename(donation), receipt_for(fund, donation)))
+
+
+def send_held_receipts(fund: Fund) -> int:
+    """Mail the receipts held while the fund's EIN or contact was a placeholder, now that both are set (the
+    receipt as it stands today: corrected if the gift was refunded meanwhile). Returns how many were queued."""
+    if receipts_held(fund):
+        return 0
+    held = db.session.scalars(db.select(Donation).where(Donation.fund_id == fund.id, Donation.receipt_held.is_(True))
+                              .order_by(Donation.id).limit(200)).all()
+    for donation in held:
+        donation.receipt_held = False
+        send_receipt(fund, donation)
+        record_change("donation.receipt_released", "donation", donation.id, fund_id=fund.id,
+                      after={"receipt": donation.receipt_number})
+    return len(held)
 
 
 def _locale(donation: Donation) -> str:

@@ -12,6 +12,7 @@ from fundapp.applications.models import FundRules
 from fundapp.audit.models import AuditRecord
 from fundapp.config import PLACEHOLDER_EIN
 from fundapp.donations import services as donations
+from fundapp.donations.events import tidy_everywhere
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.mail import OutboxMessage
@@ -155,7 +156,8 @@ def test_production_mails_no_receipt_while_the_ein_is_the_placeholder_and_the_pa
     page = treasurer.get("/admin/fund").get_data(as_text=True)
     assert "Receipts are not being sent" in page and PLACEHOLDER_EIN in page
 
-    assert treasurer.post("/admin/fund", data=GOOD).status_code == 302
+    saved = treasurer.post("/admin/fund", data=GOOD, follow_redirects=True).get_data(as_text=True)
+    assert "any held until now are being mailed to their donors" in saved
     db.session.expire_all()
     fund = db.session.get(Fund, fund.id)
     donations.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=2_000,
@@ -163,6 +165,12 @@ def test_production_mails_no_receipt_while_the_ein_is_the_placeholder_and_the_pa
     db.session.commit()
     assert mailed_receipts() == 1  # the real EIN set: receipts go again
     assert "Receipts are not being sent" not in treasurer.get("/admin/fund").get_data(as_text=True)
+
+    assert tidy_everywhere() == (0, 1)  # the worker mails the receipt held while the EIN was a placeholder
+    assert mailed_receipts() == 2 and tidy_everywhere() == (0, 0)  # once
+    held = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)).all()[-1]
+    text = PdfReader(io.BytesIO(held.attachment)).pages[0].extract_text()
+    assert GOOD["ein"] in text and PLACEHOLDER_EIN not in text and "150.00" in text
 
 
 def test_production_mails_no_receipt_while_the_contact_is_the_placeholder(app, fund):
