@@ -18,12 +18,19 @@ class InvalidAmount(ValueError):
 
 
 _AMOUNT = re.compile(r"^(\d+)(\.\d+)?$")  # plain digits: no signs, exponents or NaN
+#: Commas only between groups of three digits before the point: "1,234.50"; "12,50" is someone's 12.50.
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 MAX_DIGITS = 12  # a trillion dollars less a cent: far above any fund, far below BIGINT cents
 
 
 def parse_amount(text: str | int | Decimal, maximum_cents: int | None = None) -> int:
     """Parse "1,234.50", "$20" or "20" into cents (123450, 2000, 2000); messages are for people."""
-    cleaned = str(text).strip().replace(",", "").replace("$", "").replace(" ", "")
+    cleaned = str(text).strip().replace("$", "").replace(" ", "")
+    if "," in cleaned:
+        if not _GROUPED.match(cleaned.lstrip("-")):
+            raise InvalidAmount(_("Use a point for the cents and commas only between thousands, for example "
+                                  "12.50 or 1,234.50."))
+        cleaned = cleaned.replace(",", "")
     if not cleaned:
         raise InvalidAmount(_("Enter an amount."))
     if cleaned.startswith("-"):

@@ -8,7 +8,8 @@ from fundapp.money import InvalidAmount, format_cents, parse_amount
 
 @pytest.mark.parametrize("text, cents", [
     ("20", 2000), ("$20", 2000), ("20.5", 2050), ("1,234.56", 123456), (" 0.01 ", 1), ("0", 0),
-    ("99999999.99", 9999999999),
+    ("99999999.99", 9999999999), ("1,234,567", 123456700),
+    ("١٢٣.٤٥", 12345), ("１２３.４５", 12345), ("１,２３４", 123400),  # digits of any script, full-width too
 ])
 def test_parse_amount_gives_exact_cents(text, cents):
     assert parse_amount(text) == cents
@@ -22,7 +23,8 @@ def test_parse_amount_refuses_what_is_not_money(text):
 
 @pytest.mark.parametrize("text, message", [
     ("", "Enter an amount."), ("-5", "cannot be negative"), ("1.005", "two digits after the decimal point"),
-    ("12 dollars", "in numbers"), ("1234567890123", "too large"), ("1,000,000,000,000.00", "too large"),
+    ("12 dollars", "in numbers"), ("12,50", "a point for the cents"), ("1,23", "a point for the cents"),
+    ("12,5000", "a point for the cents"), ("1234567890123", "too large"), ("1,000,000,000,000.00", "too large"),
 ])
 def test_parse_amount_says_what_is_wrong(text, message):
     with pytest.raises(InvalidAmount, match=message):
