@@ -40,6 +40,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "STEP_UP_ABOVE": "1000.00",
     "DONATION_MIN": "1.00",
     "DONATION_MAX": "10000.00",
+    "OFFLINE_GIFT_MAX": "1000000.00",  # a cheque or cash gift the treasurer records (a typo's guard)
     "CARD_FEE_PERCENT": "2.9",
     "CARD_FEE_FIXED": "0.30",
     "MAIL_SERVER": None,
@@ -114,6 +115,7 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "STEP_UP_ABOVE_CENTS": parse_amount(raw["STEP_UP_ABOVE"]),
         "DONATION_MIN_CENTS": parse_amount(raw["DONATION_MIN"]),
         "DONATION_MAX_CENTS": parse_amount(raw["DONATION_MAX"]),
+        "OFFLINE_GIFT_MAX_CENTS": parse_amount(raw["OFFLINE_GIFT_MAX"]),
         # The card fee a donor may choose to cover: percent in basis points (2.9% -> 290) plus a fixed part.
         "CARD_FEE_BASIS_POINTS": parse_amount(raw["CARD_FEE_PERCENT"]),
         "CARD_FEE_FIXED_CENTS": parse_amount(raw["CARD_FEE_FIXED"]),

@@ -379,6 +379,11 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
         raise DonationError(_("Choose cheque or cash."), "method")
     if amount_cents <= 0:
         raise DonationError(_("Enter the amount of the gift."), "amount")
+    most = current_app.config["OFFLINE_GIFT_MAX_CENTS"]
+    if amount_cents > most:
+        raise DonationError(_("A gift above %(most)s is refused here, to catch a typing slip; if it is right, ask "
+                              "whoever runs the app to raise OFFLINE_GIFT_MAX.", most=format_cents(most, fund.currency)),
+                            "amount")
     if received_on > clock.today(fund):
         raise DonationError(_("The date of the gift cannot be in the future."), "received_on")
     postal_address = clean_address(postal_address)
