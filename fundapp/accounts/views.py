@@ -79,7 +79,20 @@ def _secret_page(body: str, status: int = 200):
 def _finish_second_factor(user):
     remember, next_url = session.get("pending_remember", False), session.get("pending_next")
     _sign_in(user, remember=remember, second_factor=True)
-    return safe_next(next_url, url_for("accounts.account"))
+    return safe_next(next_url, _work_of(user))
+
+
+def _work_of(user) -> str:
+    """Where a person lands after signing in: their work, not their account page (the treasurer: the dashboard;
+    a trustee: the queue; a member: their applications)."""
+    roles = user.roles_in(current_fund().id)
+    if Role.TREASURER in roles:
+        return url_for("reporting.dashboard")
+    if Role.TRUSTEE in roles:
+        return url_for("review.queue")
+    if Role.APPLICANT in roles:
+        return url_for("applications.mine")
+    return url_for("accounts.account")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -128,7 +141,7 @@ def confirm_registration(token: str):
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
+        return redirect(safe_next(request.args.get("next"), _work_of(current_user)))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
@@ -137,7 +150,7 @@ def login():
             form.password.errors.append(_("The email address or password is not right. Try again, or reset your password."))
         else:
             db.session.commit()
-            next_url = safe_next(request.args.get("next"), url_for("accounts.account"))
+            next_url = safe_next(request.args.get("next"), _work_of(user))
             ask = _sign_in_or_ask_for_code(user, form.remember.data, next_url)
             if ask is not None:
                 return ask

@@ -155,7 +155,18 @@ def test_sign_in_redirect_never_leaves_the_site(client, create_user):
     create_user("ana@example.org", "applicant")
     response = client.post("/login?next=https://evil.example/steal",
                            data={"email": "ana@example.org", "password": PASSWORD})
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/my"  # the member's own work, never the other site
+
+
+@pytest.mark.parametrize("roles, lands_on", [
+    (("treasurer",), "/review/dashboard"), (("trustee",), "/review/"), (("trustee", "treasurer"), "/review/dashboard"),
+    (("applicant",), "/my"), (("donor",), "/account"),
+])
+def test_each_role_lands_on_its_work_after_signing_in(client, create_user, roles, lands_on):
+    create_user("who@example.org", *roles)
+    response = sign_in(client, "who@example.org")
+    assert response.status_code == 302 and response.headers["Location"] == lands_on
+    assert client.get(lands_on).status_code == 200
 
 
 def _link_in(message) -> str:
