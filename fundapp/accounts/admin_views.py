@@ -70,11 +70,21 @@ def send_mail():
 @bp.get("/users")
 @roles_required(Role.TREASURER)
 def users():
+    """Staff (trustees and treasurers) first, all of them; members and donors with accounts below, searched
+    by name or email and a page at a time (a fund on strike may have thousands)."""
     fund = current_fund()
-    people = db.session.scalars(
-        db.select(User).join(RoleGrant).where(RoleGrant.fund_id == fund.id).distinct().order_by(User.name)
-    ).all()
-    return render_template("admin/users.html", people=people, fund=fund)
+    staff_ids = db.select(RoleGrant.user_id).where(RoleGrant.fund_id == fund.id,
+                                                   RoleGrant.role.in_([Role.TRUSTEE, Role.TREASURER]))
+    staff = db.session.scalars(db.select(User).where(User.id.in_(staff_ids)).order_by(User.name)).all()
+    search = request.args.get("q", "").strip()[:100]
+    others = (db.select(User).join(RoleGrant).where(RoleGrant.fund_id == fund.id, User.id.not_in(staff_ids))
+              .distinct())
+    if search:
+        like = f"%{search.lower()}%"
+        others = others.where(db.or_(db.func.lower(User.name).like(like), db.func.lower(User.email).like(like)))
+    members = db.paginate(others.order_by(User.name, User.id), page=max(int_arg("page", 1), 1), per_page=50,
+                          error_out=False)
+    return render_template("admin/users.html", staff=staff, members=members, search=search, fund=fund)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

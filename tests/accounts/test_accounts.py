@@ -323,3 +323,18 @@ def test_deactivated_user_is_signed_out(app, client, create_user):
     sign_in(client, "tess@example.org")
     client.post(f"/admin/users/{ana.id}", data={"roles": ["applicant"]})  # active unticked
     assert ana_client.get("/account").status_code == 302
+
+
+def test_the_people_page_puts_staff_first_and_finds_members_by_name(client, create_user):
+    create_user("tess@example.org", "treasurer", name="Tess Treasurer")
+    create_user("tom@example.org", "trustee", name="Tom Trustee")
+    for n in range(60):
+        create_user(f"m{n}@example.org", "applicant", name=f"Member {n:02d}")
+    create_user("rosa@example.org", "applicant", name="Rosa Núñez")
+    sign_in(client, "tess@example.org")
+    page = client.get("/admin/users").get_data(as_text=True)
+    staff, members = page.split("Members and donors with an account")
+    assert "Tom Trustee" in staff and "Tess Treasurer" in staff and "Member 00" not in staff
+    assert "61 accounts" in members and "Page 1 of 2" in members and "Tom Trustee" not in members
+    found = client.get("/admin/users?q=n%C3%BA%C3%B1").get_data(as_text=True).split("with an account")[1]
+    assert "Rosa Núñez" in found and "Member 01" not in found and "1 account" in found
