@@ -274,6 +274,12 @@ def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
     return list(db.session.scalars(query.order_by(AuditRecord.id.desc()).limit(limit)))
 
 
+def actors_of(fund_id: int):
+    """A query of the ids of everyone who made a change in the fund's trail (the person filter's choices)."""
+    return db.select(AuditRecord.actor_id).where(AuditRecord.fund_id == fund_id,
+                                                 AuditRecord.actor_id.is_not(None)).distinct()
+
+
 def known_actions(fund_id: int) -> list[str]:
     """The actions that occur in the fund's trail, for the filter's choices."""
     return list(db.session.scalars(

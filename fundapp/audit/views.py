@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from fundapp.accounts.models import Role, User
-from fundapp.audit import services
+from fundapp.audit import services, words
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.policy import roles_required
@@ -30,10 +30,11 @@ def index():
     records = services.search_records(fund, where, before_id=before_id, limit=PAGE_SIZE + 1)
     more = len(records) > PAGE_SIZE
     records = records[:PAGE_SIZE]
-    actor_ids = {r.actor_id for r in records if r.actor_id is not None}
-    names = dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(actor_ids))).all())
+    people = db.session.execute(db.select(User.id, User.name).where(User.id.in_(services.actors_of(fund.id)))
+                                .order_by(User.name, User.id)).all()  # the person filter's choices, by name
     chain = services.verify_chain() if request.args.get("verify") else None
     filters = {k: v for k, v in request.args.items() if k not in ("before", "verify") and v}
-    return render_template("audit/index.html", records=records, names=names, where=where, filters=filters,
-                           actions=services.known_actions(fund.id), chain=chain,
+    actions = sorted(services.known_actions(fund.id), key=lambda a: words.action_name(a).lower())
+    return render_template("audit/index.html", records=records, names=dict(people), people=people, where=where,
+                           filters=filters, actions=actions, chain=chain, words=words, fund_currency=fund.currency,
                            next_before=records[-1].id if more else None)

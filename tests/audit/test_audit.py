@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from fundapp.accounts.models import User
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import verify_chain
 from fundapp.extensions import db
@@ -32,27 +33,27 @@ def test_trustee_browses_filters_and_pages_the_trail(client, create_user, fund):
     post_gifts(fund, 60)
     sign_in(client, "tom@example.org")
     page = client.get("/audit/").get_data(as_text=True)
-    assert page.count("ledger.post</a>") == 50  # one page, newest first
+    assert page.count("posted a journal entry:") == 50  # one page, newest first
     assert "gift 59" in page and "gift 9<" not in page
     assert "Older changes" in page
     older_link = page.split('class="pager"')[1].split('href="')[1].split('"')[0].replace("&amp;", "&")
     older = client.get(older_link).get_data(as_text=True)
-    assert "gift 9" in older and "user.create" in older and "Older changes" not in older
+    assert "gift 9" in older and "added a person:" in older and "Older changes" not in older
 
     only_users = client.get("/audit/?action=user.create").get_data(as_text=True)
-    assert "ledger.post</a>" not in only_users and "tom@example.org" in only_users
+    assert "posted a journal entry:" not in only_users and "tom@example.org" in only_users
     one_entry = client.get("/audit/?object_type=journal_entry&object_id=1").get_data(as_text=True)
-    assert one_entry.count("ledger.post</a>") == 1
+    assert one_entry.count("posted a journal entry:") == 1
     own = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
     # the account was made by the system; Tom himself only connected his authenticator app, an account-level
     # event with no fund, which no fund's trail shows (issue 18, item 7)
-    assert "ledger.post</a>" not in own and "user.create</a>" not in own
+    assert "posted a journal entry:" not in own and "added a person:" not in own
     assert "user.second_factor_enabled" not in own
     ledger.post_entry(fund, entry_date=date(2026, 11, 3), memo="counted by Tom", source_kind="t", source_id="tom",
                       postings=[("Assets:Undeposited", 500), ("Income:Donations", -500)], actor=trustee)
     db.session.commit()
     by_person = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
-    assert by_person.count("ledger.post</a>") == 1 and "counted by Tom" in by_person
+    assert by_person.count("posted a journal entry:") == 1 and "counted by Tom" in by_person
     assert ">Tom Trustee</a>" in by_person  # the actor's name, not a number
     future = client.get("/audit/?from=2099-01-01").get_data(as_text=True)
     assert "No change matches these filters." in future
@@ -84,6 +85,27 @@ def test_account_level_records_are_on_no_funds_trail(client, create_user, fund):
         AuditRecord.fund_id.is_(None), AuditRecord.action == "user.password_change")) == 1
     sign_in(client, "tom@example.org")
     page = client.get("/audit/").get_data(as_text=True)
-    assert "user.password_change" not in page and "user.create</a>" in page  # neither a row nor a filter choice
+    assert "user.password_change" not in page and "changed their password" not in page  # neither row nor choice
+    assert "added a person:" in page
     filtered = client.get("/audit/?action=user.password_change").get_data(as_text=True)
-    assert "user.password_change</a>" not in filtered and "No change matches these filters." in filtered
+    assert "changed their password:" not in filtered and "No change matches these filters." in filtered
+
+
+def test_the_trail_reads_as_sentences_with_only_what_changed_and_money_as_money(client, create_user, fund):
+    from fundapp.applications.services import update_rules
+
+    create_user("tess@example.org", "treasurer", name="Tess Treasurer")
+    tess = db.session.scalar(db.select(User).filter_by(email="tess@example.org"))
+    update_rules(fund, actor=tess, weekly_cap_cents=100_000)
+    db.session.commit()
+    sign_in(client, "tess@example.org")
+    page = client.get("/audit/").get_data(as_text=True)
+    item = next(part for part in page.split('<li class="trail-item">') if "rules version" in part)
+    assert "weekly cap:" in item and "$300.00" in item and "$1,000.00" in item  # money as money
+    said = item.split("<details")[0]  # the sentence, not the technical detail under it
+    assert "weekly cap:" in said and "cap for the strike" not in said  # unchanged fields are left out
+    assert ">Tess Treasurer</a>" in page and "Technical detail" in page
+    assert '<option value="{}"'.format(tess.id) in page  # the person filter names people, not numbers
+    client.post("/language", data={"language": "es"})
+    spanish = client.get("/audit/").get_data(as_text=True)
+    assert "cambió las reglas del fondo" in spanish and "tope semanal" in spanish
