@@ -223,6 +223,12 @@ def _register_template_helpers(app: Flask) -> None:
 
         return str(GIFT_STATUS_NAMES.get(status, status))
 
+    @app.template_filter("action_name")
+    def action_name_filter(action: str) -> str:
+        from fundapp.audit.words import action_name
+
+        return action_name(action)
+
     @app.template_filter("longdate")
     def longdate_filter(day) -> str:
         """A date for people, in the page's language: "November 3, 2026" / "3 de noviembre de 2026"; a
