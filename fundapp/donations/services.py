@@ -755,6 +755,8 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
                      "workers who cannot cover rent, utilities, medicine or childcare. Your receipt is attached."
                      "\n\n%(fund)s", name=donation.donor.name,
                      amount=format_cents(donation.gross_cents, fund.currency, _locale(donation)), fund=fund.name)
+        body += "\n\n" + _("Your gift and its receipt, any time: %(link)s",
+                             link=public_link("donations.thanks", token=donation.token))
         if donation.frequency == Frequency.MONTHLY:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))

@@ -30,7 +30,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.mail import queue_mail
+from fundapp.mail import public_link, queue_mail
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship
 
 DENIAL_REASONS = ("not_eligible", "cap_reached", "not_hardship", "incomplete", "funds_exhausted", "other")
@@ -170,8 +170,9 @@ def ask_question(fund: Fund, application: Application, body: str, *, actor: User
     db.session.flush()
     _tell_member(fund, application, lambda user: (
         _("The trustees have a question about your application #%(id)s", id=application.id),
-        _("Hello %(name)s,\n\nThe trustees have a question about your application. Please answer it on your "
-          "applications page.\n\n%(fund)s", name=user.name, fund=fund.name)))
+        _("Hello %(name)s,\n\nThe trustees have a question about your application:\n\n%(question)s\n\nPlease "
+          "answer it on your application's page (the link is below).\n\n%(fund)s", name=user.name,
+          question=body.strip()[:2000], fund=fund.name)))
 
 
 def approve(fund: Fund, application: Application, amount_cents: int, *, actor: User, note: str = "",
@@ -411,7 +412,14 @@ def _tell_member(fund: Fund, application: Application, compose) -> None:
     user = db.session.get(User, application.applicant_id)
     with force_locale(user.language):
         subject, body = compose(user)
+        body += "\n\n" + _("Your application, with everything the trustees decided: %(link)s",
+                             link=case_link(application))
         queue_mail(user.email, subject, body)
+
+
+def case_link(application: Application) -> str:
+    """The member's own page for the application (the one link each mail about it leads to)."""
+    return public_link("applications.show", application_id=application.id)
 
 
 # --- the trustees' notes and the assigned reviewers ---------------------------------------------------

@@ -104,6 +104,14 @@ def test_question_deny_and_the_member_hears_of_it(fund, trustees, case):
     review.deny(fund, application, "not_hardship", actor=trustees[0], note="The rules cover rent, not savings.")
     db.session.commit()
     assert application.status == Status.DENIED and application.decision_reason.startswith("The rules cover")
+    from flask import current_app
+
+    from fundapp.mail import OutboxMessage
+
+    question, denial = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)).all()[-2:]
+    link = f"{current_app.config['BASE_URL']}/my/{application.id}"
+    assert "Can you send the lease?" in question.body and link in question.body  # the question itself, and where
+    assert "The rules cover rent, not savings." in denial.body and link in denial.body
 
 
 def test_instalments_overpayment_and_void(fund, trustees, case):
