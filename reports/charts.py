@@ -22,6 +22,26 @@ from reports import fonts
 from reports.style import BRAND, amount_text
 
 WIDTH, HEIGHT = 480, 240
+
+
+@dataclass(frozen=True)
+class Size:
+    """A chart's canvas and type sizes (points). The phone's is narrower with larger type, so that drawn into
+    a 390 px screen its smallest text is still at least 12 px."""
+
+    width: int = WIDTH
+    height: int = HEIGHT
+    title: float = 11
+    label: float = 8  # value axis, legend and category names of the bar chart by group
+    tick: float = 7  # a period's name under its bars
+    left: int = 50  # room for the value axis' labels
+    names: int = 130  # room for the category names of the bar chart by group
+    legend_step: int = 90
+    slant: int = 30  # the angle of period names when there are many
+
+
+DESKTOP = Size()
+PHONE = Size(width=300, height=300, title=13, label=11, tick=11, left=52, names=135, legend_step=80, slant=60)
 PALETTE = (BRAND, colors.HexColor("#1f5f8b"), colors.HexColor("#6b8e23"), colors.HexColor("#8c6d1f"))
 FONT, BOLD = fonts.REGULAR, fonts.BOLD
 
@@ -40,87 +60,96 @@ def axis_label(cents: float) -> str:
     return f"{int(round(cents)) // 100:,}"
 
 
-def _drawing(title: str) -> Drawing:
+def _drawing(title: str, size: Size) -> Drawing:
     fonts.register()
-    drawing = Drawing(WIDTH, HEIGHT)
-    drawing.add(String(10, HEIGHT - 16, title, fontName=BOLD, fontSize=11, fillColor=colors.black))
+    drawing = Drawing(size.width, size.height)
+    drawing.add(String(10, size.height - 4 - size.title, title, fontName=BOLD, fontSize=size.title,
+                       fillColor=colors.black))
     return drawing
 
 
-def _value_axis(axis, top: int) -> None:
+def _value_axis(axis, top: int, size: Size) -> None:
     axis.valueMin = 0
     if top <= 0:
         axis.valueMax = 100  # an empty chart still gets an axis
     else:
         axis.valueMax = None  # round ticks above the largest figure
     axis.labelTextFormat = axis_label
-    axis.labels.fontName, axis.labels.fontSize = FONT, 8
+    axis.labels.fontName, axis.labels.fontSize = FONT, size.label
     axis.visibleGrid = True
     axis.gridStrokeColor = colors.HexColor("#dddddd")
 
 
-def _legend(drawing: Drawing, names: list[str], x: int, y: int) -> None:
+def _legend(drawing: Drawing, names: list[str], x: int, y: int, size: Size) -> None:
     legend = Legend()
     legend.x, legend.y = x, y
     legend.alignment = "right"  # the name to the right of its swatch
     legend.columnMaximum = 1  # one name per column: the names side by side
-    legend.deltax = 90
+    legend.deltax = size.legend_step
     legend.dxTextSpace = 6
-    legend.fontName, legend.fontSize = FONT, 8
+    legend.fontName, legend.fontSize = FONT, size.label
     legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], name) for i, name in enumerate(names)]
     drawing.add(legend)
 
 
 def weekly_bars(title: str, description: str, labels: list[str], series: list[tuple[str, list[int]]],
-                label_header: str) -> Chart:
+                label_header: str, size: Size = DESKTOP) -> Chart:
     """Side-by-side bars per period (e.g. gifts and grants per week); ``series`` is (name, cents per label)."""
-    drawing = _drawing(title)
+    drawing = _drawing(title, size)
     chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 50, 45, WIDTH - 70, HEIGHT - 95
+    bottom = 45 if size.slant <= 30 else 30 + 3 * size.tick
+    chart.x, chart.y, chart.width, chart.height = size.left, bottom, size.width - size.left - 20, \
+        size.height - bottom - 50 - size.title
     chart.data = [[max(v, 0) for v in values] or [0] for _name, values in series]
     for i in range(len(series)):
         chart.bars[i].fillColor = PALETTE[i % len(PALETTE)]
         chart.bars[i].strokeColor = None
     chart.categoryAxis.categoryNames = labels or [""]
-    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, 7
-    chart.categoryAxis.labels.angle = 30 if len(labels) > 8 else 0
-    chart.categoryAxis.labels.boxAnchor = "ne" if len(labels) > 8 else "n"
-    _value_axis(chart.valueAxis, max((v for _n, values in series for v in values), default=0))
+    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, size.tick
+    chart.categoryAxis.labels.angle = size.slant if len(labels) > 8 * size.width // WIDTH else 0
+    chart.categoryAxis.labels.boxAnchor = "ne" if len(labels) > 8 * size.width // WIDTH else "n"
+    _value_axis(chart.valueAxis, max((v for _n, values in series for v in values), default=0), size)
     drawing.add(chart)
-    _legend(drawing, [name for name, _v in series], WIDTH - 90 * len(series), HEIGHT - 10)
+    _legend(drawing, [name for name, _v in series], size.width - size.legend_step * len(series),
+            size.height - 14 - size.title, size)
     rows = [[label, *(amount_text(values[i]) for _n, values in series)] for i, label in enumerate(labels)]
     return Chart(title, description, drawing, [label_header, *(name for name, _v in series)], rows)
 
 
-def category_bars(title: str, description: str, items: list[tuple[str, int, int]], headers: list[str]) -> Chart:
+def category_bars(title: str, description: str, items: list[tuple[str, int, int]], headers: list[str],
+                  size: Size = DESKTOP) -> Chart:
     """Horizontal bars of amounts by group; ``items`` is (label, count, cents), drawn largest first."""
     items = sorted(items, key=lambda item: (-item[2], item[0]))
-    drawing = _drawing(title)
+    drawing = _drawing(title, size)
     chart = HorizontalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 130, 20, WIDTH - 160, HEIGHT - 55
+    chart.x, chart.y, chart.width, chart.height = size.names, 20 + size.label, size.width - size.names - 30, \
+        size.height - 40 - size.label - size.title
     chart.data = [[cents for _label, _count, cents in reversed(items)] or [0]]
     chart.bars[0].fillColor, chart.bars[0].strokeColor = PALETTE[1], None
     chart.categoryAxis.categoryNames = [label for label, _count, _cents in reversed(items)] or [""]
-    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, 8
-    _value_axis(chart.valueAxis, max((cents for _l, _c, cents in items), default=0))
+    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, size.label
+    _value_axis(chart.valueAxis, max((cents for _l, _c, cents in items), default=0), size)
     drawing.add(chart)
     rows = [[label, str(count), amount_text(cents)] for label, count, cents in items]
     return Chart(title, description, drawing, headers, rows)
 
 
-def balance_line(title: str, description: str, points: list[tuple[str, int]], headers: list[str]) -> Chart:
+def balance_line(title: str, description: str, points: list[tuple[str, int]], headers: list[str],
+                 size: Size = DESKTOP) -> Chart:
     """One line of a balance over time; ``points`` is (label, cents at that date)."""
-    drawing = _drawing(title)
+    drawing = _drawing(title, size)
     chart = HorizontalLineChart()
-    chart.x, chart.y, chart.width, chart.height = 50, 45, WIDTH - 70, HEIGHT - 80
+    bottom = 45 if size.slant <= 30 else 30 + 3 * size.tick
+    chart.x, chart.y, chart.width, chart.height = size.left, bottom, size.width - size.left - 20, \
+        size.height - bottom - 35 - size.title
     chart.data = [[cents for _label, cents in points] or [0]]
     chart.lines[0].strokeColor, chart.lines[0].strokeWidth = BRAND, 2
     chart.categoryAxis.categoryNames = [label for label, _cents in points] or [""]
-    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, 7
-    chart.categoryAxis.labels.angle = 30 if len(points) > 8 else 0
-    chart.categoryAxis.labels.boxAnchor = "ne" if len(points) > 8 else "n"
+    chart.categoryAxis.labels.fontName, chart.categoryAxis.labels.fontSize = FONT, size.tick
+    chart.categoryAxis.labels.angle = size.slant if len(points) > 8 * size.width // WIDTH else 0
+    chart.categoryAxis.labels.boxAnchor = "ne" if len(points) > 8 * size.width // WIDTH else "n"
     low = min((cents for _l, cents in points), default=0)
-    _value_axis(chart.valueAxis, max((cents for _l, cents in points), default=0))
+    _value_axis(chart.valueAxis, max((cents for _l, cents in points), default=0), size)
     chart.valueAxis.valueMin = min(low, 0)
     drawing.add(chart)
     rows = [[label, amount_text(cents)] for label, cents in points]

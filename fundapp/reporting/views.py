@@ -22,10 +22,16 @@ bp = Blueprint("reporting", __name__)
 
 TRUSTEES = (Role.TRUSTEE, Role.TREASURER)
 DASHBOARD_CHARTS = {
-    "weekly": lambda fund, today: charts.gifts_and_grants(figures.weeks(fund, today)),
-    "categories": lambda fund, today: charts.grants_by_category(figures.grants_by(fund, Application.category)),
-    "cash": lambda fund, today: charts.cash_on_hand(figures.weeks(fund, today)),
+    "weekly": lambda fund, today, size: charts.gifts_and_grants(figures.weeks(fund, today), size),
+    "categories": lambda fund, today, size: charts.grants_by_category(figures.grants_by(fund, Application.category),
+                                                                      size),
+    "cash": lambda fund, today, size: charts.cash_on_hand(figures.weeks(fund, today), size),
 }
+
+
+def _size():
+    """?size=phone: the chart drawn narrower with larger type, for screens under 40rem (see _chart.html)."""
+    return charts.PHONE if request.args.get("size") == "phone" else charts.DESKTOP
 
 
 def svg_response(chart) -> Response:
@@ -49,7 +55,7 @@ def dashboard_chart(name):
     if name not in DASHBOARD_CHARTS:
         abort(404)
     fund = current_fund()
-    return svg_response(DASHBOARD_CHARTS[name](fund, clock.today(fund)))
+    return svg_response(DASHBOARD_CHARTS[name](fund, clock.today(fund), _size()))
 
 
 @bp.get("/transparency")
@@ -68,9 +74,9 @@ def transparency_chart(name):
     fund = current_fund()
     found = figures.public_figures_cached(fund, clock.today(fund))
     if name == "periods" and found.periods:
-        return svg_response(charts.public_periods(found.periods))
+        return svg_response(charts.public_periods(found.periods, _size()))
     if name == "categories" and found.categories:
-        return svg_response(charts.public_categories(found.categories))
+        return svg_response(charts.public_categories(found.categories, _size()))
     abort(404)
 
 

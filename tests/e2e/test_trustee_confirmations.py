@@ -63,3 +63,25 @@ def test_the_about_page_on_a_phone_in_spanish(live_server, phone, fund, create_u
     assert axe_violations(page) == [] and fits(page)
     shot(page, "52-about-es")
     assert page.problems == []
+
+
+def test_chart_text_is_at_least_12_px_on_a_phone(live_server, phone, demo_fund):
+    import re
+    import urllib.request
+
+    page = phone
+    sign_in_as(page, live_server, demo_fund["trustee"])
+    for path in ("/review/dashboard", "/transparency"):
+        page.goto(live_server + path)
+        pictures = page.eval_on_selector_all(
+            "figure.chart img", "imgs => imgs.map(i => [i.currentSrc, i.clientWidth])")
+        assert pictures, path
+        for src, shown_width in pictures:
+            assert src.endswith("?size=phone"), src  # the phone's drawing, not the desktop's shrunk
+            cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+            request = urllib.request.Request(src, headers={"Cookie": cookies})
+            svg = urllib.request.urlopen(request, timeout=10).read().decode()  # noqa: S310 - loopback only
+            drawn_width = float(re.search(r'<svg[^>]* width="([\d.]+)', svg).group(1))
+            smallest = min(float(size) for size in re.findall(r'font-size="([\d.]+)(?:px)?"', svg))
+            assert smallest * shown_width / drawn_width >= 12, (src, smallest, shown_width, drawn_width)
+    assert fits(page)
