@@ -15,7 +15,7 @@ from fundapp.ledger import documents, exports, mapping
 from fundapp.ledger import services as ledger
 from fundapp.ledger.forms import AccountMappingForm, CloseMonthForm, ReopenMonthForm
 from fundapp.policy import roles_required
-from fundapp.web import date_arg, download
+from fundapp.web import confirm_first, confirmed, date_arg, download
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin/ledger")
 
@@ -50,22 +50,44 @@ def _period_change(form, change, done: str, form_name: str):
     return index(**{form_name: form}), 422
 
 
-def _close(form) -> None:
-    """Close the month, unless a domain sees work left in it (the bank statement not reconciled) and the
-    treasurer did not say to close it anyway."""
+def _closable(form) -> tuple[str, list[str]]:
+    """The month asked for and what the domains say of it; refused when one sees work left in it (the bank
+    statement not reconciled) and the treasurer did not say to close it anyway."""
     fund = current_fund()
     month = ledger.parse_month(form.month.data)
-    unready = [check["summary"] for check in ledger.close_checks(fund, month).values() if not check["ready"]]
+    if month in ledger.closed_months(fund):
+        raise ledger.LedgerError(_("%(month)s is already closed.", month=month))
+    checks = ledger.close_checks(fund, month).values()
+    unready = [check["summary"] for check in checks if not check["ready"]]
     if unready and not form.not_reconciled_ok.data:
         raise ledger.LedgerError(" ".join(unready) + " " + _("Finish it first, or tick the box to close the month "
                                                                "anyway (the close records it)."))
-    ledger.close_month(fund, month, actor=current_user)
+    return month, [check["summary"] for check in checks if check.get("summary")]
+
+
+def _close(form) -> None:
+    month, _said = _closable(form)
+    ledger.close_month(current_fund(), month, actor=current_user)
 
 
 @bp.post("/close-month")
 @roles_required(Role.TREASURER)
 def close_month():
-    return _period_change(CloseMonthForm(prefix="close"), _close, _("%(month)s is closed."), "close_form")
+    form = CloseMonthForm(prefix="close")
+    if form.validate_on_submit() and not confirmed():
+        try:
+            month, said = _closable(form)
+        except ledger.LedgerError:
+            db.session.rollback()  # the refusal is shown by the form below
+        else:
+            return confirm_first(_("Close %(month)s?", month=month), [
+                _("From now on no entry can be dated in %(month)s: a gift, refund or payment that belongs to it is "
+                  "booked in the next open month instead.", month=month),
+                *said,
+                _("The close is recorded in the audit trail with a fingerprint of the month's books. Reopening it "
+                  "needs a reason, also recorded.")],
+                _("Close %(month)s", month=month), url_for("ledger.index"))
+    return _period_change(form, _close, _("%(month)s is closed."), "close_form")
 
 
 @bp.post("/reopen-month")

@@ -112,7 +112,8 @@ def test_closing_a_month_offers_the_reconciliation_first_and_records_it(october,
     assert refused.status_code == 422
     assert "The bank statement of 2026-10 is not reconciled: the difference at 2026-10-31 is $0.00 and 7 bank" in body
     assert "2026-10" not in ledger.closed_months(october)
-    closed = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-10", "close-not_reconciled_ok": "y"})
+    closed = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-10", "close-not_reconciled_ok": "y",
+                                                               "confirmed": "yes"})
     assert closed.status_code == 302 and "2026-10" in ledger.closed_months(october)
     record = db.session.scalar(db.select(AuditRecord).filter_by(action="ledger.close_month"))
     assert record.after["bank_reconciliation"]["reconciled"] is False

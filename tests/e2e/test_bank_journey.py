@@ -57,6 +57,8 @@ def test_treasurer_reconciles_october_and_closes_it(live_server, phone, books, c
     expect(page.get_by_text("Reconciled with the statement ending 2026-10-31")).to_be_visible()
     page.get_by_label("Month to close").fill("2026-10")
     page.get_by_role("button", name="Close the month").click()
+    expect(page.get_by_text("Reconciled with the statement ending 2026-10-31")).to_be_visible()  # said again
+    page.get_by_role("button", name="Close 2026-10").click()
     expect(page.get_by_text("2026-10 is closed.")).to_be_visible()
     assert ledger.closed_months(books) == ["2026-10"]
     db.session.rollback()

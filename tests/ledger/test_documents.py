@@ -104,7 +104,10 @@ def test_a_report_without_its_dates_comes_back_with_a_message(treasurer):
 def test_treasurer_closes_and_reopens_a_month_on_the_page(treasurer, books):
     from fundapp.audit.models import AuditRecord
 
-    closed = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"}, follow_redirects=True)
+    asked = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"}).get_data(as_text=True)
+    assert "From now on no entry can be dated in 2026-09" in asked and ledger.closed_months(books) == []
+    closed = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09", "confirmed": "yes"},
+                            follow_redirects=True)
     assert "2026-09 is closed." in closed.get_data(as_text=True)
     assert ledger.closed_months(books) == ["2026-09"]
     again = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"})
