@@ -117,3 +117,48 @@ def test_a_nul_byte_in_any_form_or_query_is_refused_before_anything_is_written(c
     assert client.get("/review/?q=a\x00b").status_code == 400
     db.session.refresh(tess)
     assert db.session.get(User, tess.id).name == "Tess"
+
+
+#: Every query parameter a page reads (request.args, int_arg, date_arg, _text_arg in fundapp/).
+QUERY = sorted(set("""
+action actor again as_of before category continue flagged format from grants kind lang max min mine month next
+object_id object_type page q size status to verify wall window worksite year
+""".split()))
+QUERIES = st.dictionaries(st.sampled_from(QUERY), VALUES.filter(lambda v: "\x00" not in v), max_size=6)
+QUERIES_PER_ROUTE = 4
+
+
+def get_routes(app, persona: str):
+    for rule in app.url_map.iter_rules():
+        # /healthz answers 503 by design while no worker beats (tests/test_mail_outbox.py covers it)
+        if "GET" not in rule.methods or rule.endpoint in ("static", "accounts.logout", "main.healthz"):
+            continue
+        access = EXPECTED[rule.endpoint]
+        if access == PUBLIC or access == SIGNED_IN or (isinstance(access, set) and persona in access):
+            yield rule
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "treasurer"])
+def test_no_page_answers_500_to_any_query_string(app, client, create_user, fund, persona):
+    from tests.test_object_access import someone_elses_world
+
+    someone_elses_world(fund, "fuzz")
+    if persona != "anonymous":
+        create_user(f"{persona}@example.org", "treasurer", "trustee")
+        assert sign_in(client, f"{persona}@example.org").status_code == 302
+    with app.test_request_context():
+        from flask import url_for
+
+        routes = [(rule.endpoint, url_for(rule.endpoint, **{a: URL_VALUES[a] for a in rule.arguments}))
+                  for rule in get_routes(app, persona)]
+    assert len(routes) >= {"anonymous": 10, "treasurer": 40}[persona]
+
+    @settings(max_examples=QUERIES_PER_ROUTE, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(query=QUERIES)
+    def ask_everywhere(query):
+        for endpoint, url in routes:
+            response = client.get(url, query_string=query)
+            assert response.status_code < 500, (endpoint, query, response.status_code)
+
+    ask_everywhere()
