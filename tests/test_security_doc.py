@@ -49,6 +49,8 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
         "personas in the route-by-role matrix (every route)": len(test_access.PERSONAS),
         "generated hostile forms sent to every POST route, per persona": test_fuzz.FORMS_PER_ROUTE,
         "random webhook bodies and signatures refused, nothing stored": test_fuzz.WEBHOOK_BODIES,
+        "generated hostile query strings sent to every page, per persona (a visitor and the treasurer)":
+            test_fuzz.QUERIES_PER_ROUTE,
         "sign-in tries (right or wrong, counted before the password is checked) that pause an account for 15 "
         "minutes": int(re.match(r"(\d+) per 15 minutes", throttle.SIGN_INS_PER_ACCOUNT).group(1)),
         "codes typed while waiting for the second factor before a pause":
