@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from fundapp.money import format_cents
+
 ACTION_NAMES = {
     "application.approval": _l("approved an application"),
     "application.draft": _l("started an application"),
@@ -123,6 +125,10 @@ def _label(key: str) -> str:
 def _text(value) -> object:
     if isinstance(value, bool):
         return str(_l("yes")) if value else str(_l("no"))
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], int) for item in value):
+        # a journal entry's postings: (account, signed cents)
+        return ", ".join(f"{account} {format_cents(cents)}" for account, cents in value)
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     return value

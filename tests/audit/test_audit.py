@@ -54,6 +54,7 @@ def test_trustee_browses_filters_and_pages_the_trail(client, create_user, fund):
     db.session.commit()
     by_person = client.get(f"/audit/?actor={trustee.id}").get_data(as_text=True)
     assert by_person.count("posted a journal entry:") == 1 and "counted by Tom" in by_person
+    assert "Assets:Undeposited $5.00, Income:Donations -$5.00" in by_person  # postings as money, not a list
     assert ">Tom Trustee</a>" in by_person  # the actor's name, not a number
     future = client.get("/audit/?from=2099-01-01").get_data(as_text=True)
     assert "No change matches these filters." in future
