@@ -32,7 +32,7 @@ if os.environ.get("FUNDAPP_TEST_DATABASE_URL"):
         ("DELETE FROM audit_records WHERE id = (SELECT max(id) FROM audit_records)",
          "the audit trail is append-only: DELETE on audit_records"),
         ("TRUNCATE audit_records", "the audit trail is append-only: TRUNCATE on audit_records"),
-        ("TRUNCATE postings", "the books are append-only: TRUNCATE on postings"),
+        ("TRUNCATE postings CASCADE", "the books are append-only: TRUNCATE on postings"),
         ("TRUNCATE journal_entries CASCADE", "TRUNCATE on journal_entries"),
         ("TRUNCATE funds CASCADE", "append-only: TRUNCATE on"),
     ])
