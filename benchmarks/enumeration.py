@@ -65,10 +65,10 @@ def main() -> None:
         fund = current_fund()
         accounts.create_user(fund, email="ana@example.org", name="Ana", password="a long bench passphrase",
                              roles=["applicant"])
-        from datetime import date
+        from fundapp.funds import clock
 
         donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
-                                      method="cash", received_on=date.today(), notify=False)
+                                      method="cash", received_on=clock.today(fund), notify=False)
         db.session.commit()
 
     client = app.test_client()

@@ -18,7 +18,6 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ from bench import (local_stripe_process, make_app, median_seconds, pg_database, 
 
 def measure(app, donations: int) -> dict[str, float]:
     from fundapp.donations import services as giving
-    from fundapp.extensions import db
+    from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
     from fundapp.payments.facts import PaymentSettled
     from fundapp.reporting import figures
@@ -47,7 +46,10 @@ def measure(app, donations: int) -> dict[str, float]:
             return b"".join(response.response) if response.is_streamed else response.data
         return get
 
-    month = date.today().strftime("%Y-%m")
+    with app.app_context():
+        from fundapp.funds import clock
+
+        month = clock.month(current_fund())
     figures_at["dashboard (ms)"] = median_seconds(page("/review/dashboard"), 5) * 1000
     figures_at["monthly report PDF (s)"] = median_seconds(page(f"/reports/monthly.pdf?month={month}"), 1)
     figures_at["gifts list, first page (ms)"] = median_seconds(page("/admin/donations/"), 5) * 1000
@@ -56,14 +58,14 @@ def measure(app, donations: int) -> dict[str, float]:
     with app.app_context():
         fund = current_fund()
         figures_at["public figures, uncached (ms)"] = median_seconds(
-            lambda: figures.public_figures(fund, date.today()), 3) * 1000
+            lambda: figures.public_figures(fund, clock.today(fund)), 3) * 1000
         count = 200
         started = time.perf_counter()
         for n in range(count):
             giving.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"ch_growth_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=2_500, fee_cents=103, net_cents=2_397, currency=fund.currency,
-                day=date.today(), email=f"g{n % 20}@example.org", name=f"Giver {n % 20}"), notify=False)
+                at=utcnow(), email=f"g{n % 20}@example.org", name=f"Giver {n % 20}"), notify=False)
             db.session.commit()
         figures_at["booking a settled gift (gifts/s)"] = count / (time.perf_counter() - started)
         db.session.remove()

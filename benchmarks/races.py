@@ -102,7 +102,8 @@ def main() -> None:
                               postings=[("Assets:Bank", 100_000_000), ("Income:Donations", -100_000_000)])
             db.session.commit()
             trustee_ids = [t.id for t in trustees]
-            session_ids = [t.get_id() for t in trustees]
+            session_ids = [accounts.start_session(t) for t in trustees]  # server-side sessions, as sign-in opens
+            db.session.commit()
 
             def new_case(n: int, cents: int, status: str) -> int:
                 fund = fund_of(db)

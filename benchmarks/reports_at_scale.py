@@ -54,13 +54,15 @@ def main() -> None:
         if not db.session.scalar(db.select(RoleGrant).filter_by(user_id=treasurer.id, role=Role.TREASURER.value)):
             db.session.add(RoleGrant(user_id=treasurer.id, fund_id=1, role=Role.TREASURER.value))
             db.session.commit()
-        user_id = treasurer.id
-        version = treasurer.session_version
+        from fundapp.accounts import services as accounts
+
+        session_id = accounts.start_session(treasurer)  # a server-side session, as signing in opens
+        db.session.commit()
         month = time.strftime("%Y-%m")
 
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:{version}"
+        session["_user_id"] = session_id
         session["_fresh"] = True
         session["second_factor"] = True  # a signed-in trustee's session (sign-in itself is not measured)
 
