@@ -593,14 +593,18 @@ def close_stale_checkouts(fund: Fund, *, now: datetime | None = None) -> int:
     ``checkout.session.expired`` never came (the local server sends none). A charge booked later for one
     of them still books it (booking sets the status from the charge). Returns how many were closed."""
     cutoff = (now or utcnow()) - CHECKOUT_LIFETIME
-    stale = db.session.scalars(db.select(Donation).where(
-        Donation.fund_id == fund.id, Donation.status == DonationStatus.PENDING,
-        Donation.stripe_charge_id.is_(None), Donation.created_at < cutoff)).all()
-    for donation in stale:
-        donation.status = DonationStatus.ABANDONED
-        record_change("donation.abandoned", "donation", donation.id, fund_id=fund.id,
+    # One conditional UPDATE: a charge booked for the gift meanwhile (status and charge set under the booking's
+    # lock) is never overwritten, and two workers tidying at once close (and audit) each gift once.
+    still_open = (Donation.fund_id == fund.id, Donation.status == DonationStatus.PENDING,
+                  Donation.stripe_charge_id.is_(None), Donation.created_at < cutoff)
+    closed = db.session.scalars(db.update(Donation).where(*still_open).values(status=DonationStatus.ABANDONED)
+                                .returning(Donation.id).execution_options(synchronize_session=False)).all()
+    for donation_id in sorted(closed):
+        record_change("donation.abandoned", "donation", donation_id, fund_id=fund.id,
                       after={"reason": "checkout expired"})
-    return len(stale)
+    if closed:
+        db.session.expire_all()  # gifts already loaded in this session show their new status
+    return len(closed)
 
 
 def _checkout_expired(fund: Fund, session: dict) -> None:
@@ -769,10 +773,16 @@ def send_held_receipts(fund: Fund) -> int:
     receipt as it stands today: corrected if the gift was refunded meanwhile). Returns how many were queued."""
     if receipts_held(fund):
         return 0
-    held = db.session.scalars(db.select(Donation).where(Donation.fund_id == fund.id, Donation.receipt_held.is_(True))
-                              .order_by(Donation.id).limit(200)).all()
+    # Claimed by one conditional UPDATE, so two workers tidying at once never mail a receipt twice: on
+    # PostgreSQL the second waits for the first's row locks, re-reads `receipt_held` and claims nothing.
+    waiting = db.select(Donation.id).where(Donation.fund_id == fund.id, Donation.receipt_held.is_(True)) \
+        .order_by(Donation.id).limit(200).scalar_subquery()
+    claimed = db.session.scalars(db.update(Donation).where(Donation.id.in_(waiting), Donation.receipt_held.is_(True))
+                                 .values(receipt_held=False).returning(Donation.id)
+                                 .execution_options(synchronize_session=False)).all()
+    held = db.session.scalars(db.select(Donation).where(Donation.id.in_(claimed))
+                              .order_by(Donation.id).execution_options(populate_existing=True)).all()
     for donation in held:
-        donation.receipt_held = False
         send_receipt(fund, donation)
         record_change("donation.receipt_released", "donation", donation.id, fund_id=fund.id,
                       after={"receipt": donation.receipt_number})

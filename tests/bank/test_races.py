@@ -20,7 +20,7 @@ def test_concurrent_matches_never_match_a_posting_or_a_line_twice(app, fund, sam
                                   reference_column="Ref")
     db.session.commit()
     outcomes = []
-    for trial in range(12):
+    for trial in range(50):
         day = date(2026, 6, 1) + timedelta(days=trial)
         postings = []
         for n in range(2):
