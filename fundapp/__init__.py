@@ -127,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.donations.portal_views import bp as donor_bp
     from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
+    from fundapp.main import treasurer_views  # noqa: F401  (the treasurer's home, on the admin blueprint)
     from fundapp.main.views import bp as main_bp
     from fundapp.reporting.views import bp as reporting_bp
 

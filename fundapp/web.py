@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Response, abort, request
 
@@ -91,3 +91,20 @@ def money_text(cents: int, currency: str = "USD") -> str:
     from flask_babel import get_locale
 
     return format_cents(cents, currency, display_locale(str(get_locale() or "en")))
+
+
+def show_error(form, exc: Exception, default_field: str) -> None:
+    """Put a service's refusal next to the input it concerns."""
+    name = getattr(exc, "field", None) or default_field
+    getattr(form, name if hasattr(form, name) else default_field).errors.append(str(exc))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only follow links back into this site (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(not ch.isprintable() for ch in target):  # CR, LF and other control characters never go in a header
+        return default
+    return target

@@ -23,16 +23,10 @@ from fundapp.accounts.forms import (
 from fundapp.accounts.models import Role
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.main.views import safe_next
 from fundapp.policy import SECOND_FACTOR_SESSION_KEY, public, roles_required, signed_in
+from fundapp.web import safe_next, show_error
 
 bp = Blueprint("accounts", __name__)
-
-
-def show_error(form, exc: Exception, default_field: str) -> None:
-    """Put a service's refusal next to the input it concerns."""
-    name = getattr(exc, "field", None) or default_field
-    getattr(form, name if hasattr(form, name) else default_field).errors.append(str(exc))
 
 
 def _sign_in(user, remember: bool = False, second_factor: bool = False) -> None:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Member, Role
-from fundapp.accounts.views import show_error
+from fundapp.web import show_error
 from fundapp.applications import services
 from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, category_name
 from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules

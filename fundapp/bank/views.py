@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.accounts.views import show_error
+from fundapp.web import show_error
 from fundapp.bank import documents
 from fundapp.bank import services as bank
 from fundapp.bank.forms import ImportStatementForm, LineActionForm

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import get_locale, gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from fundapp.accounts.views import show_error
+from fundapp.web import show_error
 from fundapp.donations import events, services
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus

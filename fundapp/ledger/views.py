@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.accounts.views import show_error
+from fundapp.web import show_error
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.ledger import documents, exports, mapping

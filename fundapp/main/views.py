@@ -1,8 +1,6 @@
 """The public home page, the language switch and ``/healthz``."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
 from flask_login import current_user
 
@@ -11,19 +9,9 @@ from fundapp.donations.services import donor_wall, public_totals
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.policy import public
+from fundapp.web import safe_next
 
 bp = Blueprint("main", __name__)
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only follow links back into this site (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target \
-            or any(not ch.isprintable() for ch in target):  # CR, LF and other control characters never go in a header
-        return default
-    return target
 
 
 @bp.get("/")
