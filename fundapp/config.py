@@ -14,7 +14,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from fundapp.money import parse_amount
-from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
+from fundapp.payments.local_mode import LocalModeUnsafe, check_local_mode
 
 DEV_SECRET_KEY = "dev-insecure-secret-change-me"  # nosec B105 # the development default; production refuses it
 DEV_AUDIT_KEY = "dev-insecure-audit-key-change-me"  # nosec B105 # the development default; production refuses it

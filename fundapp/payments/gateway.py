@@ -15,13 +15,11 @@ balance transactions in full (never expanded).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
-from urllib.parse import urlsplit
 
 import stripe
 from flask import current_app
@@ -33,6 +31,7 @@ if TYPE_CHECKING:
 
 from fundapp.payments.facts import (DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, PostalAddress,
                                     RefundSettled)
+from fundapp.payments.local_mode import LocalModeUnsafe, check_local_mode  # noqa: F401  (callers know them here)
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
 SIGNATURE_TOLERANCE = 300
@@ -48,10 +47,6 @@ class InvalidEvent(ValueError):
 
 class FactsIncomplete(RuntimeError):
     """Stripe has not yet got what booking needs (e.g. the balance transaction); try again later."""
-
-
-class LocalModeUnsafe(RuntimeError):
-    pass
 
 
 class GatewayError(RuntimeError):
@@ -97,23 +92,6 @@ def _stripe_errors(function: Callable[_P, _R]) -> Callable[_P, _R]:
 def local_mode(config: Mapping[str, Any] | None = None) -> bool:
     """True when the app talks to a local Stripe server (tests, ``make run``) instead of Stripe."""
     return bool((config or current_app.config).get("STRIPE_API_BASE"))
-
-
-def check_local_mode(config: Mapping[str, Any]) -> None:
-    """Local mode is for test keys on this machine only: refuse a live key or a remote address."""
-    base = config.get("STRIPE_API_BASE")
-    if not base:
-        return
-    key = config.get("STRIPE_SECRET_KEY") or ""
-    if key.startswith(("sk_live", "rk_live")):
-        raise LocalModeUnsafe("STRIPE_API_BASE is set (local mode) but STRIPE_SECRET_KEY is a live key: refusing.")
-    host = urlsplit(base).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise LocalModeUnsafe(f"STRIPE_API_BASE must be a loopback address in local mode, not {host!r}.")
 
 
 def client() -> stripe.StripeClient:
