@@ -129,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main import treasurer_views  # noqa: F401  (the treasurer's home, on the admin blueprint)
     from fundapp.main.views import bp as main_bp
+    from fundapp.privacy import views as privacy_views  # noqa: F401  (the member's data, on the applications blueprint)
+    from fundapp.review import member_views  # noqa: F401  (the member's award letter, on the applications blueprint)
     from fundapp.reporting.views import bp as reporting_bp
 
     app.register_blueprint(main_bp)

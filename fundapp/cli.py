@@ -126,7 +126,7 @@ def send_mail_command():
 def purge_closed_command(after_days):
     """Remove the documents and personal details of cases closed longer than the retention period; the books,
     amounts and the anonymised register stay. Safe to run from cron."""
-    from fundapp.applications.retention import purge_closed
+    from fundapp.privacy.retention import purge_closed
 
     days = after_days or current_app.config["RETENTION_DAYS"]
     done = purge_closed(_fund(), timedelta(days=days))

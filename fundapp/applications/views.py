@@ -13,9 +13,8 @@ from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, c
 from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules
 from fundapp.applications.states import OPEN, InvalidTransition, Status
 from fundapp.extensions import db
-from fundapp.funds import clock
 from fundapp.funds.services import current_fund
-from fundapp.policy import can_see_application, roles_required, signed_in
+from fundapp.policy import can_see_application, own_application, roles_required
 from fundapp.web import download
 
 bp = Blueprint("applications", __name__)
@@ -29,13 +28,6 @@ def document_quota(member_id: int):
 
 def _uploads(field) -> list:
     return [f for f in (field.data or []) if getattr(f, "filename", "")]
-
-
-def _own_application(application_id: int) -> Application:
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id or not can_see_application(application):
-        abort(404)
-    return application
 
 
 def _fill(form: ApplicationForm, application: Application) -> None:
@@ -119,7 +111,7 @@ def mine():
 @bp.get("/my/<int:application_id>")
 @roles_required(Role.APPLICANT)
 def show(application_id):
-    application = _own_application(application_id)
+    application = own_application(application_id)
     return render_template("applications/show.html", application=application, category_name=category_name,
                            answer_form=AnswerForm(formdata=None), open_states=OPEN)
 
@@ -127,7 +119,7 @@ def show(application_id):
 @bp.post("/my/<int:application_id>/withdraw")
 @roles_required(Role.APPLICANT)
 def withdraw(application_id):
-    application = _own_application(application_id)
+    application = own_application(application_id)
     try:
         services.withdraw(application, actor=current_user, fund=current_fund())
     except InvalidTransition:
@@ -142,7 +134,7 @@ def withdraw(application_id):
 @bp.post("/my/<int:application_id>/answer")
 @roles_required(Role.APPLICANT)
 def answer(application_id):
-    application = _own_application(application_id)
+    application = own_application(application_id)
     form = AnswerForm()
     if form.validate_on_submit():
         try:
@@ -159,21 +151,6 @@ def answer(application_id):
             return redirect(url_for("applications.show", application_id=application_id))
     return render_template("applications/show.html", application=application, category_name=category_name,
                            answer_form=form, open_states=OPEN), 422
-
-
-@bp.get("/account/my-data.zip")
-@signed_in
-def my_data():
-    """Everything the fund holds about the person signed in: their answers, conversation, decisions,
-    payments, documents and the audit trail about them."""
-    from fundapp.applications.my_data import everything_about
-
-    fund = current_fund()
-    body = everything_about(current_user, fund)
-    db.session.commit()
-    response = download(body, f"my-data-{clock.today(fund).isoformat()}.zip", "application/zip")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.get("/documents/<int:document_id>")
@@ -230,15 +207,3 @@ def rules():
     db.session.commit()
     return render_template("applications/rules.html", form=form, current=current, versions=versions,
                            fund=fund), 422 if form.errors else 200
-
-
-@bp.get("/my/<int:application_id>/award.pdf")
-@roles_required(Role.APPLICANT)
-def award_letter(application_id):
-    """The member's own award letter, in their language, once a grant is approved."""
-    from fundapp.review.documents import award_letter as build
-
-    application = _own_application(application_id)
-    if application.amount_approved_cents is None:
-        abort(404)
-    return download(build(current_fund(), application), f"award-{application.id}.pdf")

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from fundapp.accounts.models import Member, User
 from fundapp.applications.models import Application
-from fundapp.applications.retention import REMOVED
+from fundapp.privacy.retention import REMOVED
 from fundapp.applications.states import GRANTED
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db

@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from fundapp.accounts.models import Member
 from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
-from fundapp.applications.retention import REMOVED
+from fundapp.privacy.retention import REMOVED
 from fundapp.donations.models import Donation, Donor
 from fundapp.donations.services import LARGE_GIFT_CENTS
 from fundapp.extensions import db
