@@ -149,17 +149,6 @@ def can_see_application(application) -> bool:
     return bool(current_roles() & {Role.TRUSTEE, Role.TREASURER})
 
 
-def own_application(application_id: int):
-    """The signed-in member's own application, or a 404 (someone else's is as unknown as one that never was)."""
-    from fundapp.applications.models import Application
-    from fundapp.extensions import db
-
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id or not can_see_application(application):
-        abort(404)
-    return application
-
-
 def can_read_note(note, reviewer_ids: set[int]) -> bool:
     """A case note: trustees and the treasurer who can see the case; a sealed one, only its author and the
     case's assigned reviewers (``reviewer_ids``)."""

@@ -14,7 +14,8 @@ from fundapp.applications.models import DEFAULT_CATEGORIES, Application, Applica
 from fundapp.applications.states import OPEN, InvalidTransition, Status
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.policy import can_see_application, own_application, roles_required
+from fundapp.applications.access import own_application
+from fundapp.policy import can_see_application, roles_required
 from fundapp.web import download
 
 bp = Blueprint("applications", __name__)

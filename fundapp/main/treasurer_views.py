@@ -4,7 +4,8 @@ them, on the ``admin`` blueprint that accounts defines (its endpoints keep their
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from fundapp.accounts.admin_views import bp
 from fundapp.accounts.models import Member, Role, RoleGrant

@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import abort
 
 from fundapp.accounts.models import Role
+from fundapp.applications.access import own_application
 from fundapp.applications.views import bp
 from fundapp.funds.services import current_fund
-from fundapp.policy import own_application, roles_required
+from fundapp.policy import roles_required
 from fundapp.review.documents import award_letter as build
 from fundapp.web import download
 
