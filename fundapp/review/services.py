@@ -31,32 +31,13 @@ from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import public_link, queue_mail
-from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship
+from fundapp.review.errors import AlreadyDone, InsufficientFunds, Recused, ReviewError, StepUpNeeded  # noqa: F401
+from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment
+from fundapp.review.queries import approvals_needed, reviewer_ids
+from fundapp.review.recusal import refuse_if_recused
 
 DENIAL_REASONS = ("not_eligible", "cap_reached", "not_hardship", "incomplete", "funds_exhausted", "other")
 PAYMENT_METHODS = ("cheque", "ach", "zelle", "cash")
-
-
-class ReviewError(ValueError):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class Recused(ReviewError):
-    pass
-
-
-class InsufficientFunds(ReviewError):
-    pass
-
-
-class AlreadyDone(ReviewError):
-    """The same decision again (a double-click, two tabs): nothing more happens, and the person is told."""
-
-
-class StepUpNeeded(ReviewError):
-    pass
 
 
 def lock_case(application: Application) -> Application:
@@ -71,77 +52,6 @@ def lock_case(application: Application) -> Application:
     else:
         db.session.execute(db.text("UPDATE applications SET status = status WHERE id = :id"), {"id": application.id})
     return db.session.scalars(query.execution_options(populate_existing=True)).one()
-
-
-def approvals_needed(rules, amount_cents: int) -> int:
-    """How many different trustees must approve ``amount_cents`` under these rules."""
-    return rules.approvals_needed if amount_cents > rules.dual_approval_above_cents else 1
-
-
-def approvals_by_case(application_ids: list[int]) -> dict[int, list[Approval]]:
-    """The approvals given so far on these cases, oldest first (one query for a whole queue page)."""
-    found: dict[int, list[Approval]] = {}
-    if application_ids:
-        for approval in db.session.scalars(db.select(Approval).where(Approval.application_id.in_(application_ids))
-                                           .order_by(Approval.id)):
-            found.setdefault(approval.application_id, []).append(approval)
-    return found
-
-
-def related_member_ids(actor: User) -> set[int]:
-    """The members this trustee declared a relationship with (they recuse on those members' cases)."""
-    return set(db.session.scalars(db.select(Relationship.member_id).filter_by(trustee_id=actor.id)))
-
-
-def recusal(application: Application, actor: User) -> tuple[str, str] | None:
-    """Why ``actor`` may not decide this case: ("own application", "") or ("declared relationship", the
-    relation); None when they may. Reads only, so a page can say it before anyone clicks."""
-    if application.applicant_id == actor.id:
-        return "own application", ""
-    related = db.session.scalar(db.select(Relationship).filter_by(trustee_id=actor.id,
-                                                                  member_id=application.member_id))
-    return ("declared relationship", related.relation) if related is not None else None
-
-
-def recusal_message(reason: tuple[str, str]) -> str:
-    if reason[0] == "own application":
-        return _("You cannot act on your own application; another trustee must.")
-    return _("You declared a relationship with this member (%(relation)s), so another trustee must decide.",
-             relation=reason[1])
-
-
-def _refuse_own(application: Application, actor: User) -> None:
-    """Recusal: not on one's own application, nor on a member one declared a relationship with (recorded)."""
-    reason = recusal(application, actor)
-    if reason is None:
-        return
-    after = {"reason": reason[0]} | ({"relation": reason[1]} if reason[1] else {})
-    record_change("application.recusal", "application", application.id, actor=actor,
-                  fund_id=application.fund_id, after=after)
-    db.session.flush()
-    raise Recused(recusal_message(reason))
-
-
-def declare_relationship(fund: Fund, trustee: User, member_number: str, relation: str) -> Relationship:
-    """A trustee declares a relationship with a member; from then on they recuse on that member's cases."""
-    from fundapp.accounts.models import Member
-
-    member = db.session.scalar(db.select(Member).where(
-        Member.fund_id == fund.id, db.func.upper(Member.member_id) == member_number.strip().upper()))
-    if member is None:
-        raise ReviewError(_("There is no member with that number on the roster."), "member_id")
-    if not relation.strip():
-        raise ReviewError(_("Say what the relationship is (for example: my sister, same household)."), "relation")
-    existing = db.session.scalar(db.select(Relationship).filter_by(trustee_id=trustee.id, member_id=member.id))
-    if existing is not None:
-        return existing
-    declared = Relationship(fund_id=fund.id, trustee_id=trustee.id, member_id=member.id,
-                            relation=relation.strip()[:200])
-    db.session.add(declared)
-    db.session.flush()
-    record_change("trustee.relationship", "member", member.id, actor=trustee, fund_id=fund.id,
-                  after={"relation": declared.relation})
-    return declared
 
 
 def _under_review(application: Application, actor: User) -> None:
@@ -160,7 +70,7 @@ def lock_fund(fund: Fund) -> None:
 
 def ask_question(fund: Fund, application: Application, body: str, *, actor: User) -> None:
     lock_case(application)
-    _refuse_own(application, actor)
+    refuse_if_recused(application, actor)
     _under_review(application, actor)
     if not body.strip():
         raise ReviewError(_("Write the question for the member."), "body")
@@ -184,7 +94,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
     each approval is counted under the application's lock.
     """
     lock_case(application)
-    _refuse_own(application, actor)
+    refuse_if_recused(application, actor)
     earlier = list(db.session.scalars(db.select(Approval).filter_by(application_id=application.id)
                                       .order_by(Approval.id)))
     if any(a.trustee_id == actor.id for a in earlier):
@@ -236,7 +146,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
 
 def deny(fund: Fund, application: Application, reason: str, *, actor: User, note: str = "") -> None:
     lock_case(application)
-    _refuse_own(application, actor)
+    refuse_if_recused(application, actor)
     _under_review(application, actor)
     if reason not in DENIAL_REASONS:
         raise ReviewError(_("Choose the reason for the denial."), "reason")
@@ -425,13 +335,9 @@ def case_link(application: Application) -> str:
 # --- the trustees' notes and the assigned reviewers ---------------------------------------------------
 
 
-def reviewer_ids(application: Application) -> set[int]:
-    return set(db.session.scalars(db.select(CaseReviewer.trustee_id).filter_by(application_id=application.id)))
-
-
 def take_case(fund: Fund, application: Application, *, actor: User) -> None:
     """The trustee becomes an assigned reviewer of the case (and reads its sealed notes from now on)."""
-    _refuse_own(application, actor)
+    refuse_if_recused(application, actor)
     if actor.id in reviewer_ids(application):
         return
     db.session.add(CaseReviewer(application_id=application.id, trustee_id=actor.id))
@@ -448,7 +354,7 @@ def add_note(fund: Fund, application: Application, body: str, *, sealed: bool, a
         raise ReviewError(_("Write the note first."), "note")
     if len(body) > 5_000:
         raise ReviewError(_("A note can be at most 5,000 characters."), "note")
-    _refuse_own(application, actor)
+    refuse_if_recused(application, actor)
     if sealed:
         take_case(fund, application, actor=actor)
     note = CaseNote(application_id=application.id, author_id=actor.id, body=body, sealed=sealed)

@@ -1,6 +1,7 @@
 """Trustees see, before they click, how many approvals a grant needs, who gave them, and why they may not act."""
 from __future__ import annotations
 
+from fundapp.review import recusal
 from fundapp.accounts.models import Member
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
@@ -50,7 +51,7 @@ def test_a_recused_trustee_sees_why_instead_of_the_decision_forms(fund, create_u
     tom = create_user("tom@example.org", "trustee")
     application = case(300_00)
     member = db.session.get(Member, application.member_id)
-    services.declare_relationship(fund, tom, member.member_id, "my brother")
+    recusal.declare_relationship(fund, tom, member.member_id, "my brother")
     db.session.commit()
 
     sign_in(client, "tom@example.org")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fundapp.review import recusal
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules, update_rules
@@ -213,8 +214,8 @@ def test_a_declared_relationship_means_recusal_recorded_on_the_case(fund, truste
     application = case(10_000)
     member = db.session.get(Member, application.member_id)
     with pytest.raises(review.ReviewError, match="no member with that number"):
-        review.declare_relationship(fund, trustees[0], "NOPE-1", "cousin")
-    review.declare_relationship(fund, trustees[0], member.member_id.lower(), "my cousin")
+        recusal.declare_relationship(fund, trustees[0], "NOPE-1", "cousin")
+    recusal.declare_relationship(fund, trustees[0], member.member_id.lower(), "my cousin")
     db.session.commit()
     with pytest.raises(review.Recused, match="my cousin"):
         review.approve(fund, application, 10_000, actor=trustees[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from fundapp.review import recusal
 from fundapp.applications.models import Application
 from fundapp.applications.services import update_rules
 from fundapp.applications.states import Status
@@ -96,7 +97,7 @@ def test_the_case_file_of_a_paid_grant_holds_every_pub_3833_fact(client, create_
     client.post("/logout")
     tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
     tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
-    review.declare_relationship(fund, tina, "A-1", "neighbour")
+    recusal.declare_relationship(fund, tina, "A-1", "neighbour")
     db.session.commit()
     review.approve(fund, application, 20_000, actor=tom, note="The rest is above the category cap.",
                    criteria="rent arrears; lease seen")
