@@ -430,7 +430,7 @@ def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
     from fundapp.accounts.models import Role
     from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
-    from fundapp.scale import seed_scale
+    from scale import seed_scale  # benchmarks/scale.py
 
     with app.app_context():
         fund = current_fund()

@@ -3,8 +3,8 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/scale \\
         .venv/bin/python benchmarks/reports_at_scale.py [--runs 5]
 
-The database must already hold the scale data (``flask --app wsgi fund seed-scale``,
-which needs a trustee: ``fund create-user``). Each figure is the median of
+The database must already hold the scale data (``benchmarks/scale.py``, which needs
+a trustee: ``flask --app wsgi fund create-user``). Each figure is the median of
 ``--runs`` timed runs after one warm-up, measured in this process through the app's
 own test client (so server time only, no network): the dashboard page, one
 dashboard chart, the public page, the monthly report PDF, the members' report PDF,

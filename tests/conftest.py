@@ -372,8 +372,7 @@ def demo_fund(fund, create_user):
     """The demo's roster, three months of books and cases, with a treasurer and two trustees who can sign in
     here (enrolled second factor); returns the email to sign in with for each role."""
     from fundapp.accounts.models import Member, User
-    from fundapp.cli import demo_roster_csv, seed_demo_books
-    from fundapp.demo import seed_demo_cases
+    from fundapp.demo import demo_roster_csv, seed_demo_books, seed_demo_cases
     from fundapp.funds import clock
 
     treasurer = create_user("tess@example.org", "treasurer", name="Tess Treasurer")

@@ -7,27 +7,50 @@ per table and one commit per batch (so PostgreSQL's balance triggers check each
 batch as it lands). It bypasses the services on purpose, for speed: no audit
 records, no mail, no receipt PDFs, and the grant caps are not applied. It refuses
 a fund that already has books, and production.
+
+It is not part of the app: run it as a script against the app's database, after
+``flask --app wsgi fund create-user`` has made a trustee or treasurer (who decided
+the grants)::
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/scale \\
+        .venv/bin/python benchmarks/scale.py [--donations 1000000] [--grants 100000]
+
+``bench.py`` and ``growth.py`` call ``seed_scale`` directly; tests/test_scale.py
+invokes ``seed_scale_command``.
 """
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time as clock, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
+import click
 import sqlalchemy as sa
+from flask import current_app
+from flask.cli import ScriptInfo, with_appcontext
 
-from fundapp.accounts.models import Member, Role, RoleGrant, User
-from fundapp.applications.models import Application
-from fundapp.applications.services import current_rules
-from fundapp.donations.models import Donation, Donor, ReceiptCounter
-from fundapp.extensions import db
-from fundapp.funds.models import Fund
-from fundapp.ledger import services as ledger
-from fundapp.ledger.models import JournalEntry, Posting
-from fundapp.review.models import Approval, GrantPayment
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the app's package sits beside benchmarks/
+    sys.path.insert(0, str(ROOT))
+
+from fundapp import create_app, db_roles  # noqa: E402
+from fundapp.accounts.models import Member, Role, RoleGrant, User  # noqa: E402
+from fundapp.applications.models import Application  # noqa: E402
+from fundapp.applications.services import current_rules  # noqa: E402
+from fundapp.cli.base import fail, installed_fund  # noqa: E402
+from fundapp.config import ConfigError  # noqa: E402
+from fundapp.donations.models import Donation, Donor, ReceiptCounter  # noqa: E402
+from fundapp.extensions import db  # noqa: E402
+from fundapp.funds import clock as fund_clock  # noqa: E402
+from fundapp.funds.models import Fund  # noqa: E402
+from fundapp.ledger import services as ledger  # noqa: E402
+from fundapp.ledger.models import JournalEntry, Posting  # noqa: E402
+from fundapp.review.models import Approval, GrantPayment  # noqa: E402
 
 BATCH = 20_000
 DOMAIN = "scale.example.org"
@@ -243,3 +266,32 @@ def _reset_sequences() -> None:
         highest = sa.select(sa.func.coalesce(sa.func.max(model.id), 1)).scalar_subquery()
         db.session.execute(sa.select(sa.func.setval(sa.func.pg_get_serial_sequence(model.__tablename__, "id"),
                                                     highest)))
+
+
+@click.command("seed-scale")
+@click.option("--donations", type=click.IntRange(1), default=1_000_000, show_default=True)
+@click.option("--grants", type=click.IntRange(1), default=100_000, show_default=True)
+@with_appcontext
+def seed_scale_command(donations, grants):
+    """Fill an empty fund with a year of a large strike, by bulk inserts, for benchmarks (no audit records,
+    no mail; the books balance). Needs a trustee or treasurer (create-user); refuses production, and (as the
+    ``fund`` commands do) a database role that could rewrite the books."""
+    try:
+        db_roles.guard_database_role(current_app._get_current_object())
+    except ConfigError as exc:
+        fail(str(exc))
+    if current_app.config["ENV_NAME"] == "production":
+        fail("seed-scale writes made-up data and refuses to run in production.")
+    with click.progressbar(length=donations + grants, label="Scale data", show_pos=True) as bar:
+        try:
+            fund = installed_fund()
+            timings = seed_scale(fund, donations=donations, grants=grants, today=fund_clock.today(fund),
+                                 progress=lambda _part, rows: bar.update(rows))
+        except ScaleRefused as exc:
+            fail(str(exc))
+    click.echo(f"Wrote {donations:,} donations in {timings['donations']:.1f} s and {grants:,} paid grants in "
+               f"{timings['grants']:.1f} s.")
+
+
+if __name__ == "__main__":
+    seed_scale_command(obj=ScriptInfo(create_app=create_app))

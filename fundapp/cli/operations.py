@@ -1,0 +1,217 @@
+"""Operations: the worker and the mail, backups, retention, the database's roles, and running locally with
+demo data."""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+
+import click
+from flask import current_app
+
+from fundapp import db_roles, demo
+from fundapp.cli.base import fail, fund_cli, installed_fund
+from fundapp.extensions import db
+from fundapp.funds import clock
+from fundapp.ledger import services as ledger
+from fundapp.mail import answer_requests, deliver_pending
+from fundapp.money import format_cents
+
+
+@fund_cli.command("worker")
+@click.option("--once", is_flag=True, help="Apply what is due and send what is due, then exit (for cron).")
+@click.option("--again", is_flag=True, help="With --once: also retry Stripe events that gave up.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds to wait when there is nothing to do.")
+def worker_command(once, again, interval):
+    """Apply the Stripe events the webhook stored and send the mail that waits; runs until stopped (SIGTERM).
+    Production runs one or more beside gunicorn; run-local runs one in its own process."""
+    import signal
+    import threading
+
+    from fundapp.donations.events import apply_waiting_events, run_worker
+
+    if once:
+        done = apply_waiting_events(again=again)
+        answer_requests(limit=1000)
+        sent, failed = deliver_pending(limit=1000)
+        click.echo(f"Stripe events: {done.applied} applied, {done.ignored} ignored, {done.failed} failed. "
+                   f"Mail: {sent} sent, {failed} failed.")
+        sys.exit(1 if done.failed or failed else 0)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_args: stop.set())
+    click.echo(f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)")
+    run_worker(interval=interval, stop=stop)
+
+
+@fund_cli.command("send-mail")
+def send_mail_command():
+    """Send everything that waits in the outbox now, even messages waiting to be tried again later."""
+    answer_requests(limit=1000)
+    sent, failed = deliver_pending(limit=1000, now=True)
+    click.echo(f"Sent {sent}, failed {failed}.")
+    if failed:
+        sys.exit(1)
+
+
+@fund_cli.command("purge-closed")
+@click.option("--after-days", type=click.IntRange(30), default=None,
+              help="Days after a case closed (default: RETENTION_DAYS, three years).")
+def purge_closed_command(after_days):
+    """Remove the documents and personal details of cases closed longer than the retention period; the books,
+    amounts and the anonymised register stay. Safe to run from cron."""
+    from fundapp.privacy.retention import purge_closed
+
+    days = after_days or current_app.config["RETENTION_DAYS"]
+    done = purge_closed(installed_fund(), timedelta(days=days))
+    click.echo(f"Removed the personal details of {done.cases} cases closed over {days} days ago, and "
+               f"{done.documents} documents ({done.bytes / 1_000_000:.1f} MB).")
+
+
+@fund_cli.command("backup")
+@click.option("-o", "--output", "target", required=True, type=click.Path(file_okay=False),
+              help="A new folder for the backup.")
+def backup_command(target):
+    """Back up the database (SQLite online backup, or pg_dump) and the documents, with a manifest."""
+    from pathlib import Path
+
+    from fundapp.backup import BackupError, backup
+
+    try:
+        manifest = backup(Path(target))
+    except BackupError as exc:
+        fail(str(exc))
+    counts = manifest["counts"]
+    click.echo(f"Backed up to {target}: {counts['journal_entries']} journal entries, {counts['donations']} gifts, "
+               f"{counts['applications']} applications, {counts['application_documents']} documents, "
+               f"{counts['audit_records']} audit records (migration {manifest['revision']}).")
+
+
+@fund_cli.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+def restore_command(source):
+    """Restore a backup into an empty database and documents folder, then check it against its manifest and the
+    audit chain."""
+    from pathlib import Path
+
+    from fundapp.backup import BackupError, restore
+
+    try:
+        manifest = restore(Path(source))
+    except BackupError as exc:
+        fail(str(exc))
+    click.echo(f"Restored the backup of {manifest['created_at']}: counts, migration and audit chain match "
+               f"({manifest['counts']['audit_records']} audit records verified).")
+
+
+@fund_cli.command("db-roles")
+@click.option("--print", "print_sql", is_flag=True,
+              help="Write the SQL to standard output, for a superuser to run (the command runs nothing).")
+@click.option("--owner-role", default=db_roles.OWNER_ROLE, show_default=True,
+              help="The migration role: owns the schema and the tables; only `flask db upgrade` uses it.")
+@click.option("--runtime-role", default=db_roles.RUNTIME_ROLE, show_default=True,
+              help="The role gunicorn and the worker connect as: reads and writes rows, owns nothing.")
+@click.option("--database", help="The database's name (default: the one in DATABASE_URL).")
+def db_roles_command(print_sql, owner_role, runtime_role, database):
+    """Print the SQL that sets up two PostgreSQL roles (owner and runtime) for the app's database."""
+    if not print_sql:
+        fail("db-roles only prints the SQL, for you to run as a superuser (the app never holds a superuser's "
+              "password): pass --print.")
+    url = db.engine.url
+    if database is None:
+        if url.get_backend_name() != "postgresql" or not url.database:
+            fail("DATABASE_URL is not a PostgreSQL database: name it with --database.")
+        database = url.database
+    tables = [table.name for table in db.metadata.sorted_tables]
+    try:
+        sql = db_roles.roles_sql(database, tables, owner=owner_role, runtime=runtime_role)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(sql, nl=False)
+
+
+@fund_cli.command("run-local")
+@click.option("--port", default=5000, show_default=True, help="The app's port on 127.0.0.1.")
+@click.option("--stripe-port", default=8420, show_default=True, help="The local Stripe server's port on 127.0.0.1.")
+def run_local_command(port, stripe_port):
+    """Serve the app on 127.0.0.1 in local mode: a local Stripe server in this process, wired to the app."""
+    from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
+    from fundapp.payments.local_server import LocalStripe
+
+    app = current_app._get_current_object()
+    if app.config["ENV_NAME"] == "production":
+        fail("run-local is for development; production runs under gunicorn with Stripe itself.")
+    server = LocalStripe()
+    base = server.start(stripe_port)
+    app.config["STRIPE_API_BASE"] = base
+    try:
+        check_local_mode(app.config)
+    except LocalModeUnsafe as exc:
+        server.stop()
+        fail(str(exc))
+    server.register_webhook(f"http://127.0.0.1:{port}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
+    click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}")
+    click.echo(f"fundapp is starting at http://127.0.0.1:{port}  (Ctrl-C stops both)")
+    from fundapp.donations.events import start_worker_thread
+
+    stop = start_worker_thread(app)
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple("127.0.0.1", port, app, use_reloader=False, threaded=True)
+    finally:
+        stop()
+        server.stop()
+
+
+@fund_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Exit quietly (0) instead of failing when there is real data.")
+def seed_demo_command(if_empty):
+    """Fill a new local database with a demo fund, a 50-member roster and one user per role."""
+    if current_app.config["ENV_NAME"] == "production":
+        fail("seed-demo is for local use only and refuses to run in production.")
+    if demo.is_seeded():
+        click.echo("Demo data is already there.")
+        _print_demo_sign_ins()
+        return
+    if demo.holds_real_data():
+        if if_empty:
+            click.echo("The database holds real data; not adding demo data.")
+            return
+        fail("this database already holds real data; seed-demo only fills a new, empty database.")
+    fund = installed_fund()
+    seeded = demo.seed_demo(fund, clock.today(fund))
+    db.session.commit()
+    click.echo(f"Posted {seeded.entries} demo journal entries (three months of gifts, payouts and deposits) and "
+               f"{seeded.cases} members' applications (grants paid, and a queue for the trustees).")
+    click.echo(f"Demo fund \"{fund.name}\" created with 50 roster members.")
+    _print_demo_sign_ins()
+
+
+@fund_cli.command("demo-bank-statement")
+@click.option("--month", help="The month (YYYY-MM); last month when not given.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+def demo_bank_statement_command(month, output):
+    """Local mode only: write the CSV the demo fund's bank would give for a month, to try the reconciliation."""
+    if current_app.config["ENV_NAME"] == "production":
+        fail("demo-bank-statement makes up a bank statement; it refuses to run in production.")
+    fund = installed_fund()
+    if month is None:
+        first = clock.today(fund).replace(day=1)
+        month = f"{(first - timedelta(days=1)):%Y-%m}"
+    try:
+        text, ending_cents, outstanding = demo.demo_bank_statement(fund, month)
+    except ledger.LedgerError as exc:
+        fail(str(exc))
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+    click.echo(f"Wrote the demo bank's statement for {month} to {output}: ending balance "
+               f"{format_cents(ending_cents, fund.currency)}; cheques not yet cashed: {', '.join(outstanding) or 'none'}.")
+    click.echo("On /admin/bank choose CSV with the columns Posted Date (MM/DD/YYYY), Description, Debit, Credit and "
+               "Check Number, and enter that ending balance.")
+
+
+def _print_demo_sign_ins() -> None:
+    click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
+    for email, _name, roles in demo.DEMO_USERS:
+        click.echo(f"  {email:32} {', '.join(r.value for r in roles)}")
