@@ -228,3 +228,14 @@ def test_the_pdf_builders_english_is_the_catalogues_msgids(app):
         assert statement_words("en") == StatementWords()
         assert award_words("en") == AwardWords()
         assert page_words("en") == PageWords()
+
+
+def test_a_web_request_is_not_a_grant_application_in_spanish():
+    """"solicitud" is a member's application for a grant; a web request (the 400 page, an audit record's
+    request) is a "petición", so the two never read as one."""
+    import re
+    with open(ROOT / "fundapp/translations/es/LC_MESSAGES/messages.po", "rb") as f:
+        catalog = read_po(f)
+    mixed = [str(m.id) for m in catalog if isinstance(m.id, str) and re.search(r"\brequest\b", m.id, re.I)
+             and "solicitud" in m.string.lower()]
+    assert mixed == []
