@@ -85,20 +85,20 @@ def render_case_file(data: CaseFileData) -> bytes:
     return render_document(info, flow)
 
 
-AWARD_TEXT = {
-    "en": {"title": "Your hardship grant", "dear": "Dear {name},",
-           "body": "The trustees of {legal} approved a grant of {amount} for {purpose} (application #{case}).",
-           "partial": "You asked for {asked}. {note}", "payee": "To be paid to {payee}.",
-           "paid": "Paid to {payee}.",
-           "part_paid": "Paid to {payee} so far: {paid}. The rest, {rest}, is to be paid to {payee}.",
-           "close": "In solidarity, the trustees of {fund}", "signed": "For {legal}: {signatory}"},
-    "es": {"title": "Tu ayuda por dificultades", "dear": "Estimada o estimado {name}:",
-           "body": "Los fideicomisarios de {legal} aprobaron una ayuda de {amount} para {purpose} (solicitud n.º {case}).",
-           "partial": "Pediste {asked}. {note}", "payee": "Se pagará a {payee}.",
-           "paid": "Se pagó a {payee}.",
-           "part_paid": "Se pagaron hasta ahora {paid} a {payee}. El resto, {rest}, se pagará a {payee}.",
-           "close": "En solidaridad, los fideicomisarios de {fund}", "signed": "Por {legal}: {signatory}"},
-}
+@dataclass(frozen=True)
+class AwardWords:
+    """An award letter's words in the member's language, handed over translated by the app
+    (``fundapp.pdf_text``); the defaults are the English msgids."""
+
+    title: str = "Your hardship grant"
+    dear: str = "Dear {name},"
+    body: str = "The trustees of {legal} approved a grant of {amount} for {purpose} (application #{case})."
+    partial: str = "You asked for {asked}. {note}"
+    payee: str = "To be paid to {payee}."
+    paid: str = "Paid to {payee}."
+    part_paid: str = "Paid to {payee} so far: {paid}. The rest, {rest}, is to be paid to {payee}."
+    close: str = "In solidarity, the trustees of {fund}"
+    signed: str = "For {legal}: {signatory}"
 
 
 @dataclass(frozen=True)
@@ -126,34 +126,36 @@ class AwardLetterData:
     signatory_title: str = ""
     #: The footer's words, in the member's language.
     page_words: PageWords = PageWords()
+    #: The letter's own words, in the member's language (``language`` sets only how the date is written).
+    words: AwardWords = AwardWords()
 
 
 def render_award_letter(data: AwardLetterData) -> bytes:
-    text = AWARD_TEXT.get(data.language, AWARD_TEXT["en"])
+    text = data.words
     locale = "es_US" if data.language == "es" else "en_US"
     amount = f"{amount_text(data.amount_approved_cents)} {data.currency}"
-    flow = [paragraph(text["title"], "title"),
+    flow = [paragraph(text.title, "title"),
             *[paragraph(line, "small") for line in data.postal_address.splitlines() if line.strip()],
             paragraph(format_date(data.decided_on, "long", locale=locale)),
-            paragraph(text["dear"].format(name=data.member_name)),
-            paragraph(text["body"].format(legal=data.legal_name, amount=amount, purpose=data.purpose,
+            paragraph(text.dear.format(name=data.member_name)),
+            paragraph(text.body.format(legal=data.legal_name, amount=amount, purpose=data.purpose,
                                           case=data.case_id))]
     if data.amount_approved_cents < data.amount_requested_cents:
-        flow.append(paragraph(text["partial"].format(
+        flow.append(paragraph(text.partial.format(
             asked=f"{amount_text(data.amount_requested_cents)} {data.currency}", note=data.note)))
     if data.amount_paid_cents >= data.amount_approved_cents > 0:
-        flow.append(paragraph(text["paid"].format(payee=data.payee)))
+        flow.append(paragraph(text.paid.format(payee=data.payee)))
     elif data.amount_paid_cents > 0:
-        flow.append(paragraph(text["part_paid"].format(
+        flow.append(paragraph(text.part_paid.format(
             payee=data.payee, paid=f"{amount_text(data.amount_paid_cents)} {data.currency}",
             rest=f"{amount_text(data.amount_approved_cents - data.amount_paid_cents)} {data.currency}")))
     else:
-        flow.append(paragraph(text["payee"].format(payee=data.payee)))
-    flow.append(paragraph(text["close"].format(fund=data.fund_name)))
+        flow.append(paragraph(text.payee.format(payee=data.payee)))
+    flow.append(paragraph(text.close.format(fund=data.fund_name)))
     if data.signatory_name.strip():
         signatory = ", ".join(part for part in (data.signatory_name.strip(), data.signatory_title.strip()) if part)
-        flow.append(paragraph(text["signed"].format(legal=data.legal_name, signatory=signatory)))
-    info = DocumentInfo(fund_name=data.fund_name, title=text["title"], period=f"#{data.case_id}",
+        flow.append(paragraph(text.signed.format(legal=data.legal_name, signatory=signatory)))
+    info = DocumentInfo(fund_name=data.fund_name, title=text.title, period=f"#{data.case_id}",
                         generated_at=datetime(data.decided_on.year, data.decided_on.month, data.decided_on.day, tzinfo=data.time_zone),
                         currency=data.currency, words=data.page_words)
     return render_document(info, flow)

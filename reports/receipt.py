@@ -1,4 +1,4 @@
-"""A donor's receipt for one gift (IRS Publication 1771), in English or Spanish.
+"""A donor's receipt for one gift (IRS Publication 1771), in the words it is handed (English by default).
 
 ``render(ReceiptData) -> bytes``. The receipt carries the organisation's legal
 name and EIN, the date and amount, the statement that no goods or services
@@ -19,64 +19,47 @@ from babel.dates import format_date
 
 from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
-TEXT = {
-    "en": {
-        "title": "Receipt for your gift",
-        "corrected": "Corrected receipt (a refund was made)",
-        "corrected_dispute": "Corrected receipt (a card dispute was lost)",
-        "disputed": "Disputed and lost: not received",
-        "number": "Receipt number",
-        "donor": "Donor",
-        "date": "Date of the gift",
-        "amount": "Amount of the gift",
-        "refunded": "Refunded to you",
-        "contribution": "Contribution",
-        "method": "Paid by",
-        "monthly": "monthly gift",
-        "dedication": {"honor": "In honor of", "memory": "In memory of"},
-        "methods": {"card": "card (Stripe)", "cheque": "cheque", "cash": "cash"},
-        "no_goods": "No goods or services were provided in exchange for this contribution.",
-        "c3": "{legal} is exempt from federal income tax under section 501(c)(3) of the Internal Revenue Code "
-              "(EIN {ein}). Your contribution is tax-deductible to the extent allowed by law.",
-        "c5": "{legal} is a labor organization exempt under section 501(c)(5) of the Internal Revenue Code "
-              "(EIN {ein}). Contributions to it are not deductible as charitable contributions for federal "
-              "income tax purposes.",
-        "other": "{legal} (EIN {ein}). Ask your tax adviser whether this contribution is deductible.",
-        "thanks": "Thank you. Your gift goes to the fund, which pays emergency grants to striking workers "
-                  "decided by trustees under published rules.",
-        "questions": "Questions: {email}",
-        "signed": "For {legal}: {signatory}",
-        "period": "Gift of {date}",
-    },
-    "es": {
-        "title": "Recibo de tu donación",
-        "corrected": "Recibo corregido (se hizo un reembolso)",
-        "corrected_dispute": "Recibo corregido (se perdió una disputa del pago con tarjeta)",
-        "disputed": "Disputado y perdido: no recibido",
-        "number": "Número de recibo",
-        "donor": "Donante",
-        "date": "Fecha de la donación",
-        "amount": "Importe de la donación",
-        "refunded": "Reembolsado",
-        "contribution": "Contribución",
-        "method": "Pagado con",
-        "monthly": "donación mensual",
-        "dedication": {"honor": "En honor de", "memory": "En memoria de"},
-        "methods": {"card": "tarjeta (Stripe)", "cheque": "cheque", "cash": "efectivo"},
-        "no_goods": "No se entregaron bienes ni servicios a cambio de esta contribución.",
-        "c3": "{legal} está exenta del impuesto federal sobre la renta según la sección 501(c)(3) del Código de "
-              "Rentas Internas (EIN {ein}). Tu contribución es deducible en la medida que permita la ley.",
-        "c5": "{legal} es una organización laboral exenta según la sección 501(c)(5) del Código de Rentas "
-              "Internas (EIN {ein}). Las contribuciones a ella no son deducibles como donaciones benéficas "
-              "en el impuesto federal sobre la renta.",
-        "other": "{legal} (EIN {ein}). Consulta a tu asesor fiscal si esta contribución es deducible.",
-        "thanks": "Gracias. Tu donación va al fondo, que paga ayudas de emergencia a trabajadores en huelga, "
-                  "decididas por los fideicomisarios según normas publicadas.",
-        "questions": "Preguntas: {email}",
-        "signed": "Por {legal}: {signatory}",
-        "period": "Donación del {date}",
-    },
-}
+@dataclass(frozen=True)
+class ReceiptWords:
+    """A receipt's words in the donor's language. The app hands them over translated (``fundapp.pdf_text``,
+    through the catalogue); the defaults are the English, which are also the catalogue's msgids. ``{...}`` are
+    filled in here."""
+
+    title: str = "Receipt for your gift"
+    corrected: str = "Corrected receipt (a refund was made)"
+    corrected_dispute: str = "Corrected receipt (a card dispute was lost)"
+    disputed: str = "Disputed and lost: not received"
+    number: str = "Receipt number"
+    donor: str = "Donor"
+    date: str = "Date of the gift"
+    amount: str = "Amount of the gift"
+    refunded: str = "Refunded to you"
+    contribution: str = "Contribution"
+    method: str = "Paid by"
+    monthly: str = "monthly gift"
+    honor: str = "In honor of"
+    memory: str = "In memory of"
+    card: str = "card (Stripe)"
+    cheque: str = "cheque"
+    cash: str = "cash"
+    no_goods: str = "No goods or services were provided in exchange for this contribution."
+    c3: str = ("{legal} is exempt from federal income tax under section 501(c)(3) of the Internal Revenue Code "
+               "(EIN {ein}). Your contribution is tax-deductible to the extent allowed by law.")
+    c5: str = ("{legal} is a labor organization exempt under section 501(c)(5) of the Internal Revenue Code "
+               "(EIN {ein}). Contributions to it are not deductible as charitable contributions for federal "
+               "income tax purposes.")
+    other: str = "{legal} (EIN {ein}). Ask your tax adviser whether this contribution is deductible."
+    thanks: str = ("Thank you. Your gift goes to the fund, which pays emergency grants to striking workers "
+                   "decided by trustees under published rules.")
+    questions: str = "Questions: {email}"
+    signed: str = "For {legal}: {signatory}"
+    period: str = "Gift of {date}"
+
+    def dedication(self, kind: str) -> str:
+        return {"honor": self.honor, "memory": self.memory}.get(kind, "")
+
+    def method_name(self, method: str) -> str:
+        return {"card": self.card, "cheque": self.cheque, "cash": self.cash}.get(method, method)
 
 
 @dataclass(frozen=True)
@@ -109,25 +92,29 @@ class ReceiptData:
     legal_form_wording: str = ""
     #: The footer's words, in the donor's language.
     page_words: PageWords = PageWords()
+    #: The receipt's own words, in the donor's language (``language`` sets only how dates are written).
+    words: ReceiptWords = ReceiptWords()
 
     @property
     def contribution_cents(self) -> int:
         return self.amount_cents - self.refunded_cents - self.disputed_cents
 
 
-def deductibility_text(language: str, legal_form: str, legal_name: str, ein: str, wording: str = "") -> str:
-    """The deductibility sentence for the fund's legal form, in ``language``; for another legal form, the
-    fund's own ``wording`` when it wrote one (after its legal name and EIN)."""
-    text = TEXT.get(language, TEXT["en"])
+def deductibility_text(words: ReceiptWords, legal_form: str, legal_name: str, ein: str, wording: str = "") -> str:
+    """The deductibility sentence for the fund's legal form, in the language of ``words``; for another legal
+    form, the fund's own ``wording`` when it wrote one (after its legal name and EIN)."""
     form = legal_form.replace(" ", "").lower()
-    key = "c3" if form == "501(c)(3)" else "c5" if form == "501(c)(5)" else "other"
-    if key == "other" and wording.strip():
+    if form == "501(c)(3)":
+        return words.c3.format(legal=legal_name, ein=ein)
+    if form == "501(c)(5)":
+        return words.c5.format(legal=legal_name, ein=ein)
+    if wording.strip():
         return f"{legal_name} (EIN {ein}). {wording.strip()}"
-    return text[key].format(legal=legal_name, ein=ein)
+    return words.other.format(legal=legal_name, ein=ein)
 
 
 def deductibility(data: ReceiptData) -> str:
-    return deductibility_text(data.language, data.legal_form, data.legal_name, data.ein, data.legal_form_wording)
+    return deductibility_text(data.words, data.legal_form, data.legal_name, data.ein, data.legal_form_wording)
 
 
 def signature_lines(data: ReceiptData) -> list[str]:
@@ -135,41 +122,40 @@ def signature_lines(data: ReceiptData) -> list[str]:
     if not data.signatory_name.strip():
         return []
     signatory = ", ".join(part for part in (data.signatory_name.strip(), data.signatory_title.strip()) if part)
-    return [TEXT.get(data.language, TEXT["en"])["signed"].format(legal=data.legal_name, signatory=signatory)]
+    return [data.words.signed.format(legal=data.legal_name, signatory=signatory)]
 
 
 def render(data: ReceiptData) -> bytes:
-    text = TEXT.get(data.language, TEXT["en"])
+    text = data.words
     money = f"{amount_text(data.amount_cents)} {data.currency}"
     rows = [
-        [text["number"], data.receipt_number],
-        [text["donor"], data.donor_name],
-        [text["date"], format_date(data.gift_date, "long", locale="es_US" if data.language == "es" else "en_US")],
-        [text["amount"], money],
+        [text.number, data.receipt_number],
+        [text.donor, data.donor_name],
+        [text.date, format_date(data.gift_date, "long", locale="es_US" if data.language == "es" else "en_US")],
+        [text.amount, money],
     ]
     if data.refunded_cents:
-        rows.append([text["refunded"], f"-{amount_text(data.refunded_cents)} {data.currency}"])
+        rows.append([text.refunded, f"-{amount_text(data.refunded_cents)} {data.currency}"])
     if data.disputed_cents:
-        rows.append([text["disputed"], f"-{amount_text(data.disputed_cents)} {data.currency}"])
+        rows.append([text.disputed, f"-{amount_text(data.disputed_cents)} {data.currency}"])
     if data.refunded_cents or data.disputed_cents:
-        rows.append([text["contribution"], f"{amount_text(data.contribution_cents)} {data.currency}"])
-    method = text["methods"].get(data.method, data.method)
-    rows.append([text["method"], f"{method}, {text['monthly']}" if data.monthly else method])
-    if data.dedication_kind in text["dedication"] and data.dedication_name:
-        rows.append([text["dedication"][data.dedication_kind], data.dedication_name])
-    title = (text["corrected_dispute"] if data.disputed_cents else text["corrected"] if data.refunded_cents
-             else text["title"])
+        rows.append([text.contribution, f"{amount_text(data.contribution_cents)} {data.currency}"])
+    method = text.method_name(data.method)
+    rows.append([text.method, f"{method}, {text.monthly}" if data.monthly else method])
+    if text.dedication(data.dedication_kind) and data.dedication_name:
+        rows.append([text.dedication(data.dedication_kind), data.dedication_name])
+    title = text.corrected_dispute if data.disputed_cents else text.corrected if data.refunded_cents else text.title
     info = DocumentInfo(fund_name=data.fund_name, title=title,
-                        period=text["period"].format(date=data.gift_date.isoformat()),
+                        period=text.period.format(date=data.gift_date.isoformat()),
                         generated_at=data.issued_at, currency=data.currency, words=data.page_words)
     return render_document(info, [
         paragraph(title, "title"),
         paragraph(data.legal_name, "heading"),
         *[paragraph(line, "small") for line in data.postal_address.splitlines() if line.strip()],
         *tables(["", ""], rows, col_widths=[170, 320]),
-        paragraph(text["no_goods"], "heading"),
+        paragraph(text.no_goods, "heading"),
         paragraph(deductibility(data)),
-        paragraph(text["thanks"]),
+        paragraph(text.thanks),
         *[paragraph(line) for line in signature_lines(data)],
-        paragraph(text["questions"].format(email=data.contact_email), "small"),
+        paragraph(text.questions.format(email=data.contact_email), "small"),
     ])

@@ -1,28 +1,35 @@
 """A donor's year-end statement: every gift of the year with its receipt number, and the total.
 
-``render(StatementData) -> bytes``; English or Spanish, with the same Publication 1771
+``render(StatementData) -> bytes``; in the words it is handed (English by default), with the same Publication 1771
 statements as the receipts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Sequence
 
 from babel.dates import format_date
 
-from reports.receipt import TEXT as RECEIPT_TEXT
-from reports.receipt import deductibility_text
+from reports.receipt import ReceiptWords, deductibility_text
 from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
-TEXT = {
-    "en": {"title": "Your gifts in {year}", "intro": "Thank you, {name}. These are your gifts to {legal} in {year}.",
-           "head": ["Date", "Receipt", "Gift", "Refunded", "Contribution"], "total": "Total",
-           "period": "Year {year}", "disputed": "Disputed and lost"},
-    "es": {"title": "Tus donaciones en {year}", "intro": "Gracias, {name}. Estas son tus donaciones a {legal} en {year}.",
-           "head": ["Fecha", "Recibo", "Donación", "Reembolsado", "Contribución"], "total": "Total",
-           "period": "Año {year}", "disputed": "Disputado y perdido"},
-}
+@dataclass(frozen=True)
+class StatementWords:
+    """A statement's words in the donor's language, handed over translated by the app (``fundapp.pdf_text``);
+    the defaults are the English msgids. The Publication 1771 sentences are the receipt's (``receipt``)."""
+
+    title: str = "Your gifts in {year}"
+    intro: str = "Thank you, {name}. These are your gifts to {legal} in {year}."
+    date: str = "Date"
+    receipt_number: str = "Receipt"
+    gift: str = "Gift"
+    refunded: str = "Refunded"
+    contribution: str = "Contribution"
+    disputed: str = "Disputed and lost"
+    total: str = "Total"
+    period: str = "Year {year}"
+    receipt: ReceiptWords = field(default_factory=ReceiptWords)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class StatementData:
     issued_at: datetime
     #: The footer's words, in the donor's language.
     page_words: PageWords = PageWords()
+    #: The statement's own words, in the donor's language (``language`` sets only how dates are written).
+    words: StatementWords = StatementWords()
 
     @property
     def total_cents(self) -> int:
@@ -61,12 +70,12 @@ class StatementData:
 
 
 def render(data: StatementData) -> bytes:
-    text = TEXT.get(data.language, TEXT["en"])
-    receipt_text = RECEIPT_TEXT.get(data.language, RECEIPT_TEXT["en"])
+    text = data.words
     locale = "es_US" if data.language == "es" else "en_US"
     # A "disputed" column only when a gift lost a dispute: every other statement stays as it was.
     disputed = any(g.disputed_cents for g in data.gifts)
-    head = text["head"][:4] + [text["disputed"]] + text["head"][4:] if disputed else text["head"]
+    head = [text.date, text.receipt_number, text.gift, text.refunded, *([text.disputed] if disputed else []),
+            text.contribution]
     rows = []
     for g in data.gifts:
         row = [format_date(g.day, "medium", locale=locale), g.receipt_number, amount_text(g.amount_cents),
@@ -74,16 +83,16 @@ def render(data: StatementData) -> bytes:
         if disputed:
             row.append(amount_text(g.disputed_cents) if g.disputed_cents else "")
         rows.append(row + [amount_text(g.contribution_cents)])
-    rows.append([text["total"]] + [""] * (len(head) - 2) + [f"{amount_text(data.total_cents)} {data.currency}"])
+    rows.append([text.total] + [""] * (len(head) - 2) + [f"{amount_text(data.total_cents)} {data.currency}"])
     widths = [80, 80, 80, 80, 80, 90] if disputed else [95, 90, 95, 95, 115]
-    title = text["title"].format(year=data.year)
-    info = DocumentInfo(fund_name=data.fund_name, title=title, period=text["period"].format(year=data.year),
+    title = text.title.format(year=data.year)
+    info = DocumentInfo(fund_name=data.fund_name, title=title, period=text.period.format(year=data.year),
                         generated_at=data.issued_at, currency=data.currency, words=data.page_words)
     return render_document(info, [
         paragraph(title, "title"),
-        paragraph(text["intro"].format(name=data.donor_name, legal=data.legal_name, year=data.year)),
+        paragraph(text.intro.format(name=data.donor_name, legal=data.legal_name, year=data.year)),
         *tables(head, rows, col_widths=widths, numeric_cols=tuple(range(2, len(head))), total_row=True),
-        paragraph(receipt_text["no_goods"], "heading"),
-        paragraph(deductibility_text(data.language, data.legal_form, data.legal_name, data.ein)),
-        paragraph(receipt_text["questions"].format(email=data.contact_email), "small"),
+        paragraph(text.receipt.no_goods, "heading"),
+        paragraph(deductibility_text(text.receipt, data.legal_form, data.legal_name, data.ein)),
+        paragraph(text.receipt.questions.format(email=data.contact_email), "small"),
     ])

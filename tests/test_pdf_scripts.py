@@ -20,7 +20,7 @@ from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
 from fundapp.donations import services as donations
 from fundapp.extensions import db
-from fundapp.pdf_text import page_words
+from fundapp.pdf_text import award_words, page_words
 from fundapp.reporting import documents
 from fundapp.review import documents as review_documents
 from fundapp.review import services as review
@@ -167,7 +167,7 @@ def test_a_missing_font_file_is_a_clear_error(monkeypatch):
         fonts.font_path(fonts.REGULAR)
 
 
-def test_the_award_letter_says_to_be_paid_then_paid_and_carries_the_address_and_signatory():
+def test_the_award_letter_says_to_be_paid_then_paid_and_carries_the_address_and_signatory(app):
     signed = dict(postal_address="100 Main St\nOakland, CA 94607", signatory_name="Rosa Núñez",
                   signatory_title="Treasurer")
     before, _ = read(grants.render_award_letter(award_data(**signed)))
@@ -176,7 +176,9 @@ def test_the_award_letter_says_to_be_paid_then_paid_and_carries_the_address_and_
     assert "For Local 7 Strike Relief Inc.: Rosa Núñez, Treasurer" in before[0]
     part, _ = read(grants.render_award_letter(award_data(amount_paid_cents=10_000)))
     assert f"Paid to {CJK} Properties so far: 100.00 USD. The rest, 300.00 USD" in part[0].replace("\n", " ")
-    after, _ = read(grants.render_award_letter(award_data(amount_paid_cents=40_000, language="es")))
+    with app.test_request_context():
+        spanish = award_words("es")
+    after, _ = read(grants.render_award_letter(award_data(amount_paid_cents=40_000, language="es", words=spanish)))
     assert f"Se pagó a {CJK} Properties." in after[0] and "Se pagará" not in after[0]
 
 

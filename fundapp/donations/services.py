@@ -29,7 +29,7 @@ from fundapp.mail import OutboxMessage, public_link, queue_mail, queue_request, 
 from fundapp.money import format_cents
 from fundapp.payments import gateway
 from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, PostalAddress, RefundSettled
-from fundapp.pdf_text import page_words
+from fundapp.pdf_text import LANGUAGES, page_words, receipt_words, statement_words
 from reports import receipt as receipt_pdf
 from reports import statement as statement_pdf
 
@@ -53,8 +53,7 @@ def tax_statement(fund: Fund, language: str | None = None) -> str:
     are not deductible as charitable contributions), for a 501(c)(3) that they are. The wording is the
     receipts' own (``reports.receipt``), so a solicitation and its receipt never say different things."""
     language = language or str(get_locale() or "en")
-    return receipt_pdf.deductibility_text(language if language in receipt_pdf.TEXT else "en", fund.legal_form,
-                                          fund.legal_name, fund.ein)
+    return receipt_pdf.deductibility_text(receipt_words(language), fund.legal_form, fund.legal_name, fund.ein)
 
 
 def fee_cover(amount_cents: int, basis_points: int, fixed_cents: int) -> int:
@@ -713,9 +712,10 @@ def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
         method=donation.method,
         monthly=donation.frequency == Frequency.MONTHLY, dedication_kind=donation.dedication_kind,
         dedication_name=donation.dedication_name, language=donation.language if donation.language in
-        receipt_pdf.TEXT else "en", issued_at=clock.local(fund, donation.settled_at), postal_address=fund.postal_address,
+        LANGUAGES else "en", issued_at=clock.local(fund, donation.settled_at), postal_address=fund.postal_address,
         signatory_name=fund.signatory_name, signatory_title=fund.signatory_title,
-        legal_form_wording=fund.legal_form_wording, page_words=page_words(donation.language))
+        legal_form_wording=fund.legal_form_wording, page_words=page_words(donation.language),
+        words=receipt_words(donation.language))
 
 
 def receipt_for(fund: Fund, donation: Donation) -> bytes:
@@ -960,7 +960,7 @@ def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
     gifts = [d for d in donor_gifts(donor) if d.receipt_year == year]
     if not gifts:
         raise DonationError(_("There are no gifts from you in %(year)s.", year=year))
-    language = donor.language if donor.language in statement_pdf.TEXT else "en"
+    language = donor.language if donor.language in LANGUAGES else "en"
     return statement_pdf.render(statement_pdf.StatementData(
         fund_name=fund.name, legal_name=fund.legal_name, ein=fund.ein, legal_form=fund.legal_form,
         contact_email=fund.contact_email, donor_name=donor.name, year=year, currency=fund.currency,
@@ -968,7 +968,7 @@ def statement_for(fund: Fund, donor: Donor, year: int) -> bytes:
         gifts=[statement_pdf.StatementGift(d.received_on, d.receipt_number, d.gross_cents, d.refunded_cents,
                                            d.disputed_cents)
                for d in sorted(gifts, key=lambda d: (d.received_on, d.id))],
-        page_words=page_words(language)))
+        page_words=page_words(language), words=statement_words(language)))
 
 
 def donors_due_a_statement(fund: Fund, year: int) -> list[int]:

@@ -11,7 +11,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
-from fundapp.pdf_text import page_words
+from fundapp.pdf_text import award_words, page_words
 from fundapp.review.models import Approval, GrantPayment, Relationship
 from reports.grants import (AwardLetterData, BatchSheetData, CaseFileData, render_award_letter,
                             render_batch_sheet, render_case_file)
@@ -110,6 +110,6 @@ def award_letter(fund: Fund, application: Application) -> bytes:
         payee=", ".join(paid_to) if paid_to and application.amount_paid_cents else _payee(application, applicant),
         amount_paid_cents=application.amount_paid_cents, postal_address=fund.postal_address,
         signatory_name=fund.signatory_name, signatory_title=fund.signatory_title, page_words=page_words(language),
-        note=application.decision_reason, currency=fund.currency, language=language,
+        words=award_words(language), note=application.decision_reason, currency=fund.currency, language=language,
         decided_on=clock.local_date(fund, approved.created_at if approved else application.updated_at),
         time_zone=clock.zone(fund)))

@@ -209,7 +209,7 @@ def test_reset_email_is_in_the_users_language(client, create_user, smtp):
     create_user("ana@example.org", "applicant", language="es")
     client.post("/reset", data={"email": "ana@example.org"})
     run_worker_once()
-    assert smtp.messages[0]["Subject"] == "Restablece tu contraseña"
+    assert smtp.messages[0]["Subject"] == "Restablezca su contraseña"
 
 
 class _TwoHoursAgo(TimestampSigner):

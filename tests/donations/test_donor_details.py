@@ -17,7 +17,7 @@ from tests.conftest import run_worker_once, wait_for
 UNION_EN = "are not deductible as charitable contributions for federal income tax purposes"
 UNION_ES = "no son deducibles como donaciones benéficas en el impuesto federal sobre la renta"
 CHARITY_EN = "section 501(c)(3) of the Internal Revenue Code (EIN 98-7654321). Your contribution is tax-deductible"
-CHARITY_ES = "sección 501(c)(3) del Código de Rentas Internas (EIN 98-7654321). Tu contribución es deducible"
+CHARITY_ES = "sección 501(c)(3) del Código de Rentas Internas (EIN 98-7654321). Su contribución es deducible"
 
 
 def set_fund(fund, **settings):
@@ -200,7 +200,7 @@ def test_a_one_time_gift_mail_has_no_monthly_link_and_a_spanish_monthly_one_is_i
     settled_gifts(2)
     mails = {mail["To"]: mail.get_body(("plain",)).get_content() for mail in arrived(smtp, 2)}
     assert "/donor/login" not in mails["dana@example.org"]
-    assert "Tu donación se repite cada mes. Para detenerla" in mails["ana@example.org"]
+    assert "Su donación se repite cada mes. Para detenerla" in mails["ana@example.org"]
     assert "http://127.0.0.1:5000/donor/login" in mails["ana@example.org"]  # BASE_URL's default
 
 

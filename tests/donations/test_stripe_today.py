@@ -39,7 +39,7 @@ def test_a_renewal_that_fails_tells_the_donor_in_their_language_where_to_pay_and
     renewal = api.invoices.pay(renewal.id)
     assert renewal.status == "open" and renewal.hosted_invoice_url
     mail = wait_for(lambda: db.session.scalar(db.select(OutboxMessage).where(
-        OutboxMessage.subject.like("Tu donación mensual%no se pudo cobrar"))), timeout=15)
+        OutboxMessage.subject.like("Su donación mensual%no se pudo cobrar"))), timeout=15)
     assert mail is not None, "the donor was not told"
     assert mail.to_address == "dana@example.org"
     assert renewal.hosted_invoice_url in mail.body and "/donor/login" in mail.body

@@ -26,14 +26,14 @@ def test_striker_applies_for_rent_in_spanish_with_a_lease(live_server, phone, br
     page.get_by_role("button", name="Sign in").click()  # then Rosa's own language, Spanish
     page.get_by_role("link", name="Mis solicitudes").click()
     page.get_by_role("link", name="Solicitar una ayuda").click()
-    expect(page.get_by_text("Ahora puedes pedir hasta $300.00.")).to_be_visible()
+    expect(page.get_by_text("Ahora puede pedir hasta $300.00.")).to_be_visible()
     shot(page, "30-apply-es")
     assert axe_violations(page) == []
 
     page.get_by_label("¿Para qué es la ayuda?").select_option("rent")
-    page.get_by_label("¿Cuánto necesitas? (dólares)").fill("275")
-    page.get_by_label("¿Cuántas personas viven en tu hogar, contándote a ti?").fill("3")
-    page.get_by_label("Tu dirección").fill("12 Mill St")
+    page.get_by_label("¿Cuánto necesita? (dólares)").fill("275")
+    page.get_by_label("¿Cuántas personas viven en su hogar, contándose usted?").fill("3")
+    page.get_by_label("Su dirección").fill("12 Mill St")
     page.get_by_label("Mi arrendador o mi banco hipotecario").check()
     page.get_by_label("Su nombre").fill("Mill St Rentals")
     page.get_by_label("Cómo pagarles (dirección, cuenta o número de referencia)").fill("Cuenta 7781")

@@ -29,14 +29,14 @@ def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, 
     page.get_by_role("button", name="Español").click()
     assert page.locator("html").get_attribute("lang") == "es"
     shot(page, "01-home-es")
-    page.locator("main").get_by_role("link", name="Crea una cuenta").first.click()
+    page.locator("main").get_by_role("link", name="Crear una cuenta").first.click()
     assert axe_violations(page) == []
 
     # A mistake first: the form comes back with the message and what was typed
-    page.get_by_label("Tu nombre").fill("Rosa Núñez")
+    page.get_by_label("Su nombre").fill("Rosa Núñez")
     page.get_by_label("Correo electrónico").fill("rosa@example.org")
     page.get_by_label("Contraseña", exact=True).fill("corta")
-    page.get_by_label("Repite la contraseña").fill("corta")
+    page.get_by_label("Repita la contraseña").fill("corta")
     page.get_by_role("button", name="Crear cuenta").click()
     assert page.get_by_label("Correo electrónico").input_value() == "rosa@example.org"
     assert page.locator(".error").count() >= 1
@@ -44,9 +44,9 @@ def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, 
     assert axe_violations(page) == []
 
     page.get_by_label("Contraseña", exact=True).fill("huelga hasta ganar")
-    page.get_by_label("Repite la contraseña").fill("huelga hasta ganar")
+    page.get_by_label("Repita la contraseña").fill("huelga hasta ganar")
     page.get_by_role("button", name="Crear cuenta").click()
-    assert page.get_by_role("heading", name="Revisa tu correo").is_visible()
+    assert page.get_by_role("heading", name="Revise su correo").is_visible()
     assert axe_violations(page) == []
     # the address is proven by the link mailed to it (the same page shows when the address has an account)
     mail, = [m for m in smtp.messages if m["To"] == "rosa@example.org"]
