@@ -760,7 +760,7 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
         if donation.frequency == Frequency.MONTHLY:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))
-    queue_mail(donation.donor.email, subject, body,
+    queue_mail(donation.donor.email, subject, body, language=donation.language,
                attachment=(receipt_filename(donation), receipt_for(fund, donation)))
 
 
@@ -926,7 +926,7 @@ def _invoice_payment_failed(fund: Fund, invoice: dict) -> None:
                  amount=format_cents(unpaid.amount_cents, fund.currency, locale),
                  pay_url=unpaid.pay_url or current_app.config["BASE_URL"] + "/donor/login",
                  portal_url=current_app.config["BASE_URL"] + "/donor/login", fund=fund.name)
-    queue_mail(donor.email, subject, body)
+    queue_mail(donor.email, subject, body, language=donor.language)
     record_change("monthly_gift.payment_failed", "monthly_gift", gift.id, fund_id=fund.id,
                   after={"invoice": unpaid.invoice_id, "amount_cents": unpaid.amount_cents})
 
@@ -1025,7 +1025,7 @@ def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
             db.session.add(StatementSent(fund_id=fund.id, donor_id=donor.id, year=year))
     except IntegrityError:
         return False
-    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf))
+    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf), language=donor.language)
     return True
 
 
