@@ -177,7 +177,7 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email.set_content(message.body)
     email.add_alternative(html_part(message.subject, message.body, fund_name=_fund_name(),
                                     language=message.language, base_url=current_app.config["BASE_URL"]),
-                          subtype="html")
+                          subtype="html", cte="base64")  # its lines are long: base64 rather than "=3D" everywhere
     if message.attachment is not None:
         email.add_attachment(message.attachment, maintype="application", subtype="pdf",
                              filename=message.attachment_name)
