@@ -580,7 +580,9 @@ def _link_checkout(fund: Fund, session: dict) -> None:
                     "Hello %(name)s,\n\nThank you for your gift of %(amount)s. You paid by bank debit, which takes a "
                     "few working days to settle. We email your receipt as soon as it does.\n\n%(fund)s",
                     name=donation.donor.name, amount=format_cents(donation.total_cents, fund.currency,
-                                                                  _locale(donation)), fund=fund.name))
+                                                                  _locale(donation)), fund=fund.name)
+                    + "\n\n" + _("Your gift and its receipt, any time: %(link)s",
+                                   link=public_link("donations.thanks", token=donation.token)))
 
 
 #: Stripe Checkout sessions expire 24 hours after they are made (their longest life): after that (with an hour's
@@ -1019,6 +1021,7 @@ def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
         body = _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
                  "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
                  name=donor.name, year=year, fund=fund.name)
+        body += "\n\n" + _("Your gifts, receipts and statements, any time: %(link)s", link=public_link("donor.login"))
     begin_write()
     try:
         with db.session.begin_nested():  # the unique (fund, donor, year) decides who queues it

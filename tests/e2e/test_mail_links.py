@@ -16,6 +16,7 @@ from fundapp.accounts import services as accounts
 from fundapp.applications.models import Application
 from fundapp.applications.services import notify_member
 from fundapp.donations.models import Donation, DonationStatus
+from fundapp.donations.services import send_statement
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.mail import answer_requests
@@ -213,3 +214,13 @@ def test_donor_mails_lead_to_the_gift_and_the_donor_page(app, base, desktop, fun
     text, html, link = the_link(read_mail(smtp, "kim@example.org", "sign-in link"), base)
     follow(desktop, link)
     expect(desktop.get_by_role("heading", name="Your gifts, Kim")).to_be_visible()
+
+    # The year's statement leads to the donor page's sign-in (its link above is for one hour only)
+    gift = db.session.get(Donation, donation.id)
+    assert send_statement(fund, gift.donor, gift.received_on.year)
+    db.session.commit()
+    statement = read_mail(smtp, "kim@example.org", f"in {gift.received_on.year}")
+    text, html, link = the_link(statement, base)
+    assert [p.get_filename() for p in statement.iter_attachments()] == [f"statement-{gift.received_on.year}.pdf"]
+    follow(desktop, link)
+    expect(desktop.get_by_role("heading", name="Your gifts", exact=True)).to_be_visible()
