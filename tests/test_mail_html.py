@@ -32,7 +32,7 @@ class Anchors(HTMLParser):
 
 
 def button(html: str) -> str:
-    return [a["href"] for a in Anchors(html).links if a.get("class") == "action"][0]
+    return next(a["href"] for a in Anchors(html).links if a.get("class") == "action")
 
 
 def test_a_members_words_are_escaped_never_run(app):

@@ -147,7 +147,7 @@ def test_a_claimed_membership_leads_the_treasurer_to_the_roster(base, desktop, f
     with pytest.raises(accounts.LinkRefused):
         accounts.link_member(second, fund, member_id="a-1", last_name="nunez")
     db.session.commit()
-    text, html, link = the_link(read_mail(smtp, "tess@example.org", "A membership was claimed twice"), base)
+    text, _html, link = the_link(read_mail(smtp, "tess@example.org", "A membership was claimed twice"), base)
     assert "other@example.org" in text
     sign_in_as(desktop, base, "tess@example.org")
     follow(desktop, link)
@@ -211,7 +211,7 @@ def test_donor_mails_lead_to_the_gift_and_the_donor_page(app, base, desktop, fun
     expect(desktop.get_by_role("heading", name="Thank you, Kim")).to_be_visible()
 
     app.test_client().post("/donor/login", data={"email": "kim@example.org"})
-    text, html, link = the_link(read_mail(smtp, "kim@example.org", "sign-in link"), base)
+    _text, _html, link = the_link(read_mail(smtp, "kim@example.org", "sign-in link"), base)
     follow(desktop, link)
     expect(desktop.get_by_role("heading", name="Your gifts, Kim")).to_be_visible()
 
@@ -220,7 +220,7 @@ def test_donor_mails_lead_to_the_gift_and_the_donor_page(app, base, desktop, fun
     assert send_statement(fund, gift.donor, gift.received_on.year)
     db.session.commit()
     statement = read_mail(smtp, "kim@example.org", f"in {gift.received_on.year}")
-    text, html, link = the_link(statement, base)
+    _text, _html, link = the_link(statement, base)
     assert [p.get_filename() for p in statement.iter_attachments()] == [f"statement-{gift.received_on.year}.pdf"]
     follow(desktop, link)
     expect(desktop.get_by_role("heading", name="Your gifts", exact=True)).to_be_visible()
