@@ -15,7 +15,11 @@ waits at most ``MAIL_TIMEOUT`` seconds for it to connect or answer. The treasure
 makes the waiting messages due (``retry_now``); the commands send themselves, within the same timeout.
 Without ``MAIL_SERVER`` (local mode, or production with ``MAIL_TO_LOG=1``) messages are written to the log
 instead, with every link that signs someone in (reset, welcome, donor page) redacted: the log is read by
-more people than the mailbox.
+more people than the mailbox. Only the redacted plain text is logged, never the HTML part.
+
+Every message goes as plain text with an HTML alternative (``html_part``), built when it is sent from the
+stored subject and text: the words have one source, and the HTML only lays them out (the fund's name as a
+header, paragraphs, every address a link, the first link as the button to act on, a footer).
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from email.utils import make_msgid
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale, get_locale, gettext as _
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fundapp.extensions import UTCDateTime, begin_write, db, utcnow
@@ -52,11 +58,19 @@ class OutboxMessage(db.Model):
     #: One optional attachment (a receipt PDF), kept with the message so a retry sends the same file.
     attachment_name: Mapped[str | None] = mapped_column(sa.String(200))
     attachment: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    #: The reader's language ("en", "es"): the HTML part's ``lang`` and the words of its button and footer.
+    language: Mapped[str | None] = mapped_column(sa.String(5))
 
 
-def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None) -> OutboxMessage:
-    """Put a plain-text message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes)."""
-    message = OutboxMessage(to_address=to, subject=subject, body=body,
+def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
+               language: str | None = None) -> OutboxMessage:
+    """Put a message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes).
+    ``language`` is the reader's; by default, the language in force where the mail is queued (a caller that
+    writes the words under ``force_locale`` and queues after the block passes it)."""
+    if language is None:
+        locale = get_locale()
+        language = locale.language if locale is not None else None
+    message = OutboxMessage(to_address=to, subject=subject, body=body, language=language,
                             attachment_name=attachment[0] if attachment else None,
                             attachment=attachment[1] if attachment else None)
     db.session.add(message)
@@ -92,13 +106,78 @@ def redact_sign_in_links(text: str) -> str:
     return _URL.sub(replace, text)
 
 
+# --- the HTML part --------------------------------------------------------------------------------
+
+
+def action_link(body: str) -> str | None:
+    """The link to act on: the first address in the text (each mail's wording puts the link it is about first)."""
+    match = _URL.search(body)
+    return _strip_trailing(match.group(0)) if match else None
+
+
+def _strip_trailing(url: str) -> str:
+    """An address as a reader means it: a full stop or bracket right after it ends the sentence, not the link."""
+    return url.rstrip(".,;:!?)]")
+
+
+def _linked(text: str) -> Markup:
+    """``text`` escaped, its line breaks kept, and every address in it a link."""
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = _strip_trailing(match.group(0))
+        out.append(escape(text[last:match.start()]))
+        out.append(Markup('<a href="{0}" style="color:#1a56a0;word-break:break-all">{0}</a>').format(url))
+        last = match.start() + len(url)
+    out.append(escape(text[last:]))
+    return Markup("<br>\n").join(Markup("").join(out).split("\n"))
+
+
+def html_part(subject: str, body: str, *, fund_name: str | None = None, language: str | None = None,
+              base_url: str | None = None) -> str:
+    """The HTML alternative of a plain-text mail: one narrow column with inline styles only (no stylesheet,
+    image or script, which mail clients drop or block), the fund's name as a header, each paragraph of the
+    text escaped with its addresses as links, the first link (``action_link``) again as a button under its
+    paragraph, and a footer naming the fund. Words of its own (button, footer) are in ``language``."""
+    action = action_link(body)
+    paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", body.strip()) if p.strip()]
+    blocks, button_placed = [], False
+    for paragraph in paragraphs:
+        alone = _strip_trailing(paragraph.strip()) == action
+        if not (alone and not button_placed):
+            blocks.append(("text", _linked(paragraph)))
+        if action and not button_placed and action in paragraph:
+            blocks.append(("button", action))
+            button_placed = True
+    with force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        template = current_app.jinja_env.get_template("emails/message.html")
+        return template.render(subject=subject, fund=fund_name, lang=language, blocks=blocks,
+                               button_label=_("Open this page"),
+                               footer=(_("This message was sent by %(fund)s.", fund=fund_name) if fund_name
+                                       else _("This message was sent by the hardship fund.")),
+                               base_url=base_url)
+
+
+def _fund_name() -> str | None:
+    """The name of the fund this installation serves (its settings may have renamed it since it started)."""
+    from fundapp.funds.models import Fund
+
+    defaults = current_app.config.get("FUND_DEFAULTS") or {}
+    name = db.session.scalar(db.select(Fund.name).filter_by(slug=defaults.get("slug")))
+    return name or defaults.get("name")
+
+
 def _build(message: OutboxMessage) -> EmailMessage:
+    """The message as sent: multipart/alternative with the plain text first and its HTML second (a client
+    shows the last part it can), then the attachment, if any (multipart/mixed around both)."""
     email = EmailMessage()
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.to_address
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
     email.set_content(message.body)
+    email.add_alternative(html_part(message.subject, message.body, fund_name=_fund_name(),
+                                    language=message.language, base_url=current_app.config["BASE_URL"]),
+                          subtype="html", cte="base64")  # its lines are long: base64 rather than "=3D" everywhere
     if message.attachment is not None:
         email.add_attachment(message.attachment, maintype="application", subtype="pdf",
                              filename=message.attachment_name)

@@ -44,7 +44,7 @@ def test_secrets_never_reach_the_log(app, client, create_user, fund, smtp, caplo
     client.post("/logout")
     client.post("/reset", data={"email": "ana@example.org"})
     run_worker_once()
-    link = re.search(r"https?://\S+/reset/(\S+)", smtp.messages[-1].get_content()).group(1)
+    link = re.search(r"https?://\S+/reset/(\S+)", smtp.messages[-1].get_body(("plain",)).get_content()).group(1)
     client.post(f"/reset/{link}", data={"password": "a brand new passphrase 42", "confirm": "a brand new passphrase 42"})
     payload, headers = signed_event("charge.succeeded", {"id": "ch_unknown_here"}, event_id="evt_logged_id")
     client.post("/stripe/webhook", data=payload, headers=headers)

@@ -13,6 +13,7 @@ from fundapp.extensions import db
 from fundapp.funds.forms import FundSettingsForm
 from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_fund, receipt_placeholders,
                                     receipts_held, update_fund_settings)
+from fundapp.mail import public_link
 from fundapp.policy import roles_required
 from fundapp.web import int_arg
 
@@ -50,7 +51,7 @@ def new_user():
             user = services.create_user(
                 current_fund(), email=form.email.data, name=form.name.data, roles=form.roles.data,
                 language=form.language.data, actor=current_user,
-                set_password_url_for=lambda t: url_for("accounts.reset_password", token=t, _external=True))
+                set_password_url_for=lambda t: public_link("accounts.reset_password", token=t))
         except services.AccountError as exc:
             db.session.rollback()
             show_error(form, exc, "email")

@@ -352,7 +352,7 @@ def start_registration(fund: Fund, *, email: str, name: str, password: str, lang
                      "24 hours:\n\n%(url)s\n\nIf you did not ask for an account, ignore this message.",
                      name=name.strip(), fund=fund.name,
                      url=public_link("accounts.confirm_registration", token=token))
-    queue_mail(email, subject, body)
+    queue_mail(email, subject, body, language=existing_language or language)
 
 
 def pending_registration(token: str) -> PendingRegistration:
@@ -514,7 +514,7 @@ def notify_second_factor_enabled(user: User) -> None:
         body = _("Hello %(name)s,\n\nAn authenticator app was just connected to your hardship fund account; from "
                  "now on signing in needs a code from it.\n\nIf this was not you, tell the fund's treasurer at once: "
                  "someone has your password.", name=user.name)
-    queue_mail(user.email, subject, body)
+    queue_mail(user.email, subject, body, language=user.language)
 
 
 def request_password_reset(fund: Fund, email: str) -> None:
@@ -539,7 +539,7 @@ def answer_password_reset(fund_id: int, email: str, language: str) -> None:
             minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
             url=public_link("accounts.reset_password", token=make_reset_token(user)),
         )
-    queue_mail(user.email, subject, body)
+    queue_mail(user.email, subject, body, language=user.language)
     record_change("user.password_reset_requested", "user", user.id)
 
 

@@ -28,7 +28,7 @@ from fundapp.applications.states import GRANTED, OPEN, PENDING, Status, transiti
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
-from fundapp.mail import queue_mail
+from fundapp.mail import public_link, queue_mail
 from fundapp.money import format_cents
 
 
@@ -436,4 +436,6 @@ def notify_member(fund: Fund, application: Application, event: str) -> None:
                            "apply again when you need to.\n\n%(fund)s", name=user.name, amount=amount,
                            fund=fund.name),
         }
-        queue_mail(user.email, subjects[event], bodies[event])
+        link = _("Your application, any time: %(link)s",
+                 link=public_link("applications.show", application_id=application.id))
+        queue_mail(user.email, subjects[event], bodies[event] + "\n\n" + link)

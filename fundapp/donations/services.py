@@ -579,7 +579,9 @@ def _link_checkout(fund: Fund, session: dict) -> None:
                     "Hello %(name)s,\n\nThank you for your gift of %(amount)s. You paid by bank debit, which takes a "
                     "few working days to settle. We email your receipt as soon as it does.\n\n%(fund)s",
                     name=donation.donor.name, amount=format_cents(donation.total_cents, fund.currency,
-                                                                  _locale(donation)), fund=fund.name))
+                                                                  _locale(donation)), fund=fund.name)
+                    + "\n\n" + _("Your gift and its receipt, any time: %(link)s",
+                                   link=public_link("donations.thanks", token=donation.token)))
 
 
 #: Stripe Checkout sessions expire 24 hours after they are made (their longest life): after that (with an hour's
@@ -764,7 +766,7 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
         if donation.frequency == Frequency.MONTHLY:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))
-    queue_mail(donation.donor.email, subject, body,
+    queue_mail(donation.donor.email, subject, body, language=donation.language,
                attachment=(receipt_filename(donation), receipt_for(fund, donation)))
 
 
@@ -936,7 +938,7 @@ def _invoice_payment_failed(fund: Fund, invoice: dict) -> None:
                  amount=format_cents(unpaid.amount_cents, fund.currency, locale),
                  pay_url=unpaid.pay_url or current_app.config["BASE_URL"] + "/donor/login",
                  portal_url=current_app.config["BASE_URL"] + "/donor/login", fund=fund.name)
-    queue_mail(donor.email, subject, body)
+    queue_mail(donor.email, subject, body, language=donor.language)
     record_change("monthly_gift.payment_failed", "monthly_gift", gift.id, fund_id=fund.id,
                   after={"invoice": unpaid.invoice_id, "amount_cents": unpaid.amount_cents})
 
@@ -1029,13 +1031,14 @@ def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
         body = _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
                  "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
                  name=donor.name, year=year, fund=fund.name)
+        body += "\n\n" + _("Your gifts, receipts and statements, any time: %(link)s", link=public_link("donor.login"))
     begin_write()
     try:
         with db.session.begin_nested():  # the unique (fund, donor, year) decides who queues it
             db.session.add(StatementSent(fund_id=fund.id, donor_id=donor.id, year=year))
     except IntegrityError:
         return False
-    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf))
+    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf), language=donor.language)
     return True
 
 

@@ -65,10 +65,10 @@ def test_registering_a_taken_address_shows_the_same_page_does_the_same_work_and_
     assert db.session.scalar(db.select(db.func.count(PendingRegistration.id))) == 3
     warning, = [m for m in smtp.messages if m["To"] == "rosa@example.org"]
     assert warning["Subject"] == "Someone tried to create an account with your address"
-    text = warning.get_content()
+    text = warning.get_body(("plain",)).get_content()
     assert "/login" in text and "/reset" in text and "/register/" not in text
     welcome, = [m for m in smtp.messages if m["To"] == "anew@example.org"]
-    assert welcome["Subject"] == "Finish creating your account" and "/register/" in welcome.get_content()
+    assert welcome["Subject"] == "Finish creating your account" and "/register/" in welcome.get_body(("plain",)).get_content()
 
 
 @pytest.mark.parametrize("url, known, expected_subject", [

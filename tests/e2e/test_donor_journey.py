@@ -62,7 +62,7 @@ def test_donor_gives_monthly_with_the_fee_covered_and_gets_a_receipt(live_server
     page.get_by_role("button", name="Email me a sign-in link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     sign_in_mail = wait_for(lambda: [m for m in smtp.messages if "sign-in link" in m["Subject"]])
-    link = re.search(r"http://\S+/donor/link/\S+", sign_in_mail[0].get_body().get_content()).group(0)
+    link = re.search(r"http://\S+/donor/link/\S+", sign_in_mail[0].get_body(("plain",)).get_content()).group(0)
     page.goto(link.replace("http://127.0.0.1:5000", live_server))
     expect(page.get_by_role("heading", name="Your gifts, Pat Picket")).to_be_visible()
     expect(page.get_by_text(donation.receipt_number)).to_be_visible()
