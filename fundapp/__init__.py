@@ -120,7 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.applications.views import bp as applications_bp
-    from fundapp.audit.views import bp as audit_bp
+    from fundapp.main.audit_views import bp as audit_bp
     from fundapp.bank.views import bp as bank_bp
     from fundapp.review.views import bp as review_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
