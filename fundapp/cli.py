@@ -25,8 +25,8 @@ from fundapp.config import ConfigError
 from fundapp.demo import DEMO_DOMAIN, seed_demo_cases
 from fundapp.extensions import db
 from fundapp.funds import clock
-from fundapp.funds.models import Fund
-from fundapp.funds.services import get_or_create_fund
+from fundapp.funds.models import Fund, FundNotInitialised
+from fundapp.funds.services import find_fund
 from fundapp.ledger import documents, exports
 from fundapp.ledger import services as ledger
 from fundapp.mail import answer_requests, deliver_pending
@@ -64,13 +64,35 @@ DEMO_USERS = [
 
 
 def _fund() -> Fund:
-    return get_or_create_fund(current_app.config["FUND_DEFAULTS"])
+    """The installation's fund, read only: a command refuses (pointing at ``fund init``) when it is not set up."""
+    try:
+        return find_fund(current_app.config["FUND_DEFAULTS"]["slug"])
+    except FundNotInitialised as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> None:
     db.session.rollback()
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
+
+
+# --- fund init (self-contained: moves as one block) ---------------------------------------------
+
+
+@fund_cli.command("init")
+def init_command():
+    """Create the fund from the settings, its first rules and its chart of accounts, if missing (idempotent).
+    Run it after every `flask db upgrade`; no page ever creates these."""
+    from fundapp.setup import init_fund
+
+    done = init_fund(current_app.config["FUND_DEFAULTS"])
+    db.session.commit()
+    for line in done.lines():
+        click.echo(line)
+
+
+# --- end of fund init ---------------------------------------------------------------------------
 
 
 @fund_cli.command("create-user")
@@ -463,6 +485,12 @@ def run_local_command(port, stripe_port):
     app = current_app._get_current_object()
     if app.config["ENV_NAME"] == "production":
         _fail("run-local is for development; production runs under gunicorn with Stripe itself.")
+    from fundapp.setup import init_fund
+
+    done = init_fund(app.config["FUND_DEFAULTS"])  # as `fund init`: a fresh local database serves at once
+    db.session.commit()
+    if done.changed:
+        click.echo("\n".join(done.lines()))
     server = LocalStripe()
     base = server.start(stripe_port)
     app.config["STRIPE_API_BASE"] = base
@@ -665,9 +693,13 @@ def seed_demo_command(if_empty):
             click.echo("The database holds real data; not adding demo data.")
             return
         _fail("this database already holds real data; seed-demo only fills a new, empty database.")
-    fund = _fund()
+    from fundapp.applications.services import update_rules
+    from fundapp.setup import init_fund
+
+    fund = init_fund(current_app.config["FUND_DEFAULTS"]).fund
     fund.is_demo = True
-    fund.reserve_cents = 100000
+    if fund.reserve_cents != 100000:  # the reserve is a rule: a new version of them, as the rules page does
+        update_rules(fund, actor=None, reserve_cents=100000)
     for email, name, roles in DEMO_USERS:
         services.create_user(fund, email=email, name=name, password=DEMO_PASSWORD, roles=roles)
     services.import_roster(fund, demo_roster_csv())
