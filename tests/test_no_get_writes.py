@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 
-from fundapp.accounts.models import Member, User
+from fundapp.accounts.models import User
 from fundapp.applications.models import Application, ApplicationDocument
 from fundapp.applications.states import OPEN
 from fundapp.cli import DEMO_USERS

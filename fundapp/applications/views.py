@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fundapp.accounts.models import Member, Role
+from fundapp.accounts.models import Role
 from fundapp.accounts.views import show_error
 from fundapp.applications import services
 from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, category_name
