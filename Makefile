@@ -10,10 +10,11 @@ AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run test test-sqlite test-postgres bench translations extract-messages chromium fonts clean
 
-## make run: install, migrate the SQLite default, seed the demo once, serve http://127.0.0.1:5000
+## make run: install, migrate the SQLite default, set up the fund (fund init), seed the demo once, serve http://127.0.0.1:5000
 ## in local mode (a local Stripe server in the same process; test cards only, no real money)
 run: $(VENV)/.dev $(MO) fonts
 	$(FLASK) db upgrade
+	$(FLASK) fund init
 	$(FLASK) fund seed-demo --if-empty
 	$(FLASK) fund run-local --port 5000
 

@@ -82,6 +82,11 @@ def make_app(url: str, scratch: Path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         flask_migrate.upgrade(directory=str(ROOT / "migrations"))
+        from fundapp.extensions import db
+        from fundapp.setup import init_fund
+
+        init_fund(app.config["FUND_DEFAULTS"])  # as `fund init` after the migrations
+        db.session.commit()
     return app
 
 

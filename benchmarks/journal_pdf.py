@@ -60,6 +60,9 @@ def fill(database: Path, entries: int) -> int:
     app = create_app()
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
+        from fundapp.setup import init_fund
+
+        init_fund(app.config["FUND_DEFAULTS"])  # as `fund init` after the migrations
         fund = current_fund()
         accounts = ledger.chart(fund)
         db.session.commit()

@@ -84,13 +84,13 @@ def main() -> None:
         from fundapp.applications.models import Application
         from fundapp.applications.services import current_rules
         from fundapp.extensions import db
-        from fundapp.funds.services import get_or_create_fund
+        from fundapp.setup import init_fund
         from fundapp.ledger import exports, services as ledger
         from fundapp.review import services as review
         from fundapp.review.models import Approval, GrantPayment
 
         with app.app_context():
-            fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+            fund = init_fund(app.config["FUND_DEFAULTS"]).fund
             trustees = [accounts.create_user(fund, email=f"t{n}@example.org", name=f"Trustee {n}",
                                              password="correct horse battery", roles=("trustee",)) for n in (1, 2)]
             for trustee in trustees:

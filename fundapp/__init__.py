@@ -177,12 +177,20 @@ def _register_error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from fundapp.extensions import db
+    from fundapp.funds.models import FundNotInitialised
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         if e.code is None or e.code < 400:
             return e
         return render_template("errors/error.html", code=e.code, csrf=isinstance(e, CSRFError)), e.code
+
+    @app.errorhandler(FundNotInitialised)
+    def not_set_up(e: FundNotInitialised):
+        """``fund init`` has not run: say so (the operator's fix is in the log), and write nothing."""
+        db.session.rollback()
+        app.logger.error("%s", e)
+        return render_template("errors/error.html", code=503, not_set_up=True), 503
 
     @app.errorhandler(500)
     def server_error(e):
@@ -195,6 +203,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from fundapp.extensions import db
     from fundapp.funds import clock
+    from fundapp.funds.models import FundNotInitialised
     from fundapp.funds.services import current_fund
     from fundapp.web import money_text
     from fundapp.policy import can_visit
@@ -202,7 +211,7 @@ def _register_template_helpers(app: Flask) -> None:
     def fund_name() -> str:
         try:
             return current_fund().name
-        except SQLAlchemyError:  # the database is down: still show a page, with the configured name
+        except (SQLAlchemyError, FundNotInitialised):  # database down, or `fund init` not run: still show a page
             db.session.rollback()
             return app.config["FUND_DEFAULTS"]["name"]
 

@@ -32,7 +32,7 @@ from fundapp.accounts import two_factor
 from fundapp.donations.events import start_worker_thread
 from fundapp import throttle
 from fundapp.extensions import db
-from fundapp.funds.services import get_or_create_fund
+from fundapp.setup import init_fund
 from fundapp.payments.local_server import LocalStripe
 
 PASSWORD = "correct horse battery"
@@ -191,8 +191,12 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def app(_migrated_app):
+    """The app over empty tables but for what `flask fund init` makes (the fund, its rules, its chart), as an
+    installation is after its deploy steps: pages never create these."""
     saved = dict(_migrated_app.config)
     with _migrated_app.app_context():
+        init_fund(_migrated_app.config["FUND_DEFAULTS"])
+        db.session.commit()
         yield _migrated_app
         empty_all_tables()
         throttle.limiter_of(_migrated_app).reset()  # each test starts with no tries counted
@@ -212,7 +216,8 @@ def runner(app):
 
 @pytest.fixture
 def fund(app):
-    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    """The installation's fund, set up as `flask fund init` does (its first rules and chart of accounts too)."""
+    fund = init_fund(app.config["FUND_DEFAULTS"]).fund
     db.session.commit()
     return fund
 

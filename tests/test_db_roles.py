@@ -180,10 +180,10 @@ if PG_SERVER:
     def test_the_runtime_role_books_an_entry_with_its_audit_record(roles, runtime_app):
         from fundapp.audit.models import AuditRecord
         from fundapp.audit.services import verify_chain
-        from fundapp.funds.services import get_or_create_fund
+        from fundapp.setup import init_fund
         from fundapp.ledger import services as ledger
 
-        fund = get_or_create_fund(runtime_app.config["FUND_DEFAULTS"])
+        fund = init_fund(runtime_app.config["FUND_DEFAULTS"]).fund
         ledger.post_entry(fund, entry_date=date(2026, 11, 2), memo="gift", source_kind="test", source_id="1",
                           postings=[("Assets:Bank", 2500), ("Income:Donations", -2500)])
         db.session.commit()

@@ -25,7 +25,7 @@ from fundapp.config import normalise_database_url
 from fundapp.donations import events
 from fundapp.donations.models import Donation, StripeEvent
 from fundapp.extensions import db
-from fundapp.funds.services import get_or_create_fund
+from fundapp.setup import init_fund
 from fundapp.ledger.models import Account, JournalEntry, Posting
 from tests.conftest import WEBHOOK_SECRET, base_config, free_port, make_pg_database
 
@@ -243,7 +243,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
             import flask_migrate
 
             flask_migrate.upgrade(directory=str(ROOT / "migrations"))
-            clean_fund = get_or_create_fund(clean.config["FUND_DEFAULTS"])
+            clean_fund = init_fund(clean.config["FUND_DEFAULTS"]).fund
             for event in unique:
                 events.store_event(clean_fund, event)
                 db.session.commit()

@@ -80,7 +80,7 @@ def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_d
     with app.app_context():
         flask_migrate.upgrade(revision="0008")
         fund = fund_as_of_then(app.config["FUND_DEFAULTS"])
-        ledger.chart(fund)
+        ledger.open_chart(fund)  # what `fund init` does
         accounts = {row.name: row.id for row in db.session.execute(sa.text("SELECT id, name FROM ledger_accounts"))}
         db.session.commit()
         for n, (day, cents) in enumerate([(date(2026, 10, 1), 5_000), (date(2026, 10, 1), 2_500),

@@ -26,6 +26,7 @@ from fundapp.ledger import services as ledger
 from fundapp.payments.facts import PaymentSettled
 from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
+from fundapp.setup import init_fund
 from tests.applications.test_applications import PDF
 from tests.conftest import PASSWORD, enrol, run_worker_once, sign_in
 from tests.factories import midday
@@ -75,9 +76,8 @@ def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
 
 
 def other_fund() -> Fund:
-    fund = Fund(slug="other-local", name="Other Local", legal_name="Other Local Fund", ein="98-7654321",
-                legal_form="501(c)(5)", currency="USD", contact_email="fund@other.example.org")
-    db.session.add(fund)
+    fund = init_fund(dict(slug="other-local", name="Other Local", legal_name="Other Local Fund", ein="98-7654321",
+                          legal_form="501(c)(5)", currency="USD", contact_email="fund@other.example.org")).fund
     db.session.commit()
     return fund
 

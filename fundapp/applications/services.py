@@ -27,7 +27,7 @@ from fundapp.applications.models import (DEFAULT_CATEGORIES, Application, Applic
 from fundapp.applications.states import GRANTED, OPEN, PENDING, Status, transition
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
-from fundapp.funds.models import Fund
+from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.mail import public_link, queue_mail
 from fundapp.money import format_cents
 
@@ -61,14 +61,23 @@ DEFAULT_RULES = {"weekly_cap_cents": 300_00, "strike_cap_cents": 1_500_00, "cate
 
 
 def current_rules(fund: Fund) -> FundRules:
-    """The rules in force: the newest version (a first version with sensible defaults is made on first use)."""
+    """The rules in force: the newest version, read only (``fund init`` makes the first, see ``first_rules``)."""
     rules = db.session.scalar(db.select(FundRules).filter_by(fund_id=fund.id).order_by(FundRules.version.desc())
                               .limit(1))
     if rules is None:
-        rules = FundRules(fund_id=fund.id, version=1, categories=list(DEFAULT_CATEGORIES),
-                          reserve_cents=fund.reserve_cents, **DEFAULT_RULES)
-        db.session.add(rules)
-        db.session.flush()
+        raise FundNotInitialised(f"The rules of the fund {fund.slug!r}")
+    return rules
+
+
+def first_rules(fund: Fund) -> FundRules | None:
+    """Make version 1 of the rules, with sensible defaults, if the fund has none (flushes); None if it had.
+    For ``fund init`` only: a request never writes the rules but through ``update_rules``."""
+    if db.session.scalar(db.select(FundRules.id).filter_by(fund_id=fund.id).limit(1)) is not None:
+        return None
+    rules = FundRules(fund_id=fund.id, version=1, categories=list(DEFAULT_CATEGORIES),
+                      reserve_cents=fund.reserve_cents, **DEFAULT_RULES)
+    db.session.add(rules)
+    db.session.flush()
     return rules
 
 
@@ -196,6 +205,16 @@ def refuse_second_open(fund: Fund, member: Member, rules: FundRules, excluding: 
 def current_draft(user: User, fund: Fund) -> Application | None:
     return db.session.scalar(db.select(Application).filter_by(fund_id=fund.id, applicant_id=user.id,
                                                               status=Status.DRAFT).order_by(Application.id.desc()))
+
+
+def may_apply(user: User, fund: Fund) -> tuple[Member, Application | None]:
+    """The member and their draft (None if they have none yet), reading only: what the empty form needs.
+    Raises as ``start_or_resume`` would when they may not start one now."""
+    member = eligible_member(user, fund)
+    draft = current_draft(user, fund)
+    if draft is None:
+        refuse_second_open(fund, member, current_rules(fund))
+    return member, draft
 
 
 def start_or_resume(user: User, fund: Fund) -> Application:

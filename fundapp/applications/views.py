@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fundapp.accounts.models import Member, Role
+from fundapp.accounts.models import Role
 from fundapp.web import show_error
 from fundapp.applications import services
 from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, category_name
@@ -52,30 +52,32 @@ def _answers(form: ApplicationForm) -> dict:
 @bp.route("/apply", methods=["GET", "POST"])
 @roles_required(Role.APPLICANT)
 def apply():
+    """The application form. A GET only reads (an empty form, or the member's draft); the draft is made by the
+    first save, with the answers and documents sent in it."""
     fund = current_fund()
     try:
-        application = services.start_or_resume(current_user, fund)
+        member, application = services.may_apply(current_user, fund)
     except services.NotEligible as exc:
-        db.session.rollback()
         return render_template("applications/blocked.html", reason=str(exc), link=exc.field == "link")
     except services.ApplicationError as exc:
-        db.session.rollback()
         return render_template("applications/blocked.html", reason=str(exc), link=False,
                                show_my=True), 409
-    db.session.commit()
     rules = services.current_rules(fund)
     form = ApplicationForm()
     form.category.choices = [("", _("Choose one"))] + [(key, category_name(key)) for key in rules.categories]
     if request.method == "GET":
-        _fill(form, application)
+        if application is not None:
+            _fill(form, application)
     elif form.validate_on_submit():
         try:
+            application = services.start_or_resume(current_user, fund)
             services.save_draft(application, actor=current_user, **_answers(form))
             uploads = _uploads(form.documents)
             if uploads:
                 services.add_documents(application, uploads, actor=current_user)
         except services.ApplicationError as exc:  # a bad file: nothing of this request is kept
             db.session.rollback()
+            application = services.current_draft(current_user, fund)  # a draft made by this request is gone
             show_error(form, exc, "amount")
         else:
             db.session.commit()  # the answers and files are safe in the draft, whatever happens next
@@ -95,10 +97,9 @@ def apply():
                 db.session.commit()
                 flash(_("Your application is sent. We emailed you a copy of what happens next."), "success")
                 return redirect(url_for("applications.show", application_id=application.id))
-    position = services.cap_position(db.session.get(Member, application.member_id), rules,
-                                     form.category.data or None, excluding=application)
-    return render_template("applications/apply.html", form=form, application=application, rules=rules,
-                           position=position, fund=fund), 422 if form.errors else 200
+    position = services.cap_position(member, rules, form.category.data or None, excluding=application)
+    return render_template("applications/apply.html", form=form, application=application, member=member,
+                           rules=rules, position=position, fund=fund), 422 if form.errors else 200
 
 
 @bp.get("/my")
@@ -205,6 +206,5 @@ def rules():
             return redirect(url_for("applications.rules"))
     versions = db.session.scalars(db.select(FundRules).filter_by(fund_id=fund.id)
                                   .order_by(FundRules.version.desc())).all()
-    db.session.commit()
     return render_template("applications/rules.html", form=form, current=current, versions=versions,
                            fund=fund), 422 if form.errors else 200

@@ -12,8 +12,8 @@ from flask.cli import AppGroup, with_appcontext
 from fundapp import db_roles
 from fundapp.config import ConfigError
 from fundapp.extensions import db
-from fundapp.funds.models import Fund
-from fundapp.funds.services import get_or_create_fund
+from fundapp.funds.models import Fund, FundNotInitialised
+from fundapp.funds.services import find_fund
 
 #: Commands an operator may run in production as the database's owner role: ``restore`` rebuilds the
 #: schema, ``db-roles`` only prints SQL. Every other command (the worker and the cron jobs among them)
@@ -35,8 +35,12 @@ fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo dat
 
 
 def installed_fund() -> Fund:
-    """The fund this installation serves (``FUND_SLUG``), made on first use."""
-    return get_or_create_fund(current_app.config["FUND_DEFAULTS"])
+    """The fund this installation serves (``FUND_SLUG``), read only: a command refuses (pointing at
+    ``fund init``) when it is not set up."""
+    try:
+        return find_fund(current_app.config["FUND_DEFAULTS"]["slug"])
+    except FundNotInitialised as exc:
+        fail(str(exc))
 
 
 def fail(message: str) -> NoReturn:

@@ -141,6 +141,12 @@ def run_local_command(port, stripe_port):
     app = current_app._get_current_object()
     if app.config["ENV_NAME"] == "production":
         fail("run-local is for development; production runs under gunicorn with Stripe itself.")
+    from fundapp.setup import init_fund
+
+    done = init_fund(app.config["FUND_DEFAULTS"])  # as `fund init`: a fresh local database serves at once
+    db.session.commit()
+    if done.changed:
+        click.echo("\n".join(done.lines()))
     server = LocalStripe()
     base = server.start(stripe_port)
     app.config["STRIPE_API_BASE"] = base
@@ -179,7 +185,9 @@ def seed_demo_command(if_empty):
             click.echo("The database holds real data; not adding demo data.")
             return
         fail("this database already holds real data; seed-demo only fills a new, empty database.")
-    fund = installed_fund()
+    from fundapp.setup import init_fund
+
+    fund = init_fund(current_app.config["FUND_DEFAULTS"]).fund
     seeded = demo.seed_demo(fund, clock.today(fund))
     db.session.commit()
     click.echo(f"Posted {seeded.entries} demo journal entries (three months of gifts, payouts and deposits) and "
@@ -215,3 +223,15 @@ def _print_demo_sign_ins() -> None:
     click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
     for email, _name, roles in demo.DEMO_USERS:
         click.echo(f"  {email:32} {', '.join(r.value for r in roles)}")
+
+
+@fund_cli.command("init")
+def init_command():
+    """Create the fund from the settings, its first rules and its chart of accounts, if missing (idempotent).
+    Run it after every `flask db upgrade`; no page ever creates these."""
+    from fundapp.setup import init_fund
+
+    done = init_fund(current_app.config["FUND_DEFAULTS"])
+    db.session.commit()
+    for line in done.lines():
+        click.echo(line)

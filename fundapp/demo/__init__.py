@@ -10,6 +10,7 @@ from datetime import date
 
 from fundapp.accounts import services as accounts
 from fundapp.accounts.models import Member, User
+from fundapp.applications.services import update_rules
 from fundapp.demo.bank import DEMO_BANK_FEE_CENTS, demo_bank_statement
 from fundapp.demo.books import seed_demo_books
 from fundapp.demo.cases import seed_demo_cases
@@ -45,7 +46,8 @@ def seed_demo(fund: Fund, today: date) -> DemoSeeded:
     """Make ``fund`` the demo fund: one account per role, a 50-member roster (the applicant linked to its
     first member), three months of books and of cases. Does not commit."""
     fund.is_demo = True
-    fund.reserve_cents = 100000
+    if fund.reserve_cents != 100000:  # the reserve is a rule: a new version of them, as the rules page does
+        update_rules(fund, actor=None, reserve_cents=100000)
     for email, name, roles in DEMO_USERS:
         accounts.create_user(fund, email=email, name=name, password=DEMO_PASSWORD, roles=roles)
     accounts.import_roster(fund, demo_roster_csv())

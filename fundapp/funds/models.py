@@ -15,6 +15,20 @@ from fundapp.extensions import UTCDateTime, db, utcnow
 DEFAULT_TIME_ZONE = "America/Los_Angeles"
 LEGAL_FORMS = ("501(c)(5)", "501(c)(3)", "other")
 
+#: What every "not set up" message tells the operator to run.
+INIT_COMMAND = "flask --app wsgi fund init"
+
+
+class FundNotInitialised(RuntimeError):
+    """The fund, its first rules or its chart of accounts are missing: ``fund init`` was not run.
+
+    Reads never create them (a GET stays a read), so a missing piece is an installation step skipped, shown
+    as a 503 page by the app and as an error by the commands."""
+
+    def __init__(self, what: str):
+        super().__init__(f"{what} is not set up yet: run `{INIT_COMMAND}` (after `flask --app wsgi db upgrade`).")
+        self.what = what
+
 
 class Fund(db.Model):
     __tablename__ = "funds"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from fundapp.audit.services import record_change
 from fundapp.config import PLACEHOLDER_CONTACT_EMAIL, PLACEHOLDER_EIN
 from fundapp.extensions import db
-from fundapp.funds.models import LEGAL_FORMS, Fund
+from fundapp.funds.models import LEGAL_FORMS, Fund, FundNotInitialised
 
 EIN_PATTERN = re.compile(r"\d{2}-\d{7}")
 
@@ -35,7 +35,8 @@ class FundSettingsError(ValueError):
 
 
 def get_or_create_fund(defaults: dict) -> Fund:
-    """Return the fund with ``defaults['slug']``, creating it from the settings if new."""
+    """Return the fund with ``defaults['slug']``, creating it from the settings if new (for ``fund init``,
+    ``fundapp.setup.init_fund``, which also makes its first rules and chart; nothing on a request calls it)."""
     fund = db.session.scalar(db.select(Fund).filter_by(slug=defaults["slug"]))
     if fund is not None:
         return fund
@@ -48,10 +49,18 @@ def get_or_create_fund(defaults: dict) -> Fund:
     return fund
 
 
+def find_fund(slug: str) -> Fund:
+    """The fund with ``slug``, read only; FundNotInitialised when ``fund init`` has not made it."""
+    fund = db.session.scalar(db.select(Fund).filter_by(slug=slug))
+    if fund is None:
+        raise FundNotInitialised(f"The fund {slug!r}")
+    return fund
+
+
 def current_fund() -> Fund:
-    """The fund this installation serves (``FUND_SLUG``), made on first use."""
+    """The fund this installation serves (``FUND_SLUG``), read only: ``fund init`` makes it, never a request."""
     if "fund" not in g:
-        g.fund = get_or_create_fund(current_app.config["FUND_DEFAULTS"])
+        g.fund = find_fund(current_app.config["FUND_DEFAULTS"]["slug"])
     return g.fund
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change, wait_for_writers
 from fundapp.extensions import db, insert_or_merge
-from fundapp.funds.models import Fund
+from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.ledger.models import (CASH_ACCOUNTS, CHART, DAY_TOTAL_SLOTS, Account, AccountType, ClosedPeriod,
                                    DayTotal, JournalEntry, Posting)
 
@@ -70,18 +70,27 @@ def validate_open_period(fund: Fund, entry_date: date) -> None:
 
 
 def chart(fund: Fund) -> dict[str, Account]:
-    """The fund's accounts by name, creating the standard chart on first use."""
+    """The fund's accounts by name, read only. The standard chart is opened by ``fund init`` (``open_chart``);
+    one missing means init was not run, so this raises rather than writing on a read."""
     accounts = {a.name: a for a in db.session.scalars(db.select(Account).filter_by(fund_id=fund.id))}
     missing = [name for name in CHART if name not in accounts]
+    if missing:
+        raise FundNotInitialised(f"The chart of accounts of the fund {fund.slug!r} ({', '.join(missing)})")
+    return accounts
+
+
+def open_chart(fund: Fund) -> list[str]:
+    """Open the standard chart's accounts the fund lacks (flushes); returns their names. For ``fund init``."""
+    have = set(db.session.scalars(db.select(Account.name).filter_by(fund_id=fund.id)))
+    missing = [name for name in CHART if name not in have]
     if missing:
         try:
             with db.session.begin_nested():
                 for name in missing:
                     db.session.add(Account(fund_id=fund.id, name=name))
-        except IntegrityError:  # another transaction made them first
+        except IntegrityError:  # another transaction opened them first
             pass
-        accounts = {a.name: a for a in db.session.scalars(db.select(Account).filter_by(fund_id=fund.id))}
-    return accounts
+    return missing
 
 
 def open_account(fund: Fund, name: str) -> Account:

@@ -151,11 +151,11 @@ action_strategy = st.lists(st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(actions=action_strategy)
 def test_books_always_balance(app, actions):
-    from fundapp.funds.services import get_or_create_fund
+    from fundapp.setup import init_fund
     from tests.conftest import empty_all_tables
 
     empty_all_tables()  # each example starts from empty books
-    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    fund = init_fund(app.config["FUND_DEFAULTS"]).fund
     db.session.commit()
     expected: dict[str, int] = {}
     posted: list[JournalEntry] = []

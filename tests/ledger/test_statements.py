@@ -196,11 +196,11 @@ def assets_less_liabilities(entries, as_of: date) -> int:
 @given(entries=st.lists(random_entry, min_size=1, max_size=12), periods=st.lists(random_period, min_size=1,
                                                                                  max_size=3))
 def test_statements_agree_with_the_trial_balance_on_any_books(app, entries, periods):
-    from fundapp.funds.services import get_or_create_fund
+    from fundapp.setup import init_fund
     from tests.conftest import empty_all_tables
 
     empty_all_tables()  # each example starts from empty books
-    fund = get_or_create_fund(app.config["FUND_DEFAULTS"])
+    fund = init_fund(app.config["FUND_DEFAULTS"]).fund
     for n, (day, postings) in enumerate(entries):
         ledger.post_entry(fund, entry_date=day, memo="random", source_kind="manual", source_id=str(n),
                           postings=postings)
