@@ -27,7 +27,7 @@ from flask import url_for
 from fundapp.accounts.models import User
 from fundapp.applications.models import Application, ApplicationDocument
 from fundapp.applications.states import OPEN
-from fundapp.cli import DEMO_USERS
+from fundapp.demo import DEMO_USERS
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db
 from fundapp.reporting import documents as report_documents
@@ -140,7 +140,7 @@ def sign_in_as(role: str, client, ids, smtp) -> None:
     if role == "donor":
         client.post("/donor/login", data={"email": ids["donor_email"]})  # the emailed sign-in link
         run_worker_once()
-        link = re.search(r"https?://[^/\s]+(/donor/link/\S+)", smtp.messages[-1].get_content()).group(1)
+        link = re.search(r"https?://[^/\s]+(/donor/link/\S+)", smtp.messages[-1].get_body(("plain",)).get_content()).group(1)
         client.get(link)
         assert client.get("/donor/").status_code == 200
     elif role != "anonymous":
