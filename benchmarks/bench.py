@@ -213,6 +213,7 @@ def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
         row("donate page and review queue under load", "not measured: wrk is missing (apt-get install wrk)")
         return
     from fundapp.accounts import services as accounts
+    from fundapp.accounts import sessions as account_sessions
     from fundapp.accounts.models import Member, Role
     from fundapp.applications.models import Application
     from fundapp.applications.services import current_rules
@@ -236,7 +237,7 @@ def bench_pages(app, url: str, scratch: Path, seconds: int) -> None:
                                        rules_id=rules.id, status="submitted", category="rent",
                                        amount_requested_cents=10_000 + n, amount_paid_cents=0,
                                        address=f"{n} Elm St", submitted_at=db.func.now()))
-        session_id = accounts.start_session(trustee)  # a server-side session, as signing in opens
+        session_id = account_sessions.start_session(trustee)  # a server-side session, as signing in opens
         db.session.commit()
         cookie_value = app.session_interface.get_signing_serializer(app).dumps(
             {"_user_id": session_id, "_fresh": True, "second_factor": True})
@@ -432,6 +433,7 @@ def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
     """Fill the app's empty fund with seed-scale (and a treasurer, who decided the grants); returns the
     treasurer's session id and the seconds seeding took."""
     from fundapp.accounts import services as accounts
+    from fundapp.accounts import sessions as account_sessions
     from fundapp.accounts.models import Role
     from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
@@ -442,7 +444,7 @@ def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
         treasurer = accounts.create_user(fund, email="bench-treasurer@example.org", name="Bench Treasurer",
                                          password="a long passphrase of the bench",
                                          roles=[Role.TREASURER, Role.TRUSTEE])
-        user_id = accounts.start_session(treasurer)  # a server-side session, as signing in opens
+        user_id = account_sessions.start_session(treasurer)  # a server-side session, as signing in opens
         db.session.commit()
         started = time.perf_counter()
         seed_scale(fund, donations=donations, grants=grants, today=utcnow().date())
@@ -454,7 +456,7 @@ def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
 
 def signed_in_client(app, user_id: str):
     """A test client holding a signed-in trustee's session (signing in itself is not what is measured);
-    ``user_id`` is the id of a server-side session (``accounts.start_session``)."""
+    ``user_id`` is the id of a server-side session (``accounts.sessions.start_session``)."""
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"], session["second_factor"] = user_id, True, True

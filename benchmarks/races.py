@@ -80,6 +80,7 @@ def main() -> None:
         app = make_app(url, scratch)
         app.config["SERVER_NAME"] = None
         from fundapp.accounts import services as accounts, two_factor
+        from fundapp.accounts import sessions as account_sessions
         from fundapp.accounts.models import Member
         from fundapp.applications.models import Application
         from fundapp.applications.services import current_rules
@@ -102,7 +103,7 @@ def main() -> None:
                               postings=[("Assets:Bank", 100_000_000), ("Income:Donations", -100_000_000)])
             db.session.commit()
             trustee_ids = [t.id for t in trustees]
-            session_ids = [accounts.start_session(t) for t in trustees]  # server-side sessions, as sign-in opens
+            session_ids = [account_sessions.start_session(t) for t in trustees]  # server-side sessions, as sign-in opens
             db.session.commit()
 
             def new_case(n: int, cents: int, status: str) -> int:

@@ -54,9 +54,9 @@ def main() -> None:
         if not db.session.scalar(db.select(RoleGrant).filter_by(user_id=treasurer.id, role=Role.TREASURER.value)):
             db.session.add(RoleGrant(user_id=treasurer.id, fund_id=1, role=Role.TREASURER.value))
             db.session.commit()
-        from fundapp.accounts import services as accounts
+        from fundapp.accounts import sessions as account_sessions
 
-        session_id = accounts.start_session(treasurer)  # a server-side session, as signing in opens
+        session_id = account_sessions.start_session(treasurer)  # a server-side session, as signing in opens
         db.session.commit()
         month = time.strftime("%Y-%m")
 

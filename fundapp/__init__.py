@@ -92,7 +92,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
-    from fundapp.accounts.services import load_user
+    from fundapp.accounts.sessions import load_user
 
     login_manager.user_loader(load_user)
     login_manager.login_view = "accounts.login"

@@ -70,7 +70,7 @@ def current_donor_id() -> int | None:
     if not isinstance(held, dict) or held.get("fund") != current_fund().id:
         return None
     if "donor_session" not in g:
-        from fundapp.accounts.services import donor_of_session
+        from fundapp.accounts.sessions import donor_of_session
 
         g.donor_session = donor_of_session(held.get("token"))
     return held.get("id") if g.donor_session is not None and g.donor_session == held.get("id") else None
@@ -130,7 +130,7 @@ def _end_sessions_missing_the_second_factor() -> None:
     was granted, or restored from a remember-me cookie, is signed out (they sign in again, with the code)."""
     from flask_login import logout_user
 
-    from fundapp.accounts.services import end_session
+    from fundapp.accounts.sessions import end_session
     from fundapp.accounts.two_factor import required_for
     from fundapp.extensions import db
 

@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from fundapp import create_app
 from fundapp.accounts import services as account_services
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts import two_factor
 from fundapp.donations.events import start_worker_thread
 from fundapp import throttle
@@ -383,7 +384,7 @@ def demo_fund(fund, create_user):
     treasurer = create_user("tess@example.org", "treasurer", name="Tess Treasurer")
     tom = create_user("tom@example.org", "trustee", name="Tom Trustee")
     tina = create_user("tina@example.org", "trustee", name="Tina Trustee")
-    account_services.import_roster(fund, demo_roster_csv())
+    roster_service.import_roster(fund, demo_roster_csv())
     seed_demo_books(fund, clock.today(fund))
     seed_demo_cases(fund, clock.today(fund), treasurer=treasurer, trustees=[tom, tina], password=PASSWORD)
     db.session.commit()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from fundapp.accounts import services as account_services
+
+from fundapp.accounts import sessions as account_sessions
 from fundapp.extensions import db
 from tests.conftest import enrol, sign_in
 
@@ -173,7 +175,7 @@ def test_route_by_role_matrix(app, client, create_user, persona):
     if persona != "anonymous":  # sign out everywhere, from a second session of the persona's
         browser = app.test_client()
         with browser.session_transaction() as session:
-            session["_user_id"] = account_services.start_session(account_services.find_user_by_email(
+            session["_user_id"] = account_sessions.start_session(account_services.find_user_by_email(
                 f"{persona}@example.org"))
             session["second_factor"] = True
         db.session.commit()
@@ -226,7 +228,7 @@ def test_every_post_without_csrf_token_is_refused(app, create_user):
     user = create_user("tess@example.org", "treasurer", "applicant")
     client = app.test_client()
     with client.session_transaction() as session:  # signed in without posting the login form
-        session["_user_id"] = account_services.start_session(user)  # a server-side session, as at sign-in
+        session["_user_id"] = account_sessions.start_session(user)  # a server-side session, as at sign-in
         db.session.commit()
         session["_fresh"] = True
         session["second_factor"] = True  # as after the code page

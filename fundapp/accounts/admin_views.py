@@ -6,6 +6,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts import services, two_factor
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.forms import ClaimDecisionForm, NewUserForm, RosterImportForm, UserAccessForm
 from fundapp.accounts.models import Member, MembershipClaim, Role, RoleGrant, User
 from fundapp.web import show_error
@@ -147,7 +149,7 @@ def _render_roster(form: RosterImportForm, *, query: str = "", page: int = 1, pr
     members = db.paginate(select.order_by(Member.last_name, Member.first_name, Member.id),
                           page=page, per_page=ROSTER_PAGE_SIZE, error_out=False)
     return render_template("admin/roster.html", members=members, query=query, form=form, problems=problems,
-                           claims=services.open_claims(current_fund()), claim_form=ClaimDecisionForm()), status
+                           claims=roster_service.open_claims(current_fund()), claim_form=ClaimDecisionForm()), status
 
 
 @bp.get("/roster")
@@ -165,8 +167,8 @@ def import_roster():
     problems = []
     if form.validate_on_submit():
         try:
-            result = services.import_roster(current_fund(), form.file.data.read(), actor=current_user)
-        except services.RosterInvalid as exc:
+            result = roster_service.import_roster(current_fund(), form.file.data.read(), actor=current_user)
+        except roster_service.RosterInvalid as exc:
             db.session.rollback()
             form.file.errors.append(str(exc))
             problems = exc.problems
@@ -188,7 +190,7 @@ def resolve_claim(claim_id: int):
     form = ClaimDecisionForm()
     if form.validate_on_submit():
         try:
-            services.resolve_claim(claim, "moved" if form.submit_move.data else "kept", actor=current_user)
+            roster_service.resolve_claim(claim, "moved" if form.submit_move.data else "kept", actor=current_user)
         except services.LinkRefused as exc:
             db.session.rollback()
             flash(str(exc), "error")

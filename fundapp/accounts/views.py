@@ -9,6 +9,8 @@ from flask_login import current_user, login_user, logout_user
 
 from fundapp import throttle
 from fundapp.accounts import services, two_factor
+from fundapp.accounts import membership as roster_service
+from fundapp.accounts import sessions as account_sessions
 from fundapp.accounts.forms import (
     ChangePasswordForm,
     CodeForm,
@@ -31,7 +33,7 @@ bp = Blueprint("accounts", __name__)
 
 def _sign_in(user, remember: bool = False, second_factor: bool = False) -> None:
     session.clear()  # a fresh session at sign-in: nothing carried over from before
-    services.start_session(user, ip=request.remote_addr or "", user_agent=request.user_agent.string)
+    account_sessions.start_session(user, ip=request.remote_addr or "", user_agent=request.user_agent.string)
     db.session.commit()
     login_user(user, remember=remember)
     session["language"] = user.language
@@ -49,7 +51,7 @@ def _sign_in_or_ask_for_code(user, remember: bool, next_url: str):
         _sign_in(user, remember=remember)
         return None
     session.clear()
-    session.update(pending_user=services.pending_key(user), pending_remember=bool(remember), pending_next=next_url,
+    session.update(pending_user=account_sessions.pending_key(user), pending_remember=bool(remember), pending_next=next_url,
                    pending_since=int(time.time()), language=user.language)
     return redirect(url_for("accounts.second_factor" if two_factor.enrolled(user)
                             else "accounts.setup_second_factor"))
@@ -59,7 +61,7 @@ def _pending_user():
     """The account whose password was just given, while it waits for its second factor."""
     if time.time() - session.get("pending_since", 0) > PENDING_SECONDS:
         return None
-    user = services.user_for_pending_key(session.get("pending_user") or "")  # a new password ends the wait too
+    user = account_sessions.user_for_pending_key(session.get("pending_user") or "")  # a new password ends the wait too
     return user if user is not None and two_factor.required_for(user) else None
 
 
@@ -223,7 +225,7 @@ def new_recovery_codes():
 @bp.post("/logout")
 @signed_in
 def logout():
-    services.end_session(current_user.session_token, "logout")  # a copy of the cookie stops working too
+    account_sessions.end_session(current_user.session_token, "logout")  # a copy of the cookie stops working too
     db.session.commit()
     logout_user()
     session.clear()
@@ -271,13 +273,13 @@ def reset_password(token: str):
 
 def _render_account(profile_form: ProfileForm, password_form: ChangePasswordForm):
     status = 422 if profile_form.errors or password_form.errors else 200
-    member = services.member_of(current_user, current_fund())
+    member = roster_service.member_of(current_user, current_fund())
     second_factor = ({"left": two_factor.recovery_codes_left(current_user)}
                      if two_factor.enrolled(current_user) else None)
     return render_template("accounts/account.html", form=profile_form, member=member,
                            password_form=password_form, second_factor=second_factor,
-                           sessions=services.open_sessions(current_user),
-                           this_session=services.session_row(current_user.session_token)), status
+                           sessions=account_sessions.open_sessions(current_user),
+                           this_session=account_sessions.session_row(current_user.session_token)), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -320,7 +322,7 @@ def change_password():
 def end_all_sessions():
     """Sign out everywhere: every session of this person ends, this one included (a lost phone, a shared
     computer)."""
-    services.end_sessions(current_user, "everywhere")
+    account_sessions.end_sessions(current_user, "everywhere")
     db.session.commit()
     logout_user()
     session.clear()
@@ -332,11 +334,11 @@ def end_all_sessions():
 @roles_required(Role.APPLICANT)
 def membership():
     fund = current_fund()
-    member = services.member_of(current_user, fund)
+    member = roster_service.member_of(current_user, fund)
     form = LinkMemberForm()
     if member is None and form.validate_on_submit():
         try:
-            member = services.link_member(current_user, fund, member_id=form.member_id.data,
+            member = roster_service.link_member(current_user, fund, member_id=form.member_id.data,
                                           last_name=form.last_name.data, phone_last4=form.phone_last4.data)
         except services.LinkRefused as exc:
             db.session.commit()  # a claim on a member linked to someone else is kept for the treasurer

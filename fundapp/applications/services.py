@@ -21,7 +21,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext as _
 
 from fundapp.accounts.models import Member, User
-from fundapp.accounts.services import member_of
+from fundapp.accounts.membership import member_of
 from fundapp.applications.models import (DEFAULT_CATEGORIES, Application, ApplicationDocument, ApplicationMessage,
                                          FundRules, PayeeKind)
 from fundapp.applications.states import GRANTED, OPEN, PENDING, Status, transition

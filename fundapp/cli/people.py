@@ -7,6 +7,8 @@ import sys
 import click
 
 from fundapp.accounts import services
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Role
 from fundapp.cli.base import fail, fund_cli, installed_fund
 from fundapp.extensions import db
@@ -39,8 +41,8 @@ def create_user_command(email, name, roles, language):
 def import_roster_command(file):
     """Import (upsert by member id) the membership roster from a CSV file; all or nothing."""
     try:
-        result = services.import_roster(installed_fund(), file.read())
-    except services.RosterInvalid as exc:
+        result = roster_service.import_roster(installed_fund(), file.read())
+    except roster_service.RosterInvalid as exc:
         db.session.rollback()
         click.echo(f"Error: {exc}", err=True)
         for problem in exc.problems:

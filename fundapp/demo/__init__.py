@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member, User
 from fundapp.applications.services import update_rules
 from fundapp.demo.bank import DEMO_BANK_FEE_CENTS, demo_bank_statement
@@ -50,9 +52,9 @@ def seed_demo(fund: Fund, today: date) -> DemoSeeded:
         update_rules(fund, actor=None, reserve_cents=100000)
     for email, name, roles in DEMO_USERS:
         accounts.create_user(fund, email=email, name=name, password=DEMO_PASSWORD, roles=roles)
-    accounts.import_roster(fund, demo_roster_csv())
+    roster_service.import_roster(fund, demo_roster_csv())
     applicant = accounts.find_user_by_email(DEMO_USERS[3][0])
-    accounts.link_member(applicant, fund, member_id="D-1000", last_name="Applicant", phone_last4=demo_phone(0))
+    roster_service.link_member(applicant, fund, member_id="D-1000", last_name="Applicant", phone_last4=demo_phone(0))
     entries = seed_demo_books(fund, today)
     treasurer, tom, tina = (accounts.find_user_by_email(email) for email, _name, _roles in DEMO_USERS[:3])
     cases = seed_demo_cases(fund, today, treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)

@@ -17,6 +17,8 @@ from reportlab.pdfgen import canvas
 from werkzeug.datastructures import FileStorage
 
 from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member, Role, User
 from fundapp.applications import services as applications
 from fundapp.applications.models import Application
@@ -63,7 +65,7 @@ def _striker(fund: Fund, member: Member, password: str) -> User:
     user = accounts.create_user(fund, email=f"striker-{member.member_id.lower()}@{DEMO_DOMAIN}",
                                 name=f"{member.first_name} {member.last_name}", password=password,
                                 roles=[Role.APPLICANT], language="es" if member.id % 4 == 0 else "en")
-    accounts.link_member(user, fund, member_id=member.member_id, last_name=member.last_name,
+    roster_service.link_member(user, fund, member_id=member.member_id, last_name=member.last_name,
                          phone_last4=member.phone_last4)
     return user
 

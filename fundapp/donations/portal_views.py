@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from fundapp.accounts.services import end_session, start_donor_session
+from fundapp.accounts.sessions import end_session, start_donor_session
 from fundapp.donations import services
 from fundapp.donations.models import Donation, Donor, MonthlyGift
 from fundapp.extensions import db

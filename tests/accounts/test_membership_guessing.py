@@ -10,6 +10,7 @@ import pytest
 
 from fundapp import throttle
 from fundapp.accounts import services
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member, MembershipClaim
 from fundapp.extensions import db
 from fundapp.mail import OutboxMessage
@@ -25,7 +26,7 @@ NEUTRAL = b"could not confirm your membership with these details"
 
 @pytest.fixture
 def roster(fund):
-    services.import_roster(fund, ROSTER.encode())
+    roster_service.import_roster(fund, ROSTER.encode())
     db.session.commit()
 
 
@@ -66,7 +67,7 @@ def test_the_member_links_with_number_name_and_the_last_4_digits_of_their_phone(
 
 
 def test_a_roster_without_phone_digits_still_links_by_number_and_name(client, create_user, fund):
-    services.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike\n"
+    roster_service.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike\n"
                                  b"A-1,Rosa,Nunez,,North Plant,Production,yes\n")
     db.session.commit()
     create_user("rosa@example.org", "applicant")
@@ -159,10 +160,10 @@ def test_a_right_proof_of_a_linked_member_alerts_the_treasurer_who_keeps_or_move
 def test_the_treasurer_may_keep_the_link(app, client, create_user, roster, fund):
     create_user("tess@example.org", "treasurer")
     holder = create_user("member3@example.org", "applicant")
-    services.link_member(holder, fund, member_id="D-1003", last_name="Johnson", phone_last4="0103")
+    roster_service.link_member(holder, fund, member_id="D-1003", last_name="Johnson", phone_last4="0103")
     claimant = create_user("second@example.org", "applicant")
     with pytest.raises(services.LinkRefused):
-        services.link_member(claimant, fund, member_id="D-1003", last_name="Johnson", phone_last4="0103")
+        roster_service.link_member(claimant, fund, member_id="D-1003", last_name="Johnson", phone_last4="0103")
     db.session.commit()
     claim = db.session.scalar(db.select(MembershipClaim))
     sign_in(client, "tess@example.org")
@@ -173,12 +174,12 @@ def test_the_treasurer_may_keep_the_link(app, client, create_user, roster, fund)
 
 
 def test_the_roster_keeps_only_the_last_4_digits_of_a_phone(fund):
-    services.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike,phone\n"
+    roster_service.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike,phone\n"
                                  b"A-1,Rosa,Nunez,,North Plant,Production,yes,+1 (510) 555-0199\n"
                                  b"A-2,Luis,Smith,,North Plant,Production,yes,\n")
     members = {m.member_id: m.phone_last4 for m in db.session.scalars(db.select(Member))}
     assert members == {"A-1": "0199", "A-2": None}
-    with pytest.raises(services.RosterInvalid) as refused:
-        services.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike,phone\n"
+    with pytest.raises(roster_service.RosterInvalid) as refused:
+        roster_service.import_roster(fund, b"member_id,first_name,last_name,email,worksite,unit,on_strike,phone\n"
                                      b"A-3,Ana,Lee,,North Plant,Production,yes,12\n")
     assert "fewer than 4 digits" in str(refused.value.problems[0])

@@ -6,6 +6,8 @@ import io
 import pytest
 
 from fundapp.accounts import services
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member
 from fundapp.extensions import db
 from tests.conftest import sign_in
@@ -120,7 +122,7 @@ def test_roster_search_finds_by_last_name(treasurer_client):
 
 @pytest.fixture
 def roster(fund):
-    services.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     db.session.commit()
 
 
@@ -164,8 +166,8 @@ def test_a_roster_entry_links_to_one_account_only(app, client, create_user, rost
 
 def test_an_account_links_to_one_roster_entry_only(client, create_user, fund, roster):
     user = create_user("rosa@example.org", "applicant")
-    services.link_member(user, fund, member_id="A-1", last_name="Núñez")
+    roster_service.link_member(user, fund, member_id="A-1", last_name="Núñez")
     db.session.commit()
     with pytest.raises(services.LinkRefused):
-        services.link_member(user, fund, member_id="A-2", last_name="Smith")
+        roster_service.link_member(user, fund, member_id="A-2", last_name="Smith")
     assert members()["A-2"].user_id is None

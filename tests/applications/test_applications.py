@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.applications import services
 from fundapp.applications.models import Application, ApplicationDocument
 from fundapp.applications.states import TRANSITIONS, InvalidTransition, Status, transition
@@ -28,7 +29,7 @@ ANSWERS = {"category": "rent", "amount": "450", "household_size": "3", "househol
 
 @pytest.fixture
 def roster(fund):
-    accounts.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     db.session.commit()
     return fund
 
@@ -36,7 +37,7 @@ def roster(fund):
 def striker(client, create_user, roster, email="rosa@example.org", member_id="A-1", last_name="Núñez"):
     """An applicant linked to a roster member who is on strike, signed in."""
     user = create_user(email, "applicant")
-    accounts.link_member(user, roster, member_id=member_id, last_name=last_name)
+    roster_service.link_member(user, roster, member_id=member_id, last_name=last_name)
     db.session.commit()
     sign_in(client, email)
     return user

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.applications.models import Application
 from fundapp.extensions import db
 from tests.accounts.test_roster import GOOD
@@ -15,9 +16,9 @@ from tests.e2e.test_member_journey import shot
 
 
 def test_striker_applies_for_rent_in_spanish_with_a_lease(live_server, phone, browser, fund, create_user):
-    accounts.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     rosa = create_user("rosa@example.org", "applicant", name="Rosa Núñez", language="es")
-    accounts.link_member(rosa, fund, member_id="A-1", last_name="Núñez")
+    roster_service.link_member(rosa, fund, member_id="A-1", last_name="Núñez")
     db.session.commit()
     page = phone
     page.goto(live_server + "/login")

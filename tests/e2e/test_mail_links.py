@@ -13,6 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.applications.models import Application
 from fundapp.applications.services import notify_member
 from fundapp.donations.models import Donation, DonationStatus
@@ -139,13 +141,13 @@ def test_account_mails_lead_to_their_pages(app, base, browser, desktop, fund, cr
 
 
 def test_a_claimed_membership_leads_the_treasurer_to_the_roster(base, desktop, fund, create_user, smtp):
-    accounts.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     create_user("tess@example.org", "treasurer", name="Tess Treasurer")
     first = create_user("rosa@example.org", "applicant", name="Rosa")
     second = create_user("other@example.org", "applicant", name="Someone")
-    accounts.link_member(first, fund, member_id="a-1", last_name="nunez")
+    roster_service.link_member(first, fund, member_id="a-1", last_name="nunez")
     with pytest.raises(accounts.LinkRefused):
-        accounts.link_member(second, fund, member_id="a-1", last_name="nunez")
+        roster_service.link_member(second, fund, member_id="a-1", last_name="nunez")
     db.session.commit()
     text, _html, link = the_link(read_mail(smtp, "tess@example.org", "A membership was claimed twice"), base)
     assert "other@example.org" in text

@@ -6,6 +6,8 @@ import os
 import re
 
 from fundapp.accounts import services
+
+from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member
 from fundapp.extensions import db
 from tests.accounts.test_roster import GOOD
@@ -21,7 +23,7 @@ def shot(page, name):
 
 
 def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, fund, smtp):
-    services.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     db.session.commit()
     page = phone
     page.goto(live_server + "/")

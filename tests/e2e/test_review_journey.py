@@ -7,7 +7,8 @@ import io
 from playwright.sync_api import expect
 from werkzeug.datastructures import FileStorage
 
-from fundapp.accounts import services as accounts
+
+from fundapp.accounts import membership as roster_service
 from fundapp.applications import services as applications
 from fundapp.applications.models import Application
 from fundapp.applications.states import Status
@@ -22,9 +23,9 @@ from tests.factories import fund_with
 
 
 def test_two_trustees_take_a_large_case_to_paid(live_server, phone, fund, create_user):
-    accounts.import_roster(fund, GOOD.encode())
+    roster_service.import_roster(fund, GOOD.encode())
     rosa = create_user("rosa@example.org", "applicant", name="Rosa Núñez")
-    accounts.link_member(rosa, fund, member_id="A-1", last_name="Núñez")
+    roster_service.link_member(rosa, fund, member_id="A-1", last_name="Núñez")
     applications.update_rules(fund, actor=None, weekly_cap_cents=1_000_00, category_cap_cents=1_000_00)
     fund_with(fund, 500_000)
     draft = applications.start_or_resume(rosa, fund)
