@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from fundapp.bank import services as bank
+
+from fundapp.bank import reconciliation as bank_rec
 from fundapp.funds.models import Fund
 from reports.bank import ReconciliationData, ReconciliationItem, render_reconciliation
 from reports.style import DocumentInfo
@@ -20,7 +22,7 @@ def _posting_item(posting: bank.BookPosting) -> ReconciliationItem:
 
 
 def reconciliation_pdf(fund: Fund, as_of: date, generated_at: datetime | None = None) -> bytes:
-    found = bank.reconcile(fund, as_of)
+    found = bank_rec.reconcile(fund, as_of)
     statement = found.statement
     label = (f"Bank statement: {statement.filename}, {statement.period_start.isoformat()} to "
              f"{statement.period_end.isoformat()} (import {statement.id})." if statement else

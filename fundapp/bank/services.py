@@ -1,18 +1,15 @@
-"""Importing the bank's statements, matching their lines to the books, and the reconciliation at a date.
+"""Importing the bank's statements and matching their lines to the books (reading a file is ``reading``; the
+pages' lists and the reconciliation at a date are ``reconciliation``).
 
 See the package docstring for the invariants. Functions flush; the request or the command commits.
 """
 from __future__ import annotations
 
-import calendar
-import csv
 import hashlib
-import io
 import itertools
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +21,8 @@ from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import Account, JournalEntry, Posting
 from fundapp.money import format_cents
+from fundapp.bank.reading import (DATE_FORMATS, FORMATS, MAX_LINES, BankError,  # noqa: F401 (callers know them here)
+                                  ParsedLine, fingerprints, parse_csv, parse_ofx)
 
 BANK_ACCOUNT = "Assets:Bank"
 FEE_ACCOUNT = "Expenses:BankFees"
@@ -31,151 +30,12 @@ INTEREST_ACCOUNT = "Income:Interest"
 #: Days either side of a bank line's date in which a posting is suggested for it.
 DEFAULT_WINDOW_DAYS = 5
 #: The date layouts a CSV may use (the treasurer picks one): strptime pattern -> an example.
-DATE_FORMATS = {"%Y-%m-%d": "2026-10-31", "%m/%d/%Y": "10/31/2026", "%d/%m/%Y": "31/10/2026",
-                "%m/%d/%y": "10/31/26", "%d.%m.%Y": "31.10.2026"}
-FORMATS = ("csv", "ofx")
-MAX_LINES = 20_000
-
-
-class BankError(ValueError):
-    """A statement or an action the reconciliation refuses; the message says why, for people."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
 def bank_account(fund: Fund) -> Account:
     return ledger.chart(fund)[BANK_ACCOUNT]
 
 
 def money(cents: int, fund: Fund) -> str:
     return format_cents(cents, fund.currency)
-
-
-# --- reading statements: plain lines out of a file ---------------------------------------------------
-
-
-@dataclass
-class ParsedLine:
-    line_date: date
-    amount_cents: int
-    description: str = ""
-    reference: str = ""
-    fitid: str | None = None
-
-
-@dataclass
-class ParsedStatement:
-    lines: list[ParsedLine]
-    period_start: date | None = None
-    period_end: date | None = None
-    ending_balance_cents: int | None = None
-    currency: str | None = None
-
-
-def _cents(text: str, where: str) -> int:
-    """"1,234.56", "-12.00", "(12.00)", "$5" -> signed cents; anything else is refused, naming where."""
-    cleaned = (text or "").strip().replace(",", "").replace("$", "").replace(" ", "")
-    negative = cleaned.startswith("(") and cleaned.endswith(")")
-    cleaned = cleaned.strip("()")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise BankError(_("%(where)s: %(text)s is not an amount.", where=where, text=text or _("(empty)")), "file")
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) >= Decimal(10) ** 12:
-        raise BankError(_("%(where)s: %(text)s is not an amount in cents.", where=where, text=text), "file")
-    cents = int(value * 100)
-    return -cents if negative else cents
-
-
-def parse_csv(data: bytes, layout: BankCsvFormat) -> ParsedStatement:
-    """The lines of a bank's CSV, read with the fund's column layout (header names, date format)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    rows = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in (rows.fieldnames or [])]
-    rows.fieldnames = header
-    wanted = [c for c in (layout.date_column, layout.description_column, layout.amount_column, layout.debit_column,
-                          layout.credit_column, layout.reference_column) if c]
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise BankError(_("The file has no column %(missing)s. Its columns are: %(columns)s.",
-                          missing=", ".join(f'"{c}"' for c in missing),
-                          columns=", ".join(f'"{c}"' for c in header) or _("none")), "file")
-    lines = []
-    for number, row in enumerate(rows, start=2):
-        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            continue
-        where = _("Row %(number)s", number=number)
-        raw_date = (row.get(layout.date_column) or "").strip()
-        try:
-            day = datetime.strptime(raw_date, layout.date_format).date()
-        except ValueError:
-            raise BankError(_("%(where)s: the date %(text)s is not written as %(example)s.", where=where,
-                              text=raw_date or _("(empty)"), example=DATE_FORMATS.get(layout.date_format, "")), "file")
-        if layout.amount_column:
-            cents = _cents(row.get(layout.amount_column) or "", where)
-        else:  # separate columns: a debit takes money out of the bank, a credit puts it in
-            debit, credit = (row.get(layout.debit_column) or "").strip(), (row.get(layout.credit_column) or "").strip()
-            cents = (_cents(credit, where) if credit else 0) - (abs(_cents(debit, where)) if debit else 0)
-        if cents == 0:
-            continue
-        lines.append(ParsedLine(day, cents, (row.get(layout.description_column) or "").strip()[:500]
-                                if layout.description_column else "",
-                                (row.get(layout.reference_column) or "").strip()[:100] if layout.reference_column else ""))
-        if len(lines) > MAX_LINES:
-            raise BankError(_("A statement may hold at most %(count)s lines.", count=MAX_LINES), "file")
-    return ParsedStatement(lines)
-
-
-def parse_ofx(data: bytes) -> ParsedStatement:
-    """The lines, period and ledger balance of an OFX or QFX bank statement (read by ofxtools)."""
-    from ofxtools.Parser import OFXTree
-
-    tree = OFXTree()
-    try:
-        tree.parse(io.BytesIO(data))
-        ofx = tree.convert()
-        statements = list(ofx.statements)
-    except Exception as exc:  # ofxtools raises many kinds for a file that is not OFX; the reason goes to the page
-        raise BankError(_("This is not an OFX or QFX statement ofxtools can read: %(reason)s",
-                          reason=str(exc)[:200] or type(exc).__name__), "file")
-    if len(statements) != 1 or not hasattr(statements[0], "banktranlist"):
-        raise BankError(_("The file should hold one bank account's statement; it holds %(count)s.",
-                          count=len(statements)), "file")
-    statement = statements[0]
-    lines = []
-    for tx in statement.banktranlist or []:
-        cents = _cents(str(tx.trnamt), tx.fitid or "")
-        if cents == 0:
-            continue
-        reference = tx.checknum or tx.refnum or ""
-        description = " ".join(part for part in (tx.name, tx.memo) if part)
-        lines.append(ParsedLine(tx.dtposted.date(), cents, description[:500], str(reference)[:100], tx.fitid or None))
-    balance = getattr(statement, "ledgerbal", None)
-    tranlist = statement.banktranlist
-    return ParsedStatement(
-        lines, period_start=tranlist.dtstart.date() if tranlist is not None and tranlist.dtstart else None,
-        period_end=(balance.dtasof.date() if balance is not None and balance.dtasof else
-                    tranlist.dtend.date() if tranlist is not None and tranlist.dtend else None),
-        ending_balance_cents=_cents(str(balance.balamt), "LEDGERBAL") if balance is not None else None,
-        currency=getattr(statement, "curdef", None))
-
-
-def fingerprints(lines: list[ParsedLine]) -> list[str]:
-    """Each line's fingerprint: its date, amount and reference, and how many such lines came before it in the
-    file (two fees of $5 on one day are two lines; the same file read again gives the same fingerprints)."""
-    seen: dict[tuple, int] = {}
-    result = []
-    for line in lines:
-        key = (line.line_date.isoformat(), line.amount_cents, re.sub(r"\s+", " ", line.reference.strip().lower()))
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        result.append(hashlib.sha256(f"{key[0]}|{key[1]}|{key[2]}|{occurrence}".encode()).hexdigest())
-    return result
 
 
 # --- the CSV layout, per fund --------------------------------------------------------------------------
@@ -493,177 +353,3 @@ def unmatch_line(fund: Fund, line_id: int, *, actor=None) -> None:
     db.session.expire(line)
     record_change("bank.unmatch", "bank_line", line.id, actor=actor, fund_id=fund.id, before=before,
                   after={"matched": False})
-
-
-# --- pages' lists ----------------------------------------------------------------------------------------
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    year, number = int(month[:4]), int(month[5:])
-    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
-
-
-def lines_in(fund: Fund, start: date, end: date) -> list[BankStatementLine]:
-    return list(db.session.scalars(db.select(BankStatementLine).where(
-        BankStatementLine.fund_id == fund.id, BankStatementLine.line_date >= start, BankStatementLine.line_date <= end)
-        .order_by(BankStatementLine.line_date, BankStatementLine.id)))
-
-
-def months_with_lines(fund: Fund) -> list[str]:
-    days = db.session.scalars(db.select(BankStatementLine.line_date).where(BankStatementLine.fund_id == fund.id)
-                              .distinct())
-    return sorted({f"{day:%Y-%m}" for day in days}, reverse=True)
-
-
-def statements(fund: Fund) -> list[BankImport]:
-    return list(db.session.scalars(db.select(BankImport).filter_by(fund_id=fund.id)
-                                   .order_by(BankImport.period_end.desc(), BankImport.id.desc())))
-
-
-def matched_postings(line: BankStatementLine) -> list[BookPosting]:
-    fund = db.session.get(Fund, line.fund_id)
-    return _book_postings(fund, Posting.id.in_([m.posting_id for m in line.matches])) if line.matches else []
-
-
-# --- the reconciliation at a date ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenLine:
-    """A bank line (or the part of it) the books do not hold by the date."""
-
-    line_id: int
-    line_date: date
-    amount_cents: int
-    description: str
-    reference: str
-
-
-@dataclass
-class Reconciliation:
-    as_of: date
-    #: The ledger's bank account at the end of ``as_of``.
-    book_cents: int
-    #: The bank's ending balance on the statement ending ``as_of``; None when no statement gives one.
-    bank_cents: int | None
-    statement: BankImport | None
-    #: Money out in the books, not yet through the bank (cheques, ACH, Zelle): negative amounts.
-    outstanding: list[BookPosting] = field(default_factory=list)
-    #: Money in the books, not yet on the bank's statement (deposits, payouts): positive amounts.
-    in_transit: list[BookPosting] = field(default_factory=list)
-    #: Bank lines the books lack (fees, interest, anything unmatched).
-    unrecorded: list[OpenLine] = field(default_factory=list)
-    #: Bank postings before the first statement's period are taken as through the bank already.
-    first_day: date | None = None
-
-    @property
-    def adjusted_bank_cents(self) -> int | None:
-        if self.bank_cents is None:
-            return None
-        return self.bank_cents + sum(p.amount_cents for p in self.outstanding + self.in_transit)
-
-    @property
-    def adjusted_book_cents(self) -> int:
-        return self.book_cents + sum(line.amount_cents for line in self.unrecorded)
-
-    @property
-    def difference_cents(self) -> int | None:
-        """Adjusted bank less adjusted books: 0 when every item is accounted for."""
-        adjusted = self.adjusted_bank_cents
-        return None if adjusted is None else adjusted - self.adjusted_book_cents
-
-
-def statement_ending(fund: Fund, as_of: date) -> BankImport | None:
-    return db.session.scalar(db.select(BankImport).where(
-        BankImport.fund_id == fund.id, BankImport.period_end == as_of, BankImport.ending_balance_cents.is_not(None))
-        .order_by(BankImport.id.desc()).limit(1))
-
-
-def reconcile(fund: Fund, as_of: date) -> Reconciliation:
-    """The bank reconciliation at the end of ``as_of``: the books' and the bank's balances and what lies between."""
-    statement = statement_ending(fund, as_of)
-    start = first_day(fund)
-    result = Reconciliation(as_of=as_of, book_cents=ledger.balance(fund, BANK_ACCOUNT, as_of),
-                            bank_cents=statement.ending_balance_cents if statement else None, statement=statement,
-                            first_day=start)
-    if start is None:
-        return result
-    # A posting counts as through the bank at as_of when a line dated by then accounts for it.
-    cleared_by_then = db.exists().where(BankMatch.posting_id == Posting.id, BankMatch.line_id == BankStatementLine.id,
-                                        BankStatementLine.line_date <= as_of)
-    open_postings = _book_postings(fund, JournalEntry.entry_date >= start, JournalEntry.entry_date <= as_of,
-                                   ~cleared_by_then)
-    # An entry and its reversal that both never reached the bank cancel out (a payment voided before it cleared).
-    ids = {p.entry_id for p in open_postings}
-    reversed_pairs = {p.entry_id for p in open_postings if p.reversal_of_id in ids} | \
-        {p.reversal_of_id for p in open_postings if p.reversal_of_id in ids}
-    for posting in open_postings:
-        if posting.entry_id in reversed_pairs:
-            continue
-        (result.outstanding if posting.amount_cents < 0 else result.in_transit).append(posting)
-    # What of each line dated by as_of the books had not recorded by as_of.
-    recorded = db.select(db.func.coalesce(db.func.sum(BankMatch.amount_cents), 0)).join(
-        Posting, Posting.id == BankMatch.posting_id).join(JournalEntry, JournalEntry.id == Posting.entry_id).where(
-        BankMatch.line_id == BankStatementLine.id, JournalEntry.entry_date <= as_of).scalar_subquery()
-    rows = db.session.execute(db.select(BankStatementLine, recorded).where(
-        BankStatementLine.fund_id == fund.id, BankStatementLine.account_id == bank_account(fund).id,
-        BankStatementLine.line_date <= as_of).order_by(BankStatementLine.line_date, BankStatementLine.id))
-    for line, recorded_cents in rows:
-        recorded_cents = int(recorded_cents)  # PostgreSQL's sum of BIGINT is NUMERIC
-        if line.amount_cents != recorded_cents:
-            result.unrecorded.append(OpenLine(line.id, line.line_date, line.amount_cents - recorded_cents,
-                                              line.description, line.reference))
-    return result
-
-
-def month_status(fund: Fund, month: str) -> dict:
-    """The month's reconciliation, for the close: the statement ending in it, the difference there, and how many
-    of its bank lines are unmatched. "ready" when a statement ends in the month with a difference of 0 and
-    every line of the month is matched, or when the fund does not reconcile with the bank at all, or the month
-    ends before its first statement."""
-    start, end = month_bounds(month)
-    uses_bank = db.session.scalar(db.select(BankImport.id).filter_by(fund_id=fund.id).limit(1)) is not None
-    unmatched = db.session.scalar(db.select(db.func.count(BankStatementLine.id)).where(
-        BankStatementLine.fund_id == fund.id, BankStatementLine.line_date >= start,
-        BankStatementLine.line_date <= end, BankStatementLine.matched_cents == 0)) or 0
-    statement = db.session.scalar(db.select(BankImport).where(
-        BankImport.fund_id == fund.id, BankImport.period_end >= start, BankImport.period_end <= end,
-        BankImport.ending_balance_cents.is_not(None)).order_by(BankImport.period_end.desc(), BankImport.id.desc())
-        .limit(1))
-    difference = reconcile(fund, statement.period_end).difference_cents if statement is not None else None
-    reconciled = statement is not None and difference == 0 and unmatched == 0
-    before_bank = uses_bank and end < first_day(fund)
-    if not uses_bank:
-        summary = _("No bank statement has been imported: there is nothing to reconcile.")
-    elif before_bank:
-        summary = _("The month ends before the first bank statement imported (from %(first)s): there is nothing "
-                    "to reconcile.", first=first_day(fund).isoformat())
-    elif reconciled:
-        summary = _("Reconciled with the statement ending %(end)s: every bank line is matched and the difference is "
-                    "%(difference)s.", end=statement.period_end.isoformat(), difference=money(0, fund))
-    elif statement is None:
-        summary = _("The bank statement of %(month)s is not reconciled: no statement ending in the month with its "
-                    "ending balance is imported, and %(count)s bank line(s) are not matched.", month=month,
-                    count=unmatched)
-    else:
-        summary = _("The bank statement of %(month)s is not reconciled: the difference at %(end)s is %(difference)s "
-                    "and %(count)s bank line(s) are not matched.", month=month, end=statement.period_end.isoformat(),
-                    difference=money(difference, fund), count=unmatched)
-    return {"ready": reconciled or not uses_bank or before_bank, "reconciled": reconciled, "month": month,
-            "statement_end": statement.period_end.isoformat() if statement else None,
-            "difference_cents": difference, "unmatched_lines": int(unmatched), "summary": summary}
-
-
-def cleared_entries(fund: Fund, entry_ids: list[int]) -> dict[int, tuple[date, str]]:
-    """The bank line that each of these entries' bank postings was matched to (for the payouts page)."""
-    if not entry_ids:
-        return {}
-    rows = db.session.execute(
-        db.select(Posting.entry_id, BankStatementLine.line_date, BankStatementLine.description)
-        .join(BankMatch, BankMatch.posting_id == Posting.id).join(BankStatementLine, BankStatementLine.id == BankMatch.line_id)
-        .where(BankMatch.fund_id == fund.id, Posting.entry_id.in_(entry_ids)))
-    return {entry_id: (day, description) for entry_id, day, description in rows}
-
-
-ledger.CLOSE_CHECKS["bank_reconciliation"] = month_status
-ledger.CLEARING.append(cleared_entries)

@@ -12,6 +12,7 @@ from fundapp.accounts.models import Role
 from fundapp.web import show_error
 from fundapp.bank import documents
 from fundapp.bank import services as bank
+from fundapp.bank import reconciliation as bank_rec
 from fundapp.bank.forms import ImportStatementForm, LineActionForm
 from fundapp.bank.models import BankStatementLine
 from fundapp.extensions import db
@@ -47,26 +48,26 @@ def _import_form(fund) -> ImportStatementForm:
 @roles_required(Role.TREASURER)
 def index(form: ImportStatementForm | None = None):
     fund = current_fund()
-    months = bank.months_with_lines(fund)
+    months = bank_rec.months_with_lines(fund)
     month = request.args.get("month", "")
     try:
         month = ledger.parse_month(month) if month else (months[0] if months else clock.month(fund))
     except ledger.LedgerError:
         abort(400)
     window = _window()
-    start, end = bank.month_bounds(month)
-    lines = bank.lines_in(fund, start, end)
+    start, end = bank_rec.month_bounds(month)
+    lines = bank_rec.lines_in(fund, start, end)
     candidates = bank.unmatched_postings(fund, max(start - timedelta(days=window), bank.first_day(fund) or start),
                                          end + timedelta(days=window))
-    rows = [{"line": line, "matched": bank.matched_postings(line),
+    rows = [{"line": line, "matched": bank_rec.matched_postings(line),
              "suggestions": bank.suggestions(fund, line, window, candidates),
              "choices": [p for p in candidates if abs((p.entry_date - line.line_date).days) <= window
                          and (p.amount_cents > 0) == (line.amount_cents > 0)] if not line.is_matched else []}
             for line in lines]
     return render_template("bank/index.html", fund=fund, month=month, months=months, rows=rows, window=window,
                            form=form or _import_form(fund), action=LineActionForm(formdata=None),
-                           status=bank.month_status(fund, month), closed=ledger.is_closed(fund, start),
-                           statements=bank.statements(fund)[:12])
+                           status=bank_rec.month_status(fund, month), closed=ledger.is_closed(fund, start),
+                           statements=bank_rec.statements(fund)[:12])
 
 
 @bp.post("/import")

@@ -6,6 +6,8 @@ import calendar
 from datetime import date, timedelta
 
 from fundapp.bank import services as bank
+
+from fundapp.bank import reconciliation as bank_rec
 from fundapp.bank.models import BankStatementLine
 from fundapp.demo import DEMO_BANK_FEE_CENTS
 from fundapp.extensions import db
@@ -42,7 +44,7 @@ def test_the_demo_bank_statement_reconciles_to_zero_with_the_uncashed_cheques_li
         bank.match_line(fund, line.id, [p.posting_id for p in found[0].postings])
     db.session.commit()
 
-    result = bank.reconcile(fund, end)
+    result = bank_rec.reconcile(fund, end)
     assert result.difference_cents == 0
     assert result.bank_cents == ending_cents and result.unrecorded == []
     cashed_later = said.output.split("cheques not yet cashed: ")[1].split(".")[0]

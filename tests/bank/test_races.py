@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from fundapp.bank import services as bank
+
+from fundapp.bank import reconciliation as bank_rec
 from fundapp.bank.models import BankMatch, BankStatementLine
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -31,7 +33,7 @@ def test_concurrent_matches_never_match_a_posting_or_a_line_twice(app, fund, sam
         bank.import_statement(fund, f"Date,Amount,Ref\n{day},-70.00,a\n{day},-70.00,b\n".encode(),
                               filename=f"{same}-{trial}.csv", file_format="csv", layout=layout)
         db.session.commit()
-        lines = [l.id for l in bank.lines_in(fund, day, day)]
+        lines = [l.id for l in bank_rec.lines_in(fund, day, day)]
         # "posting": two lines, one posting; "line": one line, two postings.
         jobs = [(lines[0], postings[0]), (lines[1], postings[0])] if same == "posting" else \
             [(lines[0], postings[0]), (lines[0], postings[1])]

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from fundapp.audit.models import AuditRecord
 from fundapp.bank import documents
 from fundapp.bank import services as bank
+from fundapp.bank import reconciliation as bank_rec
 from fundapp.bank.models import BankImport, BankMatch, BankStatementLine
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -214,7 +215,7 @@ def test_on_postgresql_a_line_s_matches_must_sum_to_what_it_says_is_matched(octo
 
 def test_the_report_shows_a_difference_of_zero_when_everything_is_matched(october):
     match_all_october(october)
-    found = bank.reconcile(october, date(2026, 10, 31))
+    found = bank_rec.reconcile(october, date(2026, 10, 31))
     assert found.book_cents == BOOKS_OCTOBER - 1_500 + 37 and found.bank_cents == 1_526_747
     assert [p.memo for p in found.outstanding] == ["Grant payment to Maria Nguyen (cheque 2002)"]
     assert found.in_transit == [] and found.unrecorded == [] and found.difference_cents == 0
@@ -230,7 +231,7 @@ def test_the_report_names_each_outstanding_item_when_lines_are_not_matched(octob
                   "MONTHLY SERVICE FEE", "INTEREST PAID"):
         assert named in text
     # Nothing matched: every bank line is unrecorded and every posting outstanding, which still balances.
-    assert bank.reconcile(october, date(2026, 10, 31)).difference_cents == 0
+    assert bank_rec.reconcile(october, date(2026, 10, 31)).difference_cents == 0
     # A statement whose balance disagrees with the books shows the difference.
     db.session.execute(sa.update(BankImport).values(ending_balance_cents=1_526_700))
     db.session.commit()
@@ -239,10 +240,10 @@ def test_the_report_names_each_outstanding_item_when_lines_are_not_matched(octob
 
 
 def test_the_month_status_tells_the_close_whether_it_is_reconciled(october):
-    status = bank.month_status(october, "2026-10")
+    status = bank_rec.month_status(october, "2026-10")
     assert (status["ready"], status["reconciled"], status["unmatched_lines"]) == (False, False, 7)
     match_all_october(october)
-    status = bank.month_status(october, "2026-10")
+    status = bank_rec.month_status(october, "2026-10")
     assert (status["ready"], status["difference_cents"], status["unmatched_lines"]) == (True, 0, 0)
     ledger.close_month(october, "2026-10")
     db.session.commit()
@@ -253,7 +254,7 @@ def test_the_month_status_tells_the_close_whether_it_is_reconciled(october):
 
 
 def test_a_month_before_the_first_statement_has_nothing_to_reconcile(october):
-    status = bank.month_status(october, "2026-09")
+    status = bank_rec.month_status(october, "2026-09")
     assert (status["ready"], status["reconciled"]) == (True, False)
     assert "before the first bank statement imported (from 2026-10-01)" in status["summary"]
 
