@@ -14,7 +14,7 @@ import pytest
 
 from fundapp import create_app
 from fundapp.applications.models import ApplicationDocument
-from fundapp.applications.services import open_document
+from fundapp.applications.documents import open_document
 from fundapp.config import normalise_database_url
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund

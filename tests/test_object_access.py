@@ -16,6 +16,7 @@ from werkzeug.datastructures import FileStorage
 from fundapp.accounts import services as accounts
 from fundapp.accounts.models import Member, MembershipClaim, Role
 from fundapp.applications import services as applications
+from fundapp.applications import documents as application_documents
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.donations import services as giving
@@ -52,7 +53,7 @@ def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
                               payee_name=f"Member {tag}", payee_details="cheque", address=f"1 {tag} St")
     db.session.add(application)
     db.session.flush()
-    document, = applications.add_documents(application, [FileStorage(io.BytesIO(PDF), "lease.pdf", "application/pdf")],
+    document, = application_documents.add_documents(application, [FileStorage(io.BytesIO(PDF), "lease.pdf", "application/pdf")],
                                            actor=member_user)
     ledger.post_entry(fund, entry_date=date(2026, 11, 2), memo="gifts", source_kind="t", source_id=f"gifts-{tag}",
                       postings=[("Assets:Bank", 100_000), ("Income:Donations", -100_000)])

@@ -9,6 +9,7 @@ from flask_login import current_user
 from fundapp.accounts.models import Role
 from fundapp.web import show_error
 from fundapp.applications import services
+from fundapp.applications import documents as application_documents
 from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, category_name
 from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules
 from fundapp.applications.states import OPEN, InvalidTransition, Status
@@ -24,7 +25,7 @@ bp = Blueprint("applications", __name__)
 @bp.app_template_global("document_quota")
 def document_quota(member_id: int):
     """For the upload forms: how much of the member's document quota is used."""
-    return services.document_quota(member_id)
+    return application_documents.document_quota(member_id)
 
 
 def _uploads(field) -> list:
@@ -74,7 +75,7 @@ def apply():
             services.save_draft(application, actor=current_user, **_answers(form))
             uploads = _uploads(form.documents)
             if uploads:
-                services.add_documents(application, uploads, actor=current_user)
+                application_documents.add_documents(application, uploads, actor=current_user)
         except services.ApplicationError as exc:  # a bad file: nothing of this request is kept
             db.session.rollback()
             application = services.current_draft(current_user, fund)  # a draft made by this request is gone
@@ -142,7 +143,7 @@ def answer(application_id):
         try:
             uploads = _uploads(form.documents)
             if uploads:
-                services.add_documents(application, uploads, actor=current_user)
+                application_documents.add_documents(application, uploads, actor=current_user)
             services.answer_question(application, form.body.data or "", actor=current_user, fund=current_fund())
         except services.ApplicationError as exc:
             db.session.rollback()
@@ -162,7 +163,7 @@ def document(document_id):
     found = db.session.get(ApplicationDocument, document_id)
     if found is None or not can_see_application(found.application):
         abort(404)
-    body = services.open_document(found, actor=current_user)
+    body = application_documents.open_document(found, actor=current_user)
     db.session.commit()
     response = download(body, found.original_name, found.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -21,6 +21,7 @@ from fundapp.accounts import services as accounts
 from fundapp.accounts import membership as roster_service
 from fundapp.accounts.models import Member, Role, User
 from fundapp.applications import services as applications
+from fundapp.applications import documents as application_documents
 from fundapp.applications.models import Application
 from fundapp.demo.people import DEMO_DOMAIN
 from fundapp.extensions import db
@@ -110,7 +111,7 @@ def seed_demo_cases(fund: Fund, today: date, *, treasurer: User, trustees: list[
     large, asked = members[30:32]
     small = members[0]  # had a grant three months ago, so the queue shows it against the caps
     rent = _apply(fund, _striker(fund, large, password), large, "rent", 70_000, today - timedelta(days=2))
-    applications.add_documents(rent, [FileStorage(io.BytesIO(_lease_pdf(f"{large.first_name} {large.last_name}")),
+    application_documents.add_documents(rent, [FileStorage(io.BytesIO(_lease_pdf(f"{large.first_name} {large.last_name}")),
                                                   filename="lease.pdf", content_type="application/pdf")],
                                actor=db.session.get(User, rent.applicant_id))
     review.approve(fund, rent, 70_000, actor=tom, criteria="lease and the landlord's letter read (demo)")

@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from fundapp.accounts.models import Member, RoleGrant, User
 from fundapp.applications.models import Application
-from fundapp.applications.services import documents_dir
+from fundapp.applications.documents import documents_dir
 from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change

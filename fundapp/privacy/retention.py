@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fundapp.applications.models import Application, ApplicationMessage
-from fundapp.applications.services import documents_dir
+from fundapp.applications.documents import documents_dir
 from fundapp.applications.states import Status
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from fundapp.applications.models import Application, ApplicationDocument, ApplicationMessage
-from fundapp.applications.services import documents_dir
+from fundapp.applications.documents import documents_dir
 from fundapp.audit.services import verify_chain
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock

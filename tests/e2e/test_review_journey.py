@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from fundapp.accounts import membership as roster_service
 from fundapp.applications import services as applications
+from fundapp.applications import documents as application_documents
 from fundapp.applications.models import Application
 from fundapp.applications.states import Status
 from fundapp.extensions import db
@@ -32,7 +33,7 @@ def test_two_trustees_take_a_large_case_to_paid(live_server, phone, fund, create
     applications.save_draft(draft, actor=rosa, category="rent", amount_requested_cents=70_000, household_size=3,
                             address="12 Mill St", payee_kind="landlord", payee_name="Mill St Rentals",
                             payee_details="Acct 7781", need="December rent is due.", attested=True)
-    applications.add_documents(draft, [FileStorage(io.BytesIO(PDF), "lease.pdf")], actor=rosa)
+    application_documents.add_documents(draft, [FileStorage(io.BytesIO(PDF), "lease.pdf")], actor=rosa)
     applications.submit(draft, actor=rosa, fund=fund)
     db.session.commit()
     case_id = draft.id
