@@ -10,7 +10,7 @@ from functools import lru_cache
 from decimal import Decimal
 
 from babel import Locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 
 
 class InvalidAmount(ValueError):
@@ -67,3 +67,15 @@ def format_cents(cents: int, currency: str = "USD", locale: str = "en_US") -> st
     """
     parsed, pattern = _currency_pattern(locale)
     return pattern.apply(Decimal(cents).scaleb(-2), parsed, currency=currency, currency_digits=True)
+
+
+def money_text(cents: int, currency: str = "USD") -> str:
+    """Cents as the reader's language writes money (the ``money`` filter in templates, messages, mail)."""
+    return format_cents(cents, currency, display_locale(str(get_locale() or "en")))
+
+
+def decimal_text(cents: int) -> str:
+    """12345 -> "123.45", -5 -> "-0.05": exact, two decimals, no float (exports, and what a form shows to edit)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"

@@ -7,7 +7,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Response, abort, request
 
-from fundapp.money import InvalidAmount, display_locale, format_cents, parse_amount
+from fundapp.money import InvalidAmount, money_text, parse_amount  # noqa: F401 (money_text: pages import it here)
 
 
 def refuse_nul_bytes() -> None:
@@ -84,13 +84,6 @@ def confirm_first(title: str, lines: list[str], button: str, back: str, *, code_
                if name not in ("csrf_token", "confirmed") and not (code_label and name == "code")]
     return render_template("confirm.html", title=title, lines=lines, button=button, back=back,
                            carried=carried, action=request.path, code_label=code_label)
-
-
-def money_text(cents: int, currency: str = "USD") -> str:
-    """Cents as the reader's language writes money (the ``money`` filter in templates)."""
-    from flask_babel import get_locale
-
-    return format_cents(cents, currency, display_locale(str(get_locale() or "en")))
 
 
 def show_error(form, exc: Exception, default_field: str) -> None:

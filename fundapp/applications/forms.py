@@ -13,17 +13,6 @@ from fundapp.accounts.forms import MultiCheckboxField
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp.web import amounts_valid
 
-CATEGORY_NAMES = {
-    "rent": _l("Rent or mortgage"), "utilities": _l("Utilities (power, gas, water, phone)"), "food": _l("Food"),
-    "medical": _l("Medical costs or medicine"), "childcare": _l("Childcare"),
-    "transportation": _l("Transportation"), "other": _l("Something else"),
-}
-
-
-def category_name(key: str) -> str:
-    return str(CATEGORY_NAMES.get(key, key))
-
-
 class ApplicationForm(FlaskForm):
     category = SelectField(_l("What is the help for?"), choices=[])
     amount = StringField(_l("How much do you need? (US dollars)"), validators=[Optional(), Length(max=20)],

@@ -10,12 +10,25 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fundapp.extensions import UTCDateTime, db, utcnow
 
 #: The categories a new fund starts with (keys; their names are translated on the pages).
 DEFAULT_CATEGORIES = ("rent", "utilities", "food", "medical", "childcare", "transportation", "other")
+
+
+#: The kinds of need, in the member's words; a fund's rules choose which it helps with.
+CATEGORY_NAMES = {
+    "rent": _l("Rent or mortgage"), "utilities": _l("Utilities (power, gas, water, phone)"), "food": _l("Food"),
+    "medical": _l("Medical costs or medicine"), "childcare": _l("Childcare"),
+    "transportation": _l("Transportation"), "other": _l("Something else"),
+}
+
+
+def category_name(key: str) -> str:
+    return str(CATEGORY_NAMES.get(key, key))
 
 
 class PayeeKind(enum.StrEnum):
@@ -92,6 +105,11 @@ class Application(db.Model):
         back_populates="application", order_by="ApplicationDocument.id")
     messages: Mapped[list[ApplicationMessage]] = relationship(
         back_populates="application", order_by="ApplicationMessage.id")
+
+    @property
+    def pays_third_party(self) -> bool:
+        """The grant is paid to the landlord, utility or provider named on the application, not to the member."""
+        return self.payee_kind != PayeeKind.MEMBER and bool(self.payee_name)
 
 
 class ApplicationDocument(db.Model):

@@ -22,7 +22,7 @@ from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.mail import public_link, queue_mail
-from fundapp.money import format_cents
+from fundapp.money import money_text
 
 
 class ApplicationError(ValueError):
@@ -41,10 +41,6 @@ class Incomplete(ApplicationError):
     def __init__(self, problems: dict[str, str]):
         super().__init__(_("Some answers are missing or need fixing."))
         self.problems = problems
-
-
-def money(cents: int, fund: Fund) -> str:
-    return format_cents(cents, fund.currency)
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -165,16 +161,16 @@ def check_caps(fund: Fund, application: Application, member: Member, rules: Fund
     asked = application.amount_requested_cents
     if asked > position.strike_left_cents:
         raise ApplicationError(_("You have %(left)s left of the %(cap)s cap for this strike.",
-                                 left=money(max(position.strike_left_cents, 0), fund),
-                                 cap=money(rules.strike_cap_cents, fund)), "amount")
+                                 left=money_text(max(position.strike_left_cents, 0), fund.currency),
+                                 cap=money_text(rules.strike_cap_cents, fund.currency)), "amount")
     if asked > position.week_left_cents:
         raise ApplicationError(_("You have %(left)s left of the %(cap)s cap for any 7 days.",
-                                 left=money(max(position.week_left_cents, 0), fund),
-                                 cap=money(rules.weekly_cap_cents, fund)), "amount")
+                                 left=money_text(max(position.week_left_cents, 0), fund.currency),
+                                 cap=money_text(rules.weekly_cap_cents, fund.currency)), "amount")
     if position.category_left_cents is not None and asked > position.category_left_cents:
         raise ApplicationError(_("You have %(left)s left of the %(cap)s cap for this kind of need.",
-                                 left=money(max(position.category_left_cents, 0), fund),
-                                 cap=money(rules.category_cap_cents, fund)), "amount")
+                                 left=money_text(max(position.category_left_cents, 0), fund.currency),
+                                 cap=money_text(rules.category_cap_cents, fund.currency)), "amount")
 
 
 def open_application(member: Member, excluding: Application | None = None) -> Application | None:
@@ -302,7 +298,7 @@ def notify_member(fund: Fund, application: Application, event: str) -> None:
     """An email in the member's language for each change they should know about."""
     user = db.session.get(User, application.applicant_id)
     with force_locale(user.language):
-        amount = money(application.amount_requested_cents, fund)
+        amount = money_text(application.amount_requested_cents, fund.currency)
         subjects = {
             "submitted": _("We received your application #%(id)s", id=application.id),
             "withdrawn": _("Your application #%(id)s is withdrawn", id=application.id),

@@ -10,9 +10,11 @@ from fundapp.accounts.models import Role
 from fundapp.web import show_error
 from fundapp.applications import services
 from fundapp.applications import documents as application_documents
-from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm, category_name
+from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm
+from fundapp.applications.models import category_name
 from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules
 from fundapp.applications.states import OPEN, InvalidTransition, Status
+from fundapp.money import decimal_text
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.applications.access import own_application
@@ -34,7 +36,7 @@ def _uploads(field) -> list:
 
 def _fill(form: ApplicationForm, application: Application) -> None:
     form.category.data = application.category
-    form.amount.data = f"{application.amount_requested_cents / 100:.2f}" if application.amount_requested_cents else ""
+    form.amount.data = decimal_text(application.amount_requested_cents) if application.amount_requested_cents else ""
     form.household_size.data = application.household_size
     for field in ("household_members", "address", "phone", "payee_kind", "payee_name", "payee_details", "need",
                   "attested"):
@@ -185,7 +187,7 @@ def rules():
         for name, cents in (("strike_cap", current.strike_cap_cents), ("weekly_cap", current.weekly_cap_cents),
                             ("category_cap", current.category_cap_cents),
                             ("dual_approval_above", current.dual_approval_above_cents), ("reserve", current.reserve_cents)):
-            getattr(form, name).data = f"{cents / 100:.2f}"
+            getattr(form, name).data = decimal_text(cents)
         form.one_open_application.data = current.one_open_application
         form.approvals_needed.data = current.approvals_needed
     elif form.validate_on_submit():

@@ -14,7 +14,8 @@ from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry, Posting
 
-from fundapp.bank.services import BANK_ACCOUNT, BookPosting, _book_postings, bank_account, first_day, money
+from fundapp.money import money_text
+from fundapp.bank.services import BANK_ACCOUNT, BookPosting, _book_postings, bank_account, first_day
 
 
 # --- pages' lists ----------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def month_status(fund: Fund, month: str) -> dict:
                     "to reconcile.", first=first_day(fund).isoformat())
     elif reconciled:
         summary = _("Reconciled with the statement ending %(end)s: every bank line is matched and the difference is "
-                    "%(difference)s.", end=statement.period_end.isoformat(), difference=money(0, fund))
+                    "%(difference)s.", end=statement.period_end.isoformat(), difference=money_text(0, fund.currency))
     elif statement is None:
         summary = _("The bank statement of %(month)s is not reconciled: no statement ending in the month with its "
                     "ending balance is imported, and %(count)s bank line(s) are not matched.", month=month,
@@ -170,7 +171,7 @@ def month_status(fund: Fund, month: str) -> dict:
     else:
         summary = _("The bank statement of %(month)s is not reconciled: the difference at %(end)s is %(difference)s "
                     "and %(count)s bank line(s) are not matched.", month=month, end=statement.period_end.isoformat(),
-                    difference=money(difference, fund), count=unmatched)
+                    difference=money_text(difference, fund.currency), count=unmatched)
     return {"ready": reconciled or not uses_bank or before_bank, "reconciled": reconciled, "month": month,
             "statement_end": statement.period_end.isoformat() if statement else None,
             "difference_cents": difference, "unmatched_lines": int(unmatched), "summary": summary}

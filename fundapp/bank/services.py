@@ -20,7 +20,7 @@ from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import Account, JournalEntry, Posting
-from fundapp.money import format_cents
+from fundapp.money import money_text
 from fundapp.bank.reading import (DATE_FORMATS, FORMATS, MAX_LINES, BankError,  # noqa: F401 (callers know them here)
                                   ParsedLine, fingerprints, parse_csv, parse_ofx)
 
@@ -32,10 +32,6 @@ DEFAULT_WINDOW_DAYS = 5
 #: The date layouts a CSV may use (the treasurer picks one): strptime pattern -> an example.
 def bank_account(fund: Fund) -> Account:
     return ledger.chart(fund)[BANK_ACCOUNT]
-
-
-def money(cents: int, fund: Fund) -> str:
-    return format_cents(cents, fund.currency)
 
 
 # --- the CSV layout, per fund --------------------------------------------------------------------------
@@ -80,7 +76,7 @@ def save_csv_format(fund: Fund, *, date_column: str, date_format: str, descripti
 
 def _line_text(fund: Fund, day: date, cents: int, reference: str, description: str) -> str:
     label = " ".join(part for part in (reference, description[:40]) if part)
-    return f"{day.isoformat()} {money(cents, fund)}" + (f" ({label})" if label else "")
+    return f"{day.isoformat()} {money_text(cents, fund.currency)}" + (f" ({label})" if label else "")
 
 
 def import_statement(fund: Fund, data: bytes, *, filename: str, file_format: str, actor=None,
@@ -282,8 +278,8 @@ def match_line(fund: Fund, line_id: int, posting_ids: list[int], *, actor=None) 
         raise BankError(_("An entry you chose is already matched to another bank line. Reload the page."), "posting")
     total = sum(p.amount_cents for p in postings)
     if total != line.amount_cents:
-        raise BankError(_("The entries add up to %(total)s; the bank line is %(amount)s.", total=money(total, fund),
-                          amount=money(line.amount_cents, fund)), "posting")
+        raise BankError(_("The entries add up to %(total)s; the bank line is %(amount)s.", total=money_text(total, fund.currency),
+                          amount=money_text(line.amount_cents, fund.currency)), "posting")
     kind = "match" if len(postings) == 1 else "split"
     matches = [BankMatch(fund_id=fund.id, line_id=line.id, posting_id=p.posting_id, amount_cents=p.amount_cents,
                          kind=kind, created_by_id=getattr(actor, "id", None)) for p in postings]

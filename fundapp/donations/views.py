@@ -13,7 +13,7 @@ from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
-from fundapp.money import format_cents
+from fundapp.money import decimal_text, format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download
@@ -40,7 +40,7 @@ def _prefill(form: DonateForm, donation: Donation) -> None:
     """A donor back from the checkout finds the form as they left it."""
     preset = str(donation.amount_cents)
     form.amount.data = preset if int(preset) in PRESETS else "other"
-    form.other_amount.data = "" if form.amount.data != "other" else f"{donation.amount_cents / 100:.2f}"
+    form.other_amount.data = "" if form.amount.data != "other" else decimal_text(donation.amount_cents)
     form.frequency.data = donation.frequency
     form.cover_fee.data = bool(donation.fee_cover_cents)
     form.name.data, form.email.data = donation.donor.name, donation.donor.email

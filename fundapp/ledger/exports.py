@@ -13,15 +13,9 @@ from typing import TextIO
 from fundapp.funds.models import Fund
 from fundapp.ledger.models import CHART
 from fundapp.ledger.services import chart, entries
+from fundapp.money import decimal_text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def decimal_text(cents: int) -> str:
-    """12345 -> "123.45", -5 -> "-0.05": exact, two decimals, no float."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def safe_cell(text: str) -> str:

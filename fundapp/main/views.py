@@ -29,7 +29,7 @@ def home():
 def about():
     """The fund in plain words: who runs it, the rules, how to apply and how to give (from its settings)."""
     from fundapp.accounts.models import Role, RoleGrant, User
-    from fundapp.applications.forms import category_name
+    from fundapp.applications.models import category_name
     from fundapp.applications.services import current_rules
     from fundapp.donations.services import tax_statement
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.reporting.figures import Week
 from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period
 from reports.charts import DESKTOP, PHONE, Chart, Size, balance_line, category_bars, weekly_bars

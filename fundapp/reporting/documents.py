@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from fundapp.accounts.models import Member
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.applications.models import Application
 from fundapp.funds import clock
 from fundapp.funds.models import Fund

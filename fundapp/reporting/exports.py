@@ -23,7 +23,8 @@ from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
-from fundapp.ledger.exports import decimal_text, safe_cell
+from fundapp.ledger.exports import safe_cell
+from fundapp.money import decimal_text
 from fundapp.ledger.models import JournalEntry
 from fundapp.reporting.figures import join_approval, public_figures
 from fundapp.review.models import Approval, GrantPayment
@@ -169,7 +170,7 @@ def register_rows(fund: Fund, start: date | None = None, end: date | None = None
     for r in grant_records(fund, start, end):
         a = r.application
         yield [r.approved_on, r.recipient, r.address, _money(a.amount_approved_cents),
-               a.category, a.need, a.payee_name or r.recipient, _money(a.amount_paid_cents),
+               a.category, a.need, a.payee_name if a.pays_third_party else r.recipient, _money(a.amount_paid_cents),
                "; ".join(r.deciders), a.rules.version]
 
 

@@ -8,7 +8,7 @@ from flask_babel import get_locale, ngettext
 from fundapp.accounts.models import Role
 from fundapp.donations import services as donations
 from fundapp.extensions import db
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.applications.models import Application
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund

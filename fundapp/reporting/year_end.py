@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy.orm import aliased
 
 from fundapp.accounts.models import Member
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.applications.models import Application
 from fundapp.privacy.retention import REMOVED
 from fundapp.donations.models import Donation, Donor
@@ -32,7 +32,7 @@ from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import documents as ledger_documents
 from fundapp.ledger import services as ledger
-from fundapp.ledger.exports import decimal_text
+from fundapp.money import decimal_text
 from fundapp.ledger.models import Account, JournalEntry, Posting
 from fundapp.reporting import documents, exports
 from fundapp.reporting.figures import GRANTS

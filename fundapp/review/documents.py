@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import force_locale
 
 from fundapp.accounts.models import Member, User
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
@@ -18,7 +18,7 @@ from reports.grants import (AwardLetterData, BatchSheetData, CaseFileData, rende
 
 
 def _payee(application: Application, applicant: User) -> str:
-    if application.payee_kind != "member" and application.payee_name:
+    if application.pays_third_party:
         return f"{application.payee_name} ({application.payee_details})"
     return applicant.name
 
@@ -28,7 +28,7 @@ def payee_of(application: Application, names: dict[int, str] | None = None) -> t
 
     ``names`` (applicant id -> name, from ``applicant_names``) spares a query per grant in a list.
     """
-    if application.payee_kind != "member" and application.payee_name:
+    if application.pays_third_party:
         return application.payee_name, application.payee_details
     name = names[application.applicant_id] if names is not None else \
         db.session.get(User, application.applicant_id).name

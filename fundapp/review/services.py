@@ -23,13 +23,13 @@ from flask_babel import force_locale, gettext as _
 
 from fundapp.accounts.models import User
 from fundapp.applications.models import Application, ApplicationMessage
-from fundapp.applications.services import money
 from fundapp.applications.states import Status, transition
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.money import money_text
 from fundapp.mail import public_link, queue_mail
 from fundapp.review.errors import AlreadyDone, InsufficientFunds, Recused, ReviewError, StepUpNeeded  # noqa: F401
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment
@@ -105,12 +105,12 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
     rules = application.rules
     if not 0 < amount_cents <= application.amount_requested_cents:
         raise ReviewError(_("Approve between $0.01 and the %(asked)s asked for.",
-                            asked=money(application.amount_requested_cents, fund)), "amount")
+                            asked=money_text(application.amount_requested_cents, fund.currency)), "amount")
     if amount_cents < application.amount_requested_cents and not note.strip():
         raise ReviewError(_("Tell the member why the amount is less than they asked for."), "note")
     if earlier and earlier[0].amount_cents != amount_cents:
         raise ReviewError(_("The first trustee approved %(amount)s. Confirm that amount, or ask a question or "
-                            "deny instead.", amount=money(earlier[0].amount_cents, fund)), "amount")
+                            "deny instead.", amount=money_text(earlier[0].amount_cents, fund.currency)), "amount")
     db.session.add(Approval(application_id=application.id, trustee_id=actor.id, amount_cents=amount_cents,
                             note=note.strip()[:1000], criteria=criteria.strip()[:1000]))
     db.session.flush()
@@ -124,8 +124,8 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
     available = ledger.available_to_grant(fund)
     if amount_cents > available:
         raise InsufficientFunds(_("The fund has %(available)s available to grant, less than %(amount)s. Nothing "
-                                  "was approved.", available=money(max(available, 0), fund),
-                                  amount=money(amount_cents, fund)), "amount")
+                                  "was approved.", available=money_text(max(available, 0), fund.currency),
+                                  amount=money_text(amount_cents, fund.currency)), "amount")
     ledger.post_entry(fund, entry_date=decided_on or clock.today(fund),
                       memo=f"Hardship grant approved, application {application.id}",
                       source_kind="grant.approval", source_id=application.id, actor=actor,
@@ -140,7 +140,7 @@ def approve(fund: Fund, application: Application, amount_cents: int, *, actor: U
         _("Your application #%(id)s is approved", id=application.id),
         _("Hello %(name)s,\n\nThe trustees approved %(amount)s for your application. %(note)s\n\nThe payment "
           "follows; your applications page shows when it is made.\n\n%(fund)s", name=user.name,
-          amount=money(amount_cents, fund), note=note.strip(), fund=fund.name)))
+          amount=money_text(amount_cents, fund.currency), note=note.strip(), fund=fund.name)))
     return True
 
 
@@ -181,10 +181,10 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
     left = (application.amount_approved_cents or 0) - application.amount_paid_cents
     if not 0 < amount_cents <= left:
         raise ReviewError(_("You can pay between $0.01 and the %(left)s still owed on this grant.",
-                            left=money(left, fund)), "amount")
+                            left=money_text(left, fund.currency)), "amount")
     if step_up is not None:
         confirm_identity(actor, amount_cents + recently_paid(application, step_up.window), step_up, fund)
-    payee = application.payee_name if application.payee_kind != "member" and application.payee_name else \
+    payee = application.payee_name if application.pays_third_party else \
         db.session.get(User, application.applicant_id).name
     payment = GrantPayment(application_id=application.id, amount_cents=amount_cents, method=method,
                            reference=reference.strip()[:100], paid_on=paid_on, payee_name=payee,
@@ -205,7 +205,7 @@ def record_payment(fund: Fund, application: Application, *, amount_cents: int, m
     _tell_member(fund, application, lambda user: (
         _("A payment on your grant #%(id)s", id=application.id),
         _("Hello %(name)s,\n\n%(amount)s was paid to %(payee)s by %(method)s on %(date)s.\n\n%(fund)s",
-          name=user.name, amount=money(amount_cents, fund), payee=payee, method=method,
+          name=user.name, amount=money_text(amount_cents, fund.currency), payee=payee, method=method,
           date=paid_on.isoformat(), fund=fund.name)))
     return payment
 
@@ -278,7 +278,7 @@ def confirm_identity(actor: User, total_cents: int, step_up: StepUp, fund: Fund)
         db.session.flush()
         raise StepUpNeeded(_("Payments above %(limit)s (counting what was paid on the same grants within the day) "
                              "need a fresh code from your authenticator app. Type the newest code and try once "
-                             "more.", limit=money(step_up.above_cents, fund)), "code")
+                             "more.", limit=money_text(step_up.above_cents, fund.currency)), "code")
 
 
 def payable(fund: Fund) -> list[Application]:

@@ -10,7 +10,7 @@ from flask_login import current_user
 from fundapp import throttle
 from fundapp.accounts.models import Role
 from fundapp.applications.flags import flags_for
-from fundapp.applications.forms import category_name
+from fundapp.applications.models import category_name
 from fundapp.applications.models import Application
 from fundapp.applications.services import cap_position
 from fundapp.applications.states import GRANTED, PENDING, Status
