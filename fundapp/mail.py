@@ -78,6 +78,15 @@ def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] |
     return message
 
 
+def before_signature(body: str, paragraph: str, signature: str) -> str:
+    """Put ``paragraph`` (say, the link to act on) above the message's closing ``signature`` line, where a reader
+    looks for it, rather than under the sign-off."""
+    closing = "\n\n" + signature
+    if signature and body.endswith(closing):
+        return body[:-len(closing)] + "\n\n" + paragraph + closing
+    return body + "\n\n" + paragraph
+
+
 def public_link(endpoint: str, **values) -> str:
     """The public address of a page, for a mail: ``BASE_URL`` and the page's path. Built without a request,
     since mail is also queued by the event worker and by commands."""

@@ -109,3 +109,13 @@ def test_the_log_gets_the_redacted_text_only_never_the_html(app, fund, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert REDACTED in logged and link not in logged and "abcdefghij" not in logged
     assert "<a " not in logged and "<html" not in logged
+
+
+def test_the_link_to_act_on_goes_above_the_sign_off():
+    from fundapp.mail import before_signature
+
+    body = "Hello Rosa,\n\nThe trustees have a question.\n\nLocal 7 Fund"
+    assert before_signature(body, "Your application: https://x/my/3", "Local 7 Fund") == \
+        "Hello Rosa,\n\nThe trustees have a question.\n\nYour application: https://x/my/3\n\nLocal 7 Fund"
+    # a body that does not end with the signature keeps its words and gets the paragraph last
+    assert before_signature("Hello", "Link: https://x", "Local 7 Fund") == "Hello\n\nLink: https://x"

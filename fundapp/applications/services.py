@@ -21,7 +21,7 @@ from fundapp.applications.states import GRANTED, PENDING, Status, transition
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund, FundNotInitialised
-from fundapp.mail import public_link, queue_mail
+from fundapp.mail import before_signature, public_link, queue_mail
 from fundapp.money import money_text
 
 
@@ -314,4 +314,4 @@ def notify_member(fund: Fund, application: Application, event: str) -> None:
         }
         link = _("Your application, any time: %(link)s",
                  link=public_link("applications.show", application_id=application.id))
-        queue_mail(user.email, subjects[event], bodies[event] + "\n\n" + link)
+        queue_mail(user.email, subjects[event], before_signature(bodies[event], link, fund.name))

@@ -30,7 +30,7 @@ from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.money import money_text
-from fundapp.mail import public_link, queue_mail
+from fundapp.mail import before_signature, public_link, queue_mail
 from fundapp.review.errors import AlreadyDone, InsufficientFunds, Recused, ReviewError, StepUpNeeded  # noqa: F401
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment
 from fundapp.review.queries import approvals_needed, reviewer_ids
@@ -322,8 +322,8 @@ def _tell_member(fund: Fund, application: Application, compose) -> None:
     user = db.session.get(User, application.applicant_id)
     with force_locale(user.language):
         subject, body = compose(user)
-        body += "\n\n" + _("Your application, with everything the trustees decided: %(link)s",
-                             link=case_link(application))
+        body = before_signature(body, _("Your application, with everything the trustees decided: %(link)s",
+                                        link=case_link(application)), fund.name)
         queue_mail(user.email, subject, body)
 
 
