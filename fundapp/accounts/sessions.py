@@ -170,3 +170,16 @@ def user_for_pending_key(key: str) -> User | None:
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user
+
+
+#: How long an ended session's row (its address and browser, for the person's own list) is kept.
+ENDED_KEPT = timedelta(days=90)
+
+
+def purge_ended(now=None) -> int:
+    """Delete the rows of sessions that ended (signed out, revoked, or idle) more than ``ENDED_KEPT`` ago: the
+    address and browser they hold are personal data the fund no longer needs. Returns how many went."""
+    cutoff = (now or utcnow()) - ENDED_KEPT
+    ended = db.or_(UserSession.revoked_at < cutoff,
+                   db.and_(UserSession.revoked_at.is_(None), UserSession.last_seen_at < cutoff))
+    return db.session.execute(db.delete(UserSession).where(ended)).rowcount or 0

@@ -60,12 +60,16 @@ def send_mail_command():
 def purge_closed_command(after_days):
     """Remove the documents and personal details of cases closed longer than the retention period; the books,
     amounts and the anonymised register stay. Safe to run from cron."""
+    from fundapp.accounts import sessions as account_sessions
     from fundapp.privacy.retention import purge_closed
 
     days = after_days or current_app.config["RETENTION_DAYS"]
     done = purge_closed(installed_fund(), timedelta(days=days))
+    sessions = account_sessions.purge_ended()
+    db.session.commit()
     click.echo(f"Removed the personal details of {done.cases} cases closed over {days} days ago, and "
                f"{done.documents} documents ({done.bytes / 1_000_000:.1f} MB).")
+    click.echo(f"Removed {sessions} sign-in sessions that ended over {account_sessions.ENDED_KEPT.days} days ago.")
 
 
 @fund_cli.command("backup")

@@ -224,3 +224,28 @@ def test_a_donor_idle_past_the_limit_is_signed_out(app, client, fund):
     response = client.get("/donor/")
     assert response.status_code == 302 and "/donor/login" in response.headers["Location"]
     assert db.session.scalar(db.select(UserSession.revoked_reason)) == "idle"
+
+
+def test_purge_closed_also_removes_sessions_that_ended_long_ago(runner, create_user):
+    from fundapp.accounts import sessions as account_sessions
+
+    user = create_user("ana@example.org", "applicant")
+    long_ago = utcnow() - account_sessions.ENDED_KEPT - timedelta(days=1)
+    kept = {account_sessions.start_session(user, ip="192.0.2.1") for _ in range(2)}  # open, in use
+    recent = account_sessions.start_session(user, ip="192.0.2.2")
+    old_revoked = account_sessions.start_session(user, ip="192.0.2.3")
+    old_idle = account_sessions.start_session(user, ip="192.0.2.4")
+    db.session.flush()
+    rows = {row.ip: row for row in db.session.scalars(db.select(UserSession))}
+    rows["192.0.2.2"].revoked_at, rows["192.0.2.2"].revoked_reason = utcnow() - timedelta(days=3), "logout"
+    rows["192.0.2.3"].revoked_at, rows["192.0.2.3"].revoked_reason = long_ago, "logout"
+    rows["192.0.2.4"].last_seen_at = long_ago
+    db.session.commit()
+    assert len(kept) == 2 and recent and old_revoked and old_idle
+
+    result = runner.invoke(args=["fund", "purge-closed"])
+    assert "Removed 2 sign-in sessions that ended over 90 days ago." in result.output, result.output
+    db.session.expire_all()
+    assert sorted(row.ip for row in db.session.scalars(db.select(UserSession))) == \
+        ["192.0.2.1", "192.0.2.1", "192.0.2.2"]
+    assert "Removed 0 sign-in sessions" in runner.invoke(args=["fund", "purge-closed"]).output
