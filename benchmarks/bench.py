@@ -289,9 +289,9 @@ def local_stripe_process():
             try:
                 socket.create_connection(("127.0.0.1", port), 0.5).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline:
-                    raise RuntimeError("the local Stripe server did not start")
+                    raise RuntimeError("the local Stripe server did not start") from exc
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -267,14 +267,14 @@ class _JournalWriter:
         c = self.canvas
         base = self.y - ROW + 3
         c.setFont(font, SIZE)
-        for x, text in zip((X_DATE, X_ENTRY, X_MEMO), left):
+        for x, text in zip((X_DATE, X_ENTRY, X_MEMO), left, strict=True):
             if not text:
                 continue
             if text.isascii():
                 c.drawString(x, base, text)
             else:  # a name in another script: each character in a font that has it
                 fonts.draw(c, x, base, text, font, SIZE)
-        for x, text in zip((X_DEBIT, X_CREDIT, X_BALANCE), right):
+        for x, text in zip((X_DEBIT, X_CREDIT, X_BALANCE), right, strict=True):
             if text:
                 c.drawRightString(x, base, text)
         if rule:

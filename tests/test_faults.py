@@ -115,7 +115,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
     replays = [dict(e) for e in unique[::REPLAY_EVERY]]  # the same event delivered again
     same_money = [{**e, "id": e["id"].replace("pi", "ch"), "type": "charge.succeeded",  # the same money again
                    "data": {"object": {"id": charge_id(intent), "object": "charge"}}}
-                  for e, intent in list(zip(unique, intents))[::SAME_MONEY_EVERY]]
+                  for e, intent in list(zip(unique, intents, strict=True))[::SAME_MONEY_EVERY]]
     deliveries = [signed(e) for e in unique + replays + same_money]
     assert len(deliveries) == DELIVERIES
     random.Random(8).shuffle(deliveries)

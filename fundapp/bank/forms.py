@@ -42,7 +42,7 @@ class ImportStatementForm(FlaskForm):
             try:
                 self.ending_balance_cents()
             except InvalidAmount as exc:
-                raise ValidationError(str(exc))
+                raise ValidationError(str(exc)) from exc
 
     def ending_balance_cents(self) -> int | None:
         """The typed balance in cents (it may be negative: an overdrawn account), or None when left empty."""

@@ -81,8 +81,9 @@ def _cents(text: str, where: str) -> int:
     cleaned = cleaned.strip("()")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation:
-        raise BankError(_("%(where)s: %(text)s is not an amount.", where=where, text=text or _("(empty)")), "file")
+    except InvalidOperation as exc:
+        raise BankError(_("%(where)s: %(text)s is not an amount.", where=where, text=text or _("(empty)")),
+                        "file") from exc
     if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) >= Decimal(10) ** 12:
         raise BankError(_("%(where)s: %(text)s is not an amount in cents.", where=where, text=text), "file")
     cents = int(value * 100)
@@ -113,9 +114,10 @@ def parse_csv(data: bytes, layout: BankCsvFormat) -> ParsedStatement:
         raw_date = (row.get(layout.date_column) or "").strip()
         try:
             day = datetime.strptime(raw_date, layout.date_format).date()
-        except ValueError:
+        except ValueError as exc:
             raise BankError(_("%(where)s: the date %(text)s is not written as %(example)s.", where=where,
-                              text=raw_date or _("(empty)"), example=DATE_FORMATS.get(layout.date_format, "")), "file")
+                              text=raw_date or _("(empty)"), example=DATE_FORMATS.get(layout.date_format, "")),
+                           "file") from exc
         if layout.amount_column:
             cents = _cents(row.get(layout.amount_column) or "", where)
         else:  # separate columns: a debit takes money out of the bank, a credit puts it in
@@ -142,7 +144,7 @@ def parse_ofx(data: bytes) -> ParsedStatement:
         statements = list(ofx.statements)
     except Exception as exc:  # ofxtools raises many kinds for a file that is not OFX; the reason goes to the page
         raise BankError(_("This is not an OFX or QFX statement ofxtools can read: %(reason)s",
-                          reason=str(exc)[:200] or type(exc).__name__), "file")
+                          reason=str(exc)[:200] or type(exc).__name__), "file") from exc
     if len(statements) != 1 or not hasattr(statements[0], "banktranlist"):
         raise BankError(_("The file should hold one bank account's statement; it holds %(count)s.",
                           count=len(statements)), "file")
@@ -273,10 +275,10 @@ def import_statement(fund: Fund, data: bytes, *, filename: str, file_format: str
                                   line_date=line.line_date, amount_cents=line.amount_cents,
                                   description=line.description, reference=line.reference, fitid=line.fitid,
                                   fingerprint=fingerprint, matched_cents=0)
-                for line, fingerprint in zip(statement.lines, prints)])
-    except IntegrityError:  # a concurrent import of the same lines won; say so as the checks above would
+                for line, fingerprint in zip(statement.lines, prints, strict=True)])
+    except IntegrityError as exc:  # a concurrent import of the same lines won; say so as the checks above would
         raise BankError(_("These lines were imported at the same moment by someone else: nothing was imported."),
-                        "file")
+                        "file") from exc
     record_change("bank.import", "bank_import", bank_import.id, actor=actor, fund_id=fund.id,
                   after={"filename": bank_import.filename, "format": file_format, "sha256": digest,
                          "lines": len(statement.lines), "period": [start.isoformat(), end.isoformat()],
@@ -430,8 +432,9 @@ def match_line(fund: Fund, line_id: int, posting_ids: list[int], *, actor=None) 
     try:
         with db.session.begin_nested():
             db.session.add_all(matches)
-    except IntegrityError:  # another treasurer matched one of them at this moment
-        raise BankError(_("An entry you chose is already matched to another bank line. Reload the page."), "posting")
+    except IntegrityError as exc:  # another treasurer matched one of them at this moment
+        raise BankError(_("An entry you chose is already matched to another bank line. Reload the page."),
+                        "posting") from exc
     record_change("bank.match", "bank_line", line.id, actor=actor, fund_id=fund.id,
                   after={"kind": kind, "account": account.name, "amount_cents": line.amount_cents,
                          "postings": [[p.posting_id, p.entry_id, p.amount_cents] for p in postings]})
@@ -455,7 +458,7 @@ def book_bank_item(fund: Fund, line_id: int, kind: str, *, actor=None) -> Journa
                                   .strip(": "), source_kind="bank.line", source_id=line.id, actor=actor,
                                   postings=[(BANK_ACCOUNT, line.amount_cents), (other, -line.amount_cents)])
     except ledger.LedgerError as exc:
-        raise BankError(str(exc))
+        raise BankError(str(exc)) from exc
     posting = next(p for p in entry.postings if p.account_id == line.account_id)
     if posting.amount_cents != line.amount_cents or db.session.scalar(
             db.select(BankMatch.id).where(BankMatch.posting_id == posting.id)) is not None:

@@ -502,7 +502,7 @@ def reconcile_stripe(fund: Fund, since) -> Reconciliation:
         if payout.currency == fund.currency:  # the local test server pays out only in euros
             record_payout(fund, payout)
     after = counts()
-    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)), not_booked=not_booked_count())
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before, strict=True)), not_booked=not_booked_count())
 
 
 def check_refund(donation: Donation, amount_cents: int) -> None:

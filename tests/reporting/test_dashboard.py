@@ -97,10 +97,10 @@ def test_no_recent_grants_means_no_runway_and_an_empty_fund_runs_dry_today(fund,
 def test_dashboard_figures_equal_the_books_on_a_generated_scenario(fund, grants):
     rng = random.Random(7)
     first = TODAY - timedelta(days=120)
-    for n in range(60):
+    for _n in range(60):
         gift(fund, rng.randint(1_00, 900_00), first + timedelta(days=rng.randint(0, 120)))
     made = []
-    for n in range(25):
+    for _n in range(25):
         day = first + timedelta(days=rng.randint(0, 118))
         made.append(grants(rng.randint(20_00, 500_00), category=rng.choice(["rent", "food", "medical"]),
                            worksite=rng.choice(["North", "South"]), day=day, paid=rng.random() < 0.6))
@@ -142,7 +142,7 @@ def test_charts_are_valid_svg_named_for_screen_readers_and_drawn_to_the_table(ap
     bars = [float(r.get("width")) for r in root.iter(f"{ns}rect") if float(r.get("x")) == 130]  # from the axis
     amounts = sorted(int(row[2].replace(",", "").replace(".", "")) for row in chart.rows)
     assert len(bars) == 3
-    scales = {round(width / cents, 9) for width, cents in zip(sorted(bars), amounts)}
+    scales = {round(width / cents, 9) for width, cents in zip(sorted(bars), amounts, strict=True)}
     assert len(scales) == 1
     weekly_root = ET.fromstring(svg(weekly).encode())
     legend = [r.get("fill") for r in weekly_root.iter(f"{ns}rect") if float(r.get("y")) > 200]
@@ -150,7 +150,7 @@ def test_charts_are_valid_svg_named_for_screen_readers_and_drawn_to_the_table(ap
     drawn = sorted(float(r.get("height")) for r in weekly_root.iter(f"{ns}rect")
                    if r.get("fill") == grant_fill and float(r.get("y")) == 45)  # bars stand on the axis
     grants_column = sorted(int(row[2].replace(",", "").replace(".", "")) for row in weekly.rows if row[2] != "0.00")
-    assert len(drawn) == len(grants_column) and len({round(h / c, 9) for h, c in zip(drawn, grants_column)}) == 1
+    assert len(drawn) == len(grants_column) and len({round(h / c, 9) for h, c in zip(drawn, grants_column, strict=True)}) == 1
 
 
 def test_the_dashboard_page_shows_the_books_figures_to_trustees(client, create_user, fund, grants):

@@ -176,7 +176,7 @@ def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, crea
         barrier = threading.Barrier(threads_per_trial)
         results = []
 
-        def decide(application_id, trustee_id):
+        def decide(application_id, trustee_id, barrier=barrier, results=results):
             with app.app_context():
                 from fundapp.accounts.models import User
                 from fundapp.funds.models import Fund
@@ -194,7 +194,7 @@ def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, crea
                     db.session.rollback()
                     results.append(type(exc).__name__)
 
-        workers = [threading.Thread(target=decide, args=(a.id, t.id)) for a, t in zip(applications, trustees)]
+        workers = [threading.Thread(target=decide, args=(a.id, t.id)) for a, t in zip(applications, trustees, strict=True)]
         for worker in workers:
             worker.start()
         for worker in workers:
