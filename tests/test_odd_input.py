@@ -17,7 +17,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.reporting.figures import RUNWAY_MAX_DAYS, runway
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
+from tests.factories import PDF, send, striker
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, authenticator_code, sign_in
 
 

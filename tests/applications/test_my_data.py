@@ -10,7 +10,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.review import services as review
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
+from tests.factories import PDF, send, striker
 from tests.factories import fund_with
 
 

@@ -15,7 +15,7 @@ from fundapp.funds import clock
 from fundapp.ledger import exports as ledger_exports
 from fundapp.reporting import exports
 from fundapp.review import services as review
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
+from tests.factories import PDF, send, striker
 from tests.factories import fund_with
 
 

@@ -13,8 +13,8 @@ from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage
 from tests.conftest import wait_for
-from tests.donations.test_giving import give, settled
-from tests.donations.test_webhook import deliver, pay, pending_gift
+from tests.donations.helpers import give, settled
+from tests.donations.helpers import deliver, pay, pending_gift
 
 DECLINED = "4000000000000341"
 

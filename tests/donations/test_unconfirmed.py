@@ -10,7 +10,7 @@ from fundapp.extensions import db
 from fundapp.ledger.models import JournalEntry
 from fundapp.payments.gateway import API_VERSION
 from tests.conftest import sign_in
-from tests.donations.test_webhook import deliver
+from tests.donations.helpers import deliver
 
 FORGED = [
     ("charge.dispute.funds_withdrawn", {"id": "dp_forged", "object": "dispute", "charge": "ch_forged",
@@ -39,7 +39,7 @@ def test_forged_but_signed_events_for_unknown_objects_book_nothing_and_wait_on_t
 
     from fundapp.donations.models import Donation, DonationStatus
     from tests.conftest import wait_for
-    from tests.donations.test_webhook import pay, pending_gift
+    from tests.donations.helpers import pay, pending_gift
 
     gift = pending_gift(fund, cents=5_000)  # a real gift, so the books are not empty
     pay(api, gift)
@@ -70,7 +70,7 @@ def test_production_refuses_an_event_in_another_api_version(app, client, fund, l
     from fundapp.donations.models import Donation, DonationStatus
     from localstripe import webhooks as localstripe_webhooks
 
-    from tests.donations.test_webhook import pay, pending_gift
+    from tests.donations.helpers import pay, pending_gift
 
     localstripe_webhooks._webhooks.clear()  # only our events: the old version's first
     donation = pending_gift(fund, cents=3_000)

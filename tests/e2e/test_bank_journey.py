@@ -13,7 +13,7 @@ from fundapp.ledger import services as ledger
 
 from tests.bank.conftest import DATA, books  # noqa: F401  (the fixture: October's books)
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 
 
 def test_treasurer_reconciles_october_and_closes_it(live_server, phone, books, create_user):  # noqa: F811

@@ -13,11 +13,11 @@ from fundapp.applications.models import Application
 from fundapp.applications.states import Status
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.accounts.test_roster import GOOD
-from tests.applications.test_applications import PDF
+from tests.factories import GOOD
+from tests.factories import PDF
 from tests.conftest import wait_for
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 from tests.factories import fund_with
 
 

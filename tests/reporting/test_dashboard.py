@@ -6,11 +6,9 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
-import pytest
 
-from fundapp.accounts.models import Member, User
+from fundapp.accounts.models import User
 from fundapp.applications.models import Application
-from fundapp.applications.services import current_rules
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import services as ledger
@@ -21,51 +19,7 @@ from fundapp.review.models import GrantPayment
 from reports.charts import svg
 from reports.style import amount_text
 from tests.conftest import sign_in
-
-TODAY = date(2026, 11, 25)  # a Wednesday
-
-
-@pytest.fixture
-def grants(fund, create_user):
-    """grants(cents, category, worksite, day, paid=False, status="submitted"): a member's application,
-    approved on ``day`` (unless the status says it waits) and paid two days later if asked."""
-    made = [0]
-    tom = create_user("tom@example.org", "trustee")
-
-    def make(cents, category="rent", worksite="North", day=TODAY, paid=False, approve=True):
-        made[0] += 1
-        user = create_user(f"m{made[0]}@example.org", "applicant")
-        member = Member(fund_id=fund.id, member_id=f"M-{made[0]}", first_name="M", last_name=str(made[0]),
-                        worksite=worksite, unit="U", on_strike=True, user_id=user.id)
-        db.session.add(member)
-        db.session.flush()
-        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
-                                  rules_id=current_rules(fund).id, status="submitted", category=category,
-                                  amount_requested_cents=cents, amount_paid_cents=0,
-                                  submitted_at=figures_time(day))
-        db.session.add(application)
-        db.session.flush()
-        if approve:
-            review.approve(fund, application, cents, actor=tom, decided_on=day)
-            if paid:
-                review.record_payment(fund, application, amount_cents=cents, method="cheque", reference="1",
-                                      paid_on=min(day + timedelta(days=2), clock.today(fund)), actor=tom)
-        db.session.commit()
-        return application
-
-    return make
-
-
-def figures_time(day):
-    from datetime import datetime, time, timezone
-
-    return datetime.combine(day, time(9), tzinfo=timezone.utc)
-
-
-def gift(fund, cents, day):
-    ledger.post_entry(fund, entry_date=day, memo="gift", source_kind="t", source_id=f"g{day}{cents}{random.random()}",
-                      postings=[("Assets:Bank", cents), ("Income:Donations", -cents)])
-    db.session.commit()
+from tests.factories import TODAY, gift
 
 
 def test_the_runway_matches_a_hand_computed_example(fund, grants):

@@ -12,7 +12,7 @@ from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
 from fundapp.reporting.privacy import MINIMUM_GROUP, Period, complete_periods, merge_small_groups
 from reports.style import amount_text
-from tests.reporting.test_dashboard import TODAY, gift, grants  # noqa: F401
+from tests.factories import gift
 
 groups = st.lists(st.tuples(st.sampled_from(["rent", "food", "medical", "childcare", "utilities", "other",
                                              "transportation"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
-from tests.applications.test_applications import roster, send, striker  # noqa: F401
+from tests.factories import send, striker
 from tests.conftest import enrol, sign_in
 
 SECRET = "Chemotherapy since October; the pharmacy bill is attached"

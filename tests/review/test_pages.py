@@ -9,7 +9,7 @@ from fundapp.applications.services import update_rules
 from fundapp.applications.states import Status
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.applications.test_applications import ANSWERS, PDF, roster, send, striker  # noqa: F401
+from tests.factories import PDF, send, striker
 from tests.conftest import sign_in
 from tests.factories import fund_with
 
