@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 MO := fundapp/translations/es/LC_MESSAGES/messages.mo
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-sqlite test-postgres bench translations extract-messages chromium fonts clean
+.PHONY: run test lint lock test-sqlite test-postgres bench translations extract-messages chromium fonts clean
 
 ## make run: install, migrate the SQLite default, set up the fund (fund init), seed the demo once, serve http://127.0.0.1:5000
 ## in local mode (a local Stripe server in the same process; test cards only, no real money)
@@ -20,7 +20,25 @@ run: $(VENV)/.dev $(MO) fonts
 
 ## make test: the whole suite on SQLite, then on PostgreSQL at 127.0.0.1:5432 when it is reachable
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)
-test: test-sqlite test-postgres
+## (ruff and mypy first: a lint finding fails make test before the suite runs)
+test: lint test-sqlite test-postgres
+
+## make lint: ruff (rules F, I, B, UP; pyproject.toml) and mypy (strict on money, ledger, payments; pyproject.toml)
+lint: $(VENV)/.dev
+	@echo "== ruff =="
+	$(VENV)/bin/ruff check fundapp tests reports benchmarks migrations wsgi.py
+	@echo "== mypy =="
+	$(PY) -m mypy
+	@echo "== import-linter (the layers of docs/ARCHITECTURE.md) =="
+	$(VENV)/bin/lint-imports --no-cache
+
+## make lock: regenerate requirements.txt and requirements-dev.txt (every transitive dependency pinned and hashed)
+## from requirements.in and requirements-dev.in; versions already locked stay unless an .in file moves them
+lock: $(VENV)/.dev
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-dev.txt requirements-dev.in
 
 test-sqlite: $(VENV)/.dev $(MO) $(AXE) chromium fonts
 	@echo "== test suite on SQLite =="
@@ -44,16 +62,16 @@ bench: $(VENV)/.dev $(MO)
 		else echo "The page benchmarks need wrk: sudo apt-get install wrk" >&2; fi; }
 	PG_TEST_URL='$(PG_TEST_URL)' $(PY) benchmarks/bench.py
 
+# The locks pin every package with its hashes: pip checks each download against them (--require-hashes) and installs
+# nothing unlisted. requirements-dev.txt is the runtime lock plus the tools, so it alone sets up a development venv.
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
 # Browser tests use Debian's Chromium (Playwright never downloads a browser here) and axe-core from npm.

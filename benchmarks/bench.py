@@ -295,9 +295,9 @@ def local_stripe_process():
             try:
                 socket.create_connection(("127.0.0.1", port), 0.5).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline:
-                    raise RuntimeError("the local Stripe server did not start")
+                    raise RuntimeError("the local Stripe server did not start") from exc
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -432,12 +432,13 @@ def bench_scale(server: str, scratch: Path, donations: int, grants: int) -> None
 def seed_fund_at_scale(app, donations: int, grants: int) -> tuple[str, float]:
     """Fill the app's empty fund with seed-scale (and a treasurer, who decided the grants); returns the
     treasurer's session id and the seconds seeding took."""
+    from scale import seed_scale  # benchmarks/scale.py
+
     from fundapp.accounts import services as accounts
     from fundapp.accounts import sessions as account_sessions
     from fundapp.accounts.models import Role
     from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
-    from scale import seed_scale  # benchmarks/scale.py
 
     with app.app_context():
         fund = current_fund()

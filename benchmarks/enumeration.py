@@ -89,8 +89,8 @@ def main() -> None:
             known(-n), unknown(-n - 10)
         times = {"known": [], "unknown": []}
         for n in range(args.rounds):
-            times["known"].append(timed(lambda: known(n)))
-            times["unknown"].append(timed(lambda: unknown(n)))
+            times["known"].append(timed(lambda known=known, n=n: known(n)))
+            times["unknown"].append(timed(lambda unknown=unknown, n=n: unknown(n)))
 
         def iqr(values):
             q = statistics.quantiles(values, n=4)

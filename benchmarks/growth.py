@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import (local_stripe_process, make_app, median_seconds, pg_database, seed_fund_at_scale,  # noqa: E402
-                   signed_in_client)
+from bench import local_stripe_process, make_app, median_seconds, pg_database, seed_fund_at_scale, signed_in_client  # noqa: E402
 
 
 def measure(app, donations: int) -> dict[str, float]:

@@ -79,16 +79,18 @@ def main() -> None:
         scratch = Path(scratch)
         app = make_app(url, scratch)
         app.config["SERVER_NAME"] = None
-        from fundapp.accounts import services as accounts, two_factor
+        from fundapp.accounts import services as accounts
         from fundapp.accounts import sessions as account_sessions
+        from fundapp.accounts import two_factor
         from fundapp.accounts.models import Member
         from fundapp.applications.models import Application
         from fundapp.applications.services import current_rules
         from fundapp.extensions import db
-        from fundapp.setup import init_fund
-        from fundapp.ledger import exports, services as ledger
+        from fundapp.ledger import exports
+        from fundapp.ledger import services as ledger
         from fundapp.review import services as review
         from fundapp.review.models import Approval, GrantPayment
+        from fundapp.setup import init_fund
 
         with app.app_context():
             fund = init_fund(app.config["FUND_DEFAULTS"]).fund

@@ -37,11 +37,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from wsgi import app
     from fundapp.accounts.models import Role, RoleGrant, User
+    from fundapp.applications.models import Application
     from fundapp.donations.models import Donation
     from fundapp.extensions import db
-    from fundapp.applications.models import Application
+    from wsgi import app
 
     app.config["WTF_CSRF_ENABLED"] = False
     with app.app_context():

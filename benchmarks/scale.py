@@ -24,10 +24,11 @@ import random
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
-from typing import Callable
 
 import click
 import sqlalchemy as sa
@@ -99,7 +100,7 @@ def _insert(model, rows: list[dict]) -> None:
 
 
 def _at(day: date) -> datetime:
-    return datetime.combine(day, clock(12), tzinfo=timezone.utc)
+    return datetime.combine(day, clock(12), tzinfo=UTC)
 
 
 def seed_scale(fund: Fund, *, donations: int, grants: int, today: date, seed: int = 11,

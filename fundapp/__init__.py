@@ -120,18 +120,18 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.accounts.admin_views import bp as admin_bp
     from fundapp.accounts.views import bp as accounts_bp
     from fundapp.applications.views import bp as applications_bp
-    from fundapp.main.audit_views import bp as audit_bp
     from fundapp.bank.views import bp as bank_bp
-    from fundapp.review.views import bp as review_bp
     from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.portal_views import bp as donor_bp
     from fundapp.donations.views import bp as donations_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main import treasurer_views  # noqa: F401  (the treasurer's home, on the admin blueprint)
+    from fundapp.main.audit_views import bp as audit_bp
     from fundapp.main.views import bp as main_bp
     from fundapp.privacy import views as privacy_views  # noqa: F401  (the member's data, on the applications blueprint)
-    from fundapp.review import member_views  # noqa: F401  (the member's award letter, on the applications blueprint)
     from fundapp.reporting.views import bp as reporting_bp
+    from fundapp.review import member_views  # noqa: F401  (the member's award letter, on the applications blueprint)
+    from fundapp.review.views import bp as review_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -205,8 +205,8 @@ def _register_template_helpers(app: Flask) -> None:
     from fundapp.funds import clock
     from fundapp.funds.models import FundNotInitialised
     from fundapp.funds.services import current_fund
-    from fundapp.web import money_text
     from fundapp.policy import can_visit
+    from fundapp.web import money_text
 
     def fund_name() -> str:
         try:

@@ -31,7 +31,8 @@ from email.utils import make_msgid
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, get_locale, gettext as _
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Mapped, mapped_column
 

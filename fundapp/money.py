@@ -6,11 +6,13 @@ parsing goes through ``Decimal`` and refuses fractions of a cent.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale
-from flask_babel import get_locale, gettext as _
+from babel.numbers import NumberPattern
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 
 class InvalidAmount(ValueError):
@@ -49,7 +51,7 @@ def parse_amount(text: str | int | Decimal, maximum_cents: int | None = None) ->
 
 
 @lru_cache(maxsize=16)
-def _currency_pattern(locale: str):
+def _currency_pattern(locale: str) -> tuple[Locale, NumberPattern]:
     parsed = Locale.parse(locale)
     return parsed, parsed.currency_formats["standard"]
 
@@ -66,7 +68,8 @@ def format_cents(cents: int, currency: str = "USD", locale: str = "en_US") -> st
     every call (a page of 50 cases formats some 200 amounts).
     """
     parsed, pattern = _currency_pattern(locale)
-    return pattern.apply(Decimal(cents).scaleb(-2), parsed, currency=currency, currency_digits=True)
+    text: str = pattern.apply(Decimal(cents).scaleb(-2), parsed, currency=currency, currency_digits=True)
+    return text
 
 
 def money_text(cents: int, currency: str = "USD") -> str:

@@ -6,9 +6,8 @@ looked up with gettext in the document's language (needs an app context). The En
 """
 from __future__ import annotations
 
-from flask_babel import force_locale
+from flask_babel import force_locale, pgettext
 from flask_babel import gettext as _
-from flask_babel import pgettext
 
 from reports.grants import AwardWords
 from reports.receipt import ReceiptWords

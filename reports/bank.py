@@ -6,9 +6,9 @@ is 0.00 when every item is accounted for; each item is named.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Sequence
 
 from reports.style import DocumentInfo, amount_text, paragraph, render_document, tables
 

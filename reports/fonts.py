@@ -31,8 +31,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import escape  # nosec B406 # escapes our output; parses no XML
 
 from reportlab.pdfbase import pdfmetrics

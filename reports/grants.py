@@ -5,9 +5,9 @@ letter goes to the member in their language.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone, tzinfo
-from typing import Sequence
+from datetime import UTC, date, datetime, tzinfo
 
 from babel.dates import format_date
 
@@ -61,7 +61,7 @@ def render_case_file(data: CaseFileData) -> bytes:
         ["Decision note to the member", data.decision_note or "—"],
     ]
     info = DocumentInfo(fund_name=data.fund_name, title=f"Case file #{data.case_id}", period=data.submitted,
-                        generated_at=data.generated_at or datetime.now(timezone.utc), currency=data.currency)
+                        generated_at=data.generated_at or datetime.now(UTC), currency=data.currency)
     flow = [paragraph(f"Case file #{data.case_id}", "title"), paragraph(data.legal_name, "heading"),
             *tables(["", ""], [[label, paragraph(value, "small_body")] for label, value in facts], col_widths=[150, 340]),
             paragraph("Who decided, and how the need was assessed", "heading"),
@@ -116,7 +116,7 @@ class AwardLetterData:
     language: str
     decided_on: date
     #: The fund's time zone: the letter is stamped at the start of ``decided_on`` there.
-    time_zone: tzinfo = timezone.utc
+    time_zone: tzinfo = UTC
     #: What has been paid (voided payments left out); once it reaches the amount approved the letter says
     #: "Paid to", before that "To be paid to".
     amount_paid_cents: int = 0
@@ -177,7 +177,7 @@ def render_batch_sheet(data: BatchSheetData) -> bytes:
             for case, payee, details, cents in data.rows]
     body.append(["", "Total", f"{len(data.rows)} payments", amount_text(total), ""])
     info = DocumentInfo(fund_name=data.fund_name, title="Payment batch", period=data.prepared_on.isoformat(),
-                        generated_at=data.generated_at or datetime.now(timezone.utc), currency=data.currency)
+                        generated_at=data.generated_at or datetime.now(UTC), currency=data.currency)
     return render_document(info, [
         paragraph("Payment batch", "title"),
         paragraph(f"Prepared {data.prepared_on.isoformat()}. Amounts in {data.currency}. Write the cheque number "

@@ -11,9 +11,9 @@ end and referenced from every page.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Iterator, Mapping, Sequence
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
@@ -22,8 +22,17 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from reports import fonts
-from reports.style import (BRAND, MARGIN, PAGE_COUNT_FORM, DocumentInfo, amount_text, draw_frame, paragraph,
-                           render_document, tables)
+from reports.style import (
+    BRAND,
+    MARGIN,
+    PAGE_COUNT_FORM,
+    DocumentInfo,
+    amount_text,
+    draw_frame,
+    paragraph,
+    render_document,
+    tables,
+)
 
 #: Accounts whose balance is normally a debit; the others (liabilities, income, equity) are credits.
 DEBIT_NORMAL_ROOTS = ("Assets", "Expenses")
@@ -267,14 +276,14 @@ class _JournalWriter:
         c = self.canvas
         base = self.y - ROW + 3
         c.setFont(font, SIZE)
-        for x, text in zip((X_DATE, X_ENTRY, X_MEMO), left):
+        for x, text in zip((X_DATE, X_ENTRY, X_MEMO), left, strict=True):
             if not text:
                 continue
             if text.isascii():
                 c.drawString(x, base, text)
             else:  # a name in another script: each character in a font that has it
                 fonts.draw(c, x, base, text, font, SIZE)
-        for x, text in zip((X_DEBIT, X_CREDIT, X_BALANCE), right):
+        for x, text in zip((X_DEBIT, X_CREDIT, X_BALANCE), right, strict=True):
             if text:
                 c.drawRightString(x, base, text)
         if rule:

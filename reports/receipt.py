@@ -19,6 +19,7 @@ from babel.dates import format_date
 
 from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
 
+
 @dataclass(frozen=True)
 class ReceiptWords:
     """A receipt's words in the donor's language. The app hands them over translated (``fundapp.pdf_text``,

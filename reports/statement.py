@@ -5,14 +5,15 @@ statements as the receipts.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Sequence
 
 from babel.dates import format_date
 
 from reports.receipt import ReceiptWords, deductibility_text
 from reports.style import DocumentInfo, PageWords, amount_text, paragraph, render_document, tables
+
 
 @dataclass(frozen=True)
 class StatementWords:

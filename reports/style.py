@@ -8,11 +8,10 @@ input (``rl_config.invariant``), so a re-issued document is the same file.
 from __future__ import annotations
 
 import functools
-
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import UTC, datetime
 
 from reportlab import rl_config
 from reportlab.lib import colors
@@ -47,7 +46,7 @@ class DocumentInfo:
     title: str
     period: str
     #: Printed in its own zone: callers pass the moment in the fund's (``funds.clock.local``).
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     author: str = "fundapp"
     currency: str = "USD"
     #: The footer's words in the document's language.

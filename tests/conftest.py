@@ -26,15 +26,14 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from fundapp import create_app
-from fundapp.accounts import services as account_services
+from fundapp import create_app, throttle
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services as account_services
 from fundapp.accounts import two_factor
 from fundapp.donations.events import start_worker_thread
-from fundapp import throttle
 from fundapp.extensions import db
-from fundapp.setup import init_fund
 from fundapp.payments.local_server import LocalStripe
+from fundapp.setup import init_fund
 
 PASSWORD = "correct horse battery"
 WEBHOOK_SECRET = "whsec_test_fundapp"
@@ -390,3 +389,53 @@ def demo_fund(fund, create_user):
     db.session.commit()
     member = db.session.scalar(db.select(User).join(Member, Member.user_id == User.id).order_by(Member.id))
     return {"treasurer": "tess@example.org", "trustee": "tom@example.org", "member": member.email}
+
+
+@pytest.fixture
+def roster(fund):
+    """The fund with the roster of tests.factories.GOOD imported (Rosa on strike, Luis not)."""
+    from tests.factories import GOOD
+
+    roster_service.import_roster(fund, GOOD.encode())
+    db.session.commit()
+    return fund
+
+
+@pytest.fixture
+def grants(fund, create_user):
+    """grants(cents, category, worksite, day, paid=False, status="submitted"): a member's application,
+    approved on ``day`` (unless the status says it waits) and paid two days later if asked."""
+    from datetime import timedelta
+
+    from fundapp.accounts.models import Member
+    from fundapp.applications.models import Application
+    from fundapp.applications.services import current_rules
+    from fundapp.funds import clock
+    from fundapp.review import services as review
+    from tests.factories import TODAY, figures_time
+
+    made = [0]
+    tom = create_user("tom@example.org", "trustee")
+
+    def make(cents, category="rent", worksite="North", day=TODAY, paid=False, approve=True):
+        made[0] += 1
+        user = create_user(f"m{made[0]}@example.org", "applicant")
+        member = Member(fund_id=fund.id, member_id=f"M-{made[0]}", first_name="M", last_name=str(made[0]),
+                        worksite=worksite, unit="U", on_strike=True, user_id=user.id)
+        db.session.add(member)
+        db.session.flush()
+        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
+                                  rules_id=current_rules(fund).id, status="submitted", category=category,
+                                  amount_requested_cents=cents, amount_paid_cents=0,
+                                  submitted_at=figures_time(day))
+        db.session.add(application)
+        db.session.flush()
+        if approve:
+            review.approve(fund, application, cents, actor=tom, decided_on=day)
+            if paid:
+                review.record_payment(fund, application, amount_cents=cents, method="cheque", reference="1",
+                                      paid_on=min(day + timedelta(days=2), clock.today(fund)), actor=tom)
+        db.session.commit()
+        return application
+
+    return make

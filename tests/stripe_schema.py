@@ -190,7 +190,7 @@ def _classes_of(annotation: Any) -> tuple[tuple[type, ...], bool]:
             classes += [c for c in found if c not in classes]
             is_list = is_list or listed
         return tuple(classes), is_list
-    if origin in (list, typing.List):
+    if origin in (list, list):
         return _classes_of(typing.get_args(annotation)[0])[0], True
     target = origin or annotation
     if isinstance(target, type) and issubclass(target, StripeObject):

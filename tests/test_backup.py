@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from fundapp import create_app
-from fundapp.applications.models import ApplicationDocument
 from fundapp.applications.documents import open_document
+from fundapp.applications.models import ApplicationDocument
 from fundapp.config import normalise_database_url
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund
 from fundapp.ledger import exports
 from tests.conftest import base_config, make_pg_database
-from tests.test_object_access import someone_elses_world
+from tests.worlds import someone_elses_world
 
 BEAN_CHECK = str(Path(sys.executable).parent / "bean-check")
 

@@ -3,7 +3,7 @@ fund's calendar (its time zone), across the year's end and the days the clocks c
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -18,7 +18,7 @@ from fundapp.payments.facts import PaymentSettled, RefundSettled
 from fundapp.reporting import documents as reporting_documents
 from tests.conftest import sign_in
 
-UTC = timezone.utc
+UTC = UTC
 #: 23:30 on December 31, 2026 in Los Angeles (PST, UTC-8); already 2027 in UTC and in Madrid.
 NEW_YEARS_EVE_LA = datetime(2027, 1, 1, 7, 30, tzinfo=UTC)
 

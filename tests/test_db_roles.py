@@ -180,8 +180,8 @@ if PG_SERVER:
     def test_the_runtime_role_books_an_entry_with_its_audit_record(roles, runtime_app):
         from fundapp.audit.models import AuditRecord
         from fundapp.audit.services import verify_chain
-        from fundapp.setup import init_fund
         from fundapp.ledger import services as ledger
+        from fundapp.setup import init_fund
 
         fund = init_fund(runtime_app.config["FUND_DEFAULTS"]).fund
         ledger.post_entry(fund, entry_date=date(2026, 11, 2), memo="gift", source_kind="test", source_id="1",

@@ -25,15 +25,19 @@ from fundapp.config import normalise_database_url
 from fundapp.donations import events
 from fundapp.donations.models import Donation, StripeEvent
 from fundapp.extensions import db
-from fundapp.setup import init_fund
 from fundapp.ledger.models import Account, JournalEntry, Posting
+from fundapp.setup import init_fund
 from tests.conftest import WEBHOOK_SECRET, base_config, free_port, make_pg_database
+from tests.security_figures import (
+    DELIVERIES,
+    EVENT_WORKERS_KILLED,
+    PAYMENTS,
+    REPLAY_EVERY,
+    SAME_MONEY_EVERY,
+    WEB_WORKERS_KILLED,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-PAYMENTS = 24
-REPLAY_EVERY = 2  # every second event is delivered twice
-SAME_MONEY_EVERY = 3  # every third payment also arrives as charge.succeeded
-DELIVERIES = PAYMENTS + len(range(0, PAYMENTS, REPLAY_EVERY)) + len(range(0, PAYMENTS, SAME_MONEY_EVERY))
 
 
 def charge_id(intent) -> str:
@@ -115,7 +119,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
     replays = [dict(e) for e in unique[::REPLAY_EVERY]]  # the same event delivered again
     same_money = [{**e, "id": e["id"].replace("pi", "ch"), "type": "charge.succeeded",  # the same money again
                    "data": {"object": {"id": charge_id(intent), "object": "charge"}}}
-                  for e, intent in list(zip(unique, intents))[::SAME_MONEY_EVERY]]
+                  for e, intent in list(zip(unique, intents, strict=True))[::SAME_MONEY_EVERY]]
     deliveries = [signed(e) for e in unique + replays + same_money]
     assert len(deliveries) == DELIVERIES
     random.Random(8).shuffle(deliveries)
@@ -171,7 +175,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
         except ConnectionResetError:
             pass
         cut.close()
-        assert kills == 2
+        assert kills == WEB_WORKERS_KILLED
         # Stripe delivers that event again, and the rest, while gunicorn starts new web workers
         resent += deliver_like_stripe(url, deliveries[half:])
 
@@ -186,8 +190,9 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
             db.session.rollback()
         else:
             time.sleep(0.3)
-        os.kill(workers[-1].pid, signal.SIGKILL)
-        workers[-1].wait(10)
+        for victim in workers[-EVENT_WORKERS_KILLED:]:
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(10)
         if pg:
             with db.engine.begin() as conn:
                 conn.execute(sa.text("DELETE FROM stall"))

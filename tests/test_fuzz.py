@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from fundapp.audit.models import AuditRecord
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db
+from tests.access_table import EXPECTED, PUBLIC, SIGNED_IN, URL_VALUES
 from tests.conftest import sign_in
-from tests.test_access import EXPECTED, PUBLIC, SIGNED_IN, URL_VALUES
+from tests.security_figures import FORMS_PER_ROUTE, QUERIES_PER_ROUTE, WEBHOOK_BODIES
 
 #: Every field name our forms and pages send (forms.py fields, request.form reads, template inputs).
 FIELDS = sorted(set("""
@@ -33,8 +34,6 @@ HOSTILE = st.sampled_from([
 VALUES = st.one_of(HOSTILE, st.text(max_size=300), st.integers().map(str))
 FORMS = st.dictionaries(st.sampled_from(FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)), max_size=12)
 
-FORMS_PER_ROUTE = 10  # generated forms sent to every POST route, per persona
-WEBHOOK_BODIES = 150
 
 #: Audit records a refusal writes on purpose (a failed step-up is kept on the record).
 REFUSALS_ON_RECORD = {"payment.step_up_failed"}
@@ -58,7 +57,7 @@ def row_counts() -> dict[str, int]:
 
 @pytest.mark.parametrize("persona", ["anonymous", "applicant", "treasurer"])
 def test_no_form_answers_500_or_keeps_half_of_a_refused_request(app, client, create_user, fund, persona):
-    from tests.test_object_access import someone_elses_world
+    from tests.worlds import someone_elses_world
 
     someone_elses_world(fund, "fuzz")  # real objects behind the ids in the URLs
     if persona != "anonymous":
@@ -125,7 +124,6 @@ action actor again as_of before category continue flagged format from grants kin
 object_id object_type page q size status to verify wall window worksite year
 """.split()))
 QUERIES = st.dictionaries(st.sampled_from(QUERY), VALUES.filter(lambda v: "\x00" not in v), max_size=6)
-QUERIES_PER_ROUTE = 4
 
 
 def get_routes(app, persona: str):
@@ -140,7 +138,7 @@ def get_routes(app, persona: str):
 
 @pytest.mark.parametrize("persona", ["anonymous", "treasurer"])
 def test_no_page_answers_500_to_any_query_string(app, client, create_user, fund, persona):
-    from tests.test_object_access import someone_elses_world
+    from tests.worlds import someone_elses_world
 
     someone_elses_world(fund, "fuzz")
     if persona != "anonymous":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -161,7 +162,7 @@ def test_spanish_pdfs_carry_no_english(app, fund, create_user):
     English labels leaks through (a msgstr left out falls back to its English msgid, and shows here)."""
     import dataclasses
     import io
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from pypdf import PdfReader
 
@@ -181,7 +182,7 @@ def test_spanish_pdfs_carry_no_english(app, fund, create_user):
         same = [f.name for f in dataclasses.fields(spanish)
                 if getattr(spanish, f.name) == getattr(english, f.name) and getattr(spanish, f.name) not in SAME_IN_SPANISH]
         assert same == [], f"{name}: {same} are still in English"
-    when = datetime(2026, 11, 3, 15, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 3, 15, tzinfo=UTC)
     gift = receipt.ReceiptData(
         fund_name="Fondo", legal_name="Local 7 Strike Relief Inc.", ein="12-3456789", legal_form="501(c)(5)",
         contact_email="fondo@example.org", receipt_number="2026-000042", donor_name="Ana", gift_date=date(2026, 11, 3),

@@ -18,12 +18,7 @@ from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.mail import REDACTED, OutboxMessage, deliver_pending, queue_mail
 from tests.conftest import free_port, production_env, sign_in, unprivileged_url, wait_for
-
-#: What /healthz may take, whatever the mail server does (milliseconds).
-HEALTHZ_LIMIT_MS = 100
-#: What a page that queues mail may take while the mail server hangs (milliseconds); the worker's
-#: MAIL_TIMEOUT in the test is 3 s, so a page that sent the mail itself would take at least that.
-QUEUEING_PAGE_LIMIT_MS = 1000
+from tests.security_figures import HEALTHZ_LIMIT_MS, QUEUEING_PAGE_LIMIT_MS
 
 
 class HangingSmtpServer:

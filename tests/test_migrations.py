@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC
 
 import flask_migrate
 import pytest
@@ -11,7 +12,6 @@ from fundapp import create_app
 from fundapp.config import normalise_database_url
 from fundapp.extensions import db
 from tests.conftest import base_config, make_pg_database
-
 
 PG_SERVER = os.environ.get("FUNDAPP_TEST_DATABASE_URL")
 
@@ -123,7 +123,7 @@ def test_migrations_that_rebuild_tables_keep_the_rows_other_tables_point_at(empt
     """On SQLite a new CHECK rebuilds its table (copy, drop, rename), which foreign keys refuse while rows of
     other tables point at it: a database with data at 0013 (applications with approvals and payments, gifts)
     upgrades to the newest revision with every row and reference kept."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     app = create_app(base_config(empty_database))
     with app.app_context():
@@ -145,7 +145,7 @@ def test_migrations_that_rebuild_tables_keep_the_rows_other_tables_point_at(empt
                     continue
                 kind = column.type.python_type if not isinstance(column.type, sa.JSON) else dict
                 row[column.name] = {int: 1, str: "x", bool: False, date: date(2026, 11, 2), dict: {},
-                                    datetime: datetime(2026, 11, 2, tzinfo=timezone.utc)}.get(kind, "x")
+                                    datetime: datetime(2026, 11, 2, tzinfo=UTC)}.get(kind, "x")
             return row
 
         for name in ("funds", "users", "members", "fund_rules", "applications", "approvals", "grant_payments",

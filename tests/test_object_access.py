@@ -7,73 +7,20 @@ The routes are read from the app's URL map, so a new route with an id in its URL
 """
 from __future__ import annotations
 
-import io
-from datetime import date
-
 import pytest
-from werkzeug.datastructures import FileStorage
 
-from fundapp.accounts import services as accounts
-from fundapp.accounts.models import Member, MembershipClaim, Role
-from fundapp.applications import services as applications
-from fundapp.applications import documents as application_documents
+from fundapp.accounts.models import Member, MembershipClaim
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
-from fundapp.donations import services as giving
 from fundapp.donations.models import Donation, MonthlyGift
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
-from fundapp.ledger import services as ledger
-from fundapp.payments.facts import PaymentSettled
-from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
 from fundapp.setup import init_fund
-from tests.applications.test_applications import PDF
-from tests.conftest import PASSWORD, enrol, run_worker_once, sign_in
-from tests.factories import midday
-from tests.test_access import EXPECTED
-
-ID_ARGUMENTS = {"application_id", "document_id", "donation_id", "gift_id", "payment_id", "user_id", "claim_id"}
-
-
-def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
-    """In ``fund``: a member's paid grant with a document, a trustee, a donor's gift and monthly pledge."""
-    trustee = accounts.create_user(fund, email=f"trustee-{tag}@example.org", name=f"Trustee {tag}",
-                                   password=PASSWORD, roles=[Role.TRUSTEE])
-    enrol(trustee)
-    member_user = accounts.create_user(fund, email=f"member-{tag}@example.org", name=f"Member {tag}",
-                                       password=PASSWORD, roles=[Role.APPLICANT])
-    member = Member(fund_id=fund.id, member_id=f"M-{tag}", first_name="M", last_name=tag, worksite="North",
-                    unit="U", on_strike=True, user_id=member_user.id)
-    db.session.add(member)
-    db.session.flush()
-    application = Application(fund_id=fund.id, applicant_id=member_user.id, member_id=member.id,
-                              rules_id=applications.current_rules(fund).id, status="submitted", category="rent",
-                              amount_requested_cents=20_000, amount_paid_cents=0, payee_kind="member",
-                              payee_name=f"Member {tag}", payee_details="cheque", address=f"1 {tag} St")
-    db.session.add(application)
-    db.session.flush()
-    document, = application_documents.add_documents(application, [FileStorage(io.BytesIO(PDF), "lease.pdf", "application/pdf")],
-                                           actor=member_user)
-    ledger.post_entry(fund, entry_date=date(2026, 11, 2), memo="gifts", source_kind="t", source_id=f"gifts-{tag}",
-                      postings=[("Assets:Bank", 100_000), ("Income:Donations", -100_000)])
-    review.approve(fund, application, 20_000, actor=trustee, decided_on=date(2026, 11, 3))
-    review.record_payment(fund, application, amount_cents=5_000, method="cheque", reference=f"{tag}-1",
-                          paid_on=date(2026, 11, 4), actor=trustee)
-    payment = db.session.scalar(db.select(GrantPayment).filter_by(application_id=application.id))
-    gift = giving.record_settled_payment(fund, PaymentSettled(
-        charge_id=f"ch_{tag}", payment_intent_id=None, invoice_id=None, subscription_id=f"sub_{tag}",
-        customer_id=None, gross_cents=2_500, fee_cents=0, net_cents=2_500, currency=fund.currency,
-        at=midday(fund, date(2026, 11, 5)), email=f"donor-{tag}@example.org", name=f"Donor {tag}"), notify=False)
-    pledge = db.session.scalar(db.select(MonthlyGift).filter_by(donor_id=gift.donor_id))
-    claimant = accounts.create_user(fund, email=f"claimant-{tag}@example.org", name=f"Claimant {tag}",
-                                    password=PASSWORD, roles=[Role.APPLICANT])
-    claim = MembershipClaim(fund_id=fund.id, member_id=member.id, claimant_id=claimant.id, holder_id=member_user.id)
-    db.session.add(claim)
-    db.session.commit()
-    return {"application_id": application.id, "document_id": document.id, "donation_id": gift.id,
-            "gift_id": pledge.id, "payment_id": payment.id, "user_id": trustee.id, "donor_id": gift.donor_id, "claim_id": claim.id,
-            "token": gift.token}
+from tests.access_table import EXPECTED
+from tests.conftest import run_worker_once, sign_in
+from tests.security_figures import ID_ARGUMENTS
+from tests.worlds import someone_elses_world
 
 
 def other_fund() -> Fund:

@@ -4,8 +4,8 @@ in redirects, a signed webhook body that is not an event, and a runway for any a
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 import time
 from datetime import date
 from urllib.parse import unquote
@@ -17,8 +17,8 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.reporting.figures import RUNWAY_MAX_DAYS, runway
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, authenticator_code, sign_in
+from tests.factories import PDF, send, striker
 
 
 def test_a_document_named_in_any_script_downloads_with_a_latin1_header(client, create_user, roster):  # noqa: F811

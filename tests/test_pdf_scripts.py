@@ -9,30 +9,38 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
 
-from fundapp.funds import clock
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
 from fundapp.donations import services as donations
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.pdf_text import award_words, page_words
 from fundapp.reporting import documents
 from fundapp.review import documents as review_documents
 from fundapp.review import services as review
 from reports import fonts, grants, receipt, statement
 from reports.fund_report import Section, render_report
-from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, render_activities,
-                            render_balance_sheet, render_journal, render_trial_balance)
+from reports.ledger import (
+    ActivityStatement,
+    BalanceSheet,
+    JournalLine,
+    TrialBalanceRow,
+    render_activities,
+    render_balance_sheet,
+    render_journal,
+    render_trial_balance,
+)
 from reports.style import DocumentInfo
 
 LATIN, CJK, ARABIC, HEBREW, EMOJI = "Łódź Nguyễn", "王小明", "سارة", "שרה", "🦄"
 NAME = f"{LATIN} {CJK} {ARABIC} {HEBREW} {EMOJI}"
-WHEN = datetime(2026, 11, 3, 15, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
 INFO = DocumentInfo(fund_name=f"Fondo {CJK}", title="Journal by account", period="2026", generated_at=WHEN)
 #: Embedded font name (after the subset prefix) -> our font.
 EMBEDDED = {"DejaVuSansCondensed": fonts.REGULAR, "DejaVuSansCondensed-Bold": fonts.BOLD,

@@ -13,7 +13,7 @@ from fundapp.funds import clock
 from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
 from tests.conftest import run_worker_once, sign_in
-from tests.reporting.test_dashboard import gift, grants  # noqa: F401
+from tests.factories import gift
 
 
 def queries_for(client, url: str) -> int:

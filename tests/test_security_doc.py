@@ -1,5 +1,6 @@
-"""SECURITY.md's figures are the tests' own: each row of its table is checked against the code of the
-test it names, so the page cannot claim more (or other) than make test runs."""
+"""SECURITY.md's figures are the tests' own: each row of its table is compared with the constant the test it
+names runs with or asserts (tests/security_figures.py) or with the app's own setting, so the page cannot claim
+more (or other) than make test runs."""
 from __future__ import annotations
 
 import re
@@ -8,9 +9,8 @@ from pathlib import Path
 from fundapp import throttle
 from fundapp.accounts import two_factor
 from fundapp.config import ENV_SETTINGS
-from tests import test_access, test_faults, test_fuzz, test_mail_outbox, test_object_access
-from tests.accounts import test_sessions
-from tests.review import test_races
+from tests import security_figures as figures
+from tests.access_table import PERSONAS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,31 +26,24 @@ def rows() -> dict[str, tuple[str, str]]:
 
 
 def test_every_figure_in_security_md_is_the_tests_own(app):
-    id_routes = sum(1 for rule in app.url_map.iter_rules() if set(rule.arguments) & test_object_access.ID_ARGUMENTS)
-    faults = (ROOT / "tests" / "test_faults.py").read_text()
-    events = (ROOT / "tests" / "donations" / "test_events.py").read_text()
-    guessing = (ROOT / "tests" / "accounts" / "test_membership_guessing.py").read_text()
-    enumeration = (ROOT / "tests" / "accounts" / "test_enumeration.py").read_text()
-    quota = (ROOT / "tests" / "applications" / "test_document_quota.py").read_text()
-    audit = (ROOT / "tests" / "audit" / "test_audit.py").read_text()
-    mail_tests = (ROOT / "tests" / "test_mail_outbox.py").read_text()
+    id_routes = sum(1 for rule in app.url_map.iter_rules() if set(rule.arguments) & figures.ID_ARGUMENTS)
     expected = {
-        "payments in the fault run": test_faults.PAYMENTS,
+        "payments in the fault run": figures.PAYMENTS,
         "Stripe deliveries in the fault run (replays and the same money under another event included, shuffled)":
-            test_faults.DELIVERIES,
-        "web workers killed with a request half-read": 2 if "assert kills == 2" in faults else None,
+            figures.DELIVERIES,
+        "web workers killed with a request half-read": figures.WEB_WORKERS_KILLED,
         "event workers killed while applying events (on PostgreSQL, inside a booking held open by a trigger)":
-            1 if faults.count("os.kill(workers[-1].pid, signal.SIGKILL)") == 1 else None,
+            figures.EVENT_WORKERS_KILLED,
         "gifts lost, doubled, or cents off after the fault run (books compared entry by entry with a clean run)":
-            0 if "assert canonical_books(clean_fund) == books" in faults else None,
+            figures.GIFTS_LOST,
         "database faults injected mid-booking (a trigger refusing the write)":
-            1 if "RAISE EXCEPTION 'injected fault'" in events else None,
+            figures.DATABASE_FAULTS_INJECTED,
         "routes with an object id asked for someone else's object": id_routes,
-        "personas in the route-by-role matrix (every route)": len(test_access.PERSONAS),
-        "generated hostile forms sent to every POST route, per persona": test_fuzz.FORMS_PER_ROUTE,
-        "random webhook bodies and signatures refused, nothing stored": test_fuzz.WEBHOOK_BODIES,
+        "personas in the route-by-role matrix (every route)": len(PERSONAS),
+        "generated hostile forms sent to every POST route, per persona": figures.FORMS_PER_ROUTE,
+        "random webhook bodies and signatures refused, nothing stored": figures.WEBHOOK_BODIES,
         "generated hostile query strings sent to every page, per persona (a visitor and the treasurer)":
-            test_fuzz.QUERIES_PER_ROUTE,
+            figures.QUERIES_PER_ROUTE,
         "sign-in tries (right or wrong, counted before the password is checked) that pause an account for 15 "
         "minutes": int(re.match(r"(\d+) per 15 minutes", throttle.SIGN_INS_PER_ACCOUNT).group(1)),
         "codes typed while waiting for the second factor before a pause":
@@ -61,36 +54,36 @@ def test_every_figure_in_security_md_is_the_tests_own(app):
             int(re.match(r"(\d+) per 10 minutes", throttle.PER_ADDRESS).group(1)),
         "recovery codes per person": two_factor.RECOVERY_CODES,
         "membership proofs one account may try in an hour (guessing 50 member numbers gets 429 at the 6th)":
-            int(re.match(r"(\d+) per hour", throttle.MEMBERSHIP_TRIES_PER_PERSON).group(1))
-            if "assert statuses[5] == 429" in guessing else None,
+            int(re.match(r"(\d+) per hour", throttle.MEMBERSHIP_TRIES_PER_PERSON).group(1)),
         "wrong proofs of one member number, from any accounts and addresses, before it pauses for an hour":
             int(re.match(r"(\d+) per hour", throttle.MEMBERSHIP_MISSES_PER_NUMBER).group(1)),
         "members linked by a stranger guessing 50 sequential member numbers with common surnames":
-            0 if "for n in range(50)]" in guessing and "assert linked() == 0" in guessing else None,
+            figures.MEMBERS_LINKED_BY_GUESSING if figures.MEMBER_NUMBERS_GUESSED == 50 else None,
         "differences between the answers to a known and an unknown address (registration, reset, donor link: page "
         "bytes and the SQL run)":
-            0 if enumeration.count("_sql ==") == 2 and enumeration.count("assert page(") == 3 else None,
+            figures.ENUMERATION_DIFFERENCES,
         "documents one member may keep over all their applications, withdrawn ones included":
-            int(ENV_SETTINGS["DOCUMENTS_MAX_PER_MEMBER"]) if "assert limit == 20" in quota else None,
+            int(ENV_SETTINGS["DOCUMENTS_MAX_PER_MEMBER"])
+            if int(ENV_SETTINGS["DOCUMENTS_MAX_PER_MEMBER"]) == figures.DOCUMENTS_PER_MEMBER else None,
         "account-level audit records (no fund) shown on a fund's trail":
-            0 if "def test_account_level_records_are_on_no_funds_trail" in audit else None,
-        "bandit findings left unexplained in `fundapp/` and `reports/`": 0,
-        "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": 0,
+            figures.ACCOUNT_RECORDS_ON_A_FUNDS_TRAIL,
+        "bandit findings left unexplained in `fundapp/` and `reports/`": figures.BANDIT_FINDINGS_UNEXPLAINED,
+        "findings of our own semgrep rules (stripe only in `payments/`, no SQL from strings, no `Markup` of data)": figures.SEMGREP_FINDINGS,
         "ways a session ends that a copied session cookie is then replayed against and refused (sign-out, sign out "
         "everywhere, a new password, a trustee role taken away, one given, a remember-me cookie after sign-out, a "
         "donor's sign-out)":
-            len(test_sessions.REPLAYS),
+            len(figures.REPLAYS),
         "minutes a trustee's or treasurer's session may stay unused before it ends (`STAFF_IDLE_MINUTES`)":
             int(ENV_SETTINGS["STAFF_IDLE_MINUTES"]),
         "milliseconds `/healthz` may take while the mail server accepts connections and never answers":
-            test_mail_outbox.HEALTHZ_LIMIT_MS,
+            figures.HEALTHZ_LIMIT_MS,
         "milliseconds a page that queues mail may take while the mail server hangs (the worker waits up to "
-        "`MAIL_TIMEOUT`)": test_mail_outbox.QUEUEING_PAGE_LIMIT_MS,
+        "`MAIL_TIMEOUT`)": figures.QUEUEING_PAGE_LIMIT_MS,
         "sign-in links (reset, welcome, donor page) left in mail written to the log":
-            0 if "assert link not in logged and token not in logged" in mail_tests else None,
+            figures.SIGN_IN_LINKS_LOGGED,
         "rounds of each race on a grant's money on PostgreSQL (2 and 4 full payments, two batches, a batch against a "
         "payment, 2 and 3 trustees approving, a double-click on Approve), each in separate connections released by "
-        "a barrier": test_races.ROUNDS,
+        "a barrier": figures.ROUNDS,
     }
     documented = rows()
     assert set(documented) == set(expected)

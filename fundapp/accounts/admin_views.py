@@ -5,19 +5,23 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fundapp.accounts import services, two_factor
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services, two_factor
 from fundapp.accounts.forms import ClaimDecisionForm, NewUserForm, RosterImportForm, UserAccessForm
 from fundapp.accounts.models import Member, MembershipClaim, Role, RoleGrant, User
-from fundapp.web import show_error
 from fundapp.extensions import db
 from fundapp.funds.forms import FundSettingsForm
-from fundapp.funds.services import (SETTING_FIELDS, FundSettingsError, current_fund, receipt_placeholders,
-                                    receipts_held, update_fund_settings)
+from fundapp.funds.services import (
+    SETTING_FIELDS,
+    FundSettingsError,
+    current_fund,
+    receipt_placeholders,
+    receipts_held,
+    update_fund_settings,
+)
 from fundapp.mail import public_link
 from fundapp.policy import roles_required
-from fundapp.web import int_arg
+from fundapp.web import int_arg, show_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

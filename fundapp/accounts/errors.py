@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 
-
 class AccountError(Exception):
     """A use case refused; ``str(error)`` is a message for the user, ``field`` the input at fault."""
 

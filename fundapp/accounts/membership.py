@@ -13,16 +13,15 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from fundapp.accounts.errors import AccountError, LinkRefused
-from fundapp.accounts.models import (ClaimOutcome, Member, MembershipClaim, Role,
-                                     RoleGrant, User)
+from fundapp.accounts.models import ClaimOutcome, Member, MembershipClaim, Role, RoleGrant, User
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.mail import public_link, queue_mail
-
 
 # --- the roster ---------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ caller's transaction (the command commits, then sends).
 """
 from __future__ import annotations
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from fundapp.accounts.models import Role, RoleGrant, User
 from fundapp.audit.services import Anchor

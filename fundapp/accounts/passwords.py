@@ -1,12 +1,10 @@
 """Passwords: argon2id hashes, and what a new password must not be (short, common, the person's own email or name)."""
 from __future__ import annotations
 
-
 from argon2 import PasswordHasher
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
-
 
 from fundapp.accounts.errors import AccountError, WeakPassword
 

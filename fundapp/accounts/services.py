@@ -25,20 +25,28 @@ from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import force_locale, gettext as _
-from sqlalchemy.exc import IntegrityError
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 
-from fundapp.accounts.errors import (AccountError, EmailTaken, InvalidRegistrationLink,  # noqa: F401 (callers know them here)
-                                     InvalidResetLink, LastTreasurer, LinkRefused, WeakPassword)
+from fundapp.accounts.errors import (  # noqa: F401 (callers know them here)
+    AccountError,
+    EmailTaken,
+    InvalidRegistrationLink,
+    InvalidResetLink,
+    LastTreasurer,
+    LinkRefused,
+    WeakPassword,
+)
+from fundapp.accounts.models import Language, PendingRegistration, Role, RoleGrant, User
 from fundapp.accounts.passwords import check_new_password, hash_password, normalise_email, password_hasher
 from fundapp.accounts.sessions import STAFF_ROLES, end_sessions
-from fundapp.accounts.models import (Language, PendingRegistration, Role,
-                                     RoleGrant, User)
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.mail import public_link, queue_mail, queue_request, request_handler
+
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(db.select(User).filter_by(email=email.strip().lower()))

@@ -9,10 +9,8 @@ from datetime import timedelta
 
 from flask import current_app
 
-from fundapp.accounts.models import (Role,
-                                     User, UserSession)
+from fundapp.accounts.models import Role, User, UserSession
 from fundapp.extensions import begin_write, db, utcnow
-
 
 # --- sessions ---------------------------------------------------------------------------
 

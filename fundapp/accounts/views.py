@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from fundapp import throttle
-from fundapp.accounts import services, two_factor
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services, two_factor
 from fundapp.accounts import sessions as account_sessions
 from fundapp.accounts.forms import (
     ChangePasswordForm,

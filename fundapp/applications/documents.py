@@ -14,13 +14,10 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from fundapp.accounts.models import Member
-from fundapp.applications.models import (Application, ApplicationDocument)
+from fundapp.applications.models import Application, ApplicationDocument
+from fundapp.applications.services import ApplicationError
 from fundapp.audit.services import record_change
 from fundapp.extensions import db
-
-
-from fundapp.applications.services import ApplicationError
-
 
 # --- documents -----------------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from fundapp.accounts.forms import MultiCheckboxField
-
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp.web import amounts_valid
+
 
 class ApplicationForm(FlaskForm):
     category = SelectField(_l("What is the help for?"), choices=[])

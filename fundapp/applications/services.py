@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
-from fundapp.accounts.models import Member, User
 from fundapp.accounts.membership import member_of
-from fundapp.applications.models import (DEFAULT_CATEGORIES, Application, ApplicationMessage,
-                                         FundRules, PayeeKind)
+from fundapp.accounts.models import Member, User
+from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationMessage, FundRules, PayeeKind
 from fundapp.applications.states import GRANTED, PENDING, Status, transition
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow

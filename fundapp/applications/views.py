@@ -7,19 +7,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.web import show_error
-from fundapp.applications import services
 from fundapp.applications import documents as application_documents
+from fundapp.applications import services
+from fundapp.applications.access import own_application
 from fundapp.applications.forms import AnswerForm, ApplicationForm, RulesForm
-from fundapp.applications.models import category_name
-from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules
-from fundapp.applications.states import OPEN, InvalidTransition, Status
-from fundapp.money import decimal_text
+from fundapp.applications.models import DEFAULT_CATEGORIES, Application, ApplicationDocument, FundRules, category_name
+from fundapp.applications.states import OPEN, InvalidTransition
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
-from fundapp.applications.access import own_application
+from fundapp.money import decimal_text
 from fundapp.policy import can_see_application, roles_required
-from fundapp.web import download
+from fundapp.web import download, show_error
 
 bp = Blueprint("applications", __name__)
 

@@ -24,7 +24,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from flask import current_app, g, has_request_context
 
@@ -169,7 +169,7 @@ class Anchor:
     @property
     def body(self) -> str:
         return (f"{ANCHOR_PREFIX} length={self.length} id={self.record_id} head={self.head} "
-                f"at={self.at.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+                f"at={self.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
 
     @property
     def line(self) -> str:
@@ -184,7 +184,7 @@ def parse_anchor(text: str) -> Anchor:
         raise AnchorInvalid(f"not an audit anchor (expected a line starting {ANCHOR_PREFIX!r})")
     length, record_id, head, at, mac = found.groups()
     anchor = Anchor(int(length), int(record_id), head,
-                    datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc))
+                    datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
     if anchor.body != text.strip().rsplit(" mac=", 1)[0] or not hmac.compare_digest(mac, seal(anchor.body)):
         raise AnchorInvalid("the anchor's own seal is wrong: it was altered, or made with another AUDIT_KEY")
     return anchor

@@ -4,11 +4,10 @@ Shared by the bank page and ``flask fund report bank-reconciliation``, so both g
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-
-from fundapp.bank import services as bank
+from datetime import UTC, date, datetime
 
 from fundapp.bank import reconciliation as bank_rec
+from fundapp.bank import services as bank
 from fundapp.funds.models import Fund
 from reports.bank import ReconciliationData, ReconciliationItem, render_reconciliation
 from reports.style import DocumentInfo
@@ -35,7 +34,7 @@ def reconciliation_pdf(fund: Fund, as_of: date, generated_at: datetime | None = 
                                                                  if part) or f"bank line {line.line_id}",
                                        line.amount_cents) for line in found.unrecorded])
     info = DocumentInfo(fund_name=fund.name, title=TITLE, period=as_of.isoformat(),
-                        generated_at=generated_at or datetime.now(timezone.utc), currency=fund.currency)
+                        generated_at=generated_at or datetime.now(UTC), currency=fund.currency)
     return render_reconciliation(info, data)
 
 

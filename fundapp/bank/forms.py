@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from fundapp.bank.services import DATE_FORMATS
@@ -42,7 +42,7 @@ class ImportStatementForm(FlaskForm):
             try:
                 self.ending_balance_cents()
             except InvalidAmount as exc:
-                raise ValidationError(str(exc))
+                raise ValidationError(str(exc)) from exc
 
     def ending_balance_cents(self) -> int | None:
         """The typed balance in cents (it may be negative: an overdrawn account), or None when left empty."""

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 
 from fundapp.bank.models import BankCsvFormat
 
-
 DATE_FORMATS = {"%Y-%m-%d": "2026-10-31", "%m/%d/%Y": "10/31/2026", "%d/%m/%Y": "31/10/2026",
                 "%m/%d/%y": "10/31/26", "%d.%m.%Y": "31.10.2026"}
 FORMATS = ("csv", "ofx")
@@ -56,8 +55,9 @@ def _cents(text: str, where: str) -> int:
     cleaned = cleaned.strip("()")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation:
-        raise BankError(_("%(where)s: %(text)s is not an amount.", where=where, text=text or _("(empty)")), "file")
+    except InvalidOperation as exc:
+        raise BankError(_("%(where)s: %(text)s is not an amount.", where=where, text=text or _("(empty)")),
+                        "file") from exc
     if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) >= Decimal(10) ** 12:
         raise BankError(_("%(where)s: %(text)s is not an amount in cents.", where=where, text=text), "file")
     cents = int(value * 100)
@@ -88,9 +88,10 @@ def parse_csv(data: bytes, layout: BankCsvFormat) -> ParsedStatement:
         raw_date = (row.get(layout.date_column) or "").strip()
         try:
             day = datetime.strptime(raw_date, layout.date_format).date()
-        except ValueError:
+        except ValueError as exc:
             raise BankError(_("%(where)s: the date %(text)s is not written as %(example)s.", where=where,
-                              text=raw_date or _("(empty)"), example=DATE_FORMATS.get(layout.date_format, "")), "file")
+                              text=raw_date or _("(empty)"), example=DATE_FORMATS.get(layout.date_format, "")),
+                            "file") from exc
         if layout.amount_column:
             cents = _cents(row.get(layout.amount_column) or "", where)
         else:  # separate columns: a debit takes money out of the bank, a credit puts it in
@@ -117,7 +118,7 @@ def parse_ofx(data: bytes) -> ParsedStatement:
         statements = list(ofx.statements)
     except Exception as exc:  # ofxtools raises many kinds for a file that is not OFX; the reason goes to the page
         raise BankError(_("This is not an OFX or QFX statement ofxtools can read: %(reason)s",
-                          reason=str(exc)[:200] or type(exc).__name__), "file")
+                          reason=str(exc)[:200] or type(exc).__name__), "file") from exc
     if len(statements) != 1 or not hasattr(statements[0], "banktranlist"):
         raise BankError(_("The file should hold one bank account's statement; it holds %(count)s.",
                           count=len(statements)), "file")

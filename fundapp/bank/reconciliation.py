@@ -9,14 +9,12 @@ from datetime import date
 from flask_babel import gettext as _
 
 from fundapp.bank.models import BankImport, BankMatch, BankStatementLine
+from fundapp.bank.services import BANK_ACCOUNT, BookPosting, _book_postings, bank_account, first_day
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry, Posting
-
 from fundapp.money import money_text
-from fundapp.bank.services import BANK_ACCOUNT, BookPosting, _book_postings, bank_account, first_day
-
 
 # --- pages' lists ----------------------------------------------------------------------------------------
 

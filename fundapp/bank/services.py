@@ -16,13 +16,21 @@ from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change, wait_for_writers
 from fundapp.bank.models import BankCsvFormat, BankImport, BankMatch, BankStatementLine
+from fundapp.bank.reading import (  # noqa: F401 (callers know them here)
+    DATE_FORMATS,
+    FORMATS,
+    MAX_LINES,
+    BankError,
+    ParsedLine,
+    fingerprints,
+    parse_csv,
+    parse_ofx,
+)
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import Account, JournalEntry, Posting
 from fundapp.money import money_text
-from fundapp.bank.reading import (DATE_FORMATS, FORMATS, MAX_LINES, BankError,  # noqa: F401 (callers know them here)
-                                  ParsedLine, fingerprints, parse_csv, parse_ofx)
 
 BANK_ACCOUNT = "Assets:Bank"
 FEE_ACCOUNT = "Expenses:BankFees"
@@ -129,10 +137,10 @@ def import_statement(fund: Fund, data: bytes, *, filename: str, file_format: str
                                   line_date=line.line_date, amount_cents=line.amount_cents,
                                   description=line.description, reference=line.reference, fitid=line.fitid,
                                   fingerprint=fingerprint, matched_cents=0)
-                for line, fingerprint in zip(statement.lines, prints)])
-    except IntegrityError:  # a concurrent import of the same lines won; say so as the checks above would
+                for line, fingerprint in zip(statement.lines, prints, strict=True)])
+    except IntegrityError as exc:  # a concurrent import of the same lines won; say so as the checks above would
         raise BankError(_("These lines were imported at the same moment by someone else: nothing was imported."),
-                        "file")
+                        "file") from exc
     record_change("bank.import", "bank_import", bank_import.id, actor=actor, fund_id=fund.id,
                   after={"filename": bank_import.filename, "format": file_format, "sha256": digest,
                          "lines": len(statement.lines), "period": [start.isoformat(), end.isoformat()],
@@ -286,8 +294,9 @@ def match_line(fund: Fund, line_id: int, posting_ids: list[int], *, actor=None) 
     try:
         with db.session.begin_nested():
             db.session.add_all(matches)
-    except IntegrityError:  # another treasurer matched one of them at this moment
-        raise BankError(_("An entry you chose is already matched to another bank line. Reload the page."), "posting")
+    except IntegrityError as exc:  # another treasurer matched one of them at this moment
+        raise BankError(_("An entry you chose is already matched to another bank line. Reload the page."),
+                        "posting") from exc
     record_change("bank.match", "bank_line", line.id, actor=actor, fund_id=fund.id,
                   after={"kind": kind, "account": account.name, "amount_cents": line.amount_cents,
                          "postings": [[p.posting_id, p.entry_id, p.amount_cents] for p in postings]})
@@ -311,7 +320,7 @@ def book_bank_item(fund: Fund, line_id: int, kind: str, *, actor=None) -> Journa
                                   .strip(": "), source_kind="bank.line", source_id=line.id, actor=actor,
                                   postings=[(BANK_ACCOUNT, line.amount_cents), (other, -line.amount_cents)])
     except ledger.LedgerError as exc:
-        raise BankError(str(exc))
+        raise BankError(str(exc)) from exc
     posting = next(p for p in entry.postings if p.account_id == line.account_id)
     if posting.amount_cents != line.amount_cents or db.session.scalar(
             db.select(BankMatch.id).where(BankMatch.posting_id == posting.id)) is not None:

@@ -9,10 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.web import show_error
 from fundapp.bank import documents
-from fundapp.bank import services as bank
 from fundapp.bank import reconciliation as bank_rec
+from fundapp.bank import services as bank
 from fundapp.bank.forms import ImportStatementForm, LineActionForm
 from fundapp.bank.models import BankStatementLine
 from fundapp.extensions import db
@@ -20,7 +19,7 @@ from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
 from fundapp.policy import roles_required
-from fundapp.web import date_arg, download, int_arg
+from fundapp.web import date_arg, download, int_arg, show_error
 
 bp = Blueprint("bank", __name__, url_prefix="/admin/bank")
 

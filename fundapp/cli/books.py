@@ -6,8 +6,15 @@ import os
 
 import click
 
-from fundapp.audit.services import (ANCHOR_PREFIX, BREAKS, AnchorInvalid, anchor_problem, parse_anchor, take_anchor,
-                                    verify_chain)
+from fundapp.audit.services import (
+    ANCHOR_PREFIX,
+    BREAKS,
+    AnchorInvalid,
+    anchor_problem,
+    parse_anchor,
+    take_anchor,
+    verify_chain,
+)
 from fundapp.bank import documents as bank_documents
 from fundapp.bank import services as bank
 from fundapp.cli.base import fail, fund_cli, installed_fund

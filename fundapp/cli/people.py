@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from fundapp.accounts import services
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services
 from fundapp.accounts.models import Role
 from fundapp.cli.base import fail, fund_cli, installed_fund
 from fundapp.extensions import db

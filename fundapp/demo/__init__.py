@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from fundapp.accounts import services as accounts
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services as accounts
 from fundapp.accounts.models import Member, User
 from fundapp.applications.services import update_rules
 from fundapp.demo.bank import DEMO_BANK_FEE_CENTS, demo_bank_statement

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 from werkzeug.datastructures import FileStorage
 
-from fundapp.accounts import services as accounts
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services as accounts
 from fundapp.accounts.models import Member, Role, User
-from fundapp.applications import services as applications
 from fundapp.applications import documents as application_documents
+from fundapp.applications import services as applications
 from fundapp.applications.models import Application
 from fundapp.demo.people import DEMO_DOMAIN
 from fundapp.extensions import db
@@ -42,7 +41,7 @@ STREETS = ["Elm St", "Oak Ave", "Maple Rd", "Cedar Ln", "Pine St", "Birch Blvd",
 
 
 def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=timezone.utc)
+    return datetime.combine(day, time(hour), tzinfo=UTC)
 
 
 def _lease_pdf(tenant: str) -> bytes:

@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.web import show_error
 from fundapp.donations import services, stripe_books
 from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
@@ -19,7 +18,7 @@ from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
 from fundapp.policy import roles_required
-from fundapp.web import confirm_first, confirmed, int_arg, money_text
+from fundapp.web import confirm_first, confirmed, int_arg, money_text, show_error
 
 bp = Blueprint("donations_admin", __name__, url_prefix="/admin/donations")
 

@@ -14,12 +14,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import force_locale, get_locale, gettext as _
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
-from fundapp.donations.models import (Deposit, Donation, DonationStatus, Donor, Frequency, MonthlyGift, Origin,
-                                      ReceiptCounter, StatementSent, StripeEvent, WallStatus)
+from fundapp.donations.models import (
+    Deposit,
+    Donation,
+    DonationStatus,
+    Donor,
+    Frequency,
+    MonthlyGift,
+    Origin,
+    ReceiptCounter,
+    StatementSent,
+    StripeEvent,
+    WallStatus,
+)
 from fundapp.extensions import begin_write, db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
@@ -501,7 +513,7 @@ def reconcile_stripe(fund: Fund, since) -> Reconciliation:
         if payout.currency == fund.currency:  # the local test server pays out only in euros
             record_payout(fund, payout)
     after = counts()
-    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before)), not_booked=not_booked_count())
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before, strict=True)), not_booked=not_booked_count())
 
 
 def check_refund(donation: Donation, amount_cents: int) -> None:

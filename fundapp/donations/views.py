@@ -4,10 +4,10 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from fundapp.web import show_error
 from fundapp.donations import events, services
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
@@ -16,7 +16,7 @@ from fundapp.funds.services import current_fund
 from fundapp.money import decimal_text, format_cents
 from fundapp.payments import gateway
 from fundapp.policy import public
-from fundapp.web import download
+from fundapp.web import download, show_error
 
 bp = Blueprint("donations", __name__)
 

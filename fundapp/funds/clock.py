@@ -11,7 +11,7 @@ the moment (``now=``) so callers can say which they mean. Timestamps to store st
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from fundapp.extensions import utcnow
@@ -54,7 +54,7 @@ def month(fund, now: datetime | None = None) -> str:
 def start_of(fund, day: date) -> datetime:
     """The UTC moment the fund's ``day`` begins: local midnight, or where the clocks jump forward at midnight
     (America/Santiago), the moment they jump, when the day's first minute (01:00) starts."""
-    return datetime.combine(day, time.min, tzinfo=zone(fund)).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=zone(fund)).astimezone(UTC)
 
 
 def day_bounds_utc(fund, day: date) -> tuple[datetime, datetime]:

@@ -11,8 +11,16 @@ from flask_babel import gettext as _
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, render_activities,
-                            render_balance_sheet, render_journal, render_trial_balance)
+from reports.ledger import (
+    ActivityStatement,
+    BalanceSheet,
+    JournalLine,
+    TrialBalanceRow,
+    render_activities,
+    render_balance_sheet,
+    render_journal,
+    render_trial_balance,
+)
 from reports.style import DocumentInfo
 
 KINDS = ("journal", "trial-balance", "activities", "balance-sheet")
@@ -27,10 +35,8 @@ class ReportRequestError(ValueError):
 
 
 def period_label(start: date | None, end: date | None) -> str:
-    if start is None and end is None:
-        return "all dates"
     if start is None:
-        return f"up to {end.isoformat()}"
+        return "all dates" if end is None else f"up to {end.isoformat()}"
     if end is None:
         return f"from {start.isoformat()}"
     return f"{start.isoformat()} to {end.isoformat()}"
@@ -45,18 +51,20 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
     if start is not None and end is not None and start > end:
         raise ReportRequestError(_("The first day comes after the last day."))
     if kind in AT_A_DATE:
-        end = end or clock.today(fund)
-        start = None
+        at: date = end or clock.today(fund)
+        end, start, period = at, None, at.isoformat()
+    else:
+        period = period_label(start, end)
     if kind == "activities" and (start is None or end is None):
         raise ReportRequestError(_("The statement of activities needs a first and a last day."))
     info = DocumentInfo(fund_name=fund.name, title=TITLES[kind],
-                        period=end.isoformat() if kind in AT_A_DATE else period_label(start, end),
+                        period=period,
                         generated_at=clock.local(fund, generated_at), currency=fund.currency)
     if kind == "trial-balance":
         rows = [TrialBalanceRow(line.account, line.debit_cents, line.credit_cents)
                 for line in ledger.trial_balance(fund, end)]
         return render_trial_balance(info, rows)
-    if kind == "activities":
+    if kind == "activities" and start is not None and end is not None:  # refused above when either is missing
         found = ledger.activities(fund, start, end)
         return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents,
                                                          found.equity))

@@ -1,10 +1,16 @@
 """The treasurer's forms for the books: closing and reopening a month."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
+
+if TYPE_CHECKING:
+    from fundapp.ledger.mapping import Mapped
 
 MONTH_RULES = [DataRequired(), Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", message=_l("Write a month as YYYY-MM, for example 2026-10."))]
 
@@ -31,9 +37,9 @@ class AccountMappingForm(FlaskForm):
     submit = SubmitField(_l("Save the mapping"))
 
     @classmethod
-    def for_accounts(cls, mapped, **kwargs) -> "AccountMappingForm":
+    def for_accounts(cls, mapped: Sequence[Mapped], **kwargs: Any) -> AccountMappingForm:
         """A form with the fields of ``mapped`` (``mapping.account_mappings``), filled with their mapping."""
-        fields = {}
+        fields: dict[str, Any] = {}
         for m in mapped:
             fields[f"qb_{m.account_id}"] = StringField(
                 _l("%(account)s in QuickBooks Online", account=m.account), validators=[Length(max=100)],
@@ -42,7 +48,7 @@ class AccountMappingForm(FlaskForm):
                 _l("%(account)s in Xero (account code)", account=m.account), validators=[Length(max=10)],
                 default=m.xero)
         form_class = type("AccountMappingFormFor", (cls,), fields)
-        form = form_class(**kwargs)
+        form: AccountMappingForm = form_class(**kwargs)
         form.mapped = mapped
         return form
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -84,7 +85,7 @@ def validate_mapping(account: str, quickbooks: str, xero: str) -> None:
                              "digits.", n=XERO_CODE_MAX), account, "xero")
 
 
-def update_account_mappings(fund: Fund, values: dict[str, tuple[str, str]], *, actor) -> dict:
+def update_account_mappings(fund: Fund, values: dict[str, tuple[str, str]], *, actor: object) -> dict[str, Any]:
     """Save the mapping of each account named in ``values`` ({our name: (QuickBooks name, Xero code)}); one
     audit record of what changed. Nothing is saved when any value is refused. Returns the changed accounts."""
     current = {m.account: m for m in account_mappings(fund)}

@@ -134,7 +134,7 @@ class ImmutableLedger(Exception):
 
 
 @sa.event.listens_for(Session, "before_flush")
-def _refuse_ledger_changes(session, _context, _instances):
+def _refuse_ledger_changes(session: Session, _context: object, _instances: object) -> None:
     for obj in session.deleted:
         if isinstance(obj, (JournalEntry, Posting)):
             raise ImmutableLedger(f"{type(obj).__name__} {obj.id} cannot be deleted: post a reversal instead")

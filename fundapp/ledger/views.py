@@ -2,27 +2,29 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.web import show_error
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.ledger import documents, exports, mapping
 from fundapp.ledger import services as ledger
 from fundapp.ledger.forms import AccountMappingForm, CloseMonthForm, ReopenMonthForm
 from fundapp.policy import roles_required
-from fundapp.web import confirm_first, confirmed, date_arg, download
+from fundapp.web import confirm_first, confirmed, date_arg, download, show_error
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin/ledger")
 
 
 @bp.get("/")
 @roles_required(Role.TREASURER)
-def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm | None = None):
+def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm | None = None) -> ResponseReturnValue:
     fund = current_fund()
     as_of = date_arg("as_of")
     lines = ledger.trial_balance(fund, as_of)
@@ -35,7 +37,8 @@ def index(close_form: CloseMonthForm | None = None, reopen_form: ReopenMonthForm
         reopen_form=reopen_form or ReopenMonthForm(formdata=None, prefix="reopen"))
 
 
-def _period_change(form, change, done: str, form_name: str):
+def _period_change(form: CloseMonthForm | ReopenMonthForm, change: Callable[[Any], None], done: str,
+                   form_name: str) -> ResponseReturnValue:
     """Close or reopen a month from its form: the service decides, its refusal shows on the form."""
     if form.validate_on_submit():
         try:
@@ -50,7 +53,7 @@ def _period_change(form, change, done: str, form_name: str):
     return index(**{form_name: form}), 422
 
 
-def _closable(form) -> tuple[str, list[str]]:
+def _closable(form: CloseMonthForm) -> tuple[str, list[str]]:
     """The month asked for and what the domains say of it; refused when one sees work left in it (the bank
     statement not reconciled) and the treasurer did not say to close it anyway."""
     fund = current_fund()
@@ -65,14 +68,14 @@ def _closable(form) -> tuple[str, list[str]]:
     return month, [check["summary"] for check in checks if check.get("summary")]
 
 
-def _close(form) -> None:
+def _close(form: CloseMonthForm) -> None:
     month, _said = _closable(form)
     ledger.close_month(current_fund(), month, actor=current_user)
 
 
 @bp.post("/close-month")
 @roles_required(Role.TREASURER)
-def close_month():
+def close_month() -> ResponseReturnValue:
     form = CloseMonthForm(prefix="close")
     if form.validate_on_submit() and not confirmed():
         try:
@@ -92,7 +95,7 @@ def close_month():
 
 @bp.post("/reopen-month")
 @roles_required(Role.TREASURER)
-def reopen_month():
+def reopen_month() -> ResponseReturnValue:
     return _period_change(
         ReopenMonthForm(prefix="reopen"),
         lambda form: ledger.reopen_month(current_fund(), form.month.data, reason=form.reason.data,
@@ -102,7 +105,7 @@ def reopen_month():
 
 @bp.get("/export")
 @roles_required(Role.TREASURER)
-def export():
+def export() -> ResponseReturnValue:
     fund = current_fund()
     fmt = request.args.get("format")
     start, end = date_arg("from"), date_arg("to")
@@ -129,7 +132,7 @@ def export():
 
 @bp.route("/accounts", methods=["GET", "POST"])
 @roles_required(Role.TREASURER)
-def accounts():
+def accounts() -> ResponseReturnValue:
     """Where each of our accounts goes in the union's QuickBooks Online or Xero; every save audited."""
     fund = current_fund()
     form = AccountMappingForm.for_accounts(mapping.account_mappings(fund))
@@ -152,7 +155,7 @@ def accounts():
 
 @bp.get("/report")
 @roles_required(Role.TREASURER)
-def report():
+def report() -> ResponseReturnValue:
     fund = current_fund()
     kind, start, end = request.args.get("kind", ""), date_arg("from"), date_arg("to")
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
 import stripe
@@ -26,11 +26,20 @@ from flask import current_app
 
 if TYPE_CHECKING:
     from stripe.params import PaymentMethodCreateParamsBillingDetails
-    from stripe.params.checkout import (SessionCreateParams, SessionCreateParamsLineItem,
-                                        SessionCreateParamsLineItemPriceData)
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionCreateParamsLineItem,
+        SessionCreateParamsLineItemPriceData,
+    )
 
-from fundapp.payments.facts import (DisputeMovement, InvoiceUnpaid, PaymentSettled, PayoutFact, PostalAddress,
-                                    RefundSettled)
+from fundapp.payments.facts import (
+    DisputeMovement,
+    InvoiceUnpaid,
+    PaymentSettled,
+    PayoutFact,
+    PostalAddress,
+    RefundSettled,
+)
 from fundapp.payments.local_mode import LocalModeUnsafe, check_local_mode  # noqa: F401  (callers know them here)
 
 #: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
@@ -129,7 +138,7 @@ def object_id(value: str | _HasId | dict[str, Any] | None) -> str | None:
 
 
 def _moment(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(timestamp, timezone.utc)
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _day(timestamp: int) -> date:
@@ -576,7 +585,7 @@ def dispute_states(dispute_ids: list[str]) -> dict[str, DisputeState]:
         due_by = dispute.evidence_details.due_by
         found[dispute.id] = DisputeState(
             dispute_id=dispute.id, status=str(dispute.status), reason=str(dispute.reason),
-            evidence_due_at=datetime.fromtimestamp(due_by, timezone.utc) if due_by else None)
+            evidence_due_at=datetime.fromtimestamp(due_by, UTC) if due_by else None)
     return found
 
 

@@ -290,8 +290,8 @@ def speak_today(app: web.Application) -> None:
         """A payout in the fund's currency (localstripe's own take only euros), paid at once."""
         try:
             amount = int(amount)
-        except (TypeError, ValueError):
-            raise UserError(400, "Bad request")
+        except (TypeError, ValueError) as exc:
+            raise UserError(400, "Bad request") from exc
         if amount <= 0 or not isinstance(currency, str) or len(currency) != 3:
             raise UserError(400, "Bad request")
         r.StripeObject.__init__(self)

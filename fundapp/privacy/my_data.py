@@ -15,15 +15,14 @@ import zipfile
 from datetime import date, datetime
 
 from fundapp.accounts.models import Member, RoleGrant, User
-from fundapp.applications.models import Application
 from fundapp.applications.documents import documents_dir
+from fundapp.applications.models import Application
 from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow
 from fundapp.funds.models import Fund
 from fundapp.review.models import Approval, GrantPayment
-
 
 DECIDED = (Status.APPROVED, Status.PARTIALLY_APPROVED, Status.PAID, Status.DENIED)
 

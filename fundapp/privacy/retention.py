@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fundapp.applications.models import Application, ApplicationMessage
 from fundapp.applications.documents import documents_dir
+from fundapp.applications.models import Application, ApplicationMessage
 from fundapp.applications.states import Status
 from fundapp.audit.services import record_change
 from fundapp.extensions import db, utcnow

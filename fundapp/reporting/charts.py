@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from fundapp.applications.models import category_name
 from fundapp.reporting.figures import Week
 from fundapp.reporting.privacy import MINIMUM_GROUP, Group, Period
-from reports.charts import DESKTOP, PHONE, Chart, Size, balance_line, category_bars, weekly_bars
+from reports.charts import DESKTOP, Chart, Size, balance_line, category_bars, weekly_bars
+from reports.charts import PHONE as PHONE  # re-exported: the views pick charts.PHONE or charts.DESKTOP
 
 
 def week_label(week: Week) -> str:

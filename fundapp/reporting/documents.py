@@ -14,8 +14,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from fundapp.accounts.models import Member
-from fundapp.applications.models import category_name
-from fundapp.applications.models import Application
+from fundapp.applications.models import Application, category_name
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger

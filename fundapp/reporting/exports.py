@@ -11,21 +11,21 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterable, Iterator
 
 from fundapp.accounts.models import Member, User
 from fundapp.applications.models import Application
-from fundapp.privacy.retention import REMOVED
 from fundapp.applications.states import GRANTED
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger.exports import safe_cell
-from fundapp.money import decimal_text
 from fundapp.ledger.models import JournalEntry
+from fundapp.money import decimal_text
+from fundapp.privacy.retention import REMOVED
 from fundapp.reporting.figures import join_approval, public_figures
 from fundapp.review.models import Approval, GrantPayment
 

@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-
 from flask_babel import get_locale, ngettext
 
 from fundapp.accounts.models import Role
+from fundapp.applications.models import Application, category_name
 from fundapp.donations import services as donations
 from fundapp.extensions import db
-from fundapp.applications.models import category_name
-from fundapp.applications.models import Application
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.policy import public, roles_required
 from fundapp.reporting import charts, documents, exports, figures
-from fundapp.web import date_arg, download
 from fundapp.reporting.privacy import MINIMUM_GROUP
+from fundapp.web import date_arg, download
 from reports.charts import svg
 
 bp = Blueprint("reporting", __name__)

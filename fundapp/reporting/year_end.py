@@ -17,23 +17,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import aliased
 
 from fundapp.accounts.models import Member
-from fundapp.applications.models import category_name
-from fundapp.applications.models import Application
-from fundapp.privacy.retention import REMOVED
+from fundapp.applications.models import Application, category_name
 from fundapp.donations.models import Donation, Donor
 from fundapp.donations.services import LARGE_GIFT_CENTS
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import documents as ledger_documents
 from fundapp.ledger import services as ledger
-from fundapp.money import decimal_text
 from fundapp.ledger.models import Account, JournalEntry, Posting
+from fundapp.money import decimal_text
+from fundapp.privacy.retention import REMOVED
 from fundapp.reporting import documents, exports
 from fundapp.reporting.figures import GRANTS
 from fundapp.reporting.year_end_readme import UNLINKED, readme, span_label
@@ -296,7 +295,7 @@ FILES = ("statement-of-activities.pdf", "balance-sheet.pdf", "trial-balance.pdf"
 
 def year_end_files(fund: Fund, year: int, generated_at: datetime | None = None) -> dict[str, bytes]:
     """The pack's files by name (FILES), for ``year`` of the fund's fiscal calendar."""
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     start, end = year_span(fund, year)
     grants, gifts = grants_for(fund, start, end), gifts_for(fund, start, end)
     return {

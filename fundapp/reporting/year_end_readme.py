@@ -2,7 +2,7 @@
 the accountant should check; in plain words for the treasurer who hands the folder over."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from fundapp.funds.models import Fund
@@ -90,6 +90,6 @@ def readme(fund: Fund, start: date, end: date, grants: Grants, gifts: Gifts, gen
         lines += ["", f"NOTE: {money(grants.unlinked_cents)} of grants expense in the year was booked by entries "
                       "that are not a grant's approval", "(a manual entry): it is in the totals as "
                       f"\"{UNLINKED}\"; find out what it was."]
-    if end >= datetime.now(timezone.utc).date():
+    if end >= datetime.now(UTC).date():
         lines += ["", "NOTE: the year has not ended yet: these figures are provisional."]
     return "\n".join(lines) + "\n"

@@ -1,20 +1,24 @@
 """The case file and the award letter of an application, built from the records for ``reports.grants``."""
 from __future__ import annotations
 
-
 from flask_babel import force_locale
 
 from fundapp.accounts.models import Member, User
-from fundapp.applications.models import category_name
-from fundapp.applications.models import Application
+from fundapp.applications.models import Application, category_name
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.pdf_text import award_words, page_words
 from fundapp.review.models import Approval, GrantPayment, Relationship
-from reports.grants import (AwardLetterData, BatchSheetData, CaseFileData, render_award_letter,
-                            render_batch_sheet, render_case_file)
+from reports.grants import (
+    AwardLetterData,
+    BatchSheetData,
+    CaseFileData,
+    render_award_letter,
+    render_batch_sheet,
+    render_case_file,
+)
 
 
 def _payee(application: Application, applicant: User) -> str:

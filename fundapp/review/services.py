@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from fundapp.accounts.models import User
 from fundapp.applications.models import Application, ApplicationMessage
@@ -29,8 +30,8 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
-from fundapp.money import money_text
 from fundapp.mail import before_signature, public_link, queue_mail
+from fundapp.money import money_text
 from fundapp.review.errors import AlreadyDone, InsufficientFunds, Recused, ReviewError, StepUpNeeded  # noqa: F401
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment
 from fundapp.review.queries import approvals_needed, reviewer_ids

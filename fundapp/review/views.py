@@ -10,8 +10,7 @@ from flask_login import current_user
 from fundapp import throttle
 from fundapp.accounts.models import Role
 from fundapp.applications.flags import flags_for
-from fundapp.applications.models import category_name
-from fundapp.applications.models import Application
+from fundapp.applications.models import Application, category_name
 from fundapp.applications.services import cap_position
 from fundapp.applications.states import GRANTED, PENDING, Status
 from fundapp.extensions import db, utcnow
@@ -22,8 +21,17 @@ from fundapp.money import InvalidAmount, parse_amount
 from fundapp.policy import can_read_note, can_see_application, roles_required
 from fundapp.review import documents, queries, recusal, services
 from fundapp.review.errors import AlreadyDone, Recused, StepUpNeeded
-from fundapp.review.forms import (ApproveForm, BatchForm, DenyForm, NoteForm, PaymentForm, QuestionForm,
-                                  RelationshipForm, VoidForm, first_error)
+from fundapp.review.forms import (
+    ApproveForm,
+    BatchForm,
+    DenyForm,
+    NoteForm,
+    PaymentForm,
+    QuestionForm,
+    RelationshipForm,
+    VoidForm,
+    first_error,
+)
 from fundapp.review.models import GrantPayment
 from fundapp.web import confirm_first, confirmed, download, money_text
 

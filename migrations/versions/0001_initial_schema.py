@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-27 20:44:40.732207
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0001'

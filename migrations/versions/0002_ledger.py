@@ -5,10 +5,10 @@ Revises: 0001
 Create Date: 2026-11-27 20:58:36.585979
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # The database's own guard of the books on PostgreSQL: posted rows cannot be
 # changed or deleted, and at commit every entry must have two or more postings

@@ -5,10 +5,10 @@ Revises: 0003
 Create Date: 2026-11-27 21:40:33.118161
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0004'

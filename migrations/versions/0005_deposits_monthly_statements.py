@@ -5,10 +5,10 @@ Revises: 0004
 Create Date: 2026-11-27 22:01:59.485914
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0005'

@@ -5,10 +5,10 @@ Revises: 0005
 Create Date: 2026-11-27 22:20:23.090806
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0006'

@@ -5,10 +5,10 @@ Revises: 0006
 Create Date: 2026-11-27 22:32:41.278701
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0007'

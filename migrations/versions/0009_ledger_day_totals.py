@@ -5,10 +5,10 @@ Revises: 0008
 Create Date: 2026-11-28 00:12:29.992271
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0009'

@@ -6,10 +6,10 @@ Revises: 0009
 Create Date: 2026-11-28 04:11:39.163720
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0010'

@@ -5,10 +5,10 @@ Revises: 0010
 Create Date: 2026-11-28 04:29:48.307900
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0011'

@@ -5,10 +5,10 @@ Revises: 0012
 Create Date: 2026-11-28 05:51:03.692050
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0013'

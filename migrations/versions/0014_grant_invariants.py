@@ -20,9 +20,8 @@ bulk load stays fast. GrantsPayable is summed from its postings; cash from the l
 the app's balances read, with a row per account, day and slot rather than one or more per gift), which
 ``fund check-books`` proves equal to the postings.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0014'
 down_revision = '0013'

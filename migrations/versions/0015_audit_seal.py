@@ -5,9 +5,8 @@ Revises: 0014
 Create Date: 2026-11-30 20:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # The database's own guard of the audit trail on PostgreSQL: a record cannot be changed, deleted or
 # truncated away, and the books cannot be truncated either (0002 already refuses UPDATE and DELETE of

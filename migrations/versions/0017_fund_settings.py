@@ -6,9 +6,8 @@ Revises: 0016
 Create Date: 2026-11-30 22:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017'

@@ -9,10 +9,10 @@ transaction id, or its fingerprint of date, amount and reference), a posting is 
 matched whole or not at all (CHECK matched_cents = 0 OR matched_cents = amount_cents). On PostgreSQL a deferred
 constraint trigger also checks at commit that a line's matches sum to its ``matched_cents``, whatever wrote them.
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0018'

@@ -6,11 +6,10 @@ Revises: 0018
 Create Date: 2026-11-30 23:30:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import fundapp.extensions
-
 
 # revision identifiers, used by Alembic.
 revision = '0019'

@@ -7,11 +7,10 @@ Revises: 0019
 Create Date: 2026-11-30 23:30:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from fundapp.extensions import UTCDateTime
-
 
 # revision identifiers, used by Alembic.
 revision = '0020'

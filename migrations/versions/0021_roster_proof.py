@@ -7,10 +7,10 @@ Revises: 0020
 Create Date: 2026-11-30 23:30:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-import fundapp.extensions
+from alembic import op
 
+import fundapp.extensions
 
 # revision identifiers, used by Alembic.
 revision = '0021'

@@ -9,12 +9,13 @@ import re
 import pytest
 
 from fundapp import throttle
-from fundapp.accounts import services
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services
 from fundapp.accounts.models import Member, MembershipClaim
 from fundapp.extensions import db
 from fundapp.mail import OutboxMessage
 from tests.conftest import sign_in
+from tests.security_figures import MEMBER_NUMBERS_GUESSED, MEMBERS_LINKED_BY_GUESSING
 
 SURNAMES = ["Garcia", "Smith", "Nguyen", "Johnson", "Martinez", "Brown", "Lopez", "Williams", "Kim", "Jones"]
 ROSTER = "member_id,first_name,last_name,email,worksite,unit,on_strike,phone\n" + "".join(
@@ -45,10 +46,11 @@ def test_guessing_50_member_numbers_is_paused_before_the_sixth_try_and_links_not
     create_user("stranger@example.org", "applicant")
     sign_in(client, "stranger@example.org")
     # the attacker knows the numbering and the common surnames: today's code linked 8 of 8 this way
-    statuses = [prove(client, f"D-{1000 + n}", SURNAMES[n % len(SURNAMES)]).status_code for n in range(50)]
+    statuses = [prove(client, f"D-{1000 + n}", SURNAMES[n % len(SURNAMES)]).status_code
+                for n in range(MEMBER_NUMBERS_GUESSED)]
     assert statuses[:5] == [422] * 5
     assert statuses[5] == 429 and set(statuses[5:]) == {429}
-    assert linked() == 0
+    assert linked() == MEMBERS_LINKED_BY_GUESSING
 
 
 def test_the_right_number_and_name_without_the_phone_digits_link_nothing(client, create_user, roster):

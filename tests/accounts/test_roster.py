@@ -5,19 +5,12 @@ import io
 
 import pytest
 
-from fundapp.accounts import services
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services
 from fundapp.accounts.models import Member
 from fundapp.extensions import db
 from tests.conftest import sign_in
-
-GOOD = (
-    "member_id,first_name,last_name,email,worksite,unit,on_strike\n"
-    "A-1,Rosa,Núñez,rosa@example.org,North Plant,Production,yes\n"
-    "A-2,Luis,Smith,,South Plant,Maintenance,no\n"
-    'A-3,"Mary Ann",O\'Brien,MARY@example.org,"Plant, North",Clerical,YES\n'
-)
+from tests.factories import GOOD
 
 
 def members() -> dict[str, Member]:

@@ -12,7 +12,6 @@ from fundapp.accounts import services, two_factor
 from fundapp.accounts.models import Role
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
-from tests.applications.test_applications import roster  # noqa: F401
 from tests.conftest import PASSWORD, authenticator_code, sign_in
 
 
@@ -107,8 +106,7 @@ def test_the_same_code_sent_twice_at_once_is_taken_once(app, create_user):
 def test_wrong_fresh_codes_for_a_payment_pause_the_person(client, create_user, roster, app):  # noqa: F811
     from fundapp.applications.models import Application
     from fundapp.review import services as review
-    from tests.applications.test_applications import send, striker
-    from tests.factories import fund_with
+    from tests.factories import fund_with, send, striker
 
     app.config["STEP_UP_ABOVE_CENTS"] = 1_000
     fund_with(roster, 100_000)

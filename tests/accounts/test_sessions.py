@@ -12,9 +12,6 @@ from fundapp.extensions import db, utcnow
 from tests.conftest import PASSWORD, sign_in
 
 HOST = "fund.test"
-#: The ways a session ends that a replayed cookie is tried against, one test each below.
-REPLAYS = ("sign-out", "sign out everywhere", "a new password", "a trustee role taken away",
-           "a trustee role given", "sign-out (remember-me cookie)", "a donor's sign-out")
 
 
 def copy_of(app, client):

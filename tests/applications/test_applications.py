@@ -6,45 +6,14 @@ import io
 
 import pytest
 
-
-from fundapp.accounts import membership as roster_service
 from fundapp.applications import services
 from fundapp.applications.models import Application, ApplicationDocument
 from fundapp.applications.states import TRANSITIONS, InvalidTransition, Status, transition
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.mail import OutboxMessage
-from tests.accounts.test_roster import GOOD
 from tests.conftest import sign_in
-
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 64
-
-ANSWERS = {"category": "rent", "amount": "450", "household_size": "3", "household_members": "Ana, Leo",
-           "address": "12 Mill St", "phone": "555-0101", "payee_kind": "landlord", "payee_name": "Mill St Rentals",
-           "payee_details": "Account 7781", "need": "Rent for December is due and I have no strike pay yet.",
-           "attested": "y"}
-
-
-@pytest.fixture
-def roster(fund):
-    roster_service.import_roster(fund, GOOD.encode())
-    db.session.commit()
-    return fund
-
-
-def striker(client, create_user, roster, email="rosa@example.org", member_id="A-1", last_name="Núñez"):
-    """An applicant linked to a roster member who is on strike, signed in."""
-    user = create_user(email, "applicant")
-    roster_service.link_member(user, roster, member_id=member_id, last_name=last_name)
-    db.session.commit()
-    sign_in(client, email)
-    return user
-
-
-def send(client, **changes):
-    return client.post("/apply", data={**ANSWERS, **changes, "submit": "Send"}, content_type="multipart/form-data")
+from tests.factories import ANSWERS, ELF, PDF, PNG, send, striker
 
 
 @pytest.mark.parametrize("start", list(Status))

@@ -6,7 +6,8 @@ import io
 
 from fundapp.applications.models import Application, ApplicationDocument
 from fundapp.extensions import db
-from tests.applications.test_applications import ANSWERS, PDF, roster, striker  # noqa: F401 # the roster fixture
+from tests.factories import ANSWERS, PDF, striker
+from tests.security_figures import DOCUMENTS_PER_MEMBER
 
 MB = 1024 * 1024
 
@@ -24,7 +25,7 @@ def save_with(client, *files):
 def test_withdrawing_and_starting_again_makes_no_room_beyond_the_quota(app, client, create_user, roster):
     limit = app.config["DOCUMENTS_MAX_PER_MEMBER"]
     per_application = app.config["DOCUMENTS_PER_APPLICATION"]
-    assert limit == 20
+    assert limit == DOCUMENTS_PER_MEMBER
     striker(client, create_user, roster)
     for round_ in range(limit // per_application):
         assert save_with(client, *[(f"bill-{round_}-{n}.pdf", PDF) for n in range(per_application)]).status_code == 302

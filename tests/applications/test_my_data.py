@@ -10,8 +10,7 @@ from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.review import services as review
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
-from tests.factories import fund_with
+from tests.factories import PDF, fund_with, send, striker
 
 
 def test_a_member_downloads_all_their_data_and_nobody_elses(client, create_user, roster, app):  # noqa: F811

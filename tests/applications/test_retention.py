@@ -7,16 +7,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from fundapp.applications.models import Application, ApplicationDocument, ApplicationMessage
 from fundapp.applications.documents import documents_dir
+from fundapp.applications.models import Application, ApplicationDocument, ApplicationMessage
 from fundapp.audit.services import verify_chain
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.ledger import exports as ledger_exports
 from fundapp.reporting import exports
 from fundapp.review import services as review
-from tests.applications.test_applications import PDF, roster, send, striker  # noqa: F401
-from tests.factories import fund_with
+from tests.factories import PDF, fund_with, send, striker
 
 
 def ledger_csv(fund) -> str:

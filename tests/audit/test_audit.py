@@ -106,7 +106,7 @@ def test_the_trail_reads_as_sentences_with_only_what_changed_and_money_as_money(
     said = item.split("<details")[0]  # the sentence, not the technical detail under it
     assert "weekly cap:" in said and "cap for the strike" not in said  # unchanged fields are left out
     assert ">Tess Treasurer</a>" in page and "Technical detail" in page
-    assert '<option value="{}"'.format(tess.id) in page  # the person filter names people, not numbers
+    assert f'<option value="{tess.id}"' in page  # the person filter names people, not numbers
     client.post("/language", data={"language": "es"})
     spanish = client.get("/audit/").get_data(as_text=True)
     assert "cambió las reglas del fondo" in spanish and "tope semanal" in spanish

@@ -5,9 +5,8 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from fundapp.bank import services as bank
-
 from fundapp.bank import reconciliation as bank_rec
+from fundapp.bank import services as bank
 from fundapp.bank.models import BankStatementLine
 from fundapp.demo import DEMO_BANK_FEE_CENTS
 from fundapp.extensions import db

@@ -6,9 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from fundapp.bank import services as bank
-
 from fundapp.bank import reconciliation as bank_rec
+from fundapp.bank import services as bank
 from fundapp.bank.models import BankMatch, BankStatementLine
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -40,7 +39,7 @@ def test_concurrent_matches_never_match_a_posting_or_a_line_twice(app, fund, sam
         barrier = threading.Barrier(len(jobs))
         results = []
 
-        def match(line_id, posting_id):
+        def match(line_id, posting_id, barrier=barrier, results=results):
             with app.app_context():
                 from fundapp.funds.models import Fund
 
@@ -64,7 +63,7 @@ def test_concurrent_matches_never_match_a_posting_or_a_line_twice(app, fund, sam
         db.session.rollback()
         outcomes.append(sorted(results))
         assert results.count("matched") == 1, outcomes
-    for posting_id, count in db.session.execute(db.select(BankMatch.posting_id, db.func.count())
+    for _posting_id, count in db.session.execute(db.select(BankMatch.posting_id, db.func.count())
                                                 .group_by(BankMatch.posting_id)):
         assert count == 1
     for line in db.session.scalars(db.select(BankStatementLine)):

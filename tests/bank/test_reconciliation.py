@@ -10,8 +10,8 @@ from pypdf import PdfReader
 
 from fundapp.audit.models import AuditRecord
 from fundapp.bank import documents
-from fundapp.bank import services as bank
 from fundapp.bank import reconciliation as bank_rec
+from fundapp.bank import services as bank
 from fundapp.bank.models import BankImport, BankMatch, BankStatementLine
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger

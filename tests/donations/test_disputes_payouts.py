@@ -3,7 +3,7 @@ arrival and the gifts a payout carried, with the real SDK against the local Stri
 figures alone when Stripe cannot be reached."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_babel import force_locale, format_date
 
@@ -52,7 +52,7 @@ def test_a_disputed_gift_shows_its_amount_fee_status_deadline_and_receipt_then_w
     gift = paid_gift(fund, api, 8_000, card=DISPUTED_CARD)
     assert wait_for(lambda: entries("stripe.dispute") == 1, timeout=15)
     dispute = api.disputes.list().data[0]
-    due = datetime.fromtimestamp(dispute.evidence_details.due_by, timezone.utc)
+    due = datetime.fromtimestamp(dispute.evidence_details.due_by, UTC)
 
     page = client.get("/admin/donations/disputes")
     assert page.status_code == 200
@@ -99,7 +99,7 @@ def test_a_payout_shows_its_amount_arrival_and_the_gifts_it_carried_and_no_other
     assert f"Receipt {first.receipt_number}" in early_part and second.stripe_charge_id not in early_part
     assert "Paid" in early_part and "Not yet matched to the bank statement" in early_part
     with force_locale("en"):
-        arrival = format_date(datetime.fromtimestamp(api.payouts.retrieve(late.id).arrival_date, timezone.utc).date(),
+        arrival = format_date(datetime.fromtimestamp(api.payouts.retrieve(late.id).arrival_date, UTC).date(),
                               "long")
     assert arrival in late_part
 

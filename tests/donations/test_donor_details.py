@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import time
 
 import pytest
 from pypdf import PdfReader
@@ -256,7 +255,7 @@ def test_a_lost_dispute_mails_a_corrected_receipt_and_lowers_the_year_end_statem
                                                                                     api, smtp):
     from fundapp.donations.models import Donation, DonationStatus
     from fundapp.ledger import services as ledger
-    from tests.donations.test_webhook import deliver
+    from tests.donations.helpers import deliver
 
     gift = two_gifts(client, card=DISPUTED_CARD)
     assert len(arrived(smtp, 2)) == 2  # the two thank-you receipts

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from fundapp.donations import events, services
+from fundapp.donations import events
 from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.ledger import services as ledger
@@ -16,7 +16,7 @@ from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage
 from tests.conftest import WEBHOOK_SECRET, free_port
 from tests.donations.conftest import signed_event
-from tests.donations.test_webhook import books, pay, pending_gift
+from tests.donations.helpers import books, pay, pending_gift
 
 pytestmark = pytest.mark.no_worker  # each test here runs the worker itself
 

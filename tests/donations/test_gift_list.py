@@ -8,7 +8,7 @@ from fundapp.donations import services
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db, utcnow
 from tests.conftest import sign_in
-from tests.donations.test_webhook import pending_gift
+from tests.donations.helpers import pending_gift
 
 
 def test_checkouts_left_unpaid_past_stripes_expiry_are_closed_and_hidden(client, create_user, fund, runner,

@@ -11,25 +11,7 @@ from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage
 from tests.conftest import wait_for
-
-GIFT = {"amount": "2500", "frequency": "one_time", "name": "Dana Donor", "email": "Dana@Example.org",
-        "dedication_kind": ""}
-
-
-def give(client, card="4242424242424242", **changes):
-    """Fill the donate form and the test checkout as a donor would; returns (donation, last response)."""
-    response = client.post("/donate", data={**GIFT, **changes})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    checkout = response.headers["Location"]
-    token = checkout.rstrip("/").split("/")[-1]
-    paid = client.post(checkout, data={"card_number": card, "expiry": "12/34", "cvc": "123", "attempt": "a1"})
-    donation = db.session.scalar(db.select(Donation).filter_by(token=token))
-    return donation, paid
-
-
-def settled(donation_id):
-    return wait_for(lambda: (d := db.session.get(Donation, donation_id)) is not None
-                    and d.status == DonationStatus.SUCCEEDED and d)
+from tests.donations.helpers import GIFT, give, settled
 
 
 def test_one_time_gift_is_booked_from_the_webhook_with_receipt_and_mail(client, fund, localstripe):

@@ -39,7 +39,7 @@ def test_concurrent_tidies_mail_each_held_receipt_once(app, fund):
         barrier = threading.Barrier(2)
         released = []
 
-        def tidy():
+        def tidy(barrier=barrier, released=released):
             with app.app_context():
                 barrier.wait()
                 released.append(tidy_everywhere())
@@ -51,7 +51,7 @@ def test_concurrent_tidies_mail_each_held_receipt_once(app, fund):
             worker.join(60)
         db.session.rollback()
         outcomes.append(sorted(released))
-        assert [sum(counts) for counts in zip(*released)] == [1, 1], outcomes  # one close, one receipt, in all
+        assert [sum(counts) for counts in zip(*released, strict=True)] == [1, 1], outcomes  # one close, one receipt, in all
         mailed = db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
             OutboxMessage.to_address == f"ana{trial}@example.org", OutboxMessage.attachment_name.is_not(None)))
         assert mailed == 1, (trial, outcomes)

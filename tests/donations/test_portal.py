@@ -13,7 +13,7 @@ from fundapp.donations.models import MonthlyGift, StatementSent
 from fundapp.extensions import db
 from fundapp.mail import OutboxMessage
 from tests.conftest import run_worker_once
-from tests.donations.test_webhook import fact
+from tests.donations.helpers import fact
 
 
 def gift(fund, charge_id, email, day, cents=2_500, **extra):
@@ -62,7 +62,7 @@ def test_donor_signs_in_by_a_one_time_link_and_sees_only_their_own_gifts(client,
 
 
 def test_donor_stops_a_monthly_gift_through_stripe(client, fund, localstripe, api):
-    from tests.donations.test_giving import give, settled
+    from tests.donations.helpers import give, settled
 
     donation, _ = give(client, frequency="monthly", amount="1000")
     first = settled(donation.id)

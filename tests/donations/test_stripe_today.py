@@ -13,8 +13,7 @@ from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage
 from tests.conftest import wait_for
-from tests.donations.test_giving import give, settled
-from tests.donations.test_webhook import deliver, pay, pending_gift
+from tests.donations.helpers import deliver, give, pay, pending_gift, settled
 
 DECLINED = "4000000000000341"
 

@@ -8,7 +8,7 @@ from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from tests.conftest import sign_in, wait_for
-from tests.donations.test_webhook import books, pay, pending_gift
+from tests.donations.helpers import books, pay, pending_gift
 
 
 def test_reconcile_books_what_the_webhooks_missed_and_a_second_run_changes_nothing(runner, fund, localstripe, api):
@@ -58,7 +58,7 @@ def test_treasurer_refunds_through_stripe_and_it_is_booked(client, create_user, 
 
 
 def test_the_donor_wall_shows_only_what_the_treasurer_approved(client, create_user, fund, app):
-    from tests.donations.test_webhook import fact
+    from tests.donations.helpers import fact
 
     gift = services.start_donation(fund, services.GiftRequest(
         amount_cents=10_000, monthly=False, cover_fee=False, name="Rosa Public", email="rosa@example.org",

@@ -10,7 +10,7 @@ from fundapp.extensions import db
 from fundapp.ledger.models import JournalEntry
 from fundapp.payments.gateway import API_VERSION
 from tests.conftest import sign_in
-from tests.donations.test_webhook import deliver
+from tests.donations.helpers import deliver
 
 FORGED = [
     ("charge.dispute.funds_withdrawn", {"id": "dp_forged", "object": "dispute", "charge": "ch_forged",
@@ -36,10 +36,9 @@ def entries() -> int:
 def test_forged_but_signed_events_for_unknown_objects_book_nothing_and_wait_on_the_queue_page(
         client, fund, localstripe, api, create_user, runner):
     from fundapp.donations import events
-
     from fundapp.donations.models import Donation, DonationStatus
     from tests.conftest import wait_for
-    from tests.donations.test_webhook import pay, pending_gift
+    from tests.donations.helpers import pay, pending_gift
 
     gift = pending_gift(fund, cents=5_000)  # a real gift, so the books are not empty
     pay(api, gift)
@@ -57,7 +56,7 @@ def test_forged_but_signed_events_for_unknown_objects_book_nothing_and_wait_on_t
     sign_in(client, "tess@example.org")
     page = client.get("/admin/").get_data(as_text=True)
     for name in ("dp_forged", "po_forged", "ch_forged", "pi_forged", "in_forged"):
-        assert f"Stripe does not know" in page and name in page
+        assert "Stripe does not know" in page and name in page
     result = runner.invoke(args=["fund", "reconcile-stripe"])
     assert result.exit_code == 0, result.output
     assert f"{len(FORGED)} stored Stripe events name objects Stripe does not confirm" in result.output
@@ -66,11 +65,11 @@ def test_forged_but_signed_events_for_unknown_objects_book_nothing_and_wait_on_t
 
 @pytest.mark.no_worker
 def test_production_refuses_an_event_in_another_api_version(app, client, fund, localstripe, api):
-    from fundapp.donations import events
-    from fundapp.donations.models import Donation, DonationStatus
     from localstripe import webhooks as localstripe_webhooks
 
-    from tests.donations.test_webhook import pay, pending_gift
+    from fundapp.donations import events
+    from fundapp.donations.models import Donation, DonationStatus
+    from tests.donations.helpers import pay, pending_gift
 
     localstripe_webhooks._webhooks.clear()  # only our events: the old version's first
     donation = pending_gift(fund, cents=3_000)

@@ -3,50 +3,19 @@ helper for what localstripe cannot send (Checkout completion, charge.refunded), 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from localstripe import webhooks as localstripe_webhooks
 
-from fundapp.donations import events, services
+from fundapp.donations import services
 from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage
-from fundapp.payments.facts import PaymentSettled
 from tests.conftest import wait_for
 from tests.donations.conftest import signed_event
-
-
-def books(fund):
-    """(number of entries, Income:Donations, Assets:Stripe): what must not move on a repeat."""
-    db.session.rollback()
-    count = db.session.scalar(db.select(db.func.count(JournalEntry.id)))
-    return count, ledger.balance(fund, "Income:Donations"), ledger.balance(fund, "Assets:Stripe")
-
-
-def deliver(client, event_type, obj, **kwargs):
-    """Post a signed event, then apply what the webhook stored, as the worker does."""
-    payload, headers = signed_event(event_type, obj, **kwargs)
-    response = client.post("/stripe/webhook", data=payload, headers=headers)
-    events.apply_waiting_events()
-    return response
-
-
-def pending_gift(fund, cents=2_000, email="kim@example.org"):
-    donation = services.start_donation(fund, services.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
-                                                                  name="Kim", email=email))
-    db.session.commit()
-    return donation
-
-
-def pay(api, donation, card="4242424242424242"):
-    method = api.payment_methods.create(params={"type": "card", "card": {
-        "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
-    return api.payment_intents.create(params={
-        "amount": donation.total_cents, "currency": "usd", "payment_method": method.id, "confirm": True,
-        "metadata": services.checkout_metadata(donation)})
+from tests.donations.helpers import books, deliver, fact, pay, pending_gift
 
 
 @pytest.mark.parametrize("tamper", ["wrong secret", "old", "no header", "not json"])
@@ -146,13 +115,6 @@ def test_a_declined_payment_event_marks_the_gift_failed(client, fund, localstrip
     assert donation.status == DonationStatus.FAILED and donation.failure_message == "Your card was declined."
     assert "Your card was declined. Nothing was charged." in client.get(f"/thanks/{donation.token}").get_data(
         as_text=True)
-
-
-def fact(charge_id="ch_fee", gross=10_000, fee=320, day=date(2026, 11, 20), **extra):
-    return PaymentSettled(charge_id=charge_id, payment_intent_id=None, invoice_id=None, subscription_id=None,
-                          customer_id=None, gross_cents=gross, fee_cents=fee, net_cents=gross - fee, currency="USD",
-                          at=datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc),  # that day in LA too
-                          email="fee.payer@example.org", name="Fee Payer", **extra)
 
 
 def test_stripe_fees_are_booked_as_an_expense(fund, app):

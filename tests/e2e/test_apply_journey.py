@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-
 from fundapp.accounts import membership as roster_service
 from fundapp.applications.models import Application
 from fundapp.extensions import db
-from tests.accounts.test_roster import GOOD
-from tests.applications.test_applications import PDF
 from tests.conftest import PASSWORD, wait_for
 from tests.e2e.conftest import axe_violations
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
+from tests.factories import GOOD, PDF
 
 
 def test_striker_applies_for_rent_in_spanish_with_a_lease(live_server, phone, browser, fund, create_user):

@@ -10,10 +10,9 @@ from pypdf import PdfReader
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-
 from tests.bank.conftest import DATA, books  # noqa: F401  (the fixture: October's books)
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 
 
 def test_treasurer_reconciles_october_and_closes_it(live_server, phone, books, create_user):  # noqa: F811
@@ -32,7 +31,7 @@ def test_treasurer_reconciles_october_and_closes_it(live_server, phone, books, c
     # The suggestions: payout, slip 12, cheque 2001, the Zelle payment; then the split, the fee and the interest.
     for memo in ("Stripe payout po_demo_1", "Bank deposit slip 12", "Grant payment to Ana Garcia (cheque 2001)",
                  "Grant payment to Luis Smith (zelle ZEL-77)"):
-        page.get_by_role("button", name=f"Match with").filter(has_text=memo).first.click()
+        page.get_by_role("button", name="Match with").filter(has_text=memo).first.click()
         expect(page.get_by_text("The bank line is matched.")).to_be_visible()
     deposit = page.locator("section.card", has_text="$200.00")
     deposit.get_by_text("Other ways").click()  # the pair is suggested; the treasurer ticks the two instead

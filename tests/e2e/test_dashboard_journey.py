@@ -10,10 +10,9 @@ from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
 from reports.style import amount_text
-from tests.e2e.conftest import axe_violations
-from tests.e2e.test_member_journey import shot
-from tests.e2e.conftest import sign_in_as
-from tests.reporting.test_dashboard import gift, grants  # noqa: F401
+from tests.e2e.conftest import axe_violations, sign_in_as
+from tests.e2e.helpers import shot
+from tests.factories import gift
 
 
 def _charts_drawn(page) -> list[int]:

@@ -12,7 +12,7 @@ from fundapp.donations.models import Donation
 from fundapp.extensions import db
 from tests.conftest import wait_for
 from tests.e2e.conftest import axe_violations
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 
 
 def test_donor_gives_monthly_with_the_fee_covered_and_gets_a_receipt(live_server, phone, fund, localstripe, smtp):

@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from playwright.sync_api import expect
 
-from fundapp.accounts import services as accounts
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services as accounts
 from fundapp.applications.models import Application
 from fundapp.applications.services import notify_member
 from fundapp.donations.models import Donation, DonationStatus
@@ -188,7 +187,7 @@ def test_case_mails_lead_the_member_to_their_application(base, desktop, fund, cr
     sign_in_as(desktop, base, "mia@example.org")
     # In the order they were queued: submitted, the question, approved, paid, denied
     cases = [asked, asked, paid, paid, denied]
-    for n, (mail, case) in enumerate(zip(arrived, cases)):
+    for n, (mail, case) in enumerate(zip(arrived, cases, strict=True)):
         text, html, link = the_link(mail, base)
         assert str(case.id) in mail["Subject"] and link == f"{base}/my/{case.id}", (mail["Subject"], link)
         assert f'lang="{language}"' in html

@@ -2,24 +2,15 @@
 accessible."""
 from __future__ import annotations
 
-import os
 import re
 
-from fundapp.accounts import services
-
 from fundapp.accounts import membership as roster_service
+from fundapp.accounts import services
 from fundapp.accounts.models import Member
 from fundapp.extensions import db
-from tests.accounts.test_roster import GOOD
 from tests.e2e.conftest import axe_violations
-
-SHOTS = os.environ.get("FUNDAPP_SCREENSHOTS")  # a folder to keep screenshots in, to look at them
-
-
-def shot(page, name):
-    if SHOTS:
-        os.makedirs(SHOTS, exist_ok=True)
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+from tests.e2e.helpers import shot
+from tests.factories import GOOD
 
 
 def test_member_signs_up_in_spanish_and_confirms_membership(live_server, phone, fund, smtp):

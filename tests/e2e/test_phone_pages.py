@@ -3,6 +3,9 @@ figure spilling out of its card, and axe-core finds no violation. The pages are 
 from the home page (GET only), so a new page is covered as soon as something links to it."""
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +15,8 @@ from tests.e2e.conftest import axe_violations, sign_in_as
 #: Links not to follow: downloads, pictures, leaving the session, and pages of the same kind as one already seen.
 SKIP = (".pdf", ".csv", ".svg", ".json", ".txt", ".zip", ".beancount", "/logout", "/healthz")
 MOST_PAGES = 45
+#: Set to a folder to keep a full-page screenshot of every page crawled, to look at (not asserted on).
+SHOTS = os.environ.get("FUNDAPP_SCREENSHOTS", "")
 
 OVERFLOW = """() => {
   const width = window.innerWidth;
@@ -36,7 +41,7 @@ def kind_of(path: str) -> str:
     return "/".join("#" if part.isdigit() else part for part in path.split("/"))
 
 
-def crawl(page, base: str) -> dict[str, list[str]]:
+def crawl(page, base: str, label: str = "") -> dict[str, list[str]]:
     problems, seen, queue = {}, set(), ["/"]
     while queue and len(seen) < MOST_PAGES:
         path = queue.pop(0)
@@ -48,6 +53,9 @@ def crawl(page, base: str) -> dict[str, list[str]]:
                 "text/html"):
             continue
         found = page.evaluate(OVERFLOW) + axe_violations(page)
+        if SHOTS:
+            name = re.sub(r"[^a-z0-9]+", "-", kind_of(path).replace("#", "n").lower()).strip("-") or "home"
+            page.screenshot(path=str(Path(SHOTS) / f"{label}-{name}.png"), full_page=True)
         if found:
             problems[path] = found
         for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
@@ -63,7 +71,7 @@ def crawl(page, base: str) -> dict[str, list[str]]:
 def test_every_page_fits_a_phone(live_server, phone, demo_fund, localstripe, role):
     if role != "visitor":
         sign_in_as(phone, live_server, demo_fund[role])
-    problems = crawl(phone, live_server)
+    problems = crawl(phone, live_server, f"phone-{role}")
     assert problems == {}, "\n".join(f"{path}: {found[:4]}" for path, found in problems.items())
     # /apply answers 409 to a member whose application is still being decided, by design
     assert [p for p in phone.problems if "status of 409" not in p] == []

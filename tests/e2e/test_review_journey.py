@@ -7,20 +7,17 @@ import io
 from playwright.sync_api import expect
 from werkzeug.datastructures import FileStorage
 
-
 from fundapp.accounts import membership as roster_service
-from fundapp.applications import services as applications
 from fundapp.applications import documents as application_documents
+from fundapp.applications import services as applications
 from fundapp.applications.models import Application
 from fundapp.applications.states import Status
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.accounts.test_roster import GOOD
-from tests.applications.test_applications import PDF
 from tests.conftest import wait_for
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
-from tests.factories import fund_with
+from tests.e2e.helpers import shot
+from tests.factories import GOOD, PDF, fund_with
 
 
 def test_two_trustees_take_a_large_case_to_paid(live_server, phone, fund, create_user):

@@ -9,9 +9,8 @@ from pypdf import PdfReader
 
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 
 
 def test_treasurer_prints_the_books_and_closes_a_month(live_server, phone, fund, create_user):

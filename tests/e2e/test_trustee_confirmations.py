@@ -10,7 +10,7 @@ from fundapp.extensions import db
 from fundapp.review import services as review
 from tests.conftest import wait_for
 from tests.e2e.conftest import axe_violations, sign_in_as
-from tests.e2e.test_member_journey import shot
+from tests.e2e.helpers import shot
 from tests.factories import fund_with, submitted_case
 
 

@@ -8,7 +8,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-
 from fundapp.ledger import services as ledger
 
 BEAN_CHECK = str(Path(sys.executable).parent / "bean-check")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import threading
 import subprocess  # nosec B404 # runs the flask command of this project, no shell
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path

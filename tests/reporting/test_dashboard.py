@@ -6,11 +6,8 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
-import pytest
-
-from fundapp.accounts.models import Member, User
+from fundapp.accounts.models import User
 from fundapp.applications.models import Application
-from fundapp.applications.services import current_rules
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import services as ledger
@@ -21,51 +18,7 @@ from fundapp.review.models import GrantPayment
 from reports.charts import svg
 from reports.style import amount_text
 from tests.conftest import sign_in
-
-TODAY = date(2026, 11, 25)  # a Wednesday
-
-
-@pytest.fixture
-def grants(fund, create_user):
-    """grants(cents, category, worksite, day, paid=False, status="submitted"): a member's application,
-    approved on ``day`` (unless the status says it waits) and paid two days later if asked."""
-    made = [0]
-    tom = create_user("tom@example.org", "trustee")
-
-    def make(cents, category="rent", worksite="North", day=TODAY, paid=False, approve=True):
-        made[0] += 1
-        user = create_user(f"m{made[0]}@example.org", "applicant")
-        member = Member(fund_id=fund.id, member_id=f"M-{made[0]}", first_name="M", last_name=str(made[0]),
-                        worksite=worksite, unit="U", on_strike=True, user_id=user.id)
-        db.session.add(member)
-        db.session.flush()
-        application = Application(fund_id=fund.id, applicant_id=user.id, member_id=member.id,
-                                  rules_id=current_rules(fund).id, status="submitted", category=category,
-                                  amount_requested_cents=cents, amount_paid_cents=0,
-                                  submitted_at=figures_time(day))
-        db.session.add(application)
-        db.session.flush()
-        if approve:
-            review.approve(fund, application, cents, actor=tom, decided_on=day)
-            if paid:
-                review.record_payment(fund, application, amount_cents=cents, method="cheque", reference="1",
-                                      paid_on=min(day + timedelta(days=2), clock.today(fund)), actor=tom)
-        db.session.commit()
-        return application
-
-    return make
-
-
-def figures_time(day):
-    from datetime import datetime, time, timezone
-
-    return datetime.combine(day, time(9), tzinfo=timezone.utc)
-
-
-def gift(fund, cents, day):
-    ledger.post_entry(fund, entry_date=day, memo="gift", source_kind="t", source_id=f"g{day}{cents}{random.random()}",
-                      postings=[("Assets:Bank", cents), ("Income:Donations", -cents)])
-    db.session.commit()
+from tests.factories import TODAY, gift
 
 
 def test_the_runway_matches_a_hand_computed_example(fund, grants):
@@ -97,10 +50,10 @@ def test_no_recent_grants_means_no_runway_and_an_empty_fund_runs_dry_today(fund,
 def test_dashboard_figures_equal_the_books_on_a_generated_scenario(fund, grants):
     rng = random.Random(7)
     first = TODAY - timedelta(days=120)
-    for n in range(60):
+    for _n in range(60):
         gift(fund, rng.randint(1_00, 900_00), first + timedelta(days=rng.randint(0, 120)))
     made = []
-    for n in range(25):
+    for _n in range(25):
         day = first + timedelta(days=rng.randint(0, 118))
         made.append(grants(rng.randint(20_00, 500_00), category=rng.choice(["rent", "food", "medical"]),
                            worksite=rng.choice(["North", "South"]), day=day, paid=rng.random() < 0.6))
@@ -142,7 +95,7 @@ def test_charts_are_valid_svg_named_for_screen_readers_and_drawn_to_the_table(ap
     bars = [float(r.get("width")) for r in root.iter(f"{ns}rect") if float(r.get("x")) == 130]  # from the axis
     amounts = sorted(int(row[2].replace(",", "").replace(".", "")) for row in chart.rows)
     assert len(bars) == 3
-    scales = {round(width / cents, 9) for width, cents in zip(sorted(bars), amounts)}
+    scales = {round(width / cents, 9) for width, cents in zip(sorted(bars), amounts, strict=True)}
     assert len(scales) == 1
     weekly_root = ET.fromstring(svg(weekly).encode())
     legend = [r.get("fill") for r in weekly_root.iter(f"{ns}rect") if float(r.get("y")) > 200]
@@ -150,7 +103,7 @@ def test_charts_are_valid_svg_named_for_screen_readers_and_drawn_to_the_table(ap
     drawn = sorted(float(r.get("height")) for r in weekly_root.iter(f"{ns}rect")
                    if r.get("fill") == grant_fill and float(r.get("y")) == 45)  # bars stand on the axis
     grants_column = sorted(int(row[2].replace(",", "").replace(".", "")) for row in weekly.rows if row[2] != "0.00")
-    assert len(drawn) == len(grants_column) and len({round(h / c, 9) for h, c in zip(drawn, grants_column)}) == 1
+    assert len(drawn) == len(grants_column) and len({round(h / c, 9) for h, c in zip(drawn, grants_column, strict=True)}) == 1
 
 
 def test_the_dashboard_page_shows_the_books_figures_to_trustees(client, create_user, fund, grants):

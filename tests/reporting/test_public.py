@@ -12,7 +12,7 @@ from fundapp.ledger import services as ledger
 from fundapp.reporting import figures
 from fundapp.reporting.privacy import MINIMUM_GROUP, Period, complete_periods, merge_small_groups
 from reports.style import amount_text
-from tests.reporting.test_dashboard import TODAY, gift, grants  # noqa: F401
+from tests.factories import gift
 
 groups = st.lists(st.tuples(st.sampled_from(["rent", "food", "medical", "childcare", "utilities", "other",
                                              "transportation"]),
@@ -46,7 +46,7 @@ def test_published_periods_hold_five_grants_each_and_only_ever_grow_by_whole_per
     assert all(p.count >= MINIMUM_GROUP for p in published)
     if published:
         assert published[0].start == periods[0].start
-        assert all(a.end + timedelta(days=1) == b.start for a, b in zip(published, published[1:]))  # no gaps
+        assert all(a.end + timedelta(days=1) == b.start for a, b in zip(published, published[1:], strict=False))  # no gaps
         covered = [p for p in periods if p.end <= published[-1].end]
         assert sum(p.count for p in published) == sum(p.count for p in covered)
         assert sum(p.cents for p in published) == sum(p.cents for p in covered)
@@ -91,7 +91,7 @@ def test_a_category_with_four_grants_never_appears_alone_on_the_public_page(clie
 def test_with_fewer_than_five_grants_the_public_page_shows_no_grant_at_all(client, fund, grants):  # noqa: F811
     gift(fund, 1_000_00, _finished(fund, 3))
     grants(321_00, day=_finished(fund, 2))
-    for n in range(6):
+    for _n in range(6):
         grants(50_00, day=clock.today(fund))  # many, but this week is not over
     page = client.get("/transparency").get_data(as_text=True)
     assert "$321.00" not in page and "$50.00" not in page and "Grants appear here once at least 5" in page

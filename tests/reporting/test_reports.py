@@ -20,7 +20,6 @@ from fundapp.review.models import GrantPayment
 from reports.style import amount_text
 from tests.conftest import sign_in
 from tests.factories import midday
-from tests.reporting.test_dashboard import grants  # noqa: F401
 
 HOSTILE = "=cmd|' /C calc'!A0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -75,7 +75,7 @@ def year_books(fund, create_user):
         application = Application(
             fund_id=fund.id, applicant_id=members[member].user_id, member_id=members[member].id,
             rules_id=current_rules(fund).id, status="submitted", category=category, amount_requested_cents=amount,
-            amount_paid_cents=0, address=address, submitted_at=datetime.combine(approved, time(9), timezone.utc))
+            amount_paid_cents=0, address=address, submitted_at=datetime.combine(approved, time(9), UTC))
         db.session.add(application)
         db.session.flush()
         review.approve(fund, application, amount, actor=tom, decided_on=approved)
@@ -164,7 +164,7 @@ def test_the_year_end_pack_holds_every_file_and_its_figures_are_the_books(runner
 
 
 def test_a_void_in_a_later_year_counts_against_that_years_payments(year_books, tmp_path):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     year = today.year
     files = year_end.year_end_files(year_books, year)
     rows = {row["member_id"]: row for row in csv.DictReader(io.StringIO(

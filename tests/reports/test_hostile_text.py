@@ -3,7 +3,7 @@ and emoji render into a PDF that reads back (the text is kept, never interpreted
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -27,7 +27,7 @@ def test_a_receipt_renders_hostile_names_or_refuses_cleanly(name):
         contact_email="fund@example.org", receipt_number="2026-000001", donor_name=name, gift_date=date(2026, 11, 1),
         amount_cents=2_500, refunded_cents=0, currency="USD", method="card", monthly=False,
         dedication_kind="memory", dedication_name=name, language="en",
-        issued_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+        issued_at=datetime(2026, 11, 1, tzinfo=UTC))
     pdf = receipt.render(data)
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(page.extract_text() for page in reader.pages)

@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
 
-from reports.ledger import (ActivityStatement, BalanceSheet, JournalLine, TrialBalanceRow, normal_balance,
-                            render_activities, render_balance_sheet, render_journal, render_trial_balance)
+from reports.ledger import (
+    ActivityStatement,
+    BalanceSheet,
+    JournalLine,
+    TrialBalanceRow,
+    normal_balance,
+    render_activities,
+    render_balance_sheet,
+    render_journal,
+    render_trial_balance,
+)
 from reports.style import DocumentInfo, amount_text
 
 INFO = DocumentInfo(fund_name="Local 7 Hardship Fund", title="Journal by account", period="2026-01-01 to 2026-12-31",
-                    generated_at=datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc))
+                    generated_at=datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
 HEADER = re.compile(r"Date\s+Entry\s+Memo\s+Debit\s+Credit\s+Balance")
 PAGE = re.compile(r"page (\d+) of\s*(\d+)")
 

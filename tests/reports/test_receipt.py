@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
@@ -15,7 +15,7 @@ UNION = ReceiptData(fund_name="Local 7 Hardship Fund", legal_name="Local 7 Strik
                     donor_name="Dana <Donor> & Co", gift_date=date(2026, 11, 3), amount_cents=260_600,
                     refunded_cents=0, currency="USD", method="card", monthly=True, dedication_kind="memory",
                     dedication_name="Joe Hill", language="en",
-                    issued_at=datetime(2026, 11, 3, 15, 0, tzinfo=timezone.utc))
+                    issued_at=datetime(2026, 11, 3, 15, 0, tzinfo=UTC))
 
 
 def text_of(data: ReceiptData) -> str:

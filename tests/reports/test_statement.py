@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pypdf import PdfReader
 
@@ -13,7 +13,7 @@ from reports.statement import StatementData, StatementGift, render
 
 DATA = StatementData(fund_name="Local 7 Hardship Fund", legal_name="Local 7 Strike Relief Inc.", ein="12-3456789",
                      legal_form="501(c)(3)", contact_email="fund@local7.example.org", donor_name="Dana Donor",
-                     year=2026, currency="USD", language="en", issued_at=datetime(2027, 1, 1, tzinfo=timezone.utc),
+                     year=2026, currency="USD", language="en", issued_at=datetime(2027, 1, 1, tzinfo=UTC),
                      gifts=[StatementGift(date(2026, 1, 5), "2026-000001", 2_500, 0),
                             StatementGift(date(2026, 6, 5), "2026-000107", 123_456, 23_456)])
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pypdf import PdfReader
 
 from reports.style import DocumentInfo, paragraph, render_document, tables
 
 INFO = DocumentInfo(fund_name="Local 7 Hardship Fund", title="Smoke test", period="November 2026",
-                    generated_at=datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc))
+                    generated_at=datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
 
 
 def test_every_page_carries_fund_title_period_stamp_and_page_count():

@@ -1,11 +1,10 @@
 """Trustees see, before they click, how many approvals a grant needs, who gave them, and why they may not act."""
 from __future__ import annotations
 
-from fundapp.review import recusal
 from fundapp.accounts.models import Member
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
-from fundapp.review import services
+from fundapp.review import recusal, services
 from tests.conftest import sign_in
 from tests.factories import DAY, fund_with
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from fundapp.review import recusal
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
-from fundapp.applications.services import current_rules, update_rules
 from fundapp.applications.states import Status
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import exports
 from fundapp.ledger import services as ledger
+from fundapp.review import recusal
 from fundapp.review import services as review
 from fundapp.review.models import Approval
 from tests.factories import DAY, fund_with
+
 
 def test_a_small_grant_is_approved_by_one_trustee_and_booked(fund, trustees, case):
     fund_with(fund, 100_000)
@@ -71,8 +71,8 @@ def test_partial_approval_needs_a_note_and_says_so_to_the_member(fund, trustees,
 def test_a_trustee_cannot_act_on_their_own_application_and_the_recusal_is_recorded(fund, case):
     fund_with(fund, 100_000)
     application = case(10_000)
-    from fundapp.accounts.services import set_roles
     from fundapp.accounts.models import User
+    from fundapp.accounts.services import set_roles
 
     owner = db.session.get(User, application.applicant_id)
     set_roles(owner, fund, ["applicant", "trustee"], actor=None)
@@ -177,7 +177,7 @@ def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, crea
         barrier = threading.Barrier(threads_per_trial)
         results = []
 
-        def decide(application_id, trustee_id):
+        def decide(application_id, trustee_id, barrier=barrier, results=results):
             with app.app_context():
                 from fundapp.accounts.models import User
                 from fundapp.funds.models import Fund
@@ -195,7 +195,7 @@ def test_concurrent_approvals_never_spend_more_than_the_fund_has(app, fund, crea
                     db.session.rollback()
                     results.append(type(exc).__name__)
 
-        workers = [threading.Thread(target=decide, args=(a.id, t.id)) for a, t in zip(applications, trustees)]
+        workers = [threading.Thread(target=decide, args=(a.id, t.id)) for a, t in zip(applications, trustees, strict=True)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -250,7 +250,7 @@ def test_a_batch_is_paid_all_or_nothing_with_cheque_numbers_counting_up(fund, tr
 
 def test_approvals_payments_and_voids_are_dated_on_the_funds_calendar(fund, trustees, case, monkeypatch):
     # 22:00 on Sunday, November 29 in Los Angeles; UTC is already at Monday the 30th
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
     fund_with(fund, 100_000)
     application = case(30_000)
     review.approve(fund, application, 30_000, actor=trustees[0])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fundapp.applications.models import Application
 from fundapp.audit.models import AuditRecord
 from fundapp.extensions import db
-from tests.applications.test_applications import roster, send, striker  # noqa: F401
 from tests.conftest import enrol, sign_in
+from tests.factories import send, striker
 
 SECRET = "Chemotherapy since October; the pharmacy bill is attached"
 
@@ -42,8 +42,8 @@ def test_a_sealed_note_is_read_only_by_its_author_and_the_assigned_reviewers(app
 
 def test_an_empty_note_is_refused_and_a_trustee_cannot_note_their_own_case(app, client, create_user,
                                                                           roster):  # noqa: F811
-    from fundapp.accounts.models import Role
     from fundapp.accounts import services as accounts
+    from fundapp.accounts.models import Role
 
     rosa = striker(client, create_user, roster)
     send(client, amount="250")

@@ -4,15 +4,14 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from fundapp.review import recusal
 from fundapp.applications.models import Application
 from fundapp.applications.services import update_rules
 from fundapp.applications.states import Status
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
-from tests.applications.test_applications import ANSWERS, PDF, roster, send, striker  # noqa: F401
+from fundapp.review import recusal
 from tests.conftest import sign_in
-from tests.factories import fund_with
+from tests.factories import PDF, fund_with, send, striker
 
 
 def sent_case(client, create_user, roster, amount: str) -> Application:  # noqa: F811

@@ -24,8 +24,8 @@ from fundapp.review import services as review
 from fundapp.review.checks import check_grants
 from fundapp.review.models import Approval, GrantPayment
 from tests.factories import DAY, fund_with
+from tests.security_figures import ROUNDS
 
-ROUNDS = 50
 ON_POSTGRES = bool(os.environ.get("FUNDAPP_TEST_DATABASE_URL"))
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="races are real only on PostgreSQL (TESTING.md)")
 
