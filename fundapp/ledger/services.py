@@ -51,6 +51,7 @@ from fundapp.ledger.posting import (
                                      chart,
                                      find_entry,
                                      open_account,
+                                     open_chart,
                                      post_entry,
                                      reverse_entry,
                                      validate_accounts,
@@ -63,7 +64,7 @@ __all__ = [
     "TrialBalanceLine", "activities", "available_from", "available_to_grant", "balance", "balances", "chart",
     "check_closed_months", "check_day_totals", "cleared", "close_checks", "close_month", "closed_months",
     "count_entries_crediting", "entries", "financial_position", "find_entry", "is_closed", "journal_lines",
-    "month_snapshot", "net_assets", "next_months_to_close", "open_account", "parse_month", "period_totals",
+    "month_snapshot", "net_assets", "next_months_to_close", "open_account", "open_chart", "parse_month", "period_totals",
     "post_entry", "rebuild_day_totals", "reopen_month", "reverse_entry", "trial_balance", "validate_accounts",
     "validate_open_period", "validate_postings",
 ]

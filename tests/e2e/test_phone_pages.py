@@ -18,8 +18,9 @@ MOST_PAGES = 45
 #: Set to a folder to keep a full-page screenshot of every page crawled, to look at (not asserted on).
 SHOTS = os.environ.get("FUNDAPP_SCREENSHOTS", "")
 
-OVERFLOW = """() => {
-  const width = window.innerWidth;
+#: Measured against the phone's own width: on a mobile viewport, content wider than the screen widens
+#: window.innerWidth with it, so that would never see an overflow.
+OVERFLOW = """(width) => {
   const found = [];
   if (document.documentElement.scrollWidth > width) found.push('page ' + document.documentElement.scrollWidth);
   for (const el of document.querySelectorAll('.stats li, .card, .flash, td, th, h1, h2, p, li, dd')) {
@@ -52,7 +53,7 @@ def crawl(page, base: str, label: str = "") -> dict[str, list[str]]:
         if response is None or response.status >= 400 or not response.headers.get("content-type", "").startswith(
                 "text/html"):
             continue
-        found = page.evaluate(OVERFLOW) + axe_violations(page)
+        found = page.evaluate(OVERFLOW, page.viewport_size["width"]) + axe_violations(page)
         if SHOTS:
             name = re.sub(r"[^a-z0-9]+", "-", kind_of(path).replace("#", "n").lower()).strip("-") or "home"
             page.screenshot(path=str(Path(SHOTS) / f"{label}-{name}.png"), full_page=True)

@@ -15,7 +15,7 @@ from tests.factories import fund_with, submitted_case
 
 
 def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
 def test_a_trustee_sees_the_approval_count_and_confirms_a_batch(live_server, phone, fund, create_user):
