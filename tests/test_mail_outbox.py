@@ -162,7 +162,7 @@ def test_production_refuses_to_start_without_a_mail_server_unless_told_to_log_ma
 
 
 def test_mail_written_to_the_log_has_every_sign_in_link_redacted(app, client, create_user, fund, caplog):
-    from fundapp.donations.services import find_or_create_donor
+    from fundapp.donations.giving import find_or_create_donor
     from fundapp.mail import answer_requests
 
     assert app.config["MAIL_SERVER"] is None

@@ -27,7 +27,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from fundapp.donations import services
+from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
@@ -103,10 +103,10 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
         try:
             with db.session.begin_nested():
                 check_api_version(payload)
-                outcome = services.apply_event(fund, payload) if fund is not None else "ignored"
+                outcome = booking.apply_event(fund, payload) if fund is not None else "ignored"
         except gateway.NotConfirmed as exc:  # nothing booked, and no later try would change that: kept to be seen
             current_app.logger.warning("Stripe event %s (%s) not booked: %s", event.id, event.type, exc)
-            event.last_error = f"{services.NOT_BOOKED}{exc}"[:500]
+            event.last_error = f"{booking.NOT_BOOKED}{exc}"[:500]
             event.attempts = max(event.attempts, MAX_ATTEMPTS)
             done.failed += 1
         except Exception as exc:  # noqa: BLE001 - any failure leaves the event for a later try, never the queue stuck
@@ -160,15 +160,12 @@ TIDY_EVERY = 60
 
 
 def tidy_everywhere() -> tuple[int, int]:
-    """For every fund: close the gifts left at an expired checkout (``services.close_stale_checkouts``) and mail
-    the receipts held until its details were set (``services.send_held_receipts``); commits. Returns both counts."""
-    from fundapp.donations.services import close_stale_checkouts, send_held_receipts
-    from fundapp.funds.models import Fund
-
+    """For every fund: close the gifts left at an expired checkout (``giving.close_stale_checkouts``) and mail
+    the receipts held until its details were set (``receipts.send_held_receipts``); commits. Returns both counts."""
     closed = released = 0
     for fund in db.session.scalars(db.select(Fund)).all():
-        closed += close_stale_checkouts(fund)
-        released += send_held_receipts(fund)
+        closed += giving.close_stale_checkouts(fund)
+        released += receipts.send_held_receipts(fund)
     db.session.commit()
     return closed, released
 

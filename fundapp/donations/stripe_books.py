@@ -5,7 +5,7 @@ Read-only: nothing here writes. The money figures are the books' (journal entrie
 not keep (a dispute's status and evidence deadline, a payout's arrival and what it carried). When Stripe
 cannot be asked, the rows are the books' alone and ``stripe_error`` says so: a page never fails for it.
 
-A dispute's entries are found by their memo, which ``services._book_dispute_movement`` writes as
+A dispute's entries are found by their memo, which ``booking._book_dispute_movement`` writes as
 "Dispute <dispute id> on <charge id>: funds withdrawn|reinstated" (the entry's source id is the balance
 transaction, one per movement).
 """

@@ -8,7 +8,7 @@ from flask_babel import get_locale, gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from fundapp.web import show_error
-from fundapp.donations import events, services
+from fundapp.donations import events, giving, receipts
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
@@ -28,8 +28,8 @@ def _donation(token: str) -> Donation:
     return donation
 
 
-def _gift(form: DonateForm) -> services.GiftRequest:
-    return services.GiftRequest(
+def _gift(form: DonateForm) -> giving.GiftRequest:
+    return giving.GiftRequest(
         amount_cents=form.amount_cents(), monthly=form.frequency.data == "monthly", cover_fee=form.cover_fee.data,
         name=form.name.data, email=form.email.data, anonymous=form.anonymous.data, on_wall=form.on_wall.data,
         wall_message=form.wall_message.data or "", dedication_kind=form.dedication_kind.data,
@@ -56,10 +56,10 @@ def checkout_details(fund, donation: Donation) -> dict:
     return dict(
         amount_cents=donation.amount_cents, fee_cover_cents=donation.fee_cover_cents, currency=fund.currency,
         monthly=donation.frequency == Frequency.MONTHLY, gift_label=_("Gift to %(fund)s", fund=fund.name),
-        fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
+        fee_label=_("Card fee, covered by you"), metadata=giving.checkout_metadata(donation),
         email=donation.donor.email, locale=donation.language,
-        statement=services.tax_statement(fund, donation.language),
-        billing_address=donation.total_cents >= services.LARGE_GIFT_CENTS,
+        statement=giving.tax_statement(fund, donation.language),
+        billing_address=donation.total_cents >= giving.LARGE_GIFT_CENTS,
         success_url=url_for("donations.thanks", token=donation.token, _external=True),
         cancel_url=url_for("donations.donate", again=donation.token, _external=True))
 
@@ -86,8 +86,8 @@ def donate():
             _prefill(form, earlier)
     if form.validate_on_submit():
         try:
-            donation = services.start_donation(fund, _gift(form))
-        except services.DonationError as exc:
+            donation = giving.start_donation(fund, _gift(form))
+        except giving.DonationError as exc:
             db.session.rollback()
             if exc.field == "amount" and form.amount.data == "other":
                 exc.field = "other_amount"
@@ -101,7 +101,7 @@ def donate():
                 flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
                         "minute."), "error")
     return render_template("donations/donate.html", form=form, fund=fund,
-                           fee_example=services.fee_cover_for(2500), tax_statement=services.tax_statement(fund),
+                           fee_example=giving.fee_cover_for(2500), tax_statement=giving.tax_statement(fund),
                            test_mode=gateway.local_mode()), 422 if form.errors else 200
 
 
@@ -117,26 +117,26 @@ def test_checkout(token):
     form = TestCardForm()
     attempt = request.form.get("attempt") or secrets.token_hex(8)
     declined = False
-    large = donation.total_cents >= services.LARGE_GIFT_CENTS
+    large = donation.total_cents >= giving.LARGE_GIFT_CENTS
     if form.validate_on_submit() and large and (form.billing_address() is None or not form.address_city.data
                                                  or not form.address_postal_code.data):
         form.address_line1.errors.append(_("For a gift of %(limit)s or more, enter the billing address, as "
                                            "Stripe's checkout asks.",
-                                           limit=format_cents(services.LARGE_GIFT_CENTS, donation.currency)))
+                                           limit=format_cents(giving.LARGE_GIFT_CENTS, donation.currency)))
     elif form.validate_on_submit():
-        services.retry_donation(donation)
+        giving.retry_donation(donation)
         month, year = form.expiry.data.split("/")
         try:
             paid = gateway.pay_with_test_card(
                 card_number=form.card_number.data.replace(" ", ""), exp_month=int(month), exp_year=2000 + int(year),
                 cvc=form.cvc.data, amount_cents=donation.total_cents, currency=donation.currency,
-                monthly=donation.frequency == Frequency.MONTHLY, metadata=services.checkout_metadata(donation),
+                monthly=donation.frequency == Frequency.MONTHLY, metadata=giving.checkout_metadata(donation),
                 email=donation.donor.email, name=donation.donor.name,
                 billing_address=form.billing_address() if large else None,
                 description=_("Gift to %(fund)s", fund=current_fund().name),
                 idempotency_key=f"test-{donation.token}-{attempt}")
         except gateway.PaymentFailed as exc:
-            services.mark_failed(donation, str(exc))
+            giving.mark_failed(donation, str(exc))
             db.session.commit()
             form.card_number.errors.append(_("The card was declined. Nothing was charged. Try another card."))
             declined = True
@@ -174,7 +174,7 @@ def test_secure(token):
             abort(502)
         if status == "succeeded":
             return redirect(url_for("donations.thanks", token=token))
-        services.mark_failed(donation, _("The bank's check was not passed."))
+        giving.mark_failed(donation, _("The bank's check was not passed."))
         db.session.commit()
         flash(_("Your bank's check was not passed, so nothing was charged. You can try again."), "error")
         return redirect(url_for("donations.test_checkout", token=token))
@@ -201,7 +201,7 @@ def receipt(token):
     donation = _donation(token)
     if donation.receipt_number is None:
         abort(404)
-    return download(services.receipt_for(current_fund(), donation), services.receipt_filename(donation))
+    return download(receipts.receipt_for(current_fund(), donation), receipts.receipt_filename(donation))
 
 
 @bp.post("/stripe/webhook")

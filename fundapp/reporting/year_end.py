@@ -27,7 +27,7 @@ from fundapp.applications.forms import category_name
 from fundapp.applications.models import Application
 from fundapp.privacy.retention import REMOVED
 from fundapp.donations.models import Donation, Donor
-from fundapp.donations.services import LARGE_GIFT_CENTS
+from fundapp.donations.giving import LARGE_GIFT_CENTS
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import documents as ledger_documents

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from fundapp.donations import events, services
+from fundapp.donations import events
 from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.ledger import services as ledger
