@@ -195,7 +195,8 @@ def worker_command(once, again, interval):
     import signal
     import threading
 
-    from fundapp.donations.events import apply_waiting_events, run_worker
+    from fundapp.donations.events import apply_waiting_events
+    from fundapp.worker import run_worker
 
     if once:
         done = apply_waiting_events(again=again)
@@ -397,13 +398,14 @@ def reconcile_stripe_command(since):
     """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
     from fundapp.donations.booking import reconcile_stripe
     from fundapp.donations.giving import close_stale_checkouts
-    from fundapp.payments.gateway import FactsIncomplete, GatewayError
+    from fundapp.donations.giving import DonationError
+    from fundapp.payments.facts import RetryLater
 
     fund = _fund()
     start = clock.start_of(fund, since.date()) if since else clock.now() - timedelta(days=35)
     try:
         result = reconcile_stripe(fund, start)
-    except (GatewayError, FactsIncomplete, ledger.LedgerError) as exc:
+    except (RetryLater, DonationError, ledger.LedgerError) as exc:
         _fail(f"reconciliation stopped, nothing saved: {exc}")
     closed = close_stale_checkouts(fund)
     db.session.commit()
@@ -475,7 +477,7 @@ def run_local_command(port, stripe_port):
     server.register_webhook(f"http://127.0.0.1:{port}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
     click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}")
     click.echo(f"fundapp is starting at http://127.0.0.1:{port}  (Ctrl-C stops both)")
-    from fundapp.donations.events import start_worker_thread
+    from fundapp.worker import start_worker_thread
 
     stop = start_worker_thread(app)
     try:

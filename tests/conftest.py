@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from fundapp import create_app
 from fundapp.accounts import services as account_services
 from fundapp.accounts import two_factor
-from fundapp.donations.events import start_worker_thread
+from fundapp.worker import start_worker_thread
 from fundapp import throttle
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund

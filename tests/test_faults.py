@@ -23,6 +23,7 @@ import stripe
 from fundapp import create_app
 from fundapp.config import normalise_database_url
 from fundapp.donations import events
+from fundapp.payments import events as stripe_events
 from fundapp.donations.models import Donation, StripeEvent
 from fundapp.extensions import db
 from fundapp.funds.services import get_or_create_fund
@@ -245,7 +246,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
             flask_migrate.upgrade(directory=str(ROOT / "migrations"))
             clean_fund = get_or_create_fund(clean.config["FUND_DEFAULTS"])
             for event in unique:
-                events.store_event(clean_fund, event)
+                events.store_event(clean_fund, stripe_events.received(event))
                 db.session.commit()
             assert events.apply_waiting_events().applied == PAYMENTS
             assert canonical_books(clean_fund) == books

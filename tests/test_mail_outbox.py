@@ -13,7 +13,7 @@ import pytest
 
 from fundapp import create_app, health
 from fundapp.config import ConfigError
-from fundapp.donations.events import start_worker_thread
+from fundapp.worker import start_worker_thread
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.mail import REDACTED, OutboxMessage, deliver_pending, queue_mail

@@ -18,6 +18,7 @@ from fundapp.ledger import services as ledger
 from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
+from fundapp.payments.facts import RetryLater
 from fundapp.policy import roles_required
 from fundapp.web import confirm_first, confirmed, int_arg, money_text
 
@@ -93,7 +94,7 @@ def refund(donation_id):
     except (InvalidAmount, giving.DonationError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
-    except (gateway.GatewayError, gateway.FactsIncomplete):
+    except RetryLater:
         db.session.rollback()
         current_app.logger.exception("refund failed")
         flash(_("Stripe did not take the refund just now; nothing changed. Try again in a minute."), "error")

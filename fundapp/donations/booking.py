@@ -8,25 +8,18 @@ changes nothing. Functions flush; the caller commits.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import record_change
-from fundapp.donations.giving import (
-    DonationError,
-    checkout_donation,
-    checkout_expired,
-    find_or_create_donor,
-    keep_address,
-    link_checkout,
-    mark_failed,
-    payment_failed,
-)
+from fundapp.donations import giving, portal
+from fundapp.donations.giving import DonationError, find_or_create_donor, keep_address
 from fundapp.donations.models import Donation, DonationStatus, Frequency, MonthlyGift, Origin, StripeEvent, WallStatus
-from fundapp.donations.portal import invoice_payment_failed, subscription_changed
 from fundapp.donations.receipts import next_receipt_seq, send_receipt
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
@@ -34,7 +27,10 @@ from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.money import format_cents
 from fundapp.payments import gateway
-from fundapp.payments.facts import DisputeMovement, PaymentSettled, PayoutFact, RefundSettled
+from fundapp.payments import events as stripe_events
+from fundapp.payments.facts import (ChargeHistory, CheckoutCompleted, CheckoutExpired, DisputeMovement, Fact,
+                                    InvoiceUnpaid, PaymentFailed, PaymentSettled, PayoutFact, RefundSettled, RetryLater,
+                                    SubscriptionChanged)
 
 
 def booking_day(fund: Fund, day: date) -> date:
@@ -44,7 +40,7 @@ def booking_day(fund: Fund, day: date) -> date:
 
 def _donation_for_payment(fund: Fund, fact: PaymentSettled) -> Donation:
     """The pending donation this charge pays, a new one for a monthly renewal, or one for a charge we did not start."""
-    token = (fact.metadata or {}).get("donation")
+    token = fact.donation_token
     candidates = []
     if token:
         candidates.append(db.select(Donation).filter_by(fund_id=fund.id, token=token))
@@ -85,7 +81,7 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
     if existing is not None:
         return existing
     if fact.currency != fund.currency:
-        raise ledger.LedgerError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
+        raise DonationError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
     donation = _donation_for_payment(fund, fact)
     if donation.id is not None:
         # Two deliveries of the same money can run at once. Claim the gift with a conditional UPDATE:
@@ -97,7 +93,7 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
         if not claimed:
             if donation.stripe_charge_id == fact.charge_id:
                 return donation
-            raise gateway.FactsIncomplete(f"gift {donation.id} was paid by another charge meanwhile; retry")
+            raise RetryLater(f"gift {donation.id} was paid by another charge meanwhile; retry")
     if donation.amount_cents + donation.fee_cover_cents != fact.gross_cents:
         # Stripe's figure is the truth; keep the donor's choice only when it adds up.
         donation.amount_cents, donation.fee_cover_cents = fact.gross_cents, 0
@@ -146,7 +142,7 @@ def record_refund(fund: Fund, fact: RefundSettled) -> Donation:
     """Book one refund's entry (once); the gift's refunded total is set by ``apply_refunds``."""
     donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=fact.charge_id))
     if donation is None:
-        raise gateway.FactsIncomplete(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
+        raise RetryLater(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
     ledger.post_entry(fund, entry_date=booking_day(fund, clock.local_date(fund, fact.at)),
                       memo=f"Refund of gift {donation.receipt_number} ({fact.refund_id})",
                       source_kind="stripe.refund", source_id=fact.refund_id,
@@ -188,23 +184,19 @@ def apply_dispute_loss(fund: Fund, donation: Donation, lost_cents: int) -> None:
         send_receipt(fund, donation)
 
 
-def book_charge_and_refunds(fund: Fund, charge_id: str) -> None:
+def record_charge_history(fund: Fund, history: ChargeHistory) -> None:
     """Everything Stripe says about one charge: the payment (if not yet booked), then each refund."""
-    fact = gateway.settled_charge(charge_id)
-    if fact is None:
-        return
-    donation = record_settled_payment(fund, fact)
-    refunds = gateway.refunds_for_charge(charge_id)
-    for refund in refunds:
+    donation = record_settled_payment(fund, history.payment)
+    for refund in history.refunds:
         record_refund(fund, refund)
-    apply_refunds(fund, donation, sum(refund.amount_cents for refund in refunds))
+    apply_refunds(fund, donation, sum(refund.amount_cents for refund in history.refunds))
 
 
 def record_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
     """Book money a dispute took (amount < 0, with the dispute fee) or gave back, once per balance transaction;
     once the dispute is lost, its withdrawal is what the donor's gift lost (``apply_dispute_loss``)."""
     if movement.currency != fund.currency:
-        raise ledger.LedgerError(f"dispute {movement.dispute_id} is in {movement.currency}, not {fund.currency}")
+        raise DonationError(f"dispute {movement.dispute_id} is in {movement.currency}, not {fund.currency}")
     if ledger.find_entry(fund, "stripe.dispute", movement.balance_transaction_id) is None:
         _book_dispute_movement(fund, movement)
     if movement.status == "lost" and movement.amount_cents < 0:
@@ -234,7 +226,7 @@ def _book_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
 def record_payout(fund: Fund, payout: PayoutFact) -> None:
     """A payout moves money from the Stripe balance to the bank; one that fails after being paid comes back."""
     if payout.currency != fund.currency:
-        raise ledger.LedgerError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
+        raise DonationError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
     if payout.status not in ("paid", "failed"):
         return
     entry = ledger.post_entry(fund, entry_date=booking_day(fund, payout.day), memo=f"Stripe payout {payout.payout_id}",
@@ -281,10 +273,10 @@ def reconcile_stripe(fund: Fund, since) -> Reconciliation:
     before = counts()
     charge_ids = gateway.charge_ids_since(since)
     for charge_id in charge_ids:
-        book_charge_and_refunds(fund, charge_id)
-    for dispute in gateway.disputes_since(since):
-        _dispute_event(fund, dispute)
-    for payout in gateway.payouts_since(since):
+        _book_charge(fund, charge_id)
+    for fact in stripe_events.disputes_since(since):
+        apply_fact(fund, fact)
+    for payout in stripe_events.payouts_since(since):
         if payout.currency == fund.currency:  # the local test server pays out only in euros
             record_payout(fund, payout)
     after = counts()
@@ -308,85 +300,29 @@ def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) 
                                       idempotency_key=f"refund-{donation.id}-{donation.refunded_cents}-{amount_cents}")
     record_change("donation.refund_requested", "donation", donation.id, actor=actor, fund_id=fund.id,
                   after={"amount_cents": amount_cents, "refund": refund_id})
-    book_charge_and_refunds(fund, donation.stripe_charge_id)
+    _book_charge(fund, donation.stripe_charge_id)
 
 
-def _async_payment(fund: Fund, session: dict) -> None:
-    """A bank debit settled or failed, days after the checkout: Stripe's payment says which."""
-    intent_id = gateway.object_id(session.get("payment_intent"))
-    if not intent_id:
-        return
-    status = gateway.payment_status(intent_id)
-    if status == "succeeded":
-        _intent_succeeded(fund, {"id": intent_id})
-    elif status in ("requires_payment_method", "canceled"):
-        donation = checkout_donation(fund, session)
-        if donation is not None:
-            mark_failed(donation, _("Your bank did not make the payment."))
+def _book_charge(fund: Fund, charge_id: str) -> None:
+    history = stripe_events.charge_history(charge_id)
+    if history is not None:
+        record_charge_history(fund, history)
 
 
-def _intent_succeeded(fund: Fund, intent: dict) -> None:
-    fact = gateway.settled_payment_for_intent(intent["id"])
-    if fact is not None:
-        record_settled_payment(fund, fact)
-
-
-def _invoice_paid(fund: Fund, invoice: dict) -> None:
-    """A monthly gift's invoice was paid: book the payments Stripe lists for it (``InvoicePayment``)."""
-    for intent_id in gateway.paid_intents_of_invoice(invoice["id"]):
-        _intent_succeeded(fund, {"id": intent_id})
-
-
-def _dispute_event(fund: Fund, dispute: dict) -> None:
-    """Book each money movement of the dispute as Stripe lists it now (the gift first, if its own event has
-    not come yet)."""
-    movements = gateway.dispute_movements(dispute["id"])
-    for charge_id in dict.fromkeys(movement.charge_id for movement in movements):
-        book_charge_and_refunds(fund, charge_id)
-    for movement in movements:
-        record_dispute_movement(fund, movement)
-
-
-def _payout_event(fund: Fund, payout: dict) -> None:
-    record_payout(fund, gateway.payout_fact(payout["id"]))
-
-
-def _refund_event(fund: Fund, obj: dict) -> None:
-    charge_id = obj["id"] if obj.get("object") == "charge" else gateway.object_id(obj.get("charge"))
-    if charge_id:
-        book_charge_and_refunds(fund, charge_id)
-
-
-HANDLERS = {
-    "checkout.session.completed": link_checkout,
-    "payment_intent.succeeded": _intent_succeeded,
-    "payment_intent.payment_failed": payment_failed,
-    "charge.succeeded": lambda fund, charge: book_charge_and_refunds(fund, charge["id"]),
-    "invoice.paid": _invoice_paid,
-    "invoice.payment_succeeded": _invoice_paid,
-    "charge.refunded": _refund_event,
-    "charge.refund.updated": _refund_event,
-    "refund.created": _refund_event,
-    "refund.updated": _refund_event,
-    "charge.dispute.created": _dispute_event,
-    "charge.dispute.funds_withdrawn": _dispute_event,
-    "charge.dispute.funds_reinstated": _dispute_event,
-    "charge.dispute.closed": _dispute_event,
-    "payout.paid": _payout_event,
-    "payout.failed": _payout_event,
-    "checkout.session.expired": checkout_expired,
-    "checkout.session.async_payment_succeeded": _async_payment,
-    "checkout.session.async_payment_failed": _async_payment,
-    "customer.subscription.updated": subscription_changed,
-    "customer.subscription.deleted": subscription_changed,
-    "invoice.payment_failed": invoice_payment_failed,
+#: What each fact does, by its type: the one table of what Stripe's news does to the fund.
+APPLY: dict[type, Callable[[Fund, Any], object]] = {
+    PaymentSettled: record_settled_payment,
+    ChargeHistory: record_charge_history,
+    DisputeMovement: record_dispute_movement,
+    PayoutFact: record_payout,
+    CheckoutCompleted: giving.link_checkout,
+    CheckoutExpired: giving.checkout_expired,
+    PaymentFailed: giving.payment_failed,
+    SubscriptionChanged: portal.subscription_changed,
+    InvoiceUnpaid: portal.invoice_payment_failed,
 }
 
 
-def apply_event(fund: Fund, event: dict) -> str:
-    """Do what a stored event asks (re-fetching its objects from Stripe); "applied" or "ignored"."""
-    handler = HANDLERS.get(event["type"])
-    if handler is None:
-        return "ignored"
-    handler(fund, (event.get("data") or {}).get("object") or {})
-    return "applied"
+def apply_fact(fund: Fund, fact: Fact) -> None:
+    """Do what a fact from Stripe says (``payments.events`` made it); flushes. Idempotent, as booking is."""
+    APPLY[type(fact)](fund, fact)

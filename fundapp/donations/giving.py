@@ -20,8 +20,7 @@ from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.mail import queue_mail
 from fundapp.money import format_cents
-from fundapp.payments import gateway
-from fundapp.payments.facts import PostalAddress
+from fundapp.payments.facts import CheckoutCompleted, CheckoutExpired, PaymentFailed, PostalAddress
 from reports import receipt as receipt_pdf
 
 DEDICATIONS = ("", "honor", "memory")
@@ -197,26 +196,23 @@ def close_stale_checkouts(fund: Fund, *, now: datetime | None = None) -> int:
     return len(closed)
 
 
-def checkout_donation(fund: Fund, session: dict) -> Donation | None:
-    token = session.get("client_reference_id") or (session.get("metadata") or {}).get("donation")
+def _gift_of(fund: Fund, token: str | None) -> Donation | None:
     return db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
 
 
-def link_checkout(fund: Fund, session: dict) -> None:
+def link_checkout(fund: Fund, fact: CheckoutCompleted) -> None:
     """A finished checkout names its payment; no money is booked from it (the payment's own facts do that).
     Paid by bank debit, the payment is still on its way: the gift shows as processing until Stripe settles it."""
-    donation = checkout_donation(fund, session)
+    donation = _gift_of(fund, fact.donation_token)
     if donation is None:
         return
-    donation.stripe_checkout_session_id = session.get("id")
-    donation.stripe_payment_intent_id = gateway.object_id(session.get("payment_intent")) or donation.stripe_payment_intent_id
-    donation.stripe_subscription_id = gateway.object_id(session.get("subscription")) or donation.stripe_subscription_id
-    if gateway.object_id(session.get("customer")) and not donation.donor.stripe_customer_id:
-        donation.donor.stripe_customer_id = gateway.object_id(session.get("customer"))
-    keep_address(fund, donation, gateway.checkout_address(session))
-    if (donation.status == DonationStatus.PENDING and session.get("payment_status") == "unpaid"
-            and donation.stripe_payment_intent_id
-            and gateway.payment_status(donation.stripe_payment_intent_id) == "processing"):
+    donation.stripe_checkout_session_id = fact.session_id
+    donation.stripe_payment_intent_id = fact.payment_intent_id or donation.stripe_payment_intent_id
+    donation.stripe_subscription_id = fact.subscription_id or donation.stripe_subscription_id
+    if fact.customer_id and not donation.donor.stripe_customer_id:
+        donation.donor.stripe_customer_id = fact.customer_id
+    keep_address(fund, donation, fact.address)
+    if donation.status == DonationStatus.PENDING and fact.processing:
         donation.status = DonationStatus.PROCESSING
         record_change("donation.processing", "donation", donation.id, fund_id=fund.id,
                       after={"payment_intent": donation.stripe_payment_intent_id})
@@ -229,23 +225,23 @@ def link_checkout(fund: Fund, session: dict) -> None:
                                                                   donor_locale(donation)), fund=fund.name))
 
 
-def checkout_expired(fund: Fund, session: dict) -> None:
+def checkout_expired(fund: Fund, fact: CheckoutExpired) -> None:
     """The donor left the checkout unpaid until it expired: the pending gift is closed as abandoned."""
-    donation = checkout_donation(fund, session)
+    donation = _gift_of(fund, fact.donation_token)
     if donation is None or donation.status != DonationStatus.PENDING or \
-            donation.stripe_checkout_session_id not in (None, session.get("id")):
+            donation.stripe_checkout_session_id not in (None, fact.session_id):
         return
     donation.status = DonationStatus.ABANDONED
     record_change("donation.abandoned", "donation", donation.id, fund_id=fund.id,
-                  after={"checkout_session": session.get("id")})
+                  after={"checkout_session": fact.session_id})
 
 
-def payment_failed(fund: Fund, intent: dict) -> None:
-    token = (intent.get("metadata") or {}).get("donation")
-    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=token)) if token else None
+def payment_failed(fund: Fund, fact: PaymentFailed) -> None:
+    """The gift's payment did not go through: the donor may try again (``retry_donation``)."""
+    donation = _gift_of(fund, fact.donation_token)
     if donation is not None:
-        message = ((intent.get("last_payment_error") or {}).get("message")) or "The payment did not go through."
-        mark_failed(donation, message)
+        mark_failed(donation, _("Your bank did not make the payment.") if fact.by_bank else
+                    fact.message or "The payment did not go through.")
 
 
 @dataclass(frozen=True)

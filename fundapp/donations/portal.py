@@ -13,6 +13,7 @@ from fundapp.funds.models import Fund
 from fundapp.mail import public_link, queue_mail, queue_request, request_handler
 from fundapp.money import format_cents
 from fundapp.payments import gateway
+from fundapp.payments.facts import InvoiceUnpaid, SubscriptionChanged
 
 DONOR_LINK_MAX_AGE = 3600
 
@@ -84,27 +85,25 @@ def end_monthly_gift(fund: Fund, gift: MonthlyGift, *, by_donor: bool) -> None:
                   after={"by": "donor" if by_donor else "stripe"})
 
 
-def subscription_changed(fund: Fund, subscription: dict) -> None:
+def subscription_changed(fund: Fund, fact: SubscriptionChanged) -> None:
     """A monthly gift's subscription changed or ended: when Stripe says it is over, the gift ends here too."""
-    gift = db.session.scalar(db.select(MonthlyGift).filter_by(stripe_subscription_id=subscription.get("id")))
-    if gift is not None and gateway.subscription_status(gift.stripe_subscription_id) in ("canceled",
-                                                                                       "incomplete_expired"):
+    gift = db.session.scalar(db.select(MonthlyGift).filter_by(stripe_subscription_id=fact.subscription_id))
+    if gift is not None and fact.status in ("canceled", "incomplete_expired"):
         end_monthly_gift(fund, gift, by_donor=False)
 
 
-def invoice_payment_failed(fund: Fund, invoice: dict) -> None:
+def invoice_payment_failed(fund: Fund, unpaid: InvoiceUnpaid) -> None:
     """Stripe could not collect a monthly gift: tell the donor, in their language, where to pay it with
     another card (Stripe's invoice page) and where to stop the gift."""
-    unpaid = gateway.unpaid_invoice(invoice["id"])
     gift = db.session.scalar(db.select(MonthlyGift).filter_by(
-        stripe_subscription_id=unpaid.subscription_id)) if unpaid is not None and unpaid.subscription_id else None
+        stripe_subscription_id=unpaid.subscription_id)) if unpaid.subscription_id else None
     if gift is None or gift.ended_at is not None:
         return
     donor = db.session.get(Donor, gift.donor_id)
     if not donor.email:
         return
     with force_locale(donor.language):
-        locale = "es_US" if donor.language == "es" else "en_US"  # as donor_locale() for a donation
+        locale = "es_US" if donor.language == "es" else "en_US"  # as giving.donor_locale() for a gift
         subject = _("Your monthly gift to %(fund)s did not go through", fund=fund.name)
         body = _("Hello %(name)s,\n\nYour bank or card did not pay this month's gift of %(amount)s. To pay it with "
                  "another card, use this page: %(pay_url)s\n\nTo stop your monthly gift, sign in to your gifts page: "

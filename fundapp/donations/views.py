@@ -14,7 +14,7 @@ from fundapp.donations.models import Donation, DonationStatus, Frequency, WallSt
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
 from fundapp.money import format_cents
-from fundapp.payments import gateway
+from fundapp.payments import events as stripe_events, gateway
 from fundapp.policy import public
 from fundapp.web import download
 
@@ -211,15 +211,15 @@ def stripe_webhook():
     """Verify and store the event, then answer at once; the worker applies it (donations/events.py).
     A non-2xx answer makes Stripe deliver it again later."""
     try:
-        event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
-    except gateway.InvalidEvent:
+        event = stripe_events.verify(request.get_data(), request.headers.get("Stripe-Signature"))
+    except stripe_events.InvalidEvent:
         return jsonify(error="invalid signature or payload"), 400
     try:
         stored = events.store_event(current_fund(), event)
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
-        current_app.logger.warning("webhook %s (%s) not stored, Stripe will retry: %s", event["id"], event["type"],
+        current_app.logger.warning("webhook %s (%s) not stored, Stripe will retry: %s", event.event_id, event.type,
                                    exc)
         return jsonify(error="not stored; retry"), 503
-    return jsonify(received=event["id"], outcome="stored" if stored else "duplicate")
+    return jsonify(received=event.event_id, outcome="stored" if stored else "duplicate")

@@ -1,4 +1,9 @@
-"""Money facts: what Stripe says happened to money, in plain values (integer cents, UTC moments, dates).
+"""Facts: what Stripe says happened, in plain values (integer cents, UTC moments, dates, ids), and the two
+errors that say what to do when it cannot say yet.
+
+``payments.events`` turns a verified webhook event into these facts (fetching its objects back from Stripe);
+``donations.booking.apply_fact`` books them. Nothing Stripe-shaped (an SDK object, an event's dict) crosses
+that line: donations reads only these.
 
 A moment (``at``) is given as Stripe gives it, in UTC: which of the fund's days it falls on is the fund's
 clock's business (``fundapp.funds.clock``), not the gateway's."""
@@ -6,6 +11,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Union
+
+
+class RetryLater(RuntimeError):
+    """Not now: Stripe could not be reached, has not got what booking needs yet (a balance transaction), or
+    another delivery is booking the same money. Nothing was decided; the same work later will succeed. The one
+    error the worker retries for a known reason (``gateway.GatewayError`` and ``gateway.FactsIncomplete`` are
+    kinds of it)."""
+
+
+class NotConfirmed(RuntimeError):
+    """Stripe does not know the object an event names (404), or its copy disagrees with the event: nothing
+    is booked, and trying again will not change that."""
+
+
+class WrongApiVersion(NotConfirmed):
+    """An event rendered in another API version than ``gateway.API_VERSION``: its shapes are not the ones read."""
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """A webhook event whose signature was verified, as the queue keeps it: its id, type and body (JSON text)."""
+
+    event_id: str
+    type: str
+    payload: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +60,11 @@ class PaymentSettled:
     description: str = ""
     #: The payer's billing address when the payment carries one (Checkout asks for it on large gifts).
     address: PostalAddress | None = None
+
+    @property
+    def donation_token(self) -> str | None:
+        """Our gift's token, from the metadata fundapp sent with the checkout (None for a charge we did not start)."""
+        return self.metadata.get("donation") or None
 
 
 @dataclass(frozen=True)
@@ -93,3 +129,58 @@ class PostalAddress:
         place = " ".join(part for part in (", ".join(p for p in (self.city, self.state) if p), self.postal_code)
                          if part)
         return "\n".join(line for line in (self.line1, self.line2, place, self.country) if line.strip())
+
+
+@dataclass(frozen=True)
+class ChargeHistory:
+    """A settled charge and every succeeded refund of it, as Stripe has them now."""
+
+    payment: PaymentSettled
+    refunds: tuple[RefundSettled, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckoutCompleted:
+    """A donor finished Stripe's checkout: it names the payment (no money is booked from it)."""
+
+    session_id: str | None
+    #: Our gift's token (``client_reference_id``, or the session's metadata).
+    donation_token: str | None
+    payment_intent_id: str | None
+    subscription_id: str | None
+    customer_id: str | None
+    #: The billing address the payer gave (asked for large gifts), from the signed event.
+    address: PostalAddress | None
+    #: Paid by bank debit, the payment is still on its way (Stripe says the intent is "processing").
+    processing: bool = False
+
+
+@dataclass(frozen=True)
+class CheckoutExpired:
+    """The checkout expired unpaid."""
+
+    session_id: str | None
+    donation_token: str | None
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    """A gift's payment did not go through: a refused card (``message`` is Stripe's, possibly empty), or a bank
+    debit the bank did not make (``by_bank``)."""
+
+    donation_token: str | None
+    message: str = ""
+    by_bank: bool = False
+
+
+@dataclass(frozen=True)
+class SubscriptionChanged:
+    """A monthly gift's subscription changed; ``status`` is Stripe's now ("active", "canceled" ...)."""
+
+    subscription_id: str
+    status: str
+
+
+#: What ``payments.events`` hands to donations.
+Fact = Union[PaymentSettled, ChargeHistory, DisputeMovement, PayoutFact, InvoiceUnpaid, CheckoutCompleted,
+             CheckoutExpired, PaymentFailed, SubscriptionChanged]

@@ -14,8 +14,7 @@ from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage
-from fundapp.payments.facts import PaymentSettled
-from fundapp.payments.gateway import FactsIncomplete
+from fundapp.payments.facts import PaymentSettled, RetryLater
 from tests.conftest import wait_for
 from tests.donations.conftest import signed_event
 
@@ -210,7 +209,7 @@ def test_two_deliveries_of_the_same_payment_at_once_book_it_once(app, fund):
                     booking.record_settled_payment(db.session.get(Fund, fund.id), same)
                     db.session.commit()
                     return
-                except (DBAPIError, FactsIncomplete) as exc:
+                except (DBAPIError, RetryLater) as exc:
                     db.session.rollback()
                     errors.append(type(exc).__name__)
                     time.sleep(0.05)

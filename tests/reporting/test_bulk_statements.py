@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from fundapp.donations import offline, receipts
-from fundapp.donations.events import start_worker_thread
+from fundapp.worker import start_worker_thread
 from fundapp.donations.models import StatementSent
 from fundapp.extensions import db
 from fundapp.funds import clock
