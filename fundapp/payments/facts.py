@@ -114,6 +114,40 @@ class InvoiceUnpaid:
 
 
 @dataclass(frozen=True)
+class DisputeState:
+    """What Stripe says of a dispute now (the money is the books'): its status and evidence deadline."""
+
+    dispute_id: str
+    status: str  # "needs_response", "under_review", "won", "lost", "warning_needs_response" ...
+    reason: str  # "fraudulent", "duplicate", "product_not_received" ...
+    #: When Stripe stops taking evidence (UTC); None once no evidence is due.
+    evidence_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """One balance transaction a payout carried: a charge (``source_id`` is the charge), a refund, a dispute."""
+
+    type: str  # "charge", "payment", "refund", "dispute", "stripe_fee" ...
+    source_id: str | None
+    amount_cents: int
+    fee_cents: int
+
+
+@dataclass(frozen=True)
+class PayoutState:
+    """What Stripe says of a payout now (the amount is the books'), and what it carried."""
+
+    payout_id: str
+    status: str  # "paid", "pending", "in_transit", "failed", "canceled"
+    arrival_day: date
+    failure_message: str
+    #: The balance transactions it carried (not its own), as Stripe lists them; None for a manual payout,
+    #: whose contents Stripe does not list (the ``payout`` filter is for automatic payouts only).
+    lines: tuple[PayoutLine, ...] | None
+
+
+@dataclass(frozen=True)
 class PostalAddress:
     """A postal address as Stripe holds it (a Checkout Session's ``customer_details.address``)."""
 

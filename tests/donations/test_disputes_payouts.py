@@ -169,14 +169,14 @@ def test_a_stripe_that_never_answers_costs_the_page_one_short_wait(client, creat
     import socket
     import time
 
-    from fundapp.payments import gateway
+    from fundapp.payments import pages
 
     treasurer(client, create_user)
     paid_gift(fund, api, 8_000, card=DISPUTED_CARD, email="one@example.org")
     paid_gift(fund, api, 6_000, card=DISPUTED_CARD, email="two@example.org")
     paid_gift(fund, api, 4_000, card=DISPUTED_CARD, email="three@example.org")
     assert wait_for(lambda: entries("stripe.dispute") == 3, timeout=15)
-    monkeypatch.setattr(gateway, "PAGE_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(pages, "PAGE_TIMEOUT_SECONDS", 1)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # connections are taken into the backlog and never answered
