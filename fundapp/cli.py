@@ -397,8 +397,7 @@ def export_ledger_command(fmt, start, end, output):
 def reconcile_stripe_command(since):
     """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
     from fundapp.donations.booking import reconcile_stripe
-    from fundapp.donations.giving import close_stale_checkouts
-    from fundapp.donations.giving import DonationError
+    from fundapp.donations.giving import DonationError, close_stale_checkouts
     from fundapp.payments.facts import RetryLater
 
     fund = _fund()

@@ -78,7 +78,7 @@ def facts_of(payload: str) -> Iterator[Fact] | None:
     ``RetryLater`` when it cannot say yet)."""
     event = json.loads(payload)
     check_api_version(event)
-    reader = READERS.get(str(event["type"]))
+    reader = READERS.get(str(event.get("type")))
     if reader is None:
         return None
     data = event.get("data") or {}
