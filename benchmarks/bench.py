@@ -91,7 +91,7 @@ def make_app(url: str, scratch: Path):
 
 
 def bench_booking(app, count: int) -> None:
-    from fundapp.donations import services as donations
+    from fundapp.donations import booking
     from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
     from fundapp.mail import OutboxMessage
@@ -108,7 +108,7 @@ def bench_booking(app, count: int) -> None:
         now = utcnow()  # Stripe gives the moment; the books date it on the fund's calendar
         started = time.perf_counter()
         for n in range(count):
-            donations.record_settled_payment(fund, PaymentSettled(
+            booking.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"ch_bench_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=2_500, fee_cents=103, net_cents=2_397, currency=fund.currency,
                 at=now, email=f"d{n % 50}@example.org", name=f"Donor {n % 50}"), notify=False)
@@ -121,7 +121,7 @@ def bench_booking(app, count: int) -> None:
 def bench_receipt_and_statements(app, sample: int) -> None:
     from reportlab.pdfgen.canvas import Canvas
 
-    from fundapp.donations import services as donations
+    from fundapp.donations import receipts
     from fundapp.donations.models import Donation, Donor
     from fundapp.extensions import db
     from fundapp.funds import clock
@@ -133,7 +133,7 @@ def bench_receipt_and_statements(app, sample: int) -> None:
 
         def receipt():
             db.session.expire_all()  # the data load counts: gift, donor and fund read again each time
-            return donations.receipt_for(fund, db.session.get(Donation, gift_id))
+            return receipts.receipt_for(fund, db.session.get(Donation, gift_id))
 
         def bare_page():
             import io
@@ -152,7 +152,7 @@ def bench_receipt_and_statements(app, sample: int) -> None:
         year = clock.today(fund).year
         started = time.perf_counter()
         for donor in donors:
-            donations.statement_for(fund, donor, year)
+            receipts.statement_for(fund, donor, year)
         each = (time.perf_counter() - started) / max(len(donors), 1)
         row(f"50,000 year-end statements (s, from {len(donors)})", f"{each * 50_000:.0f}", "-", "-", "< 300 s")
 

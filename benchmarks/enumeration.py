@@ -56,7 +56,7 @@ def main() -> None:
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, SERVER_NAME="bench.test")
     from fundapp import throttle
     from fundapp.accounts import services as accounts
-    from fundapp.donations import services as donations
+    from fundapp.donations import offline
     from fundapp.extensions import db
     from fundapp.funds.services import current_fund
 
@@ -67,7 +67,7 @@ def main() -> None:
                              roles=["applicant"])
         from fundapp.funds import clock
 
-        donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
+        offline.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
                                       method="cash", received_on=clock.today(fund), notify=False)
         db.session.commit()
 

@@ -28,7 +28,7 @@ from bench import local_stripe_process, make_app, median_seconds, pg_database, s
 
 
 def measure(app, donations: int) -> dict[str, float]:
-    from fundapp.donations import services as giving
+    from fundapp.donations import booking
     from fundapp.extensions import db, utcnow
     from fundapp.funds.services import current_fund
     from fundapp.payments.facts import PaymentSettled
@@ -61,7 +61,7 @@ def measure(app, donations: int) -> dict[str, float]:
         count = 200
         started = time.perf_counter()
         for n in range(count):
-            giving.record_settled_payment(fund, PaymentSettled(
+            booking.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"ch_growth_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=2_500, fee_cents=103, net_cents=2_397, currency=fund.currency,
                 at=utcnow(), email=f"g{n % 20}@example.org", name=f"Giver {n % 20}"), notify=False)

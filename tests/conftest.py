@@ -30,10 +30,10 @@ from fundapp import create_app, throttle
 from fundapp.accounts import membership as roster_service
 from fundapp.accounts import services as account_services
 from fundapp.accounts import two_factor
-from fundapp.donations.events import start_worker_thread
 from fundapp.extensions import db
 from fundapp.payments.local_server import LocalStripe
 from fundapp.setup import init_fund
+from fundapp.worker import start_worker_thread
 
 PASSWORD = "correct horse battery"
 WEBHOOK_SECRET = "whsec_test_fundapp"

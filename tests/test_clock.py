@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pypdf import PdfReader
 
-from fundapp.donations import services as donations
+from fundapp.donations import booking, giving, offline, receipts
 from fundapp.donations.models import Donation
 from fundapp.extensions import db
 from fundapp.funds import clock
@@ -28,7 +28,7 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def settle(fund, at: datetime, charge_id: str = "ch_clock", gross: int = 5_000) -> Donation:
-    return donations.record_settled_payment(fund, PaymentSettled(
+    return booking.record_settled_payment(fund, PaymentSettled(
         charge_id=charge_id, payment_intent_id=None, invoice_id=None, subscription_id=None, customer_id=None,
         gross_cents=gross, fee_cents=0, net_cents=gross, currency=fund.currency, at=at,
         email="eve@example.org", name="Eve Year"), notify=False)
@@ -50,11 +50,11 @@ def test_a_gift_at_2330_on_new_years_eve_in_los_angeles_is_that_days_and_that_ye
     assert gift.received_on == date(2026, 12, 31)
     assert (gift.receipt_year, gift.receipt_number) == (2026, "2026-000001")
     assert ledger.find_entry(fund, "stripe.charge", "ch_clock").entry_date == date(2026, 12, 31)
-    assert donations.statement_years(gift.donor) == [2026]
-    statement = pdf_text(donations.statement_for(fund, gift.donor, 2026))
+    assert receipts.statement_years(gift.donor) == [2026]
+    statement = pdf_text(receipts.statement_for(fund, gift.donor, 2026))
     assert "2026-000001" in statement and "Dec 31, 2026" in statement
-    with pytest.raises(donations.DonationError):
-        donations.statement_for(fund, gift.donor, 2027)
+    with pytest.raises(giving.DonationError):
+        receipts.statement_for(fund, gift.donor, 2027)
     assert ledger.period_totals(fund, date(2026, 12, 1), date(2026, 12, 31))["Income:Donations"] == -5_000
     assert ledger.period_totals(fund, date(2027, 1, 1), date(2027, 1, 31))["Income:Donations"] == 0
 
@@ -74,12 +74,12 @@ def test_the_gifts_day_year_and_entry_date_follow_the_funds_zone(fund, zone, mom
     assert gift.received_on == day and gift.receipt_year == day.year
     assert gift.receipt_number == f"{day.year}-000001"
     assert ledger.find_entry(fund, "stripe.charge", "ch_clock").entry_date == day
-    assert donations.statement_years(gift.donor) == [day.year]
+    assert receipts.statement_years(gift.donor) == [day.year]
 
 
 def test_a_refund_is_dated_on_the_funds_day_it_happened(fund):
     gift = settle(fund, datetime(2026, 11, 20, 20, tzinfo=UTC))
-    donations.record_refund(fund, RefundSettled("re_clock", "ch_clock", 1_000, "USD",
+    booking.record_refund(fund, RefundSettled("re_clock", "ch_clock", 1_000, "USD",
                                                 datetime(2026, 11, 21, 6, 15, tzinfo=UTC)))  # 22:15 on the 20th
     db.session.commit()
     assert gift.received_on == date(2026, 11, 20)
@@ -152,10 +152,10 @@ def test_a_late_payment_for_a_closed_month_is_booked_on_the_funds_today(fund, mo
 
 def test_a_gift_dated_tomorrow_on_the_funds_calendar_is_refused(fund, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: NEW_YEARS_EVE_LA)
-    with pytest.raises(donations.DonationError, match="future"):
-        donations.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000, method="cash",
+    with pytest.raises(giving.DonationError, match="future"):
+        offline.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000, method="cash",
                                       received_on=date(2027, 1, 1), notify=False)
-    gift = donations.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000, method="cash",
+    gift = offline.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000, method="cash",
                                          received_on=date(2026, 12, 31), notify=False)
     assert gift.receipt_number == "2026-000001"
 
@@ -178,11 +178,11 @@ def test_pdf_stamps_show_the_funds_wall_clock_and_zone(fund):
 def test_a_receipt_and_a_statement_are_stamped_in_the_funds_zone(fund):
     gift = settle(fund, NEW_YEARS_EVE_LA)
     db.session.commit()
-    receipt = pdf_text(donations.receipt_for(fund, gift))
+    receipt = pdf_text(receipts.receipt_for(fund, gift))
     assert f"generated {clock.stamp(fund, gift.settled_at)}" in receipt
     assert clock.stamp(fund, gift.settled_at).endswith(("PST", "PDT"))
     assert "2026-12-31" in receipt
-    statement = pdf_text(donations.statement_for(fund, gift.donor, 2026))
+    statement = pdf_text(receipts.statement_for(fund, gift.donor, 2026))
     assert "generated 2027-01-01 00:00 PST" in statement
 
 

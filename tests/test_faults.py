@@ -26,6 +26,7 @@ from fundapp.donations import events
 from fundapp.donations.models import Donation, StripeEvent
 from fundapp.extensions import db
 from fundapp.ledger.models import Account, JournalEntry, Posting
+from fundapp.payments import events as stripe_events
 from fundapp.setup import init_fund
 from tests.conftest import WEBHOOK_SECRET, base_config, free_port, make_pg_database
 from tests.security_figures import (
@@ -250,7 +251,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
             flask_migrate.upgrade(directory=str(ROOT / "migrations"))
             clean_fund = init_fund(clean.config["FUND_DEFAULTS"]).fund
             for event in unique:
-                events.store_event(clean_fund, event)
+                events.store_event(clean_fund, stripe_events.received(event))
                 db.session.commit()
             assert events.apply_waiting_events().applied == PAYMENTS
             assert canonical_books(clean_fund) == books

@@ -53,7 +53,8 @@ def test_validation_messages_are_translated(client, fund):
 
 #: The modules whose words go out in mail or PDFs: what a reader keeps, so no English may stand in for Spanish.
 MAIL_AND_PDF = ("fundapp/pdf_text.py", "fundapp/accounts/notices.py", "fundapp/accounts/services.py", "fundapp/accounts/membership.py",
-                "fundapp/applications/services.py", "fundapp/donations/services.py", "fundapp/review/services.py",
+                "fundapp/applications/services.py", "fundapp/donations/giving.py", "fundapp/donations/receipts.py",
+                "fundapp/donations/portal.py", "fundapp/donations/booking.py", "fundapp/review/services.py",
                 "fundapp/reporting/documents.py")
 #: Words that are the same in both languages.
 SAME_IN_SPANISH = {"Total", "cheque"}

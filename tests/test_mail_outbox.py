@@ -13,10 +13,10 @@ import pytest
 
 from fundapp import create_app, health
 from fundapp.config import ConfigError
-from fundapp.donations.events import start_worker_thread
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.mail import REDACTED, OutboxMessage, deliver_pending, queue_mail
+from fundapp.worker import start_worker_thread
 from tests.conftest import free_port, production_env, sign_in, unprivileged_url, wait_for
 from tests.security_figures import HEALTHZ_LIMIT_MS, QUEUEING_PAGE_LIMIT_MS
 
@@ -157,7 +157,7 @@ def test_production_refuses_to_start_without_a_mail_server_unless_told_to_log_ma
 
 
 def test_mail_written_to_the_log_has_every_sign_in_link_redacted(app, client, create_user, fund, caplog):
-    from fundapp.donations.services import find_or_create_donor
+    from fundapp.donations.giving import find_or_create_donor
     from fundapp.mail import answer_requests
 
     assert app.config["MAIL_SERVER"] is None

@@ -93,15 +93,15 @@ def test_the_runway_stays_on_the_calendar_for_any_amount(client, create_user, fu
 
 
 def test_an_offline_gift_above_the_configured_most_is_refused_and_nothing_is_kept(app, fund):
-    from fundapp.donations import services as donations
+    from fundapp.donations import giving, offline
     from fundapp.donations.models import Donation
     from fundapp.funds import clock
 
     app.config["OFFLINE_GIFT_MAX_CENTS"] = 50_000_00
     try:
-        donations.record_offline_gift(fund, name="Typo", email="t@example.org", amount_cents=999_999_999_999_99,
+        offline.record_offline_gift(fund, name="Typo", email="t@example.org", amount_cents=999_999_999_999_99,
                                       received_on=clock.today(fund), method="cheque", postal_address="1 Main St")
-    except donations.DonationError as exc:
+    except giving.DonationError as exc:
         assert "A gift above $50,000.00 is refused here" in str(exc) and exc.field == "amount"
     else:
         raise AssertionError("a trillion-dollar cheque was recorded")

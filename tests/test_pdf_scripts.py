@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
-from fundapp.donations import services as donations
+from fundapp.donations import offline
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.pdf_text import award_words, page_words
@@ -202,7 +202,7 @@ def _paid_grant(fund, create_user, *, language="es"):
                               amount_requested_cents=30_000, amount_paid_cents=0, submitted_at=WHEN)
     db.session.add(application)
     db.session.flush()
-    donations.record_offline_gift(fund, name=NAME, email="", amount_cents=100_000, method="cheque",
+    offline.record_offline_gift(fund, name=NAME, email="", amount_cents=100_000, method="cheque",
                                   received_on=clock.today(fund), reference="9", notify=False)
     review.approve(fund, application, 30_000, actor=tom, decided_on=clock.today(fund))
     db.session.commit()

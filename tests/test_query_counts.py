@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from fundapp.donations import services as donations
+from fundapp.donations import offline
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.review import services as review
@@ -47,7 +47,7 @@ def _offline_gifts(fund):
     def add(count):
         for _ in range(count):
             made[0] += 1
-            donations.record_offline_gift(fund, name=f"Donor {made[0]}", email=f"d{made[0]}@example.org",
+            offline.record_offline_gift(fund, name=f"Donor {made[0]}", email=f"d{made[0]}@example.org",
                                           amount_cents=1_000 + made[0], method="cash", received_on=clock.today(fund),
                                           notify=False)
         db.session.commit()
@@ -150,7 +150,7 @@ def test_the_donor_portal_costs_the_same_for_more_gifts(client, fund, smtp):
 
     def add(count):
         for _ in range(count):
-            donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
+            offline.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000,
                                           method="cash", received_on=clock.today(fund), notify=False)
         db.session.commit()
 

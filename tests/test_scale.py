@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fundapp.donations import services as donations
+from fundapp.donations import offline
 from fundapp.donations.models import Donation
 from fundapp.extensions import db
 from fundapp.funds import clock
@@ -50,7 +50,7 @@ def test_seed_scale_writes_balanced_books_that_bean_check_and_the_app_continues(
     check = subprocess.run([str(Path(sys.executable).parent / "bean-check"), str(path)], capture_output=True)
     assert check.returncode == 0, check.stdout + check.stderr
     # The app carries on: the next gift gets the next receipt number and new rows get fresh ids.
-    gift = donations.record_offline_gift(fund, name="After", email="after@example.org", amount_cents=1_000,
+    gift = offline.record_offline_gift(fund, name="After", email="after@example.org", amount_cents=1_000,
                                          method="cash", received_on=clock.today(fund), notify=False)
     db.session.commit()
     same_year = [g.receipt_seq for g in gifts if g.receipt_year == gift.receipt_year]

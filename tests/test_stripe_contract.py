@@ -2,7 +2,8 @@
 
 Stripe's SDK is generated for one API version (``stripe.api_version``, pinned on our client) and declares
 every field of every object as a class annotation (``ExpandableField[...]`` where it can be expanded).
-These tests read ``fundapp/payments/gateway.py`` itself and fail, naming the field, when it reads a field
+These tests read ``fundapp/payments/gateway.py``, ``events.py`` and ``pages.py`` (the modules that read Stripe's
+objects: the calls, the webhook events' own objects, the treasurer's pages' look-ups) and fail, naming the field, when it reads a field
 or asks for an expansion that the SDK does not know for that version: what localstripe answers cannot
 prove that (it speaks an older version), and Stripe itself is not reachable from the tests.
 
@@ -30,6 +31,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import stripe
 from stripe._stripe_object import StripeObject
 
@@ -38,6 +40,8 @@ from tests.stripe_schema import API_VERSION, has_method, name_of, resolve, servi
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = ROOT / "fundapp" / "payments" / "gateway.py"
+EVENTS = ROOT / "fundapp" / "payments" / "events.py"
+PAGES = ROOT / "fundapp" / "payments" / "pages.py"
 
 #: The SDK object each variable name holds in gateway.py (a tuple: the field must exist on each).
 OBJECTS: dict[str, tuple[type, ...]] = {
@@ -62,6 +66,8 @@ OBJECTS: dict[str, tuple[type, ...]] = {
     # _postal: a Checkout Session's or a charge's billing address (the field must exist on both)
     "address": (stripe.checkout.Session.CustomerDetails.Address, stripe.Charge.BillingDetails.Address),
     "event": (stripe.Event,),  # a webhook body, parsed: the Event's fields
+    "data": (stripe.Event.Data,),  # events.facts_of: the event's data (its object)
+    "error": (stripe.PaymentIntent.LastPaymentError,),  # events._payment_failed: why the card was refused
     "obj": (stripe.Payout, stripe.Dispute),  # _listed_since("payouts" | "disputes")
     "part": (stripe.Balance.Available, stripe.Balance.Pending),  # stripe_balance_cents
 }
@@ -92,6 +98,8 @@ NOT_OBJECTS: dict[str, str] = {
     "version": "a string",
     "name": "a string",
     "found": "a list we build",
+    "movement": "events.dispute_facts: a DisputeMovement fact (ours)",
+    "dict": "the builtin (dict.fromkeys)",
     "service": "one of client().v1's services (_confirmed)",
 }
 
@@ -391,17 +399,24 @@ def test_every_expand_path_is_an_expandable_field():
     assert not problems, "\n".join(problems)
 
 
-def test_every_field_the_gateway_reads_is_in_the_sdks_schema():
-    reads = reads_of(GATEWAY.read_text())
-    problems = field_problems(reads)
+@pytest.mark.parametrize("source", [GATEWAY, EVENTS, PAGES], ids=["gateway", "events", "pages"])
+def test_every_field_payments_reads_is_in_the_sdks_schema(source):
+    problems = field_problems(reads_of(source.read_text()))
     assert not problems, "\n".join(problems)
-    # The reader found the gateway's reads (a reader that finds nothing would pass any code).
-    found = {(name_of(cls), path) for _, classes, path in reads.fields for cls in classes}
+
+
+def test_the_reader_finds_what_payments_reads():
+    """A reader that finds nothing would pass any code: it finds the gateway's reads and the events' own."""
+    reads = [reads_of(source.read_text()) for source in (GATEWAY, EVENTS, PAGES)]
+    found = {(name_of(cls), path) for read in reads for _, classes, path in read.fields for cls in classes}
     for expected in [("stripe.Charge", "balance_transaction"), ("stripe.Charge.BillingDetails", "email"),
                      ("stripe.PaymentMethod", "billing_details.email"),
                      ("stripe.Invoice", "parent.subscription_details"), ("stripe.Dispute", "balance_transactions"),
                      ("stripe.InvoicePayment", "payment.payment_intent"), ("stripe.BalanceTransaction", "fee"),
-                     ("stripe.Subscription", "metadata"), ("stripe.Refund", "status")]:
+                     ("stripe.Subscription", "metadata"), ("stripe.Refund", "status"),
+                     ("stripe.checkout.Session", "client_reference_id"), ("stripe.checkout.Session", "payment_status"),
+                     ("stripe.PaymentIntent.LastPaymentError", "message"), ("stripe.Refund", "charge"),
+                     ("stripe.Event", "api_version")]:
         assert expected in found, (expected, sorted(found))
 
 

@@ -12,7 +12,7 @@ from fundapp.accounts.models import Member, MembershipClaim, Role
 from fundapp.applications import documents as application_documents
 from fundapp.applications import services as applications
 from fundapp.applications.models import Application
-from fundapp.donations import services as giving
+from fundapp.donations import booking
 from fundapp.donations.models import MonthlyGift
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
@@ -49,7 +49,7 @@ def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
     review.record_payment(fund, application, amount_cents=5_000, method="cheque", reference=f"{tag}-1",
                           paid_on=date(2026, 11, 4), actor=trustee)
     payment = db.session.scalar(db.select(GrantPayment).filter_by(application_id=application.id))
-    gift = giving.record_settled_payment(fund, PaymentSettled(
+    gift = booking.record_settled_payment(fund, PaymentSettled(
         charge_id=f"ch_{tag}", payment_intent_id=None, invoice_id=None, subscription_id=f"sub_{tag}",
         customer_id=None, gross_cents=2_500, fee_cents=0, net_cents=2_500, currency=fund.currency,
         at=midday(fund, date(2026, 11, 5)), email=f"donor-{tag}@example.org", name=f"Donor {tag}"), notify=False)

@@ -17,14 +17,15 @@ from fundapp.mail import deliver_pending
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Look at charges from this day (default: 35 days ago).")
 def reconcile_stripe_command(since):
     """Book every Stripe charge and refund the books lack; safe to repeat (e.g. from cron)."""
-    from fundapp.donations.services import close_stale_checkouts, reconcile_stripe
-    from fundapp.payments.gateway import FactsIncomplete, GatewayError
+    from fundapp.donations.booking import reconcile_stripe
+    from fundapp.donations.giving import DonationError, close_stale_checkouts
+    from fundapp.payments.facts import RetryLater
 
     fund = installed_fund()
     start = clock.start_of(fund, since.date()) if since else clock.now() - timedelta(days=35)
     try:
         result = reconcile_stripe(fund, start)
-    except (GatewayError, FactsIncomplete, ledger.LedgerError) as exc:
+    except (RetryLater, DonationError, ledger.LedgerError) as exc:
         fail(f"reconciliation stopped, nothing saved: {exc}")
     closed = close_stale_checkouts(fund)
     db.session.commit()
@@ -42,20 +43,20 @@ def reconcile_stripe_command(since):
 def send_statements_command(year):
     """Queue every donor's year-end statement for the mail worker; stop it any time and run it again: nobody
     gets two. It may run while the app runs (and the treasurer sends from the page): each donor is one short write."""
-    from fundapp.donations import services as donations
+    from fundapp.donations import receipts
 
     fund = installed_fund()
-    due = donations.statement_progress(fund, year).due
+    due = receipts.statement_progress(fund, year).due
     if not due:
         click.echo(f"Every donor with gifts in {year} already has their statement.")
         return
     queued = 0
     with click.progressbar(length=due, label=f"Statements for {year}", show_pos=True) as bar:
-        for done in donations.send_due_statements(fund, year):
+        for done in receipts.send_due_statements(fund, year):
             queued += done
             db.session.commit()  # one donor at a time: an interrupted run loses nothing and repeats nothing
             bar.update(1)
-    progress = donations.statement_progress(fund, year)
+    progress = receipts.statement_progress(fund, year)
     click.echo(f"Queued {queued} statements for {year} ({progress.queued} in all, {progress.delivered} delivered "
                "so far); the mail worker (flask fund worker, or run-local) sends them.")
 

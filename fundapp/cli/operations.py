@@ -28,7 +28,8 @@ def worker_command(once, again, interval):
     import signal
     import threading
 
-    from fundapp.donations.events import apply_waiting_events, run_worker
+    from fundapp.donations.events import apply_waiting_events
+    from fundapp.worker import run_worker
 
     if once:
         done = apply_waiting_events(again=again)
@@ -162,7 +163,7 @@ def run_local_command(port, stripe_port):
     server.register_webhook(f"http://127.0.0.1:{port}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
     click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}")
     click.echo(f"fundapp is starting at http://127.0.0.1:{port}  (Ctrl-C stops both)")
-    from fundapp.donations.events import start_worker_thread
+    from fundapp.worker import start_worker_thread
 
     stop = start_worker_thread(app)
     try:

@@ -18,7 +18,8 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
     """Three months of made-up activity through the same services as real money: card gifts with
     Stripe's fee (donations with receipts, some on the donor wall), cheques and cash deposited
     weekly, weekly payouts (grants come from ``fundapp.demo.cases``). No mail is sent for demo gifts."""
-    from fundapp.donations import services as donations
+    from fundapp.donations import booking
+    from fundapp.donations import offline as offline_gifts
     from fundapp.donations.models import WallStatus
     from fundapp.payments.facts import PaymentSettled, PayoutFact
 
@@ -42,7 +43,7 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
             gross = rng.choice([1_000, 2_500, 5_000, 10_000, 25_000]) + rng.choice([0, 0, 0, 137])
             fee = gross * 29 // 1000 + 30  # 2.9% + 30c, as Stripe charges in the US
             name, email = people[-1] if n == 0 and offset % 30 == 5 else rng.choice(people)
-            gift = donations.record_settled_payment(fund, PaymentSettled(
+            gift = booking.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"demo_ch_{offset}_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=gross, fee_cents=fee, net_cents=gross - fee, currency=fund.currency,
                 at=clock.start_of(fund, day) + timedelta(hours=12), email=email, name=name), notify=False)
@@ -53,16 +54,16 @@ def seed_demo_books(fund: Fund, today: date, seed: int = 3) -> int:
         if offset % 7 == 6:
             stripe_balance = ledger.balance(fund, "Assets:Stripe")
             if stripe_balance > 0:
-                donations.record_payout(fund, PayoutFact(f"demo_po_{offset}", stripe_balance, fund.currency, day,
+                booking.record_payout(fund, PayoutFact(f"demo_po_{offset}", stripe_balance, fund.currency, day,
                                                          "paid"))
                 posted += 1
             for n in range(rng.randint(1, 3)):
                 name, email = rng.choice(people)
-                donations.record_offline_gift(fund, name=name, email=email, amount_cents=rng.randint(2_000, 20_000),
+                offline_gifts.record_offline_gift(fund, name=name, email=email, amount_cents=rng.randint(2_000, 20_000),
                                               received_on=day - timedelta(days=1), method=rng.choice(["cheque", "cash"]),
                                               reference=str(1000 + offset * 3 + n), notify=False)
                 posted += 1
-            donations.record_deposit(fund, [g.id for g in donations.undeposited_gifts(fund)], deposited_on=day,
+            offline_gifts.record_deposit(fund, [g.id for g in offline_gifts.undeposited_gifts(fund)], deposited_on=day,
                                      reference=f"slip {offset}")
             posted += 1
     return posted

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from fundapp.accounts.models import Role
-from fundapp.donations import services, stripe_books
+from fundapp.donations import booking, giving, stripe_books
+from fundapp.donations import offline as offline_gifts
 from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db, utcnow
@@ -17,6 +18,7 @@ from fundapp.ledger import services as ledger
 from fundapp.ledger.services import LedgerError
 from fundapp.money import InvalidAmount, format_cents, parse_amount
 from fundapp.payments import gateway
+from fundapp.payments.facts import RetryLater
 from fundapp.policy import roles_required
 from fundapp.web import confirm_first, confirmed, int_arg, money_text, show_error
 
@@ -44,7 +46,7 @@ def index():
     else:  # gifts left at the checkout are noise unless asked for
         query = query.where(Donation.status != DonationStatus.ABANDONED,
                             (Donation.status != DonationStatus.PENDING)
-                            | (Donation.created_at >= utcnow() - services.CHECKOUT_LIFETIME))
+                            | (Donation.created_at >= utcnow() - giving.CHECKOUT_LIFETIME))
     if wall in set(WallStatus):
         query = query.filter_by(wall_status=wall)
     page = db.paginate(query.order_by(db.func.coalesce(Donation.received_on, db.func.date(Donation.created_at)).desc(),
@@ -86,13 +88,13 @@ def refund(donation_id):
     try:
         cents = parse_amount(request.form.get("amount", ""))
         if not confirmed():
-            services.check_refund(donation, cents)
+            booking.check_refund(donation, cents)
             return _confirm_refund(donation, cents)
-        services.request_refund(fund, donation, cents, actor=current_user)
-    except (InvalidAmount, services.DonationError) as exc:
+        booking.request_refund(fund, donation, cents, actor=current_user)
+    except (InvalidAmount, giving.DonationError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
-    except (gateway.GatewayError, gateway.FactsIncomplete):
+    except RetryLater:
         db.session.rollback()
         current_app.logger.exception("refund failed")
         flash(_("Stripe did not take the refund just now; nothing changed. Try again in a minute."), "error")
@@ -107,8 +109,8 @@ def refund(donation_id):
 def wall(donation_id):
     donation = _donation(donation_id)
     try:
-        services.set_wall_status(current_fund(), donation, request.form.get("status", ""), actor=current_user)
-    except services.DonationError as exc:
+        giving.set_wall_status(current_fund(), donation, request.form.get("status", ""), actor=current_user)
+    except giving.DonationError as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
@@ -120,7 +122,7 @@ def wall(donation_id):
 def _render_offline(gift_form: OfflineGiftForm, deposit_form: DepositForm, status: int = 200):
     fund = current_fund()
     return render_template("donations/admin_offline.html", fund=fund, gift_form=gift_form, deposit_form=deposit_form,
-                           undeposited=services.undeposited_gifts(fund)), status
+                           undeposited=offline_gifts.undeposited_gifts(fund)), status
 
 
 @bp.get("/offline")
@@ -135,12 +137,12 @@ def record_offline_gift():
     form = OfflineGiftForm(prefix="gift")
     if form.validate_on_submit():
         try:
-            donation = services.record_offline_gift(
+            donation = offline_gifts.record_offline_gift(
                 current_fund(), name=form.name.data, email=form.email.data or "",
                 amount_cents=parse_amount(form.amount.data), received_on=form.received_on.data,
                 method=form.method.data, reference=form.reference.data or "", anonymous=form.anonymous.data,
                 postal_address=form.postal_address.data or "", actor=current_user)
-        except (services.DonationError, LedgerError) as exc:
+        except (giving.DonationError, LedgerError) as exc:
             db.session.rollback()
             show_error(form, exc, "amount")
         else:
@@ -157,10 +159,10 @@ def record_deposit():
     form = DepositForm(prefix="deposit")
     if form.validate_on_submit():
         try:
-            deposit = services.record_deposit(
+            deposit = offline_gifts.record_deposit(
                 current_fund(), [int(i) for i in request.form.getlist("gifts") if i.isdigit()],
                 deposited_on=form.deposited_on.data, reference=form.reference.data or "", actor=current_user)
-        except (services.DonationError, LedgerError) as exc:
+        except (giving.DonationError, LedgerError) as exc:
             db.session.rollback()
             flash(str(exc), "error")
         else:

@@ -1,4 +1,4 @@
-"""The queue of Stripe events: the webhook stores, the worker applies.
+"""The queue of Stripe events: the webhook stores, the worker (``fundapp/worker.py``) applies.
 
 The webhook answers Stripe as soon as a verified event is stored (one INSERT and
 a commit), as Stripe asks of an endpoint; everything slow (fetching the real
@@ -12,39 +12,39 @@ someone asks for it again. Several workers may run: on PostgreSQL each claims
 a different event (``FOR UPDATE SKIP LOCKED``); on SQLite the claim's UPDATE takes
 the database's write lock, so they take turns. Applying is idempotent in any case
 (each money movement is booked once by its own key), so an event applied twice
-after a crash changes nothing.
+after a crash changes nothing. Applying an event is: ``payments.events.facts_of`` turns
+it into facts (fetching its objects back from Stripe), ``booking.apply_fact`` books each.
 
 Unlike the rest of the services, these functions commit: each event is its own
 transaction.
 """
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
-from fundapp.donations import services
+from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
-from fundapp.payments import gateway
+from fundapp.payments import events as stripe_events
+from fundapp.payments.facts import NotConfirmed, ReceivedEvent, RetryLater
 
 MAX_ATTEMPTS = 20  # about ten hours of tries with the back-off below; Stripe itself retries for three days
 MAX_BACKOFF_SECONDS = 3600
 
 
-def store_event(fund: Fund, event: dict) -> bool:
+def store_event(fund: Fund, event: ReceivedEvent) -> bool:
     """Keep a verified event for the worker (flushes); False when its id is already kept (a re-delivery)."""
-    if db.session.scalar(db.select(StripeEvent.id).where(StripeEvent.id == event["id"])) is not None:
+    if db.session.scalar(db.select(StripeEvent.id).where(StripeEvent.id == event.event_id)) is not None:
         # A plain read: a re-delivery of an event the worker is applying right now is answered at once,
         # where the INSERT below would wait on the worker's lock on that row until its booking commits.
         return False
     statement = insert_or_merge(StripeEvent).values(
-        id=event["id"], fund_id=fund.id, type=event["type"], payload=json.dumps(event, sort_keys=True),
+        id=event.event_id, fund_id=fund.id, type=event.type, payload=event.payload,
         received_at=utcnow(), attempts=0)
     # A concurrent delivery of the same id waits for the other to commit, then inserts nothing.
     statement = statement.on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id)
@@ -98,15 +98,13 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
             db.session.commit()
             return done
         tried.add(event.id)
-        payload = json.loads(event.payload)
         fund = db.session.get(Fund, event.fund_id) if event.fund_id else None
         try:
             with db.session.begin_nested():
-                check_api_version(payload)
-                outcome = services.apply_event(fund, payload) if fund is not None else "ignored"
-        except gateway.NotConfirmed as exc:  # nothing booked, and no later try would change that: kept to be seen
+                outcome = _apply(fund, event.payload)
+        except NotConfirmed as exc:  # nothing booked, and no later try would change that: kept to be seen
             current_app.logger.warning("Stripe event %s (%s) not booked: %s", event.id, event.type, exc)
-            event.last_error = f"{services.NOT_BOOKED}{exc}"[:500]
+            event.last_error = f"{booking.NOT_BOOKED}{exc}"[:500]
             event.attempts = max(event.attempts, MAX_ATTEMPTS)
             done.failed += 1
         except Exception as exc:  # noqa: BLE001 - any failure leaves the event for a later try, never the queue stuck
@@ -125,23 +123,21 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
     return done
 
 
-def check_api_version(event: dict) -> None:
-    """In production, an event rendered in another API version than the one this code reads is refused
-    (its objects may lack or rename fields): the endpoint must be set to ``gateway.API_VERSION``."""
-    version = gateway.event_api_version(event)
-    if current_app.config.get("ENV_NAME") == "production" and version != gateway.API_VERSION:
-        raise gateway.WrongApiVersion(
-            f"event {event.get('id')} is in Stripe API version {version or '(none)'}, but fundapp reads "
-            f"{gateway.API_VERSION}: set the webhook endpoint's API version to {gateway.API_VERSION}")
+def _apply(fund: Fund | None, payload: str) -> str:
+    """Book what one stored event says: "applied", or "ignored" (a type fundapp does not read, or no fund)."""
+    facts = stripe_events.facts_of(payload)  # checks the event's API version first
+    if facts is None or fund is None:
+        return "ignored"
+    for fact in facts:  # each fetched back from Stripe just before it is booked
+        booking.apply_fact(fund, fact)
+    return "applied"
 
 
 def _expected(exc: Exception) -> bool:
     """Failures Stripe's side or a race explains (no traceback needed in the log)."""
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    from fundapp.ledger.services import LedgerError
-    return isinstance(exc, (gateway.GatewayError, gateway.FactsIncomplete, LedgerError, IntegrityError,
-                            OperationalError))
+    return isinstance(exc, (RetryLater, giving.DonationError, IntegrityError, OperationalError))
 
 
 def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
@@ -154,76 +150,12 @@ def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
     return waiting or 0, list(failed)
 
 
-#: How often (seconds) the worker tidies: closes checkouts left pending past Stripe's expiry, and mails the
-#: receipts held while a fund's EIN or contact was a placeholder.
-TIDY_EVERY = 60
-
-
 def tidy_everywhere() -> tuple[int, int]:
-    """For every fund: close the gifts left at an expired checkout (``services.close_stale_checkouts``) and mail
-    the receipts held until its details were set (``services.send_held_receipts``); commits. Returns both counts."""
-    from fundapp.donations.services import close_stale_checkouts, send_held_receipts
-    from fundapp.funds.models import Fund
-
+    """For every fund: close the gifts left at an expired checkout (``giving.close_stale_checkouts``) and mail
+    the receipts held until its details were set (``receipts.send_held_receipts``); commits. Returns both counts."""
     closed = released = 0
     for fund in db.session.scalars(db.select(Fund)).all():
-        closed += close_stale_checkouts(fund)
-        released += send_held_receipts(fund)
+        closed += giving.close_stale_checkouts(fund)
+        released += receipts.send_held_receipts(fund)
     db.session.commit()
     return closed, released
-
-
-def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
-    """Apply events and send mail until ``stop`` (a threading.Event) is set; sleep ``interval`` when idle."""
-    from fundapp import health
-    from fundapp.mail import answer_requests, deliver_pending
-
-    next_tidy = 0.0
-    last_beat = 0.0
-    while stop is None or not stop.is_set():
-        try:
-            if time.monotonic() - last_beat >= health.HEARTBEAT_EVERY.total_seconds():
-                health.beat()  # /healthz reports a worker whose heart stopped
-                last_beat = time.monotonic()
-            done = apply_waiting_events(limit=batch)
-            answer_requests()  # reset and sign-in links asked for on the pages
-            sent, failed = deliver_pending()
-            if time.monotonic() >= next_tidy:
-                tidy_everywhere()
-                next_tidy = time.monotonic() + TIDY_EVERY
-        except Exception:  # noqa: BLE001 - the database went away, a message would not build: never die
-            db.session.rollback()
-            current_app.logger.exception("worker: trying again in %.0f s", interval * 5)
-            done, sent, failed = Applied(), 0, 0
-            _sleep(interval * 5, stop)
-        if done.total == 0 and sent == 0:
-            _sleep(interval, stop)
-        elif failed:
-            _sleep(interval, stop)
-
-
-def start_worker_thread(app, interval: float = 0.5):
-    """The worker in a thread of this process (local mode and the tests' live server); returns its stopper."""
-    import threading
-
-    stop = threading.Event()
-
-    def work():
-        with app.app_context():
-            run_worker(interval=interval, stop=stop)
-
-    thread = threading.Thread(target=work, name="fundapp-worker", daemon=True)
-    thread.start()
-
-    def stopper():
-        stop.set()
-        thread.join(10)
-
-    return stopper
-
-
-def _sleep(seconds: float, stop) -> None:
-    if stop is None:
-        time.sleep(seconds)
-    else:
-        stop.wait(seconds)

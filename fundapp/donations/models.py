@@ -135,7 +135,7 @@ class Donation(db.Model):
     receipt_year: Mapped[int | None] = mapped_column()
     receipt_seq: Mapped[int | None] = mapped_column()
     #: Production did not mail the receipt while the fund's EIN or contact was a placeholder; the worker mails
-    #: it once both are set (``services.send_held_receipts``).
+    #: it once both are set (``receipts.send_held_receipts``).
     receipt_held: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     failure_message: Mapped[str] = mapped_column(sa.String(300), default="")
     #: Offline gifts: the bank deposit that took the cheque or cash to the bank (None while undeposited).

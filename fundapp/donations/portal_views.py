@@ -10,7 +10,7 @@ from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from fundapp.accounts.sessions import end_session, start_donor_session
-from fundapp.donations import services
+from fundapp.donations import giving, portal, receipts
 from fundapp.donations.models import Donation, Donor, MonthlyGift
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
@@ -48,7 +48,7 @@ def _own(model, object_id: int):
 def login():
     form = DonorLinkForm()
     if form.validate_on_submit():
-        services.request_donor_link(current_fund(), form.email.data)  # the worker mails the link
+        portal.request_donor_link(current_fund(), form.email.data)  # the worker mails the link
         db.session.commit()
         return render_template("donations/portal_link_sent.html", email=form.email.data.strip())
     return render_template("donations/portal_login.html", form=form), 422 if form.errors else 200
@@ -58,8 +58,8 @@ def login():
 @public
 def follow_link(token):
     try:
-        donor = services.donor_for_link(current_fund(), token)
-    except services.InvalidDonorLink as exc:
+        donor = portal.donor_for_link(current_fund(), token)
+    except portal.InvalidDonorLink as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return render_template("donations/portal_login.html", form=DonorLinkForm(formdata=None)), 400
@@ -84,8 +84,8 @@ def logout():
 @donor_signed_in
 def index():
     donor = _donor()
-    return render_template("donations/portal.html", donor=donor, gifts=services.donor_gifts(donor),
-                           monthly=services.monthly_gifts(donor), years=services.statement_years(donor))
+    return render_template("donations/portal.html", donor=donor, gifts=receipts.donor_gifts(donor),
+                           monthly=portal.monthly_gifts(donor), years=receipts.statement_years(donor))
 
 
 @bp.get("/receipt/<int:donation_id>.pdf")
@@ -94,15 +94,15 @@ def receipt(donation_id):
     donation = _own(Donation, donation_id)
     if donation.receipt_number is None:
         abort(404)
-    return download(services.receipt_for(current_fund(), donation), services.receipt_filename(donation))
+    return download(receipts.receipt_for(current_fund(), donation), receipts.receipt_filename(donation))
 
 
 @bp.get("/statement/<int:year>.pdf")
 @donor_signed_in
 def statement(year):
     try:
-        pdf = services.statement_for(current_fund(), _donor(), year)
-    except services.DonationError:
+        pdf = receipts.statement_for(current_fund(), _donor(), year)
+    except giving.DonationError:
         abort(404)
     return download(pdf, f"statement-{year}.pdf")
 
@@ -119,7 +119,7 @@ def stop_monthly(gift_id):
             _("To give monthly again later, start a new monthly gift on the donate page.")],
             _("Stop my monthly gift"), url_for("donor.index"))
     try:
-        services.end_monthly_gift(current_fund(), gift, by_donor=True)
+        portal.end_monthly_gift(current_fund(), gift, by_donor=True)
     except gateway.GatewayError:
         db.session.rollback()
         current_app.logger.exception("could not cancel a subscription")

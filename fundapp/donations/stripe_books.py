@@ -5,7 +5,7 @@ Read-only: nothing here writes. The money figures are the books' (journal entrie
 not keep (a dispute's status and evidence deadline, a payout's arrival and what it carried). When Stripe
 cannot be asked, the rows are the books' alone and ``stripe_error`` says so: a page never fails for it.
 
-A dispute's entries are found by their memo, which ``services._book_dispute_movement`` writes as
+A dispute's entries are found by their memo, which ``booking._book_dispute_movement`` writes as
 "Dispute <dispute id> on <charge id>: funds withdrawn|reinstated" (the entry's source id is the balance
 transaction, one per movement).
 """
@@ -22,7 +22,8 @@ from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
-from fundapp.payments import gateway
+from fundapp.payments import gateway, pages
+from fundapp.payments.facts import DisputeState, PayoutLine, PayoutState
 
 DISPUTE_MEMO = re.compile(r"^Dispute (?P<dispute>\S+) on (?P<charge>\S+): funds (?P<what>withdrawn|reinstated)$")
 
@@ -36,7 +37,7 @@ class DisputeRow:
     reinstated_cents: int = 0  # what it gave back when the dispute was won
     fee_cents: int = 0  # the dispute fee (an expense, kept even when won)
     gift: Donation | None = None
-    stripe: gateway.DisputeState | None = None
+    stripe: DisputeState | None = None
 
 
 @dataclass
@@ -46,9 +47,9 @@ class PayoutRow:
     amount_cents: int  # to the bank, by the books
     #: Set when the payout failed after being paid and its entry was reversed (the money is back in Stripe).
     reversed_on: date | None = None
-    stripe: gateway.PayoutState | None = None
+    stripe: PayoutState | None = None
     #: (gift or None, balance transaction) for each charge Stripe says the payout carried.
-    gifts: list[tuple[Donation | None, gateway.PayoutLine]] = field(default_factory=list)
+    gifts: list[tuple[Donation | None, PayoutLine]] = field(default_factory=list)
     #: Whatever else it carried: refunds, disputes, fees (their net, negative for money out).
     other_cents: int = 0
     #: The bank statement line the payout arrived as (its date and description), once matched on /admin/bank.
@@ -91,7 +92,7 @@ def fund_disputes(fund: Fund) -> tuple[list[DisputeRow], bool]:
     stripe_error = False
     if rows:
         try:
-            states = gateway.dispute_states(list(rows))
+            states = pages.dispute_states(list(rows))
         except gateway.GatewayError:
             current_app.logger.warning("could not read the disputes' status from Stripe", exc_info=True)
             states, stripe_error = {}, True
@@ -113,7 +114,7 @@ def fund_payouts(fund: Fund) -> tuple[list[PayoutRow], bool]:
     stripe_error = False
     if rows:
         try:
-            states = gateway.payout_states([row.payout_id for row in rows])
+            states = pages.payout_states([row.payout_id for row in rows])
         except gateway.GatewayError:
             current_app.logger.warning("could not read the payouts from Stripe", exc_info=True)
             states, stripe_error = {}, True

@@ -8,12 +8,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from fundapp.donations import events, services
+from fundapp.donations import events, giving, receipts
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
 from fundapp.money import decimal_text, format_cents
+from fundapp.payments import events as stripe_events
 from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download, show_error
@@ -28,8 +29,8 @@ def _donation(token: str) -> Donation:
     return donation
 
 
-def _gift(form: DonateForm) -> services.GiftRequest:
-    return services.GiftRequest(
+def _gift(form: DonateForm) -> giving.GiftRequest:
+    return giving.GiftRequest(
         amount_cents=form.amount_cents(), monthly=form.frequency.data == "monthly", cover_fee=form.cover_fee.data,
         name=form.name.data, email=form.email.data, anonymous=form.anonymous.data, on_wall=form.on_wall.data,
         wall_message=form.wall_message.data or "", dedication_kind=form.dedication_kind.data,
@@ -56,10 +57,10 @@ def checkout_details(fund, donation: Donation) -> dict:
     return dict(
         amount_cents=donation.amount_cents, fee_cover_cents=donation.fee_cover_cents, currency=fund.currency,
         monthly=donation.frequency == Frequency.MONTHLY, gift_label=_("Gift to %(fund)s", fund=fund.name),
-        fee_label=_("Card fee, covered by you"), metadata=services.checkout_metadata(donation),
+        fee_label=_("Card fee, covered by you"), metadata=giving.checkout_metadata(donation),
         email=donation.donor.email, locale=donation.language,
-        statement=services.tax_statement(fund, donation.language),
-        billing_address=donation.total_cents >= services.LARGE_GIFT_CENTS,
+        statement=giving.tax_statement(fund, donation.language),
+        billing_address=donation.total_cents >= giving.LARGE_GIFT_CENTS,
         success_url=url_for("donations.thanks", token=donation.token, _external=True),
         cancel_url=url_for("donations.donate", again=donation.token, _external=True))
 
@@ -86,8 +87,8 @@ def donate():
             _prefill(form, earlier)
     if form.validate_on_submit():
         try:
-            donation = services.start_donation(fund, _gift(form))
-        except services.DonationError as exc:
+            donation = giving.start_donation(fund, _gift(form))
+        except giving.DonationError as exc:
             db.session.rollback()
             if exc.field == "amount" and form.amount.data == "other":
                 exc.field = "other_amount"
@@ -101,7 +102,7 @@ def donate():
                 flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
                         "minute."), "error")
     return render_template("donations/donate.html", form=form, fund=fund,
-                           fee_example=services.fee_cover_for(2500), tax_statement=services.tax_statement(fund),
+                           fee_example=giving.fee_cover_for(2500), tax_statement=giving.tax_statement(fund),
                            test_mode=gateway.local_mode()), 422 if form.errors else 200
 
 
@@ -117,26 +118,26 @@ def test_checkout(token):
     form = TestCardForm()
     attempt = request.form.get("attempt") or secrets.token_hex(8)
     declined = False
-    large = donation.total_cents >= services.LARGE_GIFT_CENTS
+    large = donation.total_cents >= giving.LARGE_GIFT_CENTS
     if form.validate_on_submit() and large and (form.billing_address() is None or not form.address_city.data
                                                  or not form.address_postal_code.data):
         form.address_line1.errors.append(_("For a gift of %(limit)s or more, enter the billing address, as "
                                            "Stripe's checkout asks.",
-                                           limit=format_cents(services.LARGE_GIFT_CENTS, donation.currency)))
+                                           limit=format_cents(giving.LARGE_GIFT_CENTS, donation.currency)))
     elif form.validate_on_submit():
-        services.retry_donation(donation)
+        giving.retry_donation(donation)
         month, year = form.expiry.data.split("/")
         try:
             paid = gateway.pay_with_test_card(
                 card_number=form.card_number.data.replace(" ", ""), exp_month=int(month), exp_year=2000 + int(year),
                 cvc=form.cvc.data, amount_cents=donation.total_cents, currency=donation.currency,
-                monthly=donation.frequency == Frequency.MONTHLY, metadata=services.checkout_metadata(donation),
+                monthly=donation.frequency == Frequency.MONTHLY, metadata=giving.checkout_metadata(donation),
                 email=donation.donor.email, name=donation.donor.name,
                 billing_address=form.billing_address() if large else None,
                 description=_("Gift to %(fund)s", fund=current_fund().name),
                 idempotency_key=f"test-{donation.token}-{attempt}")
         except gateway.PaymentFailed as exc:
-            services.mark_failed(donation, str(exc))
+            giving.mark_failed(donation, str(exc))
             db.session.commit()
             form.card_number.errors.append(_("The card was declined. Nothing was charged. Try another card."))
             declined = True
@@ -174,7 +175,7 @@ def test_secure(token):
             abort(502)
         if status == "succeeded":
             return redirect(url_for("donations.thanks", token=token))
-        services.mark_failed(donation, _("The bank's check was not passed."))
+        giving.mark_failed(donation, _("The bank's check was not passed."))
         db.session.commit()
         flash(_("Your bank's check was not passed, so nothing was charged. You can try again."), "error")
         return redirect(url_for("donations.test_checkout", token=token))
@@ -201,7 +202,7 @@ def receipt(token):
     donation = _donation(token)
     if donation.receipt_number is None:
         abort(404)
-    return download(services.receipt_for(current_fund(), donation), services.receipt_filename(donation))
+    return download(receipts.receipt_for(current_fund(), donation), receipts.receipt_filename(donation))
 
 
 @bp.post("/stripe/webhook")
@@ -211,15 +212,15 @@ def stripe_webhook():
     """Verify and store the event, then answer at once; the worker applies it (donations/events.py).
     A non-2xx answer makes Stripe deliver it again later."""
     try:
-        event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
-    except gateway.InvalidEvent:
+        event = stripe_events.verify(request.get_data(), request.headers.get("Stripe-Signature"))
+    except stripe_events.InvalidEvent:
         return jsonify(error="invalid signature or payload"), 400
     try:
         stored = events.store_event(current_fund(), event)
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
-        current_app.logger.warning("webhook %s (%s) not stored, Stripe will retry: %s", event["id"], event["type"],
+        current_app.logger.warning("webhook %s (%s) not stored, Stripe will retry: %s", event.event_id, event.type,
                                    exc)
         return jsonify(error="not stored; retry"), 503
-    return jsonify(received=event["id"], outcome="stored" if stored else "duplicate")
+    return jsonify(received=event.event_id, outcome="stored" if stored else "duplicate")

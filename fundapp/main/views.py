@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user
 
 from fundapp import health
-from fundapp.donations.services import donor_wall, public_totals
+from fundapp.donations.giving import donor_wall, public_totals
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
 from fundapp.policy import public
@@ -31,7 +31,7 @@ def about():
     from fundapp.accounts.models import Role, RoleGrant, User
     from fundapp.applications.models import category_name
     from fundapp.applications.services import current_rules
-    from fundapp.donations.services import tax_statement
+    from fundapp.donations.giving import tax_statement
 
     fund = current_fund()
     people = db.session.execute(

@@ -1,9 +1,10 @@
-"""Stripe, through the official SDK: checkouts, webhooks, and money facts.
+"""Stripe, through the official SDK: the calls (checkouts, refunds, fetching objects back), and nothing else.
 
 Every call goes to ``STRIPE_API_BASE`` when it is set (the local Stripe server
 in local mode and tests) and to Stripe itself otherwise, in the API version the
 installed SDK is generated for (``API_VERSION``, pinned on the client). Objects
-leave this module as the facts of ``facts.py``.
+leave this module as the facts of ``facts.py``; a webhook event is verified and
+turned into facts by ``events.py``, which calls the functions here.
 
 Money is booked only from objects fetched back from Stripe by id: an object
 Stripe does not know (404) raises ``NotConfirmed`` and nothing is booked from the
@@ -15,7 +16,6 @@ balance transactions in full (never expanded).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -40,35 +40,24 @@ from fundapp.payments.facts import (
     PostalAddress,
     RefundSettled,
 )
-from fundapp.payments.local_mode import LocalModeUnsafe, check_local_mode  # noqa: F401  (callers know them here)
 
-#: Seconds a webhook's signature timestamp may be old before it is refused (a replay).
-SIGNATURE_TOLERANCE = 300
+# facts.py's errors, raised here too (explicit re-exports, for mypy --strict):
+from fundapp.payments.facts import NotConfirmed as NotConfirmed
+from fundapp.payments.facts import RetryLater as RetryLater
+from fundapp.payments.facts import WrongApiVersion as WrongApiVersion
+from fundapp.payments.local_mode import LocalModeUnsafe, check_local_mode  # noqa: F401  (callers know them here)
 
 
 class PaymentFailed(Exception):
     """The card was refused; the message is Stripe's, for the payer."""
 
 
-class InvalidEvent(ValueError):
-    """A webhook body whose signature is missing, wrong or too old, or that is not an event."""
-
-
-class FactsIncomplete(RuntimeError):
+class FactsIncomplete(RetryLater):
     """Stripe has not yet got what booking needs (e.g. the balance transaction); try again later."""
 
 
-class GatewayError(RuntimeError):
+class GatewayError(RetryLater):
     """Stripe could not be reached or refused the request; nothing was decided, try again later."""
-
-
-class NotConfirmed(RuntimeError):
-    """Stripe does not know the object an event names (404), or its copy disagrees with the event: nothing
-    is booked, and trying again will not change that."""
-
-
-class WrongApiVersion(NotConfirmed):
-    """An event rendered in another API version than ``API_VERSION``: its shapes are not the ones read here."""
 
 
 #: The Stripe API version this code reads and the SDK is generated for; the webhook endpoint must send it too.
@@ -109,12 +98,6 @@ def client() -> stripe.StripeClient:
         return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
                                    base_addresses={"api": config["STRIPE_API_BASE"]}, max_network_retries=0)
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION, max_network_retries=2)
-
-
-def event_api_version(event: dict[str, Any]) -> str | None:
-    """The API version an event was rendered in (None when the event does not say)."""
-    version = event.get("api_version")
-    return version if isinstance(version, str) else None
 
 
 def _plain(obj: stripe.StripeObject | Mapping[str, Any]) -> dict[str, Any]:
@@ -209,17 +192,7 @@ def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency
     return session.id, session.url
 
 
-def checkout_address(completed: Mapping[str, Any]) -> PostalAddress | None:
-    """The billing address the payer gave at Checkout (``customer_details.address``, asked for large gifts),
-    from the session in a ``checkout.session.completed`` event whose signature was verified; None when it
-    holds none. An address is not money: it is read from the signed event, not fetched back (the local Stripe
-    server has no Checkout Sessions)."""
-    session = stripe.checkout.Session.construct_from(dict(completed), None, stripe_version=API_VERSION)
-    buyer = session.customer_details if "customer_details" in session else None
-    return _postal(buyer.address if buyer is not None and "address" in buyer else None)
-
-
-def _postal(address: stripe.checkout.Session.CustomerDetails.Address | stripe.Charge.BillingDetails.Address | None
+def postal_address(address: stripe.checkout.Session.CustomerDetails.Address | stripe.Charge.BillingDetails.Address | None
             ) -> PostalAddress | None:
     """A Stripe address as ours; None without a street line (Stripe gives every field, null when unknown)."""
     if address is None or not (address.line1 or "").strip():
@@ -289,24 +262,6 @@ def authenticate_test_payment(payment_intent_id: str, success: bool) -> str:
     return stripe_client.v1.payment_intents.retrieve(payment_intent_id).status
 
 
-# --- webhooks ------------------------------------------------------------------------------------
-
-
-def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event, if ``signature`` proves Stripe (or the local server) sent ``payload`` recently."""
-    try:
-        # The signature first, then the body: Webhook.construct_event would build an Event from any JSON
-        # (a list, say) and fail on it in its own way.
-        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature or "",
-                                              current_app.config["STRIPE_WEBHOOK_SECRET"], SIGNATURE_TOLERANCE)
-        event = json.loads(payload)
-    except (stripe.SignatureVerificationError, ValueError) as exc:
-        raise InvalidEvent(str(exc)[:200]) from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
-        raise InvalidEvent("not a Stripe event")
-    return event
-
-
 # --- money facts ---------------------------------------------------------------------------------
 
 
@@ -358,7 +313,7 @@ def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -
         metadata={**subscription_metadata, **(_metadata(intent.metadata) if intent is not None else {}),
                   **_metadata(charge.metadata)},
         email=(email or charge.receipt_email or "").strip().lower(), name=name.strip(),
-        description=charge.description or "", address=_postal(billing.address))
+        description=charge.description or "", address=postal_address(billing.address))
 
 
 def invoice_of_payment(payment_intent_id: str) -> stripe.Invoice | None:
@@ -507,8 +462,8 @@ def payouts_since(since: datetime) -> list[PayoutFact]:
 
 
 @_stripe_errors
-def disputes_since(since: datetime) -> list[dict[str, Any]]:
-    return _listed_since("disputes", since)
+def dispute_ids_since(since: datetime) -> list[str]:
+    return [dispute["id"] for dispute in _listed_since("disputes", since)]
 
 
 # --- monthly gifts and checkouts: what is not money, still fetched back ------------------------------
@@ -546,86 +501,3 @@ def decide_test_dispute(dispute_id: str, won: bool) -> str:
         raise LocalModeUnsafe("test disputes are decided only in local mode")
     text = "winning_evidence" if won else "losing_evidence"
     return str(client().v1.disputes.update(dispute_id, params={"evidence": {"uncategorized_text": text}}).status)
-
-
-# --- the treasurer's disputes and payouts pages: read-only, quick to give up ---------------------------
-
-#: Seconds a page waits for Stripe before it shows the books' figures alone (the webhooks' calls wait longer).
-PAGE_TIMEOUT_SECONDS = 5
-
-
-def _page_client() -> stripe.StripeClient:
-    """``client()`` for a page: no retries and a short timeout, so a slow or absent Stripe costs one wait."""
-    config = current_app.config
-    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
-                               base_addresses={"api": config["STRIPE_API_BASE"]} if local_mode(config) else None,
-                               max_network_retries=0,
-                               http_client=stripe.new_default_http_client(timeout=PAGE_TIMEOUT_SECONDS))
-
-
-@dataclass(frozen=True)
-class DisputeState:
-    """What Stripe says of a dispute now (the money is the books'): its status and evidence deadline."""
-
-    dispute_id: str
-    status: str  # "needs_response", "under_review", "won", "lost", "warning_needs_response" ...
-    reason: str  # "fraudulent", "duplicate", "product_not_received" ...
-    #: When Stripe stops taking evidence (UTC); None once no evidence is due.
-    evidence_due_at: datetime | None
-
-
-@_stripe_errors
-def dispute_states(dispute_ids: list[str]) -> dict[str, DisputeState]:
-    """Each dispute's state as Stripe has it now, by id; the first failure (GatewayError) stops them all, so an
-    unreachable Stripe costs one timeout, not one per dispute."""
-    api = _page_client().v1
-    found = {}
-    for dispute_id in dispute_ids:
-        dispute = api.disputes.retrieve(dispute_id)
-        due_by = dispute.evidence_details.due_by
-        found[dispute.id] = DisputeState(
-            dispute_id=dispute.id, status=str(dispute.status), reason=str(dispute.reason),
-            evidence_due_at=datetime.fromtimestamp(due_by, UTC) if due_by else None)
-    return found
-
-
-@dataclass(frozen=True)
-class PayoutLine:
-    """One balance transaction a payout carried: a charge (``source_id`` is the charge), a refund, a dispute."""
-
-    type: str  # "charge", "payment", "refund", "dispute", "stripe_fee" ...
-    source_id: str | None
-    amount_cents: int
-    fee_cents: int
-
-
-@dataclass(frozen=True)
-class PayoutState:
-    """What Stripe says of a payout now (the amount is the books'), and what it carried."""
-
-    payout_id: str
-    status: str  # "paid", "pending", "in_transit", "failed", "canceled"
-    arrival_day: date
-    failure_message: str
-    #: The balance transactions it carried (not its own), as Stripe lists them; None for a manual payout,
-    #: whose contents Stripe does not list (the ``payout`` filter is for automatic payouts only).
-    lines: tuple[PayoutLine, ...] | None
-
-
-@_stripe_errors
-def payout_states(payout_ids: list[str]) -> dict[str, PayoutState]:
-    """Each payout's state and what it carried, by id; the first failure (GatewayError) stops them all."""
-    api = _page_client().v1
-    found = {}
-    for payout_id in payout_ids:
-        payout = api.payouts.retrieve(payout_id)
-        lines: tuple[PayoutLine, ...] | None = None
-        if payout.automatic:
-            listing = api.balance_transactions.list(params={"payout": payout.id, "limit": 100})
-            lines = tuple(PayoutLine(type=str(txn.type), source_id=object_id(txn.source),
-                                     amount_cents=int(txn.amount), fee_cents=int(txn.fee or 0))
-                          for txn in listing.auto_paging_iter() if txn.type not in ("payout", "payout_failure"))
-        found[payout.id] = PayoutState(payout_id=payout.id, status=str(payout.status),
-                                       arrival_day=_day(payout.arrival_date or payout.created),
-                                       failure_message=payout.failure_message or "", lines=lines)
-    return found

@@ -6,7 +6,7 @@ from flask_babel import get_locale, ngettext
 
 from fundapp.accounts.models import Role
 from fundapp.applications.models import Application, category_name
-from fundapp.donations import services as donations
+from fundapp.donations import receipts
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
@@ -95,7 +95,7 @@ def _statement_year(fund) -> int:
 def reports():
     fund = current_fund()
     year = _statement_year(fund)
-    progress = donations.statement_progress(fund, year)
+    progress = receipts.statement_progress(fund, year)
     return render_template("reporting/reports.html", fund=fund, month=clock.month(fund),
                            year=year, progress=progress, batch=STATEMENTS_PER_REQUEST,
                            keep_going=bool(request.args.get("continue")) and progress.due > 0,
@@ -110,10 +110,10 @@ def send_statements():
     fund = current_fund()
     year = _statement_year(fund)
     queued = 0
-    for done in donations.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
+    for done in receipts.send_due_statements(fund, year, limit=STATEMENTS_PER_REQUEST):
         queued += done
         db.session.commit()  # one donor at a time, each a short write, as the command does
-    due = donations.statement_progress(fund, year).due
+    due = receipts.statement_progress(fund, year).due
     flash(ngettext("%(num)s statement queued for mailing; %(due)s to go.",
                    "%(num)s statements queued for mailing; %(due)s to go.", queued, due=due), "success")
     again = request.form.get("all") and due

@@ -24,8 +24,8 @@ from sqlalchemy.orm import aliased
 
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application, category_name
+from fundapp.donations.giving import LARGE_GIFT_CENTS
 from fundapp.donations.models import Donation, Donor
-from fundapp.donations.services import LARGE_GIFT_CENTS
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import documents as ledger_documents

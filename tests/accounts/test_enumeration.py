@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from fundapp.accounts.models import PendingRegistration, User
-from fundapp.donations import services as donations
+from fundapp.donations import offline
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.mail import MailRequest, OutboxMessage
@@ -78,7 +78,7 @@ def test_registering_a_taken_address_shows_the_same_page_does_the_same_work_and_
 def test_a_link_asked_for_a_known_or_unknown_address_answers_alike_and_the_worker_mails_it(
         app, fund, create_user, smtp, url, known, expected_subject):
     create_user("ana@example.org", "applicant")
-    donations.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000, method="cash",
+    offline.record_offline_gift(fund, name="Dana", email="dana@example.org", amount_cents=2_000, method="cash",
                                   received_on=clock.today(fund), notify=False)
     db.session.commit()
     app.test_client().post(url, data={"email": "warmup@example.org"})

@@ -187,7 +187,7 @@ def _donor_signed_in(app, client, fund):
     """A donor who asked for their link on the portal and followed it."""
     import re
 
-    from fundapp.donations.services import find_or_create_donor
+    from fundapp.donations.giving import find_or_create_donor
     from fundapp.mail import OutboxMessage, answer_requests
 
     find_or_create_donor(fund, "dora@example.org", "Dora")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fundapp.bank import services as bank
-from fundapp.donations import services as donations
+from fundapp.donations import booking, offline
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.payments.facts import PayoutFact
@@ -35,10 +35,10 @@ def pay_grant(fund, day: date, cents: int, memo: str, source: str) -> None:
 
 
 def deposit(fund, day: date, slip: str, gifts: list[tuple[int, str, str]]):
-    made = [donations.record_offline_gift(fund, name="Donor", email="donor@example.org", amount_cents=cents,
+    made = [offline.record_offline_gift(fund, name="Donor", email="donor@example.org", amount_cents=cents,
                                           received_on=day, method=method, reference=ref, notify=False)
             for cents, method, ref in gifts]
-    return donations.record_deposit(fund, [gift.id for gift in made], deposited_on=day, reference=slip)
+    return offline.record_deposit(fund, [gift.id for gift in made], deposited_on=day, reference=slip)
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def books(fund):
     ledger.post_entry(fund, entry_date=date(2026, 10, 1), memo="card gifts", source_kind="stripe.charge",
                       source_id="ch_1", postings=[("Assets:Stripe", 48_210), ("Expenses:PaymentFees", 1_790),
                                                   ("Income:Donations", -50_000)])
-    donations.record_payout(fund, PayoutFact("po_demo_1", 48_210, "USD", date(2026, 10, 2), "paid"))
+    booking.record_payout(fund, PayoutFact("po_demo_1", 48_210, "USD", date(2026, 10, 2), "paid"))
     deposit(fund, date(2026, 10, 6), "slip 12", [(25_000, "cheque", "1001"), (10_000, "cheque", "1002")])
     pay_grant(fund, date(2026, 10, 12), 50_000, "Grant payment to Ana Garcia (cheque 2001)", "1")
     deposit(fund, date(2026, 10, 13), "slip 13", [(12_000, "cash", "")])
@@ -58,7 +58,7 @@ def books(fund):
     ledger.post_entry(fund, entry_date=date(2026, 11, 1), memo="card gifts", source_kind="stripe.charge",
                       source_id="ch_2", postings=[("Assets:Stripe", 61_450), ("Expenses:PaymentFees", 2_050),
                                                   ("Income:Donations", -63_500)])
-    donations.record_payout(fund, PayoutFact("po_demo_2", 61_450, "USD", date(2026, 11, 2), "paid"))
+    booking.record_payout(fund, PayoutFact("po_demo_2", 61_450, "USD", date(2026, 11, 2), "paid"))
     db.session.commit()
     assert ledger.balance(fund, "Assets:Bank", date(2026, 10, 31)) == BOOKS_OCTOBER
     return fund

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from fundapp.donations import events, services
+from fundapp.donations import events, giving
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -29,7 +29,7 @@ def deliver(client, event_type, obj, **kwargs):
 
 
 def pending_gift(fund, cents=2_000, email="kim@example.org"):
-    donation = services.start_donation(fund, services.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
+    donation = giving.start_donation(fund, giving.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
                                                                   name="Kim", email=email))
     db.session.commit()
     return donation
@@ -40,7 +40,7 @@ def pay(api, donation, card="4242424242424242"):
         "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
     return api.payment_intents.create(params={
         "amount": donation.total_cents, "currency": "usd", "payment_method": method.id, "confirm": True,
-        "metadata": services.checkout_metadata(donation)})
+        "metadata": giving.checkout_metadata(donation)})
 
 
 def fact(charge_id="ch_fee", gross=10_000, fee=320, day=date(2026, 11, 20), **extra):

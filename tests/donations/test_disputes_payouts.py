@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask_babel import force_locale, format_date
 
 from fundapp.bank.models import BankStatementLine
-from fundapp.donations import services
+from fundapp.donations import giving
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db
 from fundapp.funds import clock
@@ -26,13 +26,13 @@ def entries(kind):
 
 def paid_gift(fund, api, cents, card="4242424242424242", email="kim@example.org"):
     """A gift paid through the SDK and booked by the webhook."""
-    donation = services.start_donation(fund, services.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
+    donation = giving.start_donation(fund, giving.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
                                                                   name="Kim Donor", email=email))
     db.session.commit()
     method = api.payment_methods.create(params={"type": "card", "card": {
         "number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
     api.payment_intents.create(params={"amount": cents, "currency": "usd", "payment_method": method.id,
-                                       "confirm": True, "metadata": services.checkout_metadata(donation)})
+                                       "confirm": True, "metadata": giving.checkout_metadata(donation)})
     assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED, timeout=15)
     return db.session.get(Donation, donation.id)
 
@@ -169,14 +169,14 @@ def test_a_stripe_that_never_answers_costs_the_page_one_short_wait(client, creat
     import socket
     import time
 
-    from fundapp.payments import gateway
+    from fundapp.payments import pages
 
     treasurer(client, create_user)
     paid_gift(fund, api, 8_000, card=DISPUTED_CARD, email="one@example.org")
     paid_gift(fund, api, 6_000, card=DISPUTED_CARD, email="two@example.org")
     paid_gift(fund, api, 4_000, card=DISPUTED_CARD, email="three@example.org")
     assert wait_for(lambda: entries("stripe.dispute") == 3, timeout=15)
-    monkeypatch.setattr(gateway, "PAGE_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(pages, "PAGE_TIMEOUT_SECONDS", 1)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # connections are taken into the backlog and never answered

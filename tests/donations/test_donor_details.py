@@ -83,11 +83,11 @@ def test_a_dollar_fund_shows_its_amounts_in_dollars(client, fund):
 def checkout_params(app, fund, *, monthly: bool, language: str) -> dict:
     """The parameters the donate view sends to Stripe for a new gift, built by the same code (the local Stripe
     server has no Checkout Sessions, so the request itself cannot be made here)."""
-    from fundapp.donations import services, views
+    from fundapp.donations import giving, views
     from fundapp.payments import gateway
 
     with app.test_request_context("/donate", method="POST", headers={"Accept-Language": language}):
-        donation = services.start_donation(fund, services.GiftRequest(
+        donation = giving.start_donation(fund, giving.GiftRequest(
             amount_cents=2_500, monthly=monthly, cover_fee=True, name="Kim", email="kim@example.org",
             language=language))
         return gateway.checkout_session_params(**views.checkout_details(fund, donation))
@@ -244,9 +244,9 @@ def two_gifts(client, card="4242424242424242"):
 
 
 def statement_total(fund, donor, year) -> str:
-    from fundapp.donations import services
+    from fundapp.donations import receipts
 
-    text = pdf_text(services.statement_for(fund, donor, year))
+    text = pdf_text(receipts.statement_for(fund, donor, year))
     return text.split("Total", 1)[1].split("USD", 1)[0].split()[-1], text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from fundapp.audit.models import AuditRecord
-from fundapp.donations import services
+from fundapp.donations import giving
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db, utcnow
 from tests.conftest import sign_in
@@ -32,7 +32,7 @@ def test_checkouts_left_unpaid_past_stripes_expiry_are_closed_and_hidden(client,
     assert "old@example.org" not in client.get("/admin/donations/").get_data(as_text=True)
     shown = client.get("/admin/donations/?status=abandoned").get_data(as_text=True)
     assert "old@example.org" in shown and "Left at the checkout" in shown
-    assert services.close_stale_checkouts(fund) == 0  # a second sweep finds nothing
+    assert giving.close_stale_checkouts(fund) == 0  # a second sweep finds nothing
 
 
 def test_gifts_are_listed_newest_received_first_whatever_order_they_were_made_in(client, create_user, fund,
@@ -51,8 +51,8 @@ def test_gifts_are_listed_newest_received_first_whatever_order_they_were_made_in
 def test_only_a_received_gift_can_be_shown_on_the_wall(fund):
     donation = pending_gift(fund)
     try:
-        services.set_wall_status(fund, donation, "shown", actor=None)
-    except services.DonationError as exc:
+        giving.set_wall_status(fund, donation, "shown", actor=None)
+    except giving.DonationError as exc:
         assert "Only a gift the fund has received" in str(exc)
     else:
         raise AssertionError("an unpaid gift was put on the wall")

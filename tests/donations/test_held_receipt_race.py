@@ -9,7 +9,7 @@ import pytest
 
 from fundapp.audit.models import AuditRecord
 from fundapp.config import PLACEHOLDER_EIN
-from fundapp.donations import services as donations
+from fundapp.donations import giving, offline
 from fundapp.donations.events import tidy_everywhere
 from fundapp.donations.models import Donation, DonationStatus
 from fundapp.extensions import db, utcnow
@@ -27,10 +27,10 @@ def test_concurrent_tidies_mail_each_held_receipt_once(app, fund):
     for trial in range(ROUNDS):
         fund.ein = PLACEHOLDER_EIN
         db.session.commit()
-        gift = donations.record_offline_gift(fund, name=f"Ana {trial}", email=f"ana{trial}@example.org",
+        gift = offline.record_offline_gift(fund, name=f"Ana {trial}", email=f"ana{trial}@example.org",
                                              amount_cents=1_000 + trial, received_on=date(2026, 11, 20),
                                              method="cheque")
-        left = donations.start_donation(fund, donations.GiftRequest(
+        left = giving.start_donation(fund, giving.GiftRequest(
             amount_cents=2_000, monthly=False, cover_fee=False, name="Kim", email=f"kim{trial}@example.org"))
         left.created_at = utcnow() - timedelta(hours=26)
         fund.ein = "12-3456789"

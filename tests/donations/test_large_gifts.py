@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fundapp.audit.models import AuditRecord
-from fundapp.donations import events, services
+from fundapp.donations import events, giving
 from fundapp.donations.models import Donation, Donor
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -20,7 +20,7 @@ def checkout_params(app, fund, cents: int, monthly: bool = False) -> dict:
     from fundapp.payments import gateway
 
     with app.test_request_context("/donate", method="POST"):
-        donation = services.start_donation(fund, services.GiftRequest(
+        donation = giving.start_donation(fund, giving.GiftRequest(
             amount_cents=cents, monthly=monthly, cover_fee=False, name="Kim", email="kim@example.org"))
         return gateway.checkout_session_params(**views.checkout_details(fund, donation))
 
@@ -44,7 +44,7 @@ def test_a_monthly_gift_of_five_thousand_also_asks(app, fund):
 def complete_checkout(client, donation, address: dict | None, event_id: str):
     session = {"id": f"cs_test_{event_id}", "object": "checkout.session", "client_reference_id": donation.token,
                "payment_intent": "pi_later", "payment_status": "paid", "amount_total": donation.total_cents,
-               "metadata": services.checkout_metadata(donation),
+               "metadata": giving.checkout_metadata(donation),
                "customer_details": {"email": "kim@example.org", "name": "Kim Large", "address": address}}
     payload, headers = signed_event("checkout.session.completed", session, event_id=event_id)
     assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
@@ -53,7 +53,7 @@ def complete_checkout(client, donation, address: dict | None, event_id: str):
 
 def test_the_completed_checkout_stores_the_billing_address_with_the_donor(app, client, fund):
     app.config["STRIPE_WEBHOOK_SECRET"] = WEBHOOK_SECRET  # no Stripe call: the checkout says it is paid
-    donation = services.start_donation(fund, services.GiftRequest(
+    donation = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=600_000, monthly=False, cover_fee=False, name="Kim Large", email="kim@example.org"))
     db.session.commit()
     complete_checkout(client, donation, {"line1": "12 Union Hall Rd", "line2": "Apt 3", "city": "Oakland",
@@ -112,7 +112,7 @@ def test_a_large_offline_gift_keeps_the_address_and_a_small_one_needs_none(treas
 def test_a_card_payment_carrying_a_billing_address_stores_it_from_the_charge(fund, localstripe, api):
     """What Checkout does with the address it asked for: it is the payment's billing address, on the charge
     that the books re-fetch from Stripe."""
-    donation = services.start_donation(fund, services.GiftRequest(
+    donation = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=600_000, monthly=False, cover_fee=False, name="Kim Large", email="kim@example.org"))
     db.session.commit()
     method = api.payment_methods.create(params={
@@ -120,7 +120,7 @@ def test_a_card_payment_carrying_a_billing_address_stores_it_from_the_charge(fun
         "billing_details": {"name": "Kim Large", "email": "kim@example.org", "address": {
             "line1": "7 Local Ave", "city": "Fresno", "state": "CA", "postal_code": "93721", "country": "US"}}})
     api.payment_intents.create(params={"amount": 600_000, "currency": "usd", "payment_method": method.id,
-                                       "confirm": True, "metadata": services.checkout_metadata(donation)})
+                                       "confirm": True, "metadata": giving.checkout_metadata(donation)})
     assert wait_for(lambda: db.session.get(Donation, donation.id).status == "succeeded")
     db.session.expire_all()
     assert db.session.get(Donor, donation.donor_id).postal_address == "7 Local Ave\nFresno, CA 93721\nUS"
@@ -128,7 +128,7 @@ def test_a_card_payment_carrying_a_billing_address_stores_it_from_the_charge(fun
 
 def test_local_modes_test_checkout_asks_a_large_gift_for_the_billing_address_and_keeps_it(client, fund, localstripe):
     """Local mode's stand-in for Checkout asks what Checkout asks: the billing address of a $5,000 gift."""
-    donation = services.start_donation(fund, services.GiftRequest(
+    donation = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=500_000, monthly=False, cover_fee=False, name="Kim Large", email="kim@example.org"))
     db.session.commit()
     page = f"/donate/test-checkout/{donation.token}"
@@ -146,7 +146,7 @@ def test_local_modes_test_checkout_asks_a_large_gift_for_the_billing_address_and
 
 
 def test_a_small_gifts_test_checkout_asks_no_address(client, fund, localstripe):
-    donation = services.start_donation(fund, services.GiftRequest(
+    donation = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=2_500, monthly=False, cover_fee=False, name="Kim", email="kim@example.org"))
     db.session.commit()
     assert "Billing address" not in client.get(f"/donate/test-checkout/{donation.token}").get_data(as_text=True)

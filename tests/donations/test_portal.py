@@ -8,7 +8,7 @@ from datetime import date
 
 from pypdf import PdfReader
 
-from fundapp.donations import services
+from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import MonthlyGift, StatementSent
 from fundapp.extensions import db
 from fundapp.mail import OutboxMessage
@@ -17,11 +17,11 @@ from tests.donations.helpers import fact
 
 
 def gift(fund, charge_id, email, day, cents=2_500, **extra):
-    donor = services.find_or_create_donor(fund, email, email.split("@")[0].title())
-    pending = services.start_donation(fund, services.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
+    donor = giving.find_or_create_donor(fund, email, email.split("@")[0].title())
+    pending = giving.start_donation(fund, giving.GiftRequest(amount_cents=cents, monthly=False, cover_fee=False,
                                                                  name=donor.name, email=email))
     db.session.commit()
-    done = services.record_settled_payment(fund, fact(charge_id=charge_id, gross=cents, fee=0, day=day,
+    done = booking.record_settled_payment(fund, fact(charge_id=charge_id, gross=cents, fee=0, day=day,
                                                       metadata={"donation": pending.token}, **extra))
     db.session.commit()
     return done
@@ -88,7 +88,7 @@ def test_send_statements_mails_each_donor_once_even_after_an_interruption(runner
         gift(fund, f"ch_s{n}", email, date(2026, 5, 1 + n))
     gift(fund, "ch_other_year", "d@example.org", date(2025, 12, 31))
     # An earlier run stopped after the first donor:
-    services.send_statement(fund, services.find_or_create_donor(fund, "a@example.org", ""), 2026)
+    receipts.send_statement(fund, giving.find_or_create_donor(fund, "a@example.org", ""), 2026)
     db.session.commit()
     result = runner.invoke(args=["fund", "send-statements", "--year", "2026"])
     assert result.exit_code == 0 and "Queued 2 statements for 2026" in result.output

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from localstripe import webhooks as localstripe_webhooks
 
-from fundapp.donations import services
+from fundapp.donations import booking, giving
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -60,15 +60,15 @@ def test_treasurer_refunds_through_stripe_and_it_is_booked(client, create_user, 
 def test_the_donor_wall_shows_only_what_the_treasurer_approved(client, create_user, fund, app):
     from tests.donations.helpers import fact
 
-    gift = services.start_donation(fund, services.GiftRequest(
+    gift = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=10_000, monthly=False, cover_fee=False, name="Rosa Public", email="rosa@example.org",
         on_wall=True, wall_message="Solidarity from Local 12!"))
-    hidden = services.start_donation(fund, services.GiftRequest(
+    hidden = giving.start_donation(fund, giving.GiftRequest(
         amount_cents=10_000, monthly=False, cover_fee=False, name="Secret Sam", email="sam@example.org",
         anonymous=True, on_wall=True, wall_message="Hold the line"))
     db.session.commit()
     for donation, charge in ((gift, "ch_wall_1"), (hidden, "ch_wall_2")):
-        services.record_settled_payment(fund, fact(charge_id=charge, gross=10_000, fee=0,
+        booking.record_settled_payment(fund, fact(charge_id=charge, gross=10_000, fee=0,
                                                    metadata={"donation": donation.token}))
     db.session.commit()
     home = client.get("/").get_data(as_text=True)

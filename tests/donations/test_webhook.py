@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 from localstripe import webhooks as localstripe_webhooks
 
-from fundapp.donations import services
+from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage
+from fundapp.payments.facts import RetryLater
 from tests.conftest import wait_for
 from tests.donations.conftest import signed_event
 from tests.donations.helpers import books, deliver, fact, pay, pending_gift
@@ -47,7 +48,7 @@ def test_checkout_completion_links_the_session_and_books_no_money(client, fund, 
     donation = pending_gift(fund)
     session = {"id": "cs_test_1", "object": "checkout.session", "client_reference_id": donation.token,
                "payment_intent": "pi_not_yet", "customer": "cus_1", "payment_status": "paid",
-               "metadata": services.checkout_metadata(donation), "amount_total": 2_000}
+               "metadata": giving.checkout_metadata(donation), "amount_total": 2_000}
     assert deliver(client, "checkout.session.completed", session).status_code == 200
     db.session.refresh(donation)
     assert donation.stripe_checkout_session_id == "cs_test_1"
@@ -108,7 +109,7 @@ def test_a_refund_arriving_before_its_payment_books_both_in_order(client, fund, 
 def test_a_declined_payment_event_marks_the_gift_failed(client, fund, localstripe):
     donation = pending_gift(fund)
     intent = {"id": "pi_declined", "object": "payment_intent", "status": "requires_payment_method",
-              "metadata": services.checkout_metadata(donation),
+              "metadata": giving.checkout_metadata(donation),
               "last_payment_error": {"message": "Your card was declined."}}
     deliver(client, "payment_intent.payment_failed", intent)
     db.session.refresh(donation)
@@ -119,7 +120,7 @@ def test_a_declined_payment_event_marks_the_gift_failed(client, fund, localstrip
 
 def test_stripe_fees_are_booked_as_an_expense(fund, app):
     """localstripe's fees are always 0, so the fact Stripe would give is built here, at the network's edge."""
-    donation = services.record_settled_payment(fund, fact())
+    donation = booking.record_settled_payment(fund, fact())
     db.session.commit()
     entry = ledger.find_entry(fund, "stripe.charge", "ch_fee")
     assert {(p.account.name, p.amount_cents) for p in entry.postings} == {
@@ -130,7 +131,7 @@ def test_stripe_fees_are_booked_as_an_expense(fund, app):
 
 def test_a_late_payment_for_a_closed_month_is_booked_in_the_open_month(fund, app):
     ledger.close_month(fund, "2026-10")
-    donation = services.record_settled_payment(fund, fact(charge_id="ch_late", day=date(2026, 10, 30)))
+    donation = booking.record_settled_payment(fund, fact(charge_id="ch_late", day=date(2026, 10, 30)))
     db.session.commit()
     entry = ledger.find_entry(fund, "stripe.charge", "ch_late")
     assert entry.entry_date > date(2026, 10, 31)
@@ -138,13 +139,13 @@ def test_a_late_payment_for_a_closed_month_is_booked_in_the_open_month(fund, app
 
 
 def test_receipt_numbers_run_per_year_and_a_reissue_is_the_same_file(fund, app):
-    first = services.record_settled_payment(fund, fact(charge_id="ch_a", day=date(2026, 3, 1)))
-    second = services.record_settled_payment(fund, fact(charge_id="ch_b", day=date(2026, 3, 2)))
-    next_year = services.record_settled_payment(fund, fact(charge_id="ch_c", day=date(2027, 1, 2)))
+    first = booking.record_settled_payment(fund, fact(charge_id="ch_a", day=date(2026, 3, 1)))
+    second = booking.record_settled_payment(fund, fact(charge_id="ch_b", day=date(2026, 3, 2)))
+    next_year = booking.record_settled_payment(fund, fact(charge_id="ch_c", day=date(2027, 1, 2)))
     db.session.commit()
     assert [first.receipt_number, second.receipt_number, next_year.receipt_number] == [
         "2026-000001", "2026-000002", "2027-000001"]
-    assert services.receipt_for(fund, first) == services.receipt_for(fund, db.session.get(Donation, first.id))
+    assert receipts.receipt_for(fund, first) == receipts.receipt_for(fund, db.session.get(Donation, first.id))
 
 
 def test_two_deliveries_of_the_same_payment_at_once_book_it_once(app, fund):
@@ -168,10 +169,10 @@ def test_two_deliveries_of_the_same_payment_at_once_book_it_once(app, fund):
                 try:
                     if attempt == 0:
                         start.wait()
-                    services.record_settled_payment(db.session.get(Fund, fund.id), same)
+                    booking.record_settled_payment(db.session.get(Fund, fund.id), same)
                     db.session.commit()
                     return
-                except (DBAPIError, services.gateway.FactsIncomplete) as exc:
+                except (DBAPIError, RetryLater) as exc:
                     db.session.rollback()
                     errors.append(type(exc).__name__)
                     time.sleep(0.05)

@@ -17,7 +17,7 @@ from fundapp.accounts import services as accounts
 from fundapp.applications.models import Application
 from fundapp.applications.services import notify_member
 from fundapp.donations.models import Donation, DonationStatus
-from fundapp.donations.services import send_statement
+from fundapp.donations.receipts import send_statement
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.mail import answer_requests

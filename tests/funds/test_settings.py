@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from fundapp.applications.models import FundRules
 from fundapp.audit.models import AuditRecord
 from fundapp.config import PLACEHOLDER_EIN
-from fundapp.donations import services as donations
+from fundapp.donations import offline, receipts
 from fundapp.donations.events import tidy_everywhere
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
@@ -103,10 +103,10 @@ def test_the_next_receipt_carries_the_new_ein_address_and_signatory(treasurer, f
     assert treasurer.post("/admin/fund", data=GOOD).status_code == 302
     db.session.expire_all()
     fund = db.session.get(Fund, fund.id)
-    gift = donations.record_offline_gift(fund, name="Ana Cheque", email="ana@example.org", amount_cents=15_000,
+    gift = offline.record_offline_gift(fund, name="Ana Cheque", email="ana@example.org", amount_cents=15_000,
                                          received_on=date(2026, 11, 20), method="cheque")
     db.session.commit()
-    text = PdfReader(io.BytesIO(donations.receipt_for(fund, gift))).pages[0].extract_text()
+    text = PdfReader(io.BytesIO(receipts.receipt_for(fund, gift))).pages[0].extract_text()
     assert "12-3456789" in text
     assert "PO Box 77" in text and "Oakland, CA 94612" in text
     assert "Rosa Marquez, Treasurer" in text
@@ -119,9 +119,9 @@ def test_another_legal_form_prints_its_own_wording(treasurer, fund):
     assert response.status_code == 302
     db.session.expire_all()
     fund = db.session.get(Fund, fund.id)
-    gift = donations.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000,
+    gift = offline.record_offline_gift(fund, name="Ana", email="", amount_cents=1_000,
                                          received_on=date(2026, 11, 20), method="cash")
-    text = PdfReader(io.BytesIO(donations.receipt_for(fund, gift))).pages[0].extract_text().replace("\n", " ")
+    text = PdfReader(io.BytesIO(receipts.receipt_for(fund, gift))).pages[0].extract_text().replace("\n", " ")
     assert "not tax-deductible" in text
 
 
@@ -149,7 +149,7 @@ def test_production_mails_no_receipt_while_the_ein_is_the_placeholder_and_the_pa
     app.config["ENV_NAME"] = "production"
     fund.ein, fund.contact_email = PLACEHOLDER_EIN, "fund@local7.example.org"
     db.session.commit()
-    donations.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
+    offline.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
                                   received_on=date(2026, 11, 20), method="cheque")
     db.session.commit()
     assert mailed_receipts() == 0
@@ -160,7 +160,7 @@ def test_production_mails_no_receipt_while_the_ein_is_the_placeholder_and_the_pa
     assert "any held until now are being mailed to their donors" in saved
     db.session.expire_all()
     fund = db.session.get(Fund, fund.id)
-    donations.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=2_000,
+    offline.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=2_000,
                                   received_on=date(2026, 11, 20), method="cheque")
     db.session.commit()
     assert mailed_receipts() == 1  # the real EIN set: receipts go again
@@ -179,7 +179,7 @@ def test_production_mails_no_receipt_while_the_contact_is_the_placeholder(app, f
     app.config["ENV_NAME"] = "production"
     fund.ein, fund.contact_email = "12-3456789", PLACEHOLDER_CONTACT_EMAIL
     db.session.commit()
-    donations.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
+    offline.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
                                   received_on=date(2026, 11, 20), method="cheque")
     assert mailed_receipts() == 0
 
@@ -187,6 +187,6 @@ def test_production_mails_no_receipt_while_the_contact_is_the_placeholder(app, f
 def test_development_still_mails_receipts_with_the_placeholders(app, fund):
     fund.ein = PLACEHOLDER_EIN
     db.session.commit()
-    donations.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
+    offline.record_offline_gift(fund, name="Ana", email="ana@example.org", amount_cents=15_000,
                                   received_on=date(2026, 11, 20), method="cheque")
     assert mailed_receipts() == 1

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from fundapp.donations import services as donations
-from fundapp.donations.events import start_worker_thread
+from fundapp.donations import offline, receipts
 from fundapp.donations.models import StatementSent
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.mail import OutboxMessage
+from fundapp.worker import start_worker_thread
 from tests.conftest import sign_in, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_statements_sent_from_the_page_the_command_and_two_workers_at_once_reach
         app, fund, create_user, live_server, smtp):
     year = clock.today(fund).year
     for n in range(DONORS):
-        donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
+        offline.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
                                       method="cash", received_on=clock.today(fund), notify=False)
     db.session.commit()
     create_user("tess@example.org", "treasurer")
@@ -107,7 +107,7 @@ def smtp_port(app) -> int:
 
 
 def _gifts(fund, count: int) -> list:
-    gifts = [donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000,
+    gifts = [offline.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000,
                                            method="cash", received_on=clock.today(fund), notify=False)
              for n in range(count)]
     db.session.commit()  # as between two donors of a run: the fund and the donor are read afresh
@@ -122,12 +122,12 @@ def test_a_statement_is_marked_queued_only_with_its_mail(app, fund, monkeypatch)
     def refuse(*_args, **_kwargs):
         raise RuntimeError("the outbox is full")
 
-    monkeypatch.setattr(donations, "queue_mail", refuse)
+    monkeypatch.setattr(receipts, "queue_mail", refuse)
     with pytest.raises(RuntimeError):
-        donations.send_statement(fund, donor, clock.today(fund).year)
+        receipts.send_statement(fund, donor, clock.today(fund).year)
     db.session.rollback()
     assert db.session.scalar(db.select(db.func.count(StatementSent.id))) == 0
-    assert donations.donors_due_a_statement(fund, clock.today(fund).year) == [donor.id]
+    assert receipts.donors_due_a_statement(fund, clock.today(fund).year) == [donor.id]
 
 
 def test_a_statement_waits_for_another_writer_on_sqlite_instead_of_failing(app, fund):
@@ -143,7 +143,7 @@ def test_a_statement_waits_for_another_writer_on_sqlite_instead_of_failing(app, 
     releaser.start()
     try:
         started = time.monotonic()
-        assert donations.send_statement(fund, donor, clock.today(fund).year) is True
+        assert receipts.send_statement(fund, donor, clock.today(fund).year) is True
         db.session.commit()
         assert time.monotonic() - started >= 0.9  # it waited for the lock
     finally:

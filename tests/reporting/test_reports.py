@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from fundapp.donations import services as donations
+from fundapp.donations import booking, offline
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import services as ledger
@@ -29,14 +29,14 @@ def scenario(fund, grants):  # noqa: F811
     """Card gifts with fees and a refund, cheques, grants in three categories, paid, part paid and voided."""
     today = clock.today(fund)
     for n in range(8):
-        donations.record_settled_payment(fund, PaymentSettled(
+        booking.record_settled_payment(fund, PaymentSettled(
             charge_id=f"ch_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None, customer_id=None,
             gross_cents=2_500 * (n + 1), fee_cents=103, net_cents=2_500 * (n + 1) - 103, currency="USD",
             at=midday(fund, today - timedelta(days=n * 3)), email="evil@example.org" if n == 0 else f"d{n % 3}@example.org", name=HOSTILE if n == 0 else f"Dee {n}"),
             notify=False)
-    refunded = donations.record_refund(fund, RefundSettled("re_1", "ch_5", 1_000, "USD", midday(fund, today)))
-    donations.apply_refunds(fund, refunded, 1_000)
-    donations.record_offline_gift(fund, name="Ana Cheque", email="", amount_cents=50_000, method="cheque",
+    refunded = booking.record_refund(fund, RefundSettled("re_1", "ch_5", 1_000, "USD", midday(fund, today)))
+    booking.apply_refunds(fund, refunded, 1_000)
+    offline.record_offline_gift(fund, name="Ana Cheque", email="", amount_cents=50_000, method="cheque",
                                   received_on=today - timedelta(days=2), reference="101", notify=False)
     db.session.commit()
     made = [grants(10_000 + n * 1_000, category=("rent", "food", "medical")[n % 3], day=today - timedelta(days=n),
@@ -189,7 +189,7 @@ def test_year_end_statements_go_out_in_batches_from_the_page_with_progress(clien
 
     today = clock.today(fund)
     for n in range(30):
-        donations.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
+        offline.record_offline_gift(fund, name=f"Donor {n}", email=f"donor{n}@example.org", amount_cents=1_000 + n,
                                       method="cash", received_on=today, notify=False)
     db.session.commit()
     create_user("tess@example.org", "treasurer")

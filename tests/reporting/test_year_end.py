@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from fundapp.accounts.models import Member
 from fundapp.applications.models import Application
 from fundapp.applications.services import current_rules
-from fundapp.donations import services as donations
+from fundapp.donations import booking, offline
 from fundapp.donations.models import Donor
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
@@ -37,7 +37,7 @@ def pdf_text(path) -> str:
 
 
 def card_gift(fund, charge: str, email: str, name: str, gross: int, day: date):
-    return donations.record_settled_payment(fund, PaymentSettled(
+    return booking.record_settled_payment(fund, PaymentSettled(
         charge_id=charge, payment_intent_id=None, invoice_id=None, subscription_id=None, customer_id=None,
         gross_cents=gross, fee_cents=30, net_cents=gross - 30, currency="USD", at=midday(fund, day), email=email, name=name),
         notify=False)
@@ -53,15 +53,15 @@ def year_books(fund, create_user):
                       postings=[("Assets:Bank", 10_000_000), ("Equity:Opening", -10_000_000)])
     card_gift(fund, "ch_a1", "big@example.org", "Bea Big", 300_000, date(2025, 2, 1))
     card_gift(fund, "ch_a2", "big@example.org", "Bea Big", 300_000, date(2025, 9, 1))
-    refunded = donations.record_refund(fund, RefundSettled("re_a2", "ch_a2", 50_000, "USD", midday(fund, date(2025, 9, 3))))
-    donations.apply_refunds(fund, refunded, 50_000)  # Bea: 550,000 kept, still listed
+    refunded = booking.record_refund(fund, RefundSettled("re_a2", "ch_a2", 50_000, "USD", midday(fund, date(2025, 9, 3))))
+    booking.apply_refunds(fund, refunded, 50_000)  # Bea: 550,000 kept, still listed
     card_gift(fund, "ch_b", "almost@example.org", "Al Most", 499_999, date(2025, 5, 5))  # a cent short
     card_gift(fund, "ch_before", "early@example.org", "Earl Early", 900_000, date(2024, 12, 31))  # the year before
     card_gift(fund, "ch_after", "late@example.org", "Lee Late", 900_000, date(2026, 1, 1))  # the year after
-    donations.record_offline_gift(fund, name="Carla Cheque", email="carla@example.org", amount_cents=600_000,
+    offline.record_offline_gift(fund, name="Carla Cheque", email="carla@example.org", amount_cents=600_000,
                                   received_on=date(2025, 3, 3), method="cheque", reference="77",
                                   postal_address="9 Solidarity St\nOakland, CA 94612", notify=False)
-    donations.record_offline_gift(fund, name="Rally bucket", email="", amount_cents=12_345,
+    offline.record_offline_gift(fund, name="Rally bucket", email="", amount_cents=12_345,
                                   received_on=date(2025, 4, 4), method="cash", notify=False)
     members = {}
 

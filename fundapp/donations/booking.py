@@ -1,0 +1,339 @@
+"""Booking: Stripe's money facts into the books, once each, and the sweep that finds what the books lack.
+
+Money is booked only from facts re-fetched from Stripe (``payments``), never from a form or an event's body.
+Each movement is booked once: a charge is one donation (``stripe_charge_id`` is unique) and one journal entry
+(source ``stripe.charge``); a refund is one entry (source ``stripe.refund``); a dispute's balance transaction one
+(``stripe.dispute``); a payout one (``stripe.payout``). A repeated or reordered fact finds the work done and
+changes nothing. Functions flush; the caller commits.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from fundapp.audit.services import record_change
+from fundapp.donations import giving, portal
+from fundapp.donations.giving import DonationError, find_or_create_donor, keep_address
+from fundapp.donations.models import Donation, DonationStatus, Frequency, MonthlyGift, Origin, StripeEvent, WallStatus
+from fundapp.donations.receipts import next_receipt_seq, send_receipt
+from fundapp.extensions import db, utcnow
+from fundapp.funds import clock
+from fundapp.funds.models import Fund
+from fundapp.ledger import services as ledger
+from fundapp.money import format_cents
+from fundapp.payments import events as stripe_events
+from fundapp.payments import gateway
+from fundapp.payments.facts import (
+    ChargeHistory,
+    CheckoutCompleted,
+    CheckoutExpired,
+    DisputeMovement,
+    Fact,
+    InvoiceUnpaid,
+    PaymentFailed,
+    PaymentSettled,
+    PayoutFact,
+    RefundSettled,
+    RetryLater,
+    SubscriptionChanged,
+)
+
+
+def booking_day(fund: Fund, day: date) -> date:
+    """The money's own date, unless that month is closed: then the fund's today, in the open month (DESIGN 3)."""
+    return day if not ledger.is_closed(fund, day) else clock.today(fund)
+
+
+def _donation_for_payment(fund: Fund, fact: PaymentSettled) -> Donation:
+    """The pending donation this charge pays, a new one for a monthly renewal, or one for a charge we did not start."""
+    token = fact.donation_token
+    candidates = []
+    if token:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, token=token))
+    if fact.payment_intent_id:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_payment_intent_id=fact.payment_intent_id))
+    if fact.subscription_id:
+        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_subscription_id=fact.subscription_id)
+                          .order_by(Donation.id))
+    for query in candidates:
+        found = db.session.scalars(query).first()
+        if found is None:
+            continue
+        if found.stripe_charge_id is None:
+            return found
+        if fact.subscription_id:  # a renewal: a new gift with the first one's choices
+            renewal = Donation(
+                fund_id=fund.id, donor=found.donor, frequency=Frequency.MONTHLY, origin=found.origin,
+                amount_cents=fact.gross_cents, fee_cover_cents=0, refunded_cents=0, currency=fund.currency,
+                language=found.language,
+                anonymous=found.anonymous, wall_status=WallStatus.HIDDEN, dedication_kind=found.dedication_kind,
+                dedication_name=found.dedication_name, stripe_subscription_id=fact.subscription_id)
+            db.session.add(renewal)
+            return renewal
+    donor = find_or_create_donor(fund, fact.email, fact.name or "Anonymous")
+    external = Donation(fund_id=fund.id, donor=donor, origin=Origin.STRIPE, amount_cents=fact.gross_cents,
+                        fee_cover_cents=0, refunded_cents=0,
+                        currency=fund.currency, anonymous=True, wall_status=WallStatus.HIDDEN,
+                        frequency=Frequency.MONTHLY if fact.subscription_id else Frequency.ONE_TIME,
+                        stripe_subscription_id=fact.subscription_id, language=donor.language)
+    db.session.add(external)
+    return external
+
+
+def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = True) -> Donation:
+    """Book a settled charge once: the donation, its receipt number, its journal entry, its receipt mail
+    (``notify=False`` only for made-up demo gifts)."""
+    existing = db.session.scalar(db.select(Donation).filter_by(stripe_charge_id=fact.charge_id))
+    if existing is not None:
+        return existing
+    if fact.currency != fund.currency:
+        raise DonationError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
+    donation = _donation_for_payment(fund, fact)
+    if donation.id is not None:
+        # Two deliveries of the same money can run at once. Claim the gift with a conditional UPDATE:
+        # the database lets one win; the other waits for it and then finds the gift booked.
+        claimed = db.session.execute(
+            db.update(Donation).where(Donation.id == donation.id, Donation.stripe_charge_id.is_(None))
+            .values(stripe_charge_id=fact.charge_id).execution_options(synchronize_session=False)).rowcount
+        db.session.refresh(donation)
+        if not claimed:
+            if donation.stripe_charge_id == fact.charge_id:
+                return donation
+            raise RetryLater(f"gift {donation.id} was paid by another charge meanwhile; retry")
+    if donation.amount_cents + donation.fee_cover_cents != fact.gross_cents:
+        # Stripe's figure is the truth; keep the donor's choice only when it adds up.
+        donation.amount_cents, donation.fee_cover_cents = fact.gross_cents, 0
+    donation.stripe_charge_id = fact.charge_id
+    donation.stripe_payment_intent_id = fact.payment_intent_id or donation.stripe_payment_intent_id
+    donation.stripe_invoice_id = fact.invoice_id
+    donation.stripe_subscription_id = fact.subscription_id or donation.stripe_subscription_id
+    donation.gross_cents, donation.fee_cents, donation.net_cents = fact.gross_cents, fact.fee_cents, fact.net_cents
+    donation.status = DonationStatus.SUCCEEDED
+    donation.failure_message = ""
+    day = clock.local_date(fund, fact.at)  # the fund's day: a gift at 23:30 on December 31 is that year's
+    donation.received_on = day
+    donation.settled_at = utcnow().replace(microsecond=0)
+    donation.receipt_year = day.year
+    donation.receipt_seq = next_receipt_seq(fund, day.year)
+    keep_address(fund, donation, fact.address)
+    db.session.flush()
+    postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
+    if fact.fee_cents:
+        postings.insert(1, ("Expenses:PaymentFees", fact.fee_cents))
+    ledger.post_entry(fund, entry_date=booking_day(fund, day),
+                      memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})",
+                      source_kind="stripe.charge", source_id=fact.charge_id, postings=postings)
+    record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
+                  after={"charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
+                         "receipt": donation.receipt_number})
+    ensure_monthly_gift(fund, donation)
+    if notify:
+        send_receipt(fund, donation)
+    return donation
+
+
+def ensure_monthly_gift(fund: Fund, donation: Donation) -> None:
+    if donation.stripe_subscription_id and db.session.scalar(db.select(MonthlyGift.id).filter_by(
+            stripe_subscription_id=donation.stripe_subscription_id)) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(MonthlyGift(fund_id=fund.id, donor_id=donation.donor_id,
+                                           stripe_subscription_id=donation.stripe_subscription_id,
+                                           amount_cents=donation.gross_cents))
+        except IntegrityError:
+            pass  # a concurrent delivery made it
+
+
+def record_refund(fund: Fund, fact: RefundSettled) -> Donation:
+    """Book one refund's entry (once); the gift's refunded total is set by ``apply_refunds``."""
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=fact.charge_id))
+    if donation is None:
+        raise RetryLater(f"refund {fact.refund_id} is for charge {fact.charge_id}, not booked yet")
+    ledger.post_entry(fund, entry_date=booking_day(fund, clock.local_date(fund, fact.at)),
+                      memo=f"Refund of gift {donation.receipt_number} ({fact.refund_id})",
+                      source_kind="stripe.refund", source_id=fact.refund_id,
+                      postings=[("Income:Donations", fact.amount_cents), ("Assets:Stripe", -fact.amount_cents)])
+    return donation
+
+
+def apply_refunds(fund: Fund, donation: Donation, total_cents: int) -> None:
+    """Set the gift's refunded total to Stripe's figure; when it changes, audit it and mail a corrected receipt.
+
+    An absolute value set by a conditional UPDATE, so two deliveries at once neither add it twice nor mail twice.
+    """
+    before = {"refunded_cents": donation.refunded_cents, "status": donation.status}
+    status = (donation.status if donation.status == DonationStatus.DISPUTE_LOST else
+              DonationStatus.REFUNDED if total_cents >= (donation.gross_cents or 0) else
+              DonationStatus.PARTIALLY_REFUNDED if total_cents else donation.status)
+    changed = db.session.execute(
+        db.update(Donation).where(Donation.id == donation.id, Donation.refunded_cents != total_cents)
+        .values(refunded_cents=total_cents, status=status).execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(donation)
+    if changed:
+        record_change("donation.refunded", "donation", donation.id, fund_id=fund.id, before=before,
+                      after={"refunded_cents": total_cents, "status": status})
+        send_receipt(fund, donation)
+
+
+def apply_dispute_loss(fund: Fund, donation: Donation, lost_cents: int) -> None:
+    """Set what a lost dispute took of the gift (the books took it when the dispute opened); when it changes,
+    audit it and mail the donor a corrected receipt. A conditional UPDATE, as in ``apply_refunds``."""
+    before = {"disputed_cents": donation.disputed_cents, "status": donation.status}
+    changed = db.session.execute(
+        db.update(Donation).where(Donation.id == donation.id, Donation.disputed_cents != lost_cents)
+        .values(disputed_cents=lost_cents, status=DonationStatus.DISPUTE_LOST)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(donation)
+    if changed:
+        record_change("donation.dispute_lost", "donation", donation.id, fund_id=fund.id, before=before,
+                      after={"disputed_cents": lost_cents, "status": DonationStatus.DISPUTE_LOST})
+        send_receipt(fund, donation)
+
+
+def record_charge_history(fund: Fund, history: ChargeHistory) -> None:
+    """Everything Stripe says about one charge: the payment (if not yet booked), then each refund."""
+    donation = record_settled_payment(fund, history.payment)
+    for refund in history.refunds:
+        record_refund(fund, refund)
+    apply_refunds(fund, donation, sum(refund.amount_cents for refund in history.refunds))
+
+
+def record_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
+    """Book money a dispute took (amount < 0, with the dispute fee) or gave back, once per balance transaction;
+    once the dispute is lost, its withdrawal is what the donor's gift lost (``apply_dispute_loss``)."""
+    if movement.currency != fund.currency:
+        raise DonationError(f"dispute {movement.dispute_id} is in {movement.currency}, not {fund.currency}")
+    if ledger.find_entry(fund, "stripe.dispute", movement.balance_transaction_id) is None:
+        _book_dispute_movement(fund, movement)
+    if movement.status == "lost" and movement.amount_cents < 0:
+        # A lost dispute has its withdrawal and no reinstatement (Stripe allows one dispute per charge).
+        donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id,
+                                                                   stripe_charge_id=movement.charge_id))
+        if donation is not None:
+            apply_dispute_loss(fund, donation, -movement.amount_cents)
+
+
+def _book_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
+    net = movement.amount_cents - movement.fee_cents
+    postings = [("Assets:Stripe", net), ("Income:Donations", -movement.amount_cents)]
+    if movement.fee_cents:
+        postings.append(("Expenses:PaymentFees", movement.fee_cents))
+    postings = [(account, cents) for account, cents in postings if cents]
+    what = "withdrawn" if movement.amount_cents < 0 else "reinstated"
+    ledger.post_entry(fund, entry_date=booking_day(fund, clock.local_date(fund, movement.at)),
+                      memo=f"Dispute {movement.dispute_id} on {movement.charge_id}: funds {what}",
+                      source_kind="stripe.dispute", source_id=movement.balance_transaction_id, postings=postings)
+    donation = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, stripe_charge_id=movement.charge_id))
+    record_change(f"donation.dispute_{what}", "donation", donation.id if donation else movement.charge_id,
+                  fund_id=fund.id, after={"dispute": movement.dispute_id, "amount_cents": movement.amount_cents,
+                                          "fee_cents": movement.fee_cents})
+
+
+def record_payout(fund: Fund, payout: PayoutFact) -> None:
+    """A payout moves money from the Stripe balance to the bank; one that fails after being paid comes back."""
+    if payout.currency != fund.currency:
+        raise DonationError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
+    if payout.status not in ("paid", "failed"):
+        return
+    entry = ledger.post_entry(fund, entry_date=booking_day(fund, payout.day), memo=f"Stripe payout {payout.payout_id}",
+                              source_kind="stripe.payout", source_id=payout.payout_id,
+                              postings=[("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -payout.amount_cents)])
+    if payout.status == "failed" and ledger.find_entry(fund, "reversal", entry.id) is None:
+        ledger.reverse_entry(entry, entry_date=booking_day(fund, clock.today(fund)),
+                             memo=f"Stripe payout {payout.payout_id} failed: the money is back in the Stripe balance")
+
+
+@dataclass
+class Reconciliation:
+    charges_seen: int = 0
+    payments_booked: int = 0
+    refunds_booked: int = 0
+    disputes_booked: int = 0
+    payouts_booked: int = 0
+    #: Stored events whose objects Stripe does not know (or in another API version): never booked.
+    not_booked: int = 0
+
+
+#: How the worker marks a stored event that must not be booked (its reason follows); it waits on the queue page.
+NOT_BOOKED = "Not booked: "
+
+
+def not_booked_count() -> int:
+    """Stored events Stripe did not confirm (or in another API version): nothing of them was booked."""
+    return db.session.scalar(db.select(db.func.count()).select_from(StripeEvent).where(
+        StripeEvent.processed_at.is_(None), StripeEvent.last_error.startswith(NOT_BOOKED))) or 0
+
+
+def reconcile_stripe(fund: Fund, since) -> Reconciliation:
+    """Sweep Stripe's charges, disputes and payouts since ``since`` and book whatever the books lack (a lost
+    webhook, the app down, a refund made in the dashboard). Idempotent: a second run books nothing."""
+    from fundapp.ledger.models import JournalEntry
+
+    kinds = ("stripe.charge", "stripe.refund", "stripe.dispute", "stripe.payout")
+
+    def counts() -> list[int]:
+        return [db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(fund_id=fund.id,
+                                                                                      source_kind=kind))
+                for kind in kinds]
+
+    before = counts()
+    charge_ids = gateway.charge_ids_since(since)
+    for charge_id in charge_ids:
+        _book_charge(fund, charge_id)
+    for fact in stripe_events.disputes_since(since):
+        apply_fact(fund, fact)
+    for payout in stripe_events.payouts_since(since):
+        if payout.currency == fund.currency:  # the local test server pays out only in euros
+            record_payout(fund, payout)
+    after = counts()
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before, strict=True)), not_booked=not_booked_count())
+
+
+def check_refund(donation: Donation, amount_cents: int) -> None:
+    """Refuse a refund of a gift not received by card, or of more than is left of it."""
+    if donation.stripe_charge_id is None or donation.gross_cents is None:
+        raise DonationError(_("Only a card gift that has been received can be refunded through Stripe."), "amount")
+    left = donation.gross_cents - donation.refunded_cents - donation.disputed_cents
+    if not 0 < amount_cents <= left:
+        raise DonationError(_("You can refund between $0.01 and %(left)s of this gift.",
+                              left=format_cents(left, donation.currency)), "amount")
+
+
+def request_refund(fund: Fund, donation: Donation, amount_cents: int, *, actor) -> None:
+    """Refund through Stripe, then book what Stripe reports (its webhook later finds it done)."""
+    check_refund(donation, amount_cents)
+    refund_id = gateway.refund_charge(donation.stripe_charge_id, amount_cents,
+                                      idempotency_key=f"refund-{donation.id}-{donation.refunded_cents}-{amount_cents}")
+    record_change("donation.refund_requested", "donation", donation.id, actor=actor, fund_id=fund.id,
+                  after={"amount_cents": amount_cents, "refund": refund_id})
+    _book_charge(fund, donation.stripe_charge_id)
+
+
+def _book_charge(fund: Fund, charge_id: str) -> None:
+    history = stripe_events.charge_history(charge_id)
+    if history is not None:
+        record_charge_history(fund, history)
+
+
+#: What each fact does, by its type: the one table of what Stripe's news does to the fund.
+APPLY: dict[type, Callable[[Fund, Any], object]] = {
+    PaymentSettled: record_settled_payment,
+    ChargeHistory: record_charge_history,
+    DisputeMovement: record_dispute_movement,
+    PayoutFact: record_payout,
+    CheckoutCompleted: giving.link_checkout,
+    CheckoutExpired: giving.checkout_expired,
+    PaymentFailed: giving.payment_failed,
+    SubscriptionChanged: portal.subscription_changed,
+    InvoiceUnpaid: portal.invoice_payment_failed,
+}
+
+
+def apply_fact(fund: Fund, fact: Fact) -> None:
+    """Do what a fact from Stripe says (``payments.events`` made it); flushes. Idempotent, as booking is."""
+    APPLY[type(fact)](fund, fact)
