@@ -32,8 +32,14 @@ def default_format(env_name: str) -> str:
 
 
 def scrub(text: str) -> str:
-    """``text`` without sign-in links (mail's own redaction) or email addresses."""
-    return EMAIL.sub(EMAIL_REMOVED, redact_sign_in_links(text))
+    """``text`` without sign-in links (mail's own redaction, which reads the app's routes: inside the app) or
+    email addresses."""
+    try:
+        if has_app_context():
+            text = redact_sign_in_links(text)
+    except RuntimeError:  # the context's variable seen from a thread that has no app
+        pass
+    return EMAIL.sub(EMAIL_REMOVED, text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -40,7 +40,11 @@ def worker_command(once, again, interval):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_args: stop.set())
-    click.echo(f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)")
+    started = f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)"
+    if current_app.config["LOG_FORMAT"] == "json":  # the worker's output is its log: one JSON object a line
+        current_app.logger.info("%s", started)
+    else:
+        click.echo(started)
     run_worker(interval=interval, stop=stop)
 
 
