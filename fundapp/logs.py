@@ -15,8 +15,9 @@ import re
 import sys
 import time
 from datetime import datetime, timezone
+from typing import Any, TextIO
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
 from fundapp.mail import redact_sign_in_links
 
@@ -61,9 +62,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def _context() -> dict:
+def _context() -> dict[str, Any]:
     """What the log says about where it was written: the request, its user (an id) and the fund."""
-    found: dict = {}
+    found: dict[str, Any] = {}
     try:
         if has_app_context():
             found["fund"] = (current_app.config.get("FUND_DEFAULTS") or {}).get("slug")
@@ -76,18 +77,18 @@ def _context() -> dict:
     return found
 
 
-class _Stderr(logging.StreamHandler):
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Standard error as it is when a line is written (so a test capturing it, or a reopened stream, gets it)."""
 
     def __init__(self) -> None:
         super().__init__()
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:
+    def stream(self, _value: object) -> None:
         pass
 
 
@@ -114,11 +115,11 @@ def init_app(app: Flask) -> None:
         root.removeHandler(_HANDLER)
 
     @app.before_request
-    def start_clock():
+    def start_clock() -> None:
         g.request_started = time.perf_counter()
 
     @app.after_request
-    def log_request(response):
+    def log_request(response: Response) -> Response:
         if app.config["LOG_FORMAT"] == "json":
             started = g.get("request_started")
             duration = round((time.perf_counter() - started) * 1000, 1) if started else None
