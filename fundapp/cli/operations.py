@@ -191,7 +191,9 @@ def create_database_command():
             if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}):
                 click.echo(f"The database {url.database} is there.")
                 return
-            conn.execute(sa.text(f'CREATE DATABASE "{url.database.replace(chr(34), "")}"'))
+            from psycopg import sql  # the name as a quoted identifier (CREATE DATABASE takes no bound parameter)
+
+            conn.connection.driver_connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
             click.echo(f"Created the database {url.database}.")
     except sa.exc.OperationalError as exc:
         fail(f"PostgreSQL did not answer at {url.render_as_string(hide_password=True)}: {exc.orig}")
