@@ -157,8 +157,14 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
         text = log.read_text()
         assert DONOR_EMAIL not in text and DONOR_NAME not in text and token not in text
     finally:
-        if make.poll() is None:
+        if make.poll() is None:  # the test failed midway: leave nothing running, honcho's children included
+            left = _descendants(make.pid)
             os.killpg(make.pid, signal.SIGKILL)
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             make.wait(10)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
