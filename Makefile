@@ -5,10 +5,17 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+SERVE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fundapp
+SERVE_PORT ?= 8000
+SERVE_STRIPE_PORT ?= 8420
+# What every `make serve` process reads: the database, the local Stripe server and where the app answers.
+SERVE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" FUNDAPP_ENV=development LOG_FORMAT=json \
+	DATABASE_URL='$(SERVE_DATABASE_URL)' BASE_URL=http://127.0.0.1:$(SERVE_PORT) \
+	STRIPE_API_BASE=http://127.0.0.1:$(SERVE_STRIPE_PORT) SERVE_PORT=$(SERVE_PORT) SERVE_STRIPE_PORT=$(SERVE_STRIPE_PORT)
 MO := fundapp/translations/es/LC_MESSAGES/messages.mo
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint lock test-sqlite test-postgres bench translations extract-messages chromium fonts clean
+.PHONY: run serve test lint lock test-sqlite test-postgres bench translations extract-messages chromium fonts clean
 
 ## make run: install, migrate the SQLite default, set up the fund (fund init), seed the demo once, serve http://127.0.0.1:5000
 ## in local mode (a local Stripe server in the same process; test cards only, no real money)
@@ -17,6 +24,17 @@ run: $(VENV)/.dev $(MO) fonts
 	$(FLASK) fund init
 	$(FLASK) fund seed-demo --if-empty
 	$(FLASK) fund run-local --port 5000
+
+## make serve: the production shape on one machine: PostgreSQL (SERVE_DATABASE_URL, created if missing, migrated,
+## `fund init`, the demo seeded once), gunicorn, a worker and the local Stripe server as processes of their own under
+## honcho (Procfile.serve), JSON logs; http://127.0.0.1:$(SERVE_PORT). Ctrl-C stops everything.
+serve: $(VENV)/.dev $(MO) fonts
+	@$(SERVE_ENV) $(FLASK) fund create-database
+	@$(SERVE_ENV) $(FLASK) db upgrade
+	@$(SERVE_ENV) $(FLASK) fund init
+	@$(SERVE_ENV) LOG_FORMAT=text $(FLASK) fund seed-demo --if-empty
+	@echo "fundapp (gunicorn, a worker, the local Stripe server in TEST MODE) at http://127.0.0.1:$(SERVE_PORT)  (Ctrl-C stops everything)"
+	@$(SERVE_ENV) exec $(VENV)/bin/honcho --no-prefix -f Procfile.serve start
 
 ## make test: the whole suite on SQLite, then on PostgreSQL at 127.0.0.1:5432 when it is reachable
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)

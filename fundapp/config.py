@@ -59,6 +59,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "HEALTH_EVENTS_MAX": "200",
     "REDIS_URL": None,
     "TRUSTED_PROXIES": "0",
+    "LOG_FORMAT": None,
     "PASSWORD_RESET_MAX_AGE": "3600",
     "RETENTION_DAYS": "1095",
     "FUND_SLUG": "hardship-fund",
@@ -149,6 +150,8 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         # How many proxies (the TLS proxy, a load balancer) stand in front and set X-Forwarded-For:
         # the rate limits and the audit trail then see the visitor's address, not the proxy's.
         "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),
+        # "json": one object per line with the request id (production's default); "text": development's.
+        "LOG_FORMAT": (raw["LOG_FORMAT"] or ("json" if raw["FUNDAPP_ENV"] == "production" else "text")).lower(),
         "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         # A closed case keeps its documents and personal details this long after its last change.
         "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
@@ -188,6 +191,8 @@ def check_settings(settings: dict) -> None:
         check_local_mode(settings)
     except LocalModeUnsafe as exc:
         raise ConfigError(str(exc)) from exc
+    if settings["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be 'json' or 'text'.")
     if not 0 < settings["DONATION_MIN_CENTS"] <= settings["DONATION_MAX_CENTS"]:
         raise ConfigError("DONATION_MIN must be above zero and at most DONATION_MAX.")
     if settings["STAFF_IDLE_MINUTES"] < 1 or settings["MEMBER_IDLE_MINUTES"] < 1:

@@ -15,7 +15,9 @@ waits at most ``MAIL_TIMEOUT`` seconds for it to connect or answer. The treasure
 makes the waiting messages due (``retry_now``); the commands send themselves, within the same timeout.
 Without ``MAIL_SERVER`` (local mode, or production with ``MAIL_TO_LOG=1``) messages are written to the log
 instead, with every link that signs someone in (reset, welcome, donor page) redacted: the log is read by
-more people than the mailbox. Only the redacted plain text is logged, never the HTML part.
+more people than the mailbox. Only the redacted plain text is logged, never the HTML part; and with JSON logs
+(``LOG_FORMAT=json``, production's) not even that: the line names the outbox message and its subject, no
+recipient and no body (they stay in the outbox table).
 
 Every message goes as plain text with an HTML alternative (``html_part``), built when it is sent from the
 stored subject and text: the words have one source, and the HTML only lays them out (the fund's name as a
@@ -268,7 +270,10 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
         for message_id in claimed:
             message = db.session.get(OutboxMessage, message_id)
             try:
-                if smtp is None:
+                if smtp is None and config.get("LOG_FORMAT") == "json":  # a log others read: no recipient, no body
+                    current_app.logger.info("Mail (no MAIL_SERVER set) %d written to the outbox only: %s",
+                                            message.id, message.subject)
+                elif smtp is None:
                     current_app.logger.info(
                         "Mail (no MAIL_SERVER set) to %s: %s\n%s",
                         message.to_address, message.subject, redact_sign_in_links(message.body),

@@ -41,7 +41,11 @@ def worker_command(once, again, interval):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_args: stop.set())
-    click.echo(f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)")
+    started = f"fundapp worker {os.getpid()}: applying Stripe events and sending mail (SIGTERM stops it)"
+    if current_app.config["LOG_FORMAT"] == "json":  # the worker's output is its log: one JSON object a line
+        current_app.logger.info("%s", started)
+    else:
+        click.echo(started)
     run_worker(interval=interval, stop=stop)
 
 
@@ -173,6 +177,67 @@ def run_local_command(port, stripe_port):
     finally:
         stop()
         server.stop()
+
+
+@fund_cli.command("create-database")
+def create_database_command():
+    """Create the PostgreSQL database DATABASE_URL names, when it is missing, for `make serve` (connecting to the
+    server's `postgres` database as the same role). A production database is made by its administrator."""
+    import sqlalchemy as sa
+
+    if current_app.config["ENV_NAME"] == "production":
+        fail("create-database is for `make serve`; in production the database's administrator creates it.")
+    url = db.engine.url
+    if url.get_backend_name() != "postgresql" or not url.database:
+        fail("DATABASE_URL is not a PostgreSQL database.")
+    server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}):
+                click.echo(f"The database {url.database} is there.")
+                return
+            from psycopg import sql  # the name as a quoted identifier (CREATE DATABASE takes no bound parameter)
+
+            conn.connection.driver_connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+            click.echo(f"Created the database {url.database}.")
+    except sa.exc.OperationalError as exc:
+        fail(f"PostgreSQL did not answer at {url.render_as_string(hide_password=True)}: {exc.orig}")
+    finally:
+        server.dispose()
+
+
+@fund_cli.command("local-stripe")
+@click.option("--port", default=8420, show_default=True, help="The local Stripe server's port on 127.0.0.1.")
+@click.option("--webhook-url", required=True, help="Where it sends its events: the app's /stripe/webhook.")
+def local_stripe_command(port, webhook_url):
+    """Serve the local Stripe server (TEST MODE, no real money) on 127.0.0.1 as a process of its own, for
+    `make serve`: gunicorn and the worker reach it through STRIPE_API_BASE. Runs until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from fundapp.payments.gateway import LocalModeUnsafe, check_local_mode
+    from fundapp.payments.local_server import LocalStripe
+
+    app = current_app._get_current_object()
+    if app.config["ENV_NAME"] == "production":
+        fail("local-stripe is for development; production talks to Stripe itself.")
+    import logging
+
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a line per API call says nothing an operator needs
+    server = LocalStripe()
+    base = server.start(port)
+    try:
+        check_local_mode({**app.config, "STRIPE_API_BASE": base})
+    except LocalModeUnsafe as exc:
+        server.stop()
+        fail(str(exc))
+    server.register_webhook(webhook_url, app.config["STRIPE_WEBHOOK_SECRET"])
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_args: stop.set())
+    click.echo(f"Local Stripe server (TEST MODE, no real money) at {base}, sending events to {webhook_url}")
+    stop.wait()
+    server.stop()
 
 
 @fund_cli.command("seed-demo")
