@@ -2,7 +2,7 @@
 
 Stripe's SDK is generated for one API version (``stripe.api_version``, pinned on our client) and declares
 every field of every object as a class annotation (``ExpandableField[...]`` where it can be expanded).
-These tests read ``fundapp/payments/gateway.py``, ``events.py`` and ``pages.py`` (the modules that read Stripe's
+These tests read ``fundapp/payments/gateway.py``, ``events.py``, ``pages.py``, ``checkout.py`` and ``test_mode.py`` (the modules that read Stripe's
 objects: the calls, the webhook events' own objects, the treasurer's pages' look-ups) and fail, naming the field, when it reads a field
 or asks for an expansion that the SDK does not know for that version: what localstripe answers cannot
 prove that (it speaks an older version), and Stripe itself is not reachable from the tests.
@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = ROOT / "fundapp" / "payments" / "gateway.py"
 EVENTS = ROOT / "fundapp" / "payments" / "events.py"
 PAGES = ROOT / "fundapp" / "payments" / "pages.py"
+CHECKOUT = ROOT / "fundapp" / "payments" / "checkout.py"
+TEST_MODE = ROOT / "fundapp" / "payments" / "test_mode.py"
 
 #: The SDK object each variable name holds in gateway.py (a tuple: the field must exist on each).
 OBJECTS: dict[str, tuple[type, ...]] = {
@@ -399,7 +401,8 @@ def test_every_expand_path_is_an_expandable_field():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("source", [GATEWAY, EVENTS, PAGES], ids=["gateway", "events", "pages"])
+@pytest.mark.parametrize("source", [GATEWAY, EVENTS, PAGES, CHECKOUT, TEST_MODE],
+                         ids=["gateway", "events", "pages", "checkout", "test_mode"])
 def test_every_field_payments_reads_is_in_the_sdks_schema(source):
     problems = field_problems(reads_of(source.read_text()))
     assert not problems, "\n".join(problems)
@@ -407,7 +410,7 @@ def test_every_field_payments_reads_is_in_the_sdks_schema(source):
 
 def test_the_reader_finds_what_payments_reads():
     """A reader that finds nothing would pass any code: it finds the gateway's reads and the events' own."""
-    reads = [reads_of(source.read_text()) for source in (GATEWAY, EVENTS, PAGES)]
+    reads = [reads_of(source.read_text()) for source in (GATEWAY, EVENTS, PAGES, CHECKOUT, TEST_MODE)]
     found = {(name_of(cls), path) for read in reads for _, classes, path in read.fields for cls in classes}
     for expected in [("stripe.Charge", "balance_transaction"), ("stripe.Charge.BillingDetails", "email"),
                      ("stripe.PaymentMethod", "billing_details.email"),

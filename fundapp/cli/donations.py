@@ -66,10 +66,10 @@ def send_statements_command(year):
 @click.option("--won/--lost", required=True, help="Whether the fund wins the dispute.")
 def test_dispute_command(dispute_id, won):
     """Local mode only: decide a test dispute as the cardholder's bank would (card 4000 0000 0000 0259)."""
-    from fundapp.payments import gateway
+    from fundapp.payments import gateway, test_mode
 
     try:
-        status = gateway.decide_test_dispute(dispute_id, won)
+        status = test_mode.decide_test_dispute(dispute_id, won)
     except (gateway.GatewayError, gateway.LocalModeUnsafe) as exc:
         fail(str(exc))
     click.echo(f"Dispute {dispute_id} is {status}; its events follow in about a second.")

@@ -14,8 +14,8 @@ from fundapp.donations.models import Donation, DonationStatus, Frequency, WallSt
 from fundapp.extensions import csrf, db
 from fundapp.funds.services import current_fund
 from fundapp.money import decimal_text, format_cents
+from fundapp.payments import checkout, gateway, test_mode
 from fundapp.payments import events as stripe_events
-from fundapp.payments import gateway
 from fundapp.policy import public
 from fundapp.web import download, show_error
 
@@ -69,7 +69,7 @@ def _checkout_url(donation: Donation) -> str:
     if gateway.local_mode():
         return url_for("donations.test_checkout", token=donation.token)
     fund = current_fund()
-    session_id, url = gateway.create_checkout_session(**checkout_details(fund, donation),
+    session_id, url = checkout.create_checkout_session(**checkout_details(fund, donation),
                                                       idempotency_key=f"checkout-{donation.token}")
     donation.stripe_checkout_session_id = session_id
     db.session.commit()
@@ -128,7 +128,7 @@ def test_checkout(token):
         giving.retry_donation(donation)
         month, year = form.expiry.data.split("/")
         try:
-            paid = gateway.pay_with_test_card(
+            paid = test_mode.pay_with_test_card(
                 card_number=form.card_number.data.replace(" ", ""), exp_month=int(month), exp_year=2000 + int(year),
                 cvc=form.cvc.data, amount_cents=donation.total_cents, currency=donation.currency,
                 monthly=donation.frequency == Frequency.MONTHLY, metadata=giving.checkout_metadata(donation),
@@ -169,7 +169,7 @@ def test_secure(token):
     if request.method == "POST":
         approve = request.form.get("decision") == "approve"
         try:
-            status = gateway.authenticate_test_payment(donation.stripe_payment_intent_id, approve)
+            status = test_mode.authenticate_test_payment(donation.stripe_payment_intent_id, approve)
         except gateway.GatewayError:
             current_app.logger.exception("test 3-D Secure failed")
             abort(502)

@@ -17,7 +17,6 @@ balance transactions in full (never expanded).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
@@ -25,12 +24,7 @@ import stripe
 from flask import current_app
 
 if TYPE_CHECKING:
-    from stripe.params import PaymentMethodCreateParamsBillingDetails
-    from stripe.params.checkout import (
-        SessionCreateParams,
-        SessionCreateParamsLineItem,
-        SessionCreateParamsLineItemPriceData,
-    )
+    pass
 
 from fundapp.payments.facts import (
     DisputeMovement,
@@ -133,65 +127,6 @@ def _day(timestamp: int) -> date:
 
 
 #: Stripe's limit on a Checkout Session's custom text (``custom_text.submit.message``).
-CUSTOM_TEXT_MAX = 1200
-
-
-def checkout_session_params(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
-                            gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
-                            success_url: str, cancel_url: str, statement: str = "",
-                            billing_address: bool = False) -> SessionCreateParams:
-    """What ``create_checkout_session`` sends: the gift (and the fee cover as its own line), shown as a
-    donation, with ``statement`` (the fund's tax statement) beside the pay button; with ``billing_address``,
-    Checkout requires the payer's billing address (a large gift: Schedule B lists the donor's address)."""
-    def line(label: str, cents: int) -> SessionCreateParamsLineItem:
-        price: SessionCreateParamsLineItemPriceData = {"currency": currency.lower(), "unit_amount": cents,
-                                                       "product_data": {"name": label}}
-        if monthly:
-            price["recurring"] = {"interval": "month"}
-        return {"price_data": price, "quantity": 1}
-
-    params: SessionCreateParams = {
-        "mode": "subscription" if monthly else "payment",
-        "line_items": [line(gift_label, amount_cents)] + ([line(fee_label, fee_cover_cents)] if fee_cover_cents else []),
-        "customer_email": email,
-        # The SDK leaves a None out of the request (stripe._encode); checkout_metadata always sets "donation".
-        "client_reference_id": metadata.get("donation"),  # type: ignore[typeddict-item]
-        "metadata": metadata,
-        "locale": locale,
-        "success_url": success_url,
-        "cancel_url": cancel_url,
-        # The pinned API version takes submit_type in subscription mode too ("can only be specified on
-        # Checkout Sessions in payment or subscription mode": SessionCreateParams, stripe 16.1.0).
-        "submit_type": "donate",
-    }
-    if monthly:
-        params["subscription_data"] = {"metadata": metadata}
-    else:
-        params["payment_intent_data"] = {"metadata": metadata}
-    if statement:
-        if len(statement) > CUSTOM_TEXT_MAX:  # cut short, a legal statement would say something else
-            raise ValueError(f"the statement for Checkout is {len(statement)} characters; Stripe takes "
-                             f"{CUSTOM_TEXT_MAX}")
-        params["custom_text"] = {"submit": {"message": statement}}
-    if billing_address:
-        params["billing_address_collection"] = "required"
-    return params
-
-
-@_stripe_errors
-def create_checkout_session(*, amount_cents: int, fee_cover_cents: int, currency: str, monthly: bool,
-                            gift_label: str, fee_label: str, metadata: dict[str, str], email: str, locale: str,
-                            success_url: str, cancel_url: str, idempotency_key: str,
-                            statement: str = "", billing_address: bool = False) -> tuple[str, str | None]:
-    """A Stripe Checkout Session for the gift (see ``checkout_session_params``); returns (id, url)."""
-    params = checkout_session_params(
-        amount_cents=amount_cents, fee_cover_cents=fee_cover_cents, currency=currency, monthly=monthly,
-        gift_label=gift_label, fee_label=fee_label, metadata=metadata, email=email, locale=locale,
-        success_url=success_url, cancel_url=cancel_url, statement=statement, billing_address=billing_address)
-    session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
-    return session.id, session.url
-
-
 def postal_address(address: stripe.checkout.Session.CustomerDetails.Address | stripe.Charge.BillingDetails.Address | None
             ) -> PostalAddress | None:
     """A Stripe address as ours; None without a street line (Stripe gives every field, null when unknown)."""
@@ -200,66 +135,6 @@ def postal_address(address: stripe.checkout.Session.CustomerDetails.Address | st
     return PostalAddress(line1=(address.line1 or "").strip(), line2=(address.line2 or "").strip(),
                          city=(address.city or "").strip(), state=(address.state or "").strip(),
                          postal_code=(address.postal_code or "").strip(), country=(address.country or "").strip())
-
-
-@dataclass(frozen=True)
-class TestPayment:
-    status: str  # "succeeded", "processing", "requires_action"
-    payment_intent_id: str | None
-    subscription_id: str | None = None
-
-
-@_stripe_errors
-def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: str, amount_cents: int,
-                       currency: str, monthly: bool, metadata: dict[str, str], email: str, name: str, description: str,
-                       idempotency_key: str, billing_address: dict[str, str] | None = None) -> TestPayment:
-    """Local mode's stand-in for Checkout: pay through the Stripe API with a Stripe test card.
-
-    Only for the local Stripe server (it accepts raw test card numbers, as Stripe's own test mode
-    does not through the API). The same webhooks follow as after a real Checkout.
-    """
-    if not local_mode():
-        raise LocalModeUnsafe("test card payments exist only in local mode")
-    api = client().v1
-    try:
-        billing: PaymentMethodCreateParamsBillingDetails = {"email": email, "name": name}
-        if billing_address is not None:  # a large gift: what Checkout's billing_address_collection asks
-            billing["address"] = {"line1": billing_address["line1"], "city": billing_address["city"],
-                                  "state": billing_address["state"], "postal_code": billing_address["postal_code"],
-                                  "country": billing_address["country"]}
-        method = api.payment_methods.create(params={
-            "type": "card", "billing_details": billing,
-            "card": {"number": card_number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}})
-        if not monthly:
-            intent = api.payment_intents.create(params={
-                "amount": amount_cents, "currency": currency.lower(), "payment_method": method.id, "confirm": True,
-                "metadata": metadata}, options={"idempotency_key": idempotency_key})
-            return TestPayment(intent.status, intent.id)
-        customer = api.customers.create(params={
-            "email": email, "name": name, "payment_method": method.id,
-            "invoice_settings": {"default_payment_method": method.id}, "metadata": metadata})
-        product = api.products.create(params={"name": description})
-        plan = api.plans.create(params={"amount": amount_cents, "currency": currency.lower(), "interval": "month",
-                                        "product": product.id})
-        subscription = api.subscriptions.create(params={
-            "customer": customer.id, "items": [{"plan": plan.id}], "metadata": metadata},
-            options={"idempotency_key": idempotency_key})
-        return TestPayment("succeeded" if subscription.status == "active" else subscription.status, None,
-                           subscription.id)
-    except stripe.CardError as exc:
-        raise PaymentFailed(exc.user_message or "The card was declined.") from exc
-
-
-@_stripe_errors
-def authenticate_test_payment(payment_intent_id: str, success: bool) -> str:
-    """Answer the local server's 3-D Secure challenge; returns the payment's new status."""
-    if not local_mode():
-        raise LocalModeUnsafe("test 3-D Secure exists only in local mode")
-    stripe_client = client()
-    intent = stripe_client.v1.payment_intents.retrieve(payment_intent_id)
-    stripe_client.raw_request("post", f"/v1/payment_intents/{payment_intent_id}/_authenticate",
-                              client_secret=intent.client_secret, success="true" if success else "false")
-    return stripe_client.v1.payment_intents.retrieve(payment_intent_id).status
 
 
 # --- money facts ---------------------------------------------------------------------------------
@@ -492,12 +367,3 @@ def subscription_status(subscription_id: str) -> str:
 def payment_status(payment_intent_id: str) -> str:
     """A payment intent's status now ("processing" while a bank debit settles, "succeeded", "canceled" ...)."""
     return str(_confirmed("payment_intents", payment_intent_id).status)
-
-
-@_stripe_errors
-def decide_test_dispute(dispute_id: str, won: bool) -> str:
-    """Local mode: submit Stripe's test evidence that wins or loses a dispute; returns its new status."""
-    if not local_mode():
-        raise LocalModeUnsafe("test disputes are decided only in local mode")
-    text = "winning_evidence" if won else "losing_evidence"
-    return str(client().v1.disputes.update(dispute_id, params={"evidence": {"uncategorized_text": text}}).status)

@@ -84,13 +84,13 @@ def checkout_params(app, fund, *, monthly: bool, language: str) -> dict:
     """The parameters the donate view sends to Stripe for a new gift, built by the same code (the local Stripe
     server has no Checkout Sessions, so the request itself cannot be made here)."""
     from fundapp.donations import giving, views
-    from fundapp.payments import gateway
+    from fundapp.payments import checkout
 
     with app.test_request_context("/donate", method="POST", headers={"Accept-Language": language}):
         donation = giving.start_donation(fund, giving.GiftRequest(
             amount_cents=2_500, monthly=monthly, cover_fee=True, name="Kim", email="kim@example.org",
             language=language))
-        return gateway.checkout_session_params(**views.checkout_details(fund, donation))
+        return checkout.checkout_session_params(**views.checkout_details(fund, donation))
 
 
 @pytest.mark.parametrize("monthly, mode", [(False, "payment"), (True, "subscription")])
@@ -121,14 +121,14 @@ def test_the_checkout_params_are_ones_the_pinned_stripe_api_takes(app, fund):
 
 
 def test_a_statement_stripe_would_cut_short_is_refused(app):
-    from fundapp.payments import gateway
+    from fundapp.payments import checkout
 
     details = dict(amount_cents=2_500, fee_cover_cents=0, currency="USD", monthly=False, gift_label="Gift",
                    fee_label="Fee", metadata={}, email="kim@example.org", locale="en", success_url="https://x.test/",
                    cancel_url="https://x.test/")
-    assert gateway.checkout_session_params(**details, statement="x" * 1200)["custom_text"]["submit"]["message"]
+    assert checkout.checkout_session_params(**details, statement="x" * 1200)["custom_text"]["submit"]["message"]
     with pytest.raises(ValueError):
-        gateway.checkout_session_params(**details, statement="x" * 1201)
+        checkout.checkout_session_params(**details, statement="x" * 1201)
 
 
 # --- the portal link in a monthly gift's receipt ---------------------------------------------------------

@@ -17,12 +17,12 @@ from tests.donations.conftest import signed_event
 def checkout_params(app, fund, cents: int, monthly: bool = False) -> dict:
     """The parameters the donate view sends to Stripe for a gift of ``cents``, built by the same code."""
     from fundapp.donations import views
-    from fundapp.payments import gateway
+    from fundapp.payments import checkout
 
     with app.test_request_context("/donate", method="POST"):
         donation = giving.start_donation(fund, giving.GiftRequest(
             amount_cents=cents, monthly=monthly, cover_fee=False, name="Kim", email="kim@example.org"))
-        return gateway.checkout_session_params(**views.checkout_details(fund, donation))
+        return checkout.checkout_session_params(**views.checkout_details(fund, donation))
 
 
 @pytest.mark.parametrize("cents, required", [(499_999, False), (500_000, True), (750_000, True)])
