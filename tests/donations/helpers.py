@@ -1,10 +1,11 @@
 """Giving as a donor and as Stripe would: the helpers the donations tests share."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from fundapp.donations import events, giving
-from fundapp.donations.models import Donation, DonationStatus
+from fundapp.donations.models import Donation, DonationStatus, StripeEvent
 from fundapp.extensions import db
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
@@ -21,10 +22,19 @@ def books(fund):
 
 
 def deliver(client, event_type, obj, **kwargs):
-    """Post a signed event, then apply what the webhook stored, as the worker does."""
+    """Post a signed event, then apply what the webhook stored, as the worker does. The local Stripe server's
+    worker thread may have claimed the event first: wait until one of us has tried it (and committed)."""
     payload, headers = signed_event(event_type, obj, **kwargs)
     response = client.post("/stripe/webhook", data=payload, headers=headers)
     events.apply_waiting_events()
+    event_id = json.loads(payload)["id"]
+
+    def tried() -> bool:
+        row = db.session.execute(db.select(StripeEvent.processed_at, StripeEvent.last_error)
+                                 .where(StripeEvent.id == event_id)).first()
+        return row is None or row.processed_at is not None or row.last_error is not None
+
+    assert wait_for(tried), f"{event_id} was stored but never tried"
     return response
 
 
