@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from fundapp.audit.models import AuditRecord
 from fundapp.audit.services import record_change, wait_for_writers
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger.errors import LedgerError
 from fundapp.ledger.models import Account, ClosedPeriod, DayTotal, JournalEntry, Posting
@@ -36,10 +37,12 @@ def closed_months(fund: Fund) -> list[str]:
 
 
 def next_months_to_close(fund: Fund, count: int = 3) -> list[str]:
-    """The oldest ``count`` open months that hold entries: the next ones the treasurer closes."""
+    """The oldest ``count`` open months that hold entries and have ended: the next ones the treasurer closes."""
     days = db.session.scalars(db.select(DayTotal.day).where(DayTotal.fund_id == fund.id).distinct())
     closed = set(closed_months(fund))
-    return sorted({f"{day:%Y-%m}" for day in days} - closed)[:count]
+    this_month = clock.month(fund)
+    months = {f"{day:%Y-%m}" for day in days} - closed
+    return sorted(month for month in months if month < this_month)[:count]
 
 
 def month_snapshot(fund: Fund, month: str) -> dict[str, Any]:
@@ -89,12 +92,24 @@ def close_checks(fund: Fund, month: str) -> dict[str, dict[str, Any]]:
     return {name: check(fund, month) for name, check in sorted(CLOSE_CHECKS.items())}
 
 
-def close_month(fund: Fund, month: str, *, actor: object = None) -> ClosedPeriod:
-    """Close a month: from now on no entry may be dated in it. Its audit record keeps the month's snapshot, and
-    what ``CLOSE_CHECKS`` said of the month (e.g. whether the bank statement was reconciled, and the difference)."""
-    month = parse_month(month)
+def closable_month(fund: Fund, text: str) -> str:
+    """``text`` as a month the fund can close, or LedgerError: written as YYYY-MM, not closed already, and ended on
+    the fund's calendar (a late payment for a closed month is booked on the fund's today, so closing this month,
+    or a later one, would leave a gift Stripe settles tonight nowhere to go)."""
+    month = parse_month(text)
+    if month >= clock.month(fund):
+        raise LedgerError(_("%(month)s has not ended yet: a month can be closed from the first day of the next.",
+                            month=month))
     if month in closed_months(fund):
         raise LedgerError(_("%(month)s is already closed.", month=month))
+    return month
+
+
+def close_month(fund: Fund, month: str, *, actor: object = None) -> ClosedPeriod:
+    """Close a month: from now on no entry may be dated in it. Its audit record keeps the month's snapshot, and
+    what ``CLOSE_CHECKS`` said of the month (e.g. whether the bank statement was reconciled, and the difference).
+    Only a month ``closable_month`` accepts."""
+    month = closable_month(fund, month)
     wait_for_writers()  # no booking lands in the month between the snapshot and the close
     checks = {name: {key: value for key, value in check.items() if key != "summary"}
               for name, check in close_checks(fund, month).items()}

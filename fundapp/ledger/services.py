@@ -38,6 +38,7 @@ from fundapp.ledger.periods import (
                                      CLOSE_CHECKS,
                                      check_closed_months,
                                      cleared,
+                                     closable_month,
                                      close_checks,
                                      close_month,
                                      closed_months,
@@ -62,9 +63,9 @@ from fundapp.ledger.posting import (
 __all__ = [
     "Activities", "AlreadyReversed", "CLEARING", "CLOSE_CHECKS", "FinancialPosition", "LedgerError", "PeriodClosed",
     "TrialBalanceLine", "activities", "available_from", "available_to_grant", "balance", "balances", "chart",
-    "check_closed_months", "check_day_totals", "cleared", "close_checks", "close_month", "closed_months",
-    "count_entries_crediting", "entries", "financial_position", "find_entry", "is_closed", "journal_lines",
-    "month_snapshot", "net_assets", "next_months_to_close", "open_account", "open_chart", "parse_month", "period_totals",
-    "post_entry", "rebuild_day_totals", "reopen_month", "reverse_entry", "trial_balance", "validate_accounts",
-    "validate_open_period", "validate_postings",
+    "check_closed_months", "check_day_totals", "cleared", "closable_month", "close_checks", "close_month",
+    "closed_months", "count_entries_crediting", "entries", "financial_position", "find_entry", "is_closed",
+    "journal_lines", "month_snapshot", "net_assets", "next_months_to_close", "open_account", "open_chart",
+    "parse_month", "period_totals", "post_entry", "rebuild_day_totals", "reopen_month", "reverse_entry",
+    "trial_balance", "validate_accounts", "validate_open_period", "validate_postings",
 ]

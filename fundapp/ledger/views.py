@@ -57,9 +57,7 @@ def _closable(form: CloseMonthForm) -> tuple[str, list[str]]:
     """The month asked for and what the domains say of it; refused when one sees work left in it (the bank
     statement not reconciled) and the treasurer did not say to close it anyway."""
     fund = current_fund()
-    month = ledger.parse_month(form.month.data)
-    if month in ledger.closed_months(fund):
-        raise ledger.LedgerError(_("%(month)s is already closed.", month=month))
+    month = ledger.closable_month(fund, form.month.data)
     checks = ledger.close_checks(fund, month).values()
     unready = [check["summary"] for check in checks if not check["ready"]]
     if unready and not form.not_reconciled_ok.data:

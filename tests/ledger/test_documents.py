@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from reports.ledger import normal_balance
 from reports.style import amount_text
@@ -112,6 +113,8 @@ def test_treasurer_closes_and_reopens_a_month_on_the_page(treasurer, books):
     assert ledger.closed_months(books) == ["2026-09"]
     again = treasurer.post("/admin/ledger/close-month", data={"close-month": "2026-09"})
     assert again.status_code == 422 and "2026-09 is already closed." in again.get_data(as_text=True)
+    this_month = treasurer.post("/admin/ledger/close-month", data={"close-month": clock.month(books)})
+    assert this_month.status_code == 422 and "has not ended yet" in this_month.get_data(as_text=True)
     bad = treasurer.post("/admin/ledger/close-month", data={"close-month": "Sept"})
     assert bad.status_code == 422 and "YYYY-MM" in bad.get_data(as_text=True)
     no_reason = treasurer.post("/admin/ledger/reopen-month", data={"reopen-month": "2026-09", "reopen-reason": ""})

@@ -1,7 +1,7 @@
 """The books: posting, idempotency, reversal, immutability, balances, periods."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -88,9 +88,11 @@ def test_model_layer_refuses_changing_or_deleting_a_posting(fund):
     assert ledger.balance(fund, "Assets:Stripe") == 9_680
 
 
-def test_closed_month_refuses_entries_and_reopening_is_audited(fund):
+def test_closed_month_refuses_entries_and_reopening_is_audited(fund, monkeypatch):
     from fundapp.audit.models import AuditRecord
+    from fundapp.funds import clock
 
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 15, 12, tzinfo=UTC))  # November has ended
     ledger.close_month(fund, "2026-11")
     db.session.commit()
     with pytest.raises(ledger.PeriodClosed, match="November 2026 is closed"):
@@ -111,6 +113,24 @@ def test_closed_month_refuses_entries_and_reopening_is_audited(fund):
 def test_month_must_be_yyyy_mm(fund, month):
     with pytest.raises(ledger.LedgerError, match="YYYY-MM"):
         ledger.close_month(fund, month)
+
+
+def test_only_a_month_that_has_ended_on_the_funds_calendar_can_be_closed(fund, monkeypatch):
+    from fundapp.funds import clock
+
+    # 23:30 on November 30th in Los Angeles: UTC is in December already, the fund's calendar is not
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 1, 7, 30, tzinfo=UTC))
+    post(fund, day=date(2026, 10, 30), source_id="ch_oct")
+    post(fund, day=date(2026, 11, 30), source_id="ch_nov")
+    assert ledger.next_months_to_close(fund) == ["2026-10"]
+    for month in ("2026-11", "2026-12", "2027-01"):
+        with pytest.raises(ledger.LedgerError, match=f"{month} has not ended yet"):
+            ledger.close_month(fund, month)
+    assert ledger.closed_months(fund) == []
+    ledger.close_month(fund, "2026-10")
+    post(fund, day=date(2026, 11, 30), source_id="ch_late")  # a gift Stripe settles tonight still books
+    db.session.commit()
+    assert ledger.closed_months(fund) == ["2026-10"]
 
 
 def test_available_to_grant_is_cash_less_payable_less_reserve(fund):
