@@ -4,7 +4,6 @@ them, on the ``admin`` blueprint that accounts defines (its endpoints keep their
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from fundapp.accounts.admin_views import bp
@@ -37,13 +36,13 @@ def index():
 @bp.post("/events/apply")
 @roles_required(Role.TREASURER)
 def apply_events():
-    """Book the Stripe notices that wait, those that gave up included (the worker does this by itself)."""
-    done = events.apply_waiting_events(limit=50, again=True)
-    if done.failed:
-        flash(_("%(applied)s booked; %(failed)s still could not be: the reason is below.", applied=done.applied + done.ignored,
-                failed=done.failed), "error")
-    else:
-        flash(_("%(applied)s booked.", applied=done.applied + done.ignored), "success")
+    """Book the Stripe notices that wait, those that gave up included: the worker books them within seconds (this
+    page never waits on Stripe, which may be slow or down)."""
+    waiting = events.retry_now()
+    db.session.commit()
+    flash(ngettext("%(num)s notice will be booked within a few seconds. Reload this page to see whether it was.",
+                   "%(num)s notices will be booked within a few seconds. Reload this page to see whether they were.",
+                   waiting), "success")
     return redirect(url_for("admin.index"))
 
 
