@@ -20,8 +20,10 @@ def test_the_queue_counts_approvals_and_filters_those_waiting_for_me(fund, creat
     sign_in(client, "tina@example.org")
     queue = client.get("/review/").get_data(as_text=True)
     assert "1 of 2 approvals" in queue and "(Tom Trustee)" in queue and "waiting for you" in queue
+    assert '<details class="filters">' in queue  # the filters wait closed, so a phone shows the cases first
     mine = client.get("/review/?mine=1").get_data(as_text=True)
     assert f"#{large.id}<" in mine and f"#{small.id}<" not in mine
+    assert '<details class="filters" open>' in mine and "(filters on)" in mine and "Clear the filters" in mine
     client.post("/logout")
 
     sign_in(client, "tom@example.org")  # Tom gave his: nothing waits for him
