@@ -1,9 +1,13 @@
 """Parsing and formatting money: integer cents only."""
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
-from fundapp.money import InvalidAmount, format_cents, parse_amount
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fundapp.money import InvalidAmount, babel_format_cents, format_cents, parse_amount
 
 
 @pytest.mark.parametrize("text, cents", [
@@ -51,3 +55,16 @@ def test_parse_amount_speaks_spanish(app):
 ])
 def test_format_cents_per_locale(cents, locale, text):
     assert format_cents(cents, "USD", locale) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(cents=st.integers(min_value=-10**13, max_value=10**13),
+       locale=st.sampled_from(["en_US", "es_US", "es_ES", "es_MX", "en_CA", "fr_CA", "en_GB", "de_DE", "hi_IN"]),
+       currency=st.sampled_from(["USD", "CAD", "EUR", "MXN", "GBP", "JPY"]))
+def test_format_cents_writes_what_babel_writes(cents, locale, currency):
+    """The plain formatter is Babel's ``format_currency`` to the character, for the fund's locales (en_US, es_US)
+    and others, including those it leaves to Babel (Indian grouping, a currency without cents)."""
+    from babel.numbers import format_currency
+
+    expected = format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
+    assert format_cents(cents, currency, locale) == babel_format_cents(cents, currency, locale) == expected
