@@ -11,7 +11,7 @@ from sqlalchemy import Result, Select
 from fundapp.audit.services import wait_for_writers
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
-from fundapp.ledger.models import CASH_ACCOUNTS, Account, AccountType, DayTotal, JournalEntry, Posting
+from fundapp.ledger.models import CASH_ACCOUNTS, CHART, Account, AccountType, DayTotal, JournalEntry, Posting
 from fundapp.ledger.posting import chart
 
 
@@ -76,8 +76,10 @@ def balances(fund: Fund, as_of: date | None = None) -> dict[str, int]:
 
 def period_totals(fund: Fund, start: date | None, end: date | None) -> dict[str, int]:
     """Every account's net movement in cents (debit positive) from ``start`` to ``end``, both included."""
-    chart(fund)
-    return {name: int(total) for name, total in db.session.execute(_sum_query(fund, start, end))}
+    totals = {name: int(total) for name, total in db.session.execute(_sum_query(fund, start, end))}
+    if not totals.keys() >= set(CHART):  # every account has its row: one missing means init was not run
+        chart(fund)  # raises FundNotInitialised naming them
+    return totals
 
 
 def _root(name: str) -> AccountType:
