@@ -39,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from fundapp import logs
 
     logs.init_app(app)  # first: every later line is in the configured format
+    from fundapp import error_reports
+
+    error_reports.init_app(app)  # SENTRY_DSN: before the first request or command can fail
     _init_extensions(app)
     _register_blueprints(app)
     from fundapp import throttle

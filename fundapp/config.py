@@ -60,6 +60,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "REDIS_URL": None,
     "TRUSTED_PROXIES": "0",
     "LOG_FORMAT": None,
+    "SENTRY_DSN": None,
     "PASSWORD_RESET_MAX_AGE": "3600",
     "RETENTION_DAYS": "1095",
     "FUND_SLUG": "hardship-fund",
@@ -152,6 +153,9 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),
         # "json": one object per line with the request id (production's default); "text": development's.
         "LOG_FORMAT": (raw["LOG_FORMAT"] or ("json" if raw["FUNDAPP_ENV"] == "production" else "text")).lower(),
+        # Where unexpected errors are reported (Sentry, or a server that speaks its protocol); empty: nowhere.
+        # What an event carries and what is removed first: fundapp/error_reports.py.
+        "SENTRY_DSN": raw["SENTRY_DSN"] or "",
         "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         # A closed case keeps its documents and personal details this long after its last change.
         "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
@@ -174,7 +178,9 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ("en", "es"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A database error's message shows its SQL, never the values (names, addresses): it reaches the log and
+        # the error reports.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "TESTING": False,
     }
     if test_config:

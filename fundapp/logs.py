@@ -53,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": scrub(record.getMessage()),
         }
-        line.update(_context())
+        line.update(context())
         for name in ("status", "duration_ms", "method"):
             if hasattr(record, name):
                 line[name] = getattr(record, name)
@@ -62,8 +62,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def _context() -> dict[str, Any]:
-    """What the log says about where it was written: the request, its user (an id) and the fund."""
+def context() -> dict[str, Any]:
+    """What the log (and an error report, ``error_reports``) says about where it was written: the request, its user
+    (an id) and the fund."""
     found: dict[str, Any] = {}
     try:
         if has_app_context():
