@@ -57,6 +57,24 @@ def test_a_route_is_logged_as_its_rule_never_with_the_token(json_app, fund, caps
     assert "secret-token-in-the-path" not in json.dumps(line)
 
 
+def test_a_failed_request_is_logged_with_its_rule_never_with_the_token(json_app, fund, capsys):
+    from fundapp.policy import public
+
+    @public
+    def explode(token):
+        raise RuntimeError("the page broke")
+
+    json_app.add_url_rule("/explode/<token>", "explode", explode)
+    json_app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error is logged, a 500 page shown
+    answer = json_app.test_client().get("/explode/secret-token-in-the-path")
+    assert answer.status_code == 500
+    lines = _lines(capsys.readouterr().err)
+    (failure,) = [line for line in lines if line["level"] == "ERROR"]
+    assert failure["message"] == "Exception on /explode/<token> [GET]" and "the page broke" in failure["exception"]
+    assert failure["request_id"] == answer.headers["X-Request-ID"]
+    assert "secret-token-in-the-path" not in json.dumps(lines)
+
+
 def test_an_error_page_shows_the_request_id(client, fund):
     answer = client.get("/no-such-page", headers={"X-Request-ID": "abcdef1234567890"})
     assert answer.status_code == 404 and answer.headers["X-Request-ID"] == "abcdef1234567890"
