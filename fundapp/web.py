@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Hashable
 from datetime import date
 from urllib.parse import quote, urlsplit
 
@@ -101,3 +102,38 @@ def safe_next(target: str | None, default: str = "/") -> str:
             or any(not ch.isprintable() for ch in target):  # CR, LF and other control characters never go in a header
         return default
     return target
+
+
+#: Pages rendered once for every anonymous visitor: key -> (the HTML, the CSRF token it was rendered with).
+_SAME_FOR_EVERYONE: dict[tuple, tuple[str, str]] = {}
+_MAX_SAME_FOR_EVERYONE = 64  # a few pages x two languages x a few fund versions: cleared whole past this
+
+
+def render_for_everyone(render: Callable[[], str], anonymous: bool, *key: Hashable) -> str:
+    """``render()``, done once per process for a page every anonymous visitor sees alike, with this visitor's CSRF
+    token put in place of the one it was first rendered with (the only part that differs between them).
+
+    The page is the same when the request is a plain GET (no query), the visitor is ``anonymous`` (no member
+    or donor signed in: the view says) and has no message waiting to be shown; ``key`` holds everything else
+    the page is made from (the fund's settings, say), and the app, endpoint, path, script root and language
+    are added here. The token is still made per visitor (``generate_csrf``, which also keeps it in their session);
+    only the rendering is saved. In debug mode templates reload, so every request renders."""
+    from flask import current_app, session
+    from flask_babel import get_locale
+    from flask_wtf.csrf import generate_csrf
+
+    if (not anonymous or request.method != "GET" or request.args or session.get("_flashes")
+            or current_app.debug or current_app.config.get("TEMPLATES_AUTO_RELOAD")):
+        return render()
+    token = generate_csrf()
+    full_key = (id(current_app._get_current_object()), request.endpoint, request.path, request.script_root,  # type: ignore[attr-defined]
+                str(get_locale()), *key)
+    found = _SAME_FOR_EVERYONE.get(full_key)
+    if found is not None:
+        html, first_token = found
+        return html.replace(first_token, token)
+    html = render()
+    if len(_SAME_FOR_EVERYONE) >= _MAX_SAME_FOR_EVERYONE:
+        _SAME_FOR_EVERYONE.clear()
+    _SAME_FOR_EVERYONE[full_key] = (html, token)
+    return html

@@ -6,18 +6,19 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from fundapp.donations import events, giving, receipts
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
-from fundapp.funds.services import current_fund
+from fundapp.funds.services import current_fund, settings_key
 from fundapp.money import decimal_text, format_cents
 from fundapp.payments import checkout, gateway, test_mode
 from fundapp.payments import events as stripe_events
-from fundapp.policy import public
-from fundapp.web import download, show_error
+from fundapp.policy import current_donor_id, public
+from fundapp.web import download, render_for_everyone, show_error
 
 bp = Blueprint("donations", __name__)
 
@@ -101,9 +102,12 @@ def donate():
                 current_app.logger.exception("could not start a checkout")
                 flash(_("We could not reach the card processor. Nothing was charged. Please try again in a "
                         "minute."), "error")
-    return render_template("donations/donate.html", form=form, fund=fund,
-                           fee_example=giving.fee_cover_for(2500), tax_statement=giving.tax_statement(fund),
-                           test_mode=gateway.local_mode()), 422 if form.errors else 200
+    test = gateway.local_mode()
+    page = render_for_everyone(
+        lambda: render_template("donations/donate.html", form=form, fund=fund, fee_example=giving.fee_cover_for(2500),
+                                tax_statement=giving.tax_statement(fund), test_mode=test),
+        not current_user.is_authenticated and current_donor_id() is None, settings_key(fund), test)
+    return page, 422 if form.errors else 200
 
 
 @bp.route("/donate/test-checkout/<token>", methods=["GET", "POST"])

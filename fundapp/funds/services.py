@@ -64,6 +64,11 @@ def current_fund() -> Fund:
     return g.fund
 
 
+def settings_key(fund: Fund) -> tuple:
+    """Every column of the fund as it is now: a page made from the fund is the same while this is (a cache key)."""
+    return tuple(getattr(fund, column.key) for column in Fund.__table__.columns)
+
+
 def is_time_zone(name: str) -> bool:
     """An IANA time zone name zoneinfo knows ("America/Los_Angeles"); not a file path or a made-up name."""
     if not name or name.startswith("/") or ".." in name:
