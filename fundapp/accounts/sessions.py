@@ -8,8 +8,9 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.orm import contains_eager
 
-from fundapp.accounts.models import Role, User, UserSession
+from fundapp.accounts.models import Role, RoleGrant, User, UserSession
 from fundapp.extensions import begin_write, db, utcnow
 
 # --- sessions ---------------------------------------------------------------------------
@@ -63,8 +64,11 @@ def load_user(token: str) -> User | None:
     minute, in a short write of its own, and ends it when it idled past the limit."""
     if not token or len(token) > 100:
         return None
-    found = db.session.execute(db.select(UserSession, User).join(User, User.id == UserSession.user_id).where(
-        UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))).first()
+    # The user, their session and their role grants in one round trip (the access check reads the grants next).
+    found = db.session.execute(
+        db.select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id).options(contains_eager(User.grants))
+        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))).unique().first()
     if found is None:
         return None
     row, user = found

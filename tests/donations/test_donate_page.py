@@ -2,9 +2,11 @@
 still gets a CSRF token of their own in it: the page is the same for all of them but for that token."""
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
+import sqlalchemy as sa
 from flask import template_rendered
 
 from fundapp import web
@@ -21,6 +23,18 @@ def csrf_on(app):
     web._SAME_FOR_EVERYONE.clear()
     yield app
     app.config["WTF_CSRF_ENABLED"] = False
+
+
+@contextlib.contextmanager
+def counting(seen: list):
+    def count(*_args, **_kwargs):
+        seen.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 def page_and_tokens(client, url="/donate"):
@@ -47,6 +61,10 @@ def test_each_visitor_gets_the_same_page_with_a_token_of_their_own(csrf_on, fund
         assert rendered == []  # served from the first rendering
     assert ana_token != ben_token and ana_token not in ben_page
     assert ben_page == ana_page.replace(ana_token, ben_token)
+    seen = []
+    with counting(seen):
+        page_and_tokens(ben)
+    assert len(seen) == 1  # the fund, and nothing else
     refused = ben.post("/donate", data={**GIFT, "csrf_token": ana_token})  # another visitor's token is no use
     assert refused.status_code == 400
     taken = ben.post("/donate", data={**GIFT, "csrf_token": ben_token})
