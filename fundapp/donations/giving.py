@@ -78,7 +78,14 @@ class GiftRequest:
 
 
 def find_or_create_donor(fund: Fund, email: str, name: str, language: str = "en") -> Donor:
+    """The fund's donor with this email (their name and language brought up to date), or a new one. Without an
+    email there is no one to recognise: each such gift gets a donor of its own, so one cash donor's name never
+    lands on another's receipt."""
     email = email.strip().lower()
+    if not email:
+        donor = Donor(fund_id=fund.id, email="", name=name.strip()[:200] or "Anonymous", language=language)
+        db.session.add(donor)
+        return donor
     donor = db.session.scalar(db.select(Donor).filter_by(fund_id=fund.id, email=email))
     if donor is None:
         donor = Donor(fund_id=fund.id, email=email, name=name.strip()[:200] or "Anonymous", language=language)

@@ -67,7 +67,9 @@ def new_token() -> str:
 
 class Donor(db.Model):
     __tablename__ = "donors"
-    __table_args__ = (sa.UniqueConstraint("fund_id", "email"),)
+    #: One donor per email in a fund; a gift without an email has a donor of its own (nobody to tell apart).
+    __table_args__ = (sa.Index("uq_donors_fund_id_email", "fund_id", "email", unique=True,
+                               postgresql_where=sa.text("email <> ''"), sqlite_where=sa.text("email <> ''")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"))

@@ -1,11 +1,15 @@
 """The treasurer's side of gifts: reconciliation with Stripe, refunds through Stripe, the donor wall."""
 from __future__ import annotations
 
-from localstripe import webhooks as localstripe_webhooks
+import io
 
-from fundapp.donations import booking, giving
-from fundapp.donations.models import Donation, DonationStatus, WallStatus
+from localstripe import webhooks as localstripe_webhooks
+from pypdf import PdfReader
+
+from fundapp.donations import booking, giving, offline, receipts
+from fundapp.donations.models import Donation, DonationStatus, Donor, WallStatus
 from fundapp.extensions import db
+from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from tests.conftest import sign_in, wait_for
 from tests.donations.helpers import books, pay, pending_gift
@@ -144,3 +148,21 @@ def test_the_gifts_page_shows_stripe_beside_the_books(client, create_user, fund,
     page = client.get("/admin/donations/").get_data(as_text=True)
     assert "in Stripe, by our books (Assets:Stripe)" in page
     assert "local test server keeps a made-up euro balance" in page  # localstripe reports EUR only
+
+
+def test_gifts_without_an_email_each_keep_their_own_donor_and_name(fund):
+    """Nobody can be recognised without an email: two cash donors are two donors, and the second one's name never
+    lands on the first one's receipt (they once shared a donor row whose name the latest gift overwrote)."""
+    ana = offline.record_offline_gift(fund, name="Ana Cash", email="", amount_cents=2_000, method="cash",
+                                      received_on=clock.today(fund), notify=False)
+    ben = offline.record_offline_gift(fund, name="Ben Cheque", email="", amount_cents=3_000, method="cheque",
+                                      received_on=clock.today(fund), notify=False)
+    again = offline.record_offline_gift(fund, name="Cy Known", email="Cy@Example.org", amount_cents=1_000,
+                                        method="cash", received_on=clock.today(fund), notify=False)
+    also = offline.record_offline_gift(fund, name="Cy Known", email="cy@example.org", amount_cents=1_500,
+                                       method="cash", received_on=clock.today(fund), notify=False)
+    db.session.commit()
+    assert ana.donor_id != ben.donor_id and again.donor_id == also.donor_id
+    assert db.session.scalar(db.select(db.func.count(Donor.id)).where(Donor.fund_id == fund.id)) == 3
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(receipts.receipt_for(fund, ana))).pages)
+    assert "Ana Cash" in text and "Ben Cheque" not in text
