@@ -36,9 +36,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(load_settings(app.instance_path, test_config))
     os.makedirs(app.instance_path, exist_ok=True)
-    from fundapp import logs
+    from fundapp import logs, metrics
 
     logs.init_app(app)  # first: every later line is in the configured format
+    metrics.init_app(app)  # every request counted and timed (by the clock logs starts)
     _init_extensions(app)
     _register_blueprints(app)
     from fundapp import throttle

@@ -60,6 +60,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "REDIS_URL": None,
     "TRUSTED_PROXIES": "0",
     "LOG_FORMAT": None,
+    "METRICS_TOKEN": None,
     "PASSWORD_RESET_MAX_AGE": "3600",
     "RETENTION_DAYS": "1095",
     "FUND_SLUG": "hardship-fund",
@@ -152,6 +153,9 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(raw["TRUSTED_PROXIES"]),
         # "json": one object per line with the request id (production's default); "text": development's.
         "LOG_FORMAT": (raw["LOG_FORMAT"] or ("json" if raw["FUNDAPP_ENV"] == "production" else "text")).lower(),
+        # /metrics answers a request carrying "Authorization: Bearer <this>"; unset, only a request from this
+        # machine that no proxy passed on (fundapp/metrics.py).
+        "METRICS_TOKEN": raw["METRICS_TOKEN"] or None,
         "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         # A closed case keeps its documents and personal details this long after its last change.
         "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
@@ -234,6 +238,9 @@ def check_settings(settings: dict) -> None:
             raise ConfigError("Set MAIL_SERVER in production (receipts, reset links and notices go by mail), or set "
                               "MAIL_TO_LOG=1 to say that mail is to be written to the log instead (sign-in links "
                               "redacted).")
+        if settings.get("METRICS_TOKEN") and len(settings["METRICS_TOKEN"]) < 32:
+            raise ConfigError("METRICS_TOKEN must be a long random value (32 characters or more), or unset "
+                              "(then /metrics answers only this machine).")
         if not settings.get("REDIS_URL"):
             raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
         from reports import fonts
