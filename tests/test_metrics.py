@@ -385,6 +385,19 @@ def test_under_gunicorn_metrics_adds_up_every_worker_process(app, fund, database
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]  # child_exit's bookkeeping included
 
 
+def test_a_process_whose_metrics_folder_is_missing_says_so_and_counts_alone(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "not-made")}
+    done = subprocess.run(  # nosec B603
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", "from fundapp import metrics; "
+         "metrics.GIFTS_BOOKED.labels(way='card').inc(); print(metrics.multiprocess(), "
+         "metrics.REGISTRY.get_sample_value('fundapp_gifts_booked_total', {'way': 'card'}))"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "1.0"]
+    assert "not-made is not a writable folder: this process counts its metrics alone" in done.stderr
+    assert not (tmp_path / "not-made").exists()
+
+
 def _processes_that_counted(folder: Path, route: str) -> set[str]:
     """The process ids whose own counter file counts requests to ``route``."""
     found = set()
