@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 SERVE_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/fundapp
 SERVE_PORT ?= 8000
 SERVE_STRIPE_PORT ?= 8420
+# Where `make serve`'s processes keep their metrics (prometheus_client's multiprocess mode): emptied at each start.
+SERVE_METRICS_DIR := instance/serve-metrics
 # What every `make serve` process reads: the database, the local Stripe server and where the app answers.
 SERVE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" FUNDAPP_ENV=development LOG_FORMAT=json \
 	DATABASE_URL='$(SERVE_DATABASE_URL)' BASE_URL=http://127.0.0.1:$(SERVE_PORT) \
@@ -27,14 +29,17 @@ run: $(VENV)/.dev $(MO) fonts
 
 ## make serve: the production shape on one machine: PostgreSQL (SERVE_DATABASE_URL, created if missing, migrated,
 ## `fund init`, the demo seeded once), gunicorn, a worker and the local Stripe server as processes of their own under
-## honcho (Procfile.serve), JSON logs; http://127.0.0.1:$(SERVE_PORT). Ctrl-C stops everything.
+## honcho (Procfile.serve), JSON logs, their metrics at http://127.0.0.1:$(SERVE_PORT)/metrics (counted in
+## $(SERVE_METRICS_DIR), emptied first); http://127.0.0.1:$(SERVE_PORT). Ctrl-C stops everything.
 serve: $(VENV)/.dev $(MO) fonts
 	@$(SERVE_ENV) $(FLASK) fund create-database
 	@$(SERVE_ENV) $(FLASK) db upgrade
 	@$(SERVE_ENV) $(FLASK) fund init
 	@$(SERVE_ENV) LOG_FORMAT=text $(FLASK) fund seed-demo --if-empty
 	@echo "fundapp (gunicorn, a worker, the local Stripe server in TEST MODE) at http://127.0.0.1:$(SERVE_PORT)  (Ctrl-C stops everything)"
-	@$(SERVE_ENV) exec $(VENV)/bin/honcho --no-prefix -f Procfile.serve start
+	@rm -rf $(SERVE_METRICS_DIR) && mkdir -p $(SERVE_METRICS_DIR)
+	@$(SERVE_ENV) PROMETHEUS_MULTIPROC_DIR='$(CURDIR)/$(SERVE_METRICS_DIR)' \
+		exec $(VENV)/bin/honcho --no-prefix -f Procfile.serve start
 
 ## make test: the whole suite on SQLite, then on PostgreSQL at 127.0.0.1:5432 when it is reachable
 ## (REQUIRE_POSTGRES=1 makes an unreachable PostgreSQL a failure, as CI does)

@@ -1,6 +1,7 @@
 """gunicorn's settings for fundapp (`gunicorn --config deploy/gunicorn.conf.py wsgi:app`): its own log lines in the
-app's format (LOG_FORMAT; JSON in production, see fundapp/logs.py), and no access log of its own: the app ends
-each request with a line that has its request id, route, status and duration, never the path with a token."""
+app's format (LOG_FORMAT; JSON in production, see fundapp/logs.py), no access log of its own (the app ends each
+request with a line that has its request id, route, status and duration, never the path with a token), and the
+bookkeeping of prometheus_client's multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (fundapp/metrics.py)."""
 import os
 
 from fundapp.logs import default_format
@@ -19,3 +20,11 @@ if (os.environ.get("LOG_FORMAT") or default_format(os.environ.get("FUNDAPP_ENV",
             "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
         },
     }
+
+
+def child_exit(server, worker):
+    """A gunicorn worker ended: prometheus_client drops its live gauges (its counters stay in the sums)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

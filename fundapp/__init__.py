@@ -44,12 +44,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(load_settings(app.instance_path, test_config))
     os.makedirs(app.instance_path, exist_ok=True)
-    from fundapp import logs
+    from fundapp import logs, metrics
 
     logs.init_app(app)  # first: every later line is in the configured format
     from fundapp import error_reports
 
     error_reports.init_app(app)  # SENTRY_DSN: before the first request or command can fail
+    metrics.init_app(app)  # every request counted and timed (by the clock logs starts)
     _init_extensions(app)
     _register_blueprints(app)
     from fundapp import throttle

@@ -61,6 +61,7 @@ ENV_SETTINGS: dict[str, str | None] = {  # nosec B105 # local-mode defaults and 
     "TRUSTED_PROXIES": "0",
     "LOG_FORMAT": None,
     "SENTRY_DSN": None,
+    "METRICS_TOKEN": None,
     "PASSWORD_RESET_MAX_AGE": "3600",
     "RETENTION_DAYS": "1095",
     "FUND_SLUG": "hardship-fund",
@@ -156,6 +157,9 @@ def load_settings(instance_path: str, test_config: dict | None = None) -> dict:
         # Where unexpected errors are reported (Sentry, or a server that speaks its protocol); empty: nowhere.
         # What an event carries and what is removed first: fundapp/error_reports.py.
         "SENTRY_DSN": raw["SENTRY_DSN"] or "",
+        # /metrics answers a request carrying "Authorization: Bearer <this>"; unset, only a request from this
+        # machine that no proxy passed on (fundapp/metrics.py).
+        "METRICS_TOKEN": raw["METRICS_TOKEN"] or None,
         "PASSWORD_RESET_MAX_AGE": int(raw["PASSWORD_RESET_MAX_AGE"]),
         # A closed case keeps its documents and personal details this long after its last change.
         "RETENTION_DAYS": int(raw["RETENTION_DAYS"]),
@@ -240,6 +244,9 @@ def check_settings(settings: dict) -> None:
             raise ConfigError("Set MAIL_SERVER in production (receipts, reset links and notices go by mail), or set "
                               "MAIL_TO_LOG=1 to say that mail is to be written to the log instead (sign-in links "
                               "redacted).")
+        if settings.get("METRICS_TOKEN") and len(settings["METRICS_TOKEN"]) < 32:
+            raise ConfigError("METRICS_TOKEN must be a long random value (32 characters or more), or unset "
+                              "(then /metrics answers only this machine).")
         if not settings.get("REDIS_URL"):
             raise ConfigError("Set REDIS_URL in production: sign-in limits must be shared by every worker and host.")
         from reports import fonts

@@ -5,13 +5,15 @@ do. A part is failing when the database or Redis does not answer, when no worker
 ``HEALTH_WORKER_STALE_SECONDS`` (nothing sends mail or books gifts), or when more than ``HEALTH_OUTBOX_MAX``
 messages or ``HEALTH_EVENTS_MAX`` Stripe events wait; the answer then names it.
 Each worker writes its heartbeat at most every ``HEARTBEAT_EVERY`` (a row per process), so the beats cost
-the database next to nothing.
+the database next to nothing. ``backlogs`` reads the heartbeat and the queues in one short pass, for /healthz and
+for the gauges of /metrics (``fundapp.main.gauges``).
 """
 from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -64,11 +66,44 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def check() -> tuple[bool, dict]:
-    """(healthy, the report for /healthz)."""
+@dataclass(frozen=True)
+class Backlogs:
+    """The newest heartbeat and what waits: mail not yet sent (nor given up on) and Stripe events not yet applied,
+    each with its oldest."""
+
+    last_beat: datetime | None
+    outbox_waiting: int
+    outbox_oldest: datetime | None
+    events_waiting: int
+    events_oldest: datetime | None
+
+
+def backlogs() -> Backlogs:
+    """Three small reads; writes nothing."""
     from fundapp.donations.models import StripeEvent
     from fundapp.mail import MAX_ATTEMPTS, OutboxMessage
 
+    last = db.session.scalar(db.select(db.func.max(WorkerHeartbeat.beat_at)))
+    outbox, outbox_oldest = db.session.execute(
+        db.select(db.func.count(OutboxMessage.id), db.func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)).one()
+    events, events_oldest = db.session.execute(
+        db.select(db.func.count(StripeEvent.id), db.func.min(StripeEvent.received_at))
+        .where(StripeEvent.processed_at.is_(None))).one()
+    return Backlogs(_aware(last), outbox or 0, _aware(outbox_oldest), events or 0, _aware(events_oldest))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """max() and min() on SQLite come back without their zone; the column holds UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def seconds_since(moment: datetime) -> int:
+    return max(0, int((utcnow() - moment).total_seconds()))
+
+
+def check() -> tuple[bool, dict]:
+    """(healthy, the report for /healthz)."""
     config = current_app.config
     report: dict = {"status": "ok", "failing": []}
     try:
@@ -82,20 +117,16 @@ def check() -> tuple[bool, dict]:
         report["redis"] = "ok" if _redis_answers(config["REDIS_URL"]) else "unreachable"
         if report["redis"] != "ok":
             report["failing"].append("redis")
-    last = db.session.scalar(db.select(db.func.max(WorkerHeartbeat.beat_at)))
-    if last is not None and last.tzinfo is None:  # max() on SQLite comes back as plain text through the type
-        last = last.replace(tzinfo=utcnow().tzinfo)
-    age = None if last is None else max(0, int((utcnow() - last).total_seconds()))
+    found = backlogs()
+    last = found.last_beat
+    age = None if last is None else seconds_since(last)
     worker_ok = age is not None and age <= config["HEALTH_WORKER_STALE_SECONDS"]
     report["worker"] = {"status": "ok" if worker_ok else "stale", "last_heartbeat": last.isoformat() if last else None,
                         "seconds_ago": age}
-    outbox = db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)) or 0
-    events = db.session.scalar(db.select(db.func.count()).select_from(StripeEvent)
-                               .where(StripeEvent.processed_at.is_(None))) or 0
-    report["outbox"] = {"status": "ok" if outbox <= config["HEALTH_OUTBOX_MAX"] else "backlog", "waiting": outbox}
-    report["stripe_events"] = {"status": "ok" if events <= config["HEALTH_EVENTS_MAX"] else "backlog",
-                               "waiting": events}
+    report["outbox"] = {"status": "ok" if found.outbox_waiting <= config["HEALTH_OUTBOX_MAX"] else "backlog",
+                        "waiting": found.outbox_waiting}
+    report["stripe_events"] = {"status": "ok" if found.events_waiting <= config["HEALTH_EVENTS_MAX"] else "backlog",
+                               "waiting": found.events_waiting}
     for part in ("worker", "outbox", "stripe_events"):
         if report[part]["status"] != "ok":
             report["failing"].append(part)

@@ -14,13 +14,16 @@ views. Two kinds, both through Flask-Limiter:
 Each endpoint counts in its own bucket (Flask-Limiter adds the endpoint to the scope).
 
 Counts live in Redis when ``REDIS_URL`` is set (production requires it), else in
-the process's memory. A breach answers 429 with Retry-After and our own page.
+the process's memory. A breach answers 429 with Retry-After and our own page, and is counted by the limit's scope
+(``fundapp_rate_limit_refusals_total`` on /metrics).
 """
 from __future__ import annotations
 
 from flask import Flask, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from fundapp.metrics import RATE_LIMIT_REFUSALS
 
 PER_ADDRESS = "30 per 10 minutes"  # a union hall behind one address still signs in comfortably
 SIGN_INS_PER_ACCOUNT = "10 per 15 minutes"  # every attempt, right or wrong
@@ -107,10 +110,21 @@ def init_app(app: Flask) -> Limiter:
         view = app.view_functions[endpoint]
         for value, key, refusals_only, scope in limits:
             view = limiter.limit(value, key_func=key, methods=["POST"], scope=scope,
-                                 deduct_when=_refused if refusals_only else None)(view)
+                                 deduct_when=_refused if refusals_only else None,
+                                 on_breach=_count_refusal(scope))(view)
         app.view_functions[endpoint] = view
     app.extensions["fundapp.limiter"] = limiter
     return limiter
+
+
+def _count_refusal(scope: str):
+    """The limit's on_breach: count the refusal under the limit's scope (never its key: an address, an email)."""
+    series = RATE_LIMIT_REFUSALS.labels(limit=scope)  # at 0 from the start
+
+    def count(_limit) -> None:
+        series.inc()
+
+    return count
 
 
 def limiter_of(app: Flask) -> Limiter:

@@ -14,6 +14,7 @@ EXPECTED = {
     "main.home": PUBLIC,
     "main.about": PUBLIC,
     "main.healthz": PUBLIC,
+    "main.metrics_page": PUBLIC,  # to the policy; its own gate (a token, or this machine) is tests/test_metrics.py's
     "main.set_language": PUBLIC,
     "accounts.register": PUBLIC,
     "accounts.confirm_registration": PUBLIC,

@@ -86,6 +86,21 @@ def test_every_unit_runs_a_real_command_hardened():
     assert "/var/backups/fundapp" in _setting((UNITS / "fundapp-backup.service").read_text(), "ReadWritePaths")[0]
 
 
+def test_the_web_server_and_the_worker_count_their_metrics_into_one_folder_the_jobs_do_not():
+    """prometheus_client's multiprocess mode: both long-running units name the same folder and keep it when they stop
+    (neither removes the other's counts); the scheduled jobs and the settings file leave the variable unset."""
+    for unit in ("fundapp-web", "fundapp-worker"):
+        text = (UNITS / f"{unit}.service").read_text()
+        assert _setting(text, "Environment") == ["PROMETHEUS_MULTIPROC_DIR=/run/fundapp-metrics"], unit
+        assert _setting(text, "RuntimeDirectory") == ["fundapp-metrics"], unit
+        assert _setting(text, "RuntimeDirectoryPreserve") == ["yes"], unit
+    for path in UNITS.glob("*.service"):
+        if path.stem not in ("fundapp-web", "fundapp-worker"):
+            assert "PROMETHEUS_MULTIPROC_DIR" not in path.read_text(), path.name
+    assert "PROMETHEUS_MULTIPROC_DIR=" not in (ROOT / "deploy" / "env.example").read_text()
+    assert "def child_exit(server, worker)" in (ROOT / "deploy" / "gunicorn.conf.py").read_text()
+
+
 def test_each_scheduled_job_has_its_timer():
     for job, (command, calendar) in JOBS.items():
         service = (UNITS / f"fundapp-{job}.service").read_text()
@@ -114,6 +129,7 @@ def test_the_proxy_sets_the_headers_trusted_proxies_trusts():
                           ("X-Forwarded-Host", "{host}")):
         assert f"header_up {header} {value}" in caddy
     assert "reverse_proxy 127.0.0.1:8000" in caddy
+    assert "@metrics path /metrics /metrics/*\n\trespond @metrics 404" in caddy  # never to the internet
     init = (ROOT / "fundapp" / "__init__.py").read_text()
     assert "ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)" in init
     assert "TRUSTED_PROXIES=1" in (ROOT / "deploy" / "env.example").read_text()

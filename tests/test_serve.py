@@ -1,6 +1,7 @@
 """`make serve` as an operator runs it: PostgreSQL made and migrated, gunicorn, a worker and the local Stripe server as
 processes of their own under honcho; /healthz answers ok (the worker's heartbeat included), a page serves, a gift
-paid through the local Stripe server is booked by the worker process (gunicorn runs no worker), the log is JSON
+paid through the local Stripe server is booked by the worker process (gunicorn runs no worker) and counted on
+gunicorn's /metrics (the processes share PROMETHEUS_MULTIPROC_DIR), the log is JSON
 without the donor's email or name, and Ctrl-C (SIGINT to the terminal's process group) leaves no process behind."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from fundapp.config import normalise_database_url
 from tests.conftest import free_port
@@ -130,6 +132,15 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
             return donor.get(f"{base}/thanks/{token}/status", timeout=5).json()["status"] == "succeeded"
 
         _wait(booked, 60, "the gift was not booked", log)
+        # /metrics on gunicorn adds up every process's counts: the worker process booked the gift
+        scraped = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                   for family in text_string_to_metric_families(requests.get(base + "/metrics", timeout=10).text)
+                   for sample in family.samples}
+        assert scraped[("fundapp_gifts_booked_total", (("way", "card"),))] == 1
+        assert scraped[("fundapp_stripe_events_stored_total", ())] >= 1
+        assert scraped[("fundapp_stripe_events_applied_total", (("outcome", "applied"),))] >= 1
+        assert scraped[("fundapp_http_requests_total", (("method", "POST"), ("route", "/donate"),
+                                                        ("status", "302")))] == 1
         worker_pid = int(re.search(rb"worker\.1 started \(pid=(\d+)\)", log.read_bytes()).group(1))
         engine = sa.create_engine(database_url)
         with engine.connect() as conn:

@@ -25,6 +25,7 @@ from fundapp.accounts.forms import (
 from fundapp.accounts.models import Role
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
+from fundapp.metrics import SIGN_IN_FAILURES
 from fundapp.policy import SECOND_FACTOR_SESSION_KEY, public, roles_required, signed_in
 from fundapp.web import safe_next, show_error
 
@@ -143,6 +144,7 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             db.session.rollback()
+            SIGN_IN_FAILURES.labels(step="password").inc()
             form.password.errors.append(_("The email address or password is not right. Try again, or reset your password."))
         else:
             db.session.commit()
@@ -175,6 +177,7 @@ def second_factor():
                       "info")
             return redirect(target)
         db.session.rollback()
+        SIGN_IN_FAILURES.labels(step="code").inc()
         form.code.errors.append(_("That code is not right, or was already used. Type the newest code from your "
                                   "authenticator app, or one of your recovery codes."))
     return render_template("accounts/second_factor.html", form=form), 422 if form.errors else 200
@@ -200,6 +203,7 @@ def setup_second_factor():
             target = _finish_second_factor(user)
             return _secret_page(render_template("accounts/recovery_codes.html", codes=codes, next_url=target))
         db.session.rollback()
+        SIGN_IN_FAILURES.labels(step="code").inc()
         form.code.errors.append(_("That code is not right. Type the 6 digits your authenticator app shows now."))
     uri = two_factor.provisioning_uri(user, secret, current_fund().name)
     return _secret_page(render_template("accounts/setup_second_factor.html", form=form, secret=secret,

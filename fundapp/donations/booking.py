@@ -25,6 +25,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.metrics import GIFTS_BOOKED, count_on_commit
 from fundapp.money import format_cents
 from fundapp.payments import events as stripe_events
 from fundapp.payments import gateway
@@ -128,6 +129,7 @@ def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = T
     ledger.post_entry(fund, entry_date=booking_day(fund, day),
                       memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})",
                       source_kind="stripe.charge", source_id=fact.charge_id, postings=postings)
+    count_on_commit(GIFTS_BOOKED, way="card")
     record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
                   after={"charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
                          "receipt": donation.receipt_number})

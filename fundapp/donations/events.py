@@ -30,6 +30,7 @@ from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
+from fundapp.metrics import STRIPE_EVENTS_APPLIED, STRIPE_EVENTS_FAILED, STRIPE_EVENTS_STORED, count_on_commit
 from fundapp.payments import events as stripe_events
 from fundapp.payments.facts import NotConfirmed, ReceivedEvent, RetryLater
 
@@ -48,7 +49,10 @@ def store_event(fund: Fund, event: ReceivedEvent) -> bool:
         received_at=utcnow(), attempts=0)
     # A concurrent delivery of the same id waits for the other to commit, then inserts nothing.
     statement = statement.on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id)
-    return db.session.execute(statement).scalar() is not None
+    stored = db.session.execute(statement).scalar() is not None
+    if stored:
+        count_on_commit(STRIPE_EVENTS_STORED)
+    return stored
 
 
 @dataclass
@@ -107,18 +111,21 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Ap
             event.last_error = f"{booking.NOT_BOOKED}{exc}"[:500]
             event.attempts = max(event.attempts, MAX_ATTEMPTS)
             done.failed += 1
+            count_on_commit(STRIPE_EVENTS_FAILED)
         except Exception as exc:  # noqa: BLE001 - any failure leaves the event for a later try, never the queue stuck
             current_app.logger.warning("Stripe event %s (%s) not applied, attempt %d: %s", event.id, event.type,
                                        event.attempts, exc, exc_info=not _expected(exc))
             event.last_error = f"{type(exc).__name__}: {exc}"[:500]
             event.next_attempt_at = utcnow() + timedelta(seconds=min(2 ** event.attempts, MAX_BACKOFF_SECONDS))
             done.failed += 1
+            count_on_commit(STRIPE_EVENTS_FAILED)
         else:
             event.processed_at, event.outcome, event.last_error = utcnow(), outcome, None
             if outcome == "applied":
                 done.applied += 1
             else:
                 done.ignored += 1
+            count_on_commit(STRIPE_EVENTS_APPLIED, outcome=outcome)
         db.session.commit()
     return done
 

@@ -16,6 +16,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.metrics import GIFTS_BOOKED, count_on_commit
 from fundapp.money import format_cents
 
 OFFLINE_METHODS = ("cheque", "cash")
@@ -64,6 +65,7 @@ def record_offline_gift(fund: Fund, *, name: str, email: str, amount_cents: int,
                       memo=f"Gift {donation.receipt_number} by {method}{' ' + donation.reference if donation.reference else ''}",
                       source_kind="offline.gift", source_id=donation.id, actor=actor,
                       postings=[("Assets:Undeposited", amount_cents), ("Income:Donations", -amount_cents)])
+    count_on_commit(GIFTS_BOOKED, way="offline")
     record_change("donation.offline", "donation", donation.id, actor=actor, fund_id=fund.id,
                   after={"amount_cents": amount_cents, "method": method, "reference": donation.reference,
                          **({"postal_address": "given"} if postal_address and donor.email else {})})

@@ -1,13 +1,14 @@
-"""The public home page, the language switch and ``/healthz``."""
+"""The public home page, the language switch, ``/healthz`` and ``/metrics``."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, session
 from flask_login import current_user
 
-from fundapp import health
+from fundapp import health, metrics
 from fundapp.donations.giving import donor_wall, public_totals
 from fundapp.extensions import db
 from fundapp.funds.services import current_fund
+from fundapp.main.gauges import DatabaseGauges
 from fundapp.policy import public
 from fundapp.web import safe_next
 
@@ -67,3 +68,12 @@ def healthz():
     """200 while every part is healthy, else 503 naming the failing parts (``fundapp.health``)."""
     healthy, report = health.check()
     return jsonify(report), 200 if healthy else 503
+
+
+@bp.get("/metrics")
+@public  # to the access policy; its own gate is the token or this machine (``metrics.allowed``)
+def metrics_page():
+    """The counters of every process on this host and the database's gauges, in Prometheus' text format."""
+    if not metrics.allowed(request):
+        abort(403)
+    return Response(metrics.exposition(DatabaseGauges()), content_type=metrics.CONTENT_TYPE)

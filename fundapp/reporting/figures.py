@@ -76,6 +76,11 @@ def runway(available_cents: int, spent_cents: int, days: int, today: date) -> da
     return today + timedelta(days=min(available_cents * days // spent_cents, RUNWAY_MAX_DAYS))
 
 
+def pace(fund: Fund, today: date) -> int:
+    """Grants approved over the last ``PACE_DAYS`` days, to ``today`` (cents): the runway's pace."""
+    return ledger.period_totals(fund, today - timedelta(days=PACE_DAYS - 1), today).get(GRANTS, 0)
+
+
 def daily_totals(fund: Fund, accounts: tuple[str, ...], start: date, end: date) -> dict[tuple[date, str], int]:
     """(day, account) -> net movement in cents (debit positive), for the days that have postings."""
     rows = db.session.execute(
@@ -134,7 +139,7 @@ def grants_by(fund: Fund, column, until: date | None = None, since: date | None 
 def dashboard(fund: Fund, today: date) -> Dashboard:
     totals = ledger.balances(fund, today)
     available = ledger.available_from(fund, totals)
-    spent = ledger.period_totals(fund, today - timedelta(days=PACE_DAYS - 1), today).get(GRANTS, 0)
+    spent = pace(fund, today)
     waiting = db.session.scalars(db.select(Application).where(
         Application.fund_id == fund.id, Application.status.in_(list(PENDING)))
         .order_by(Application.submitted_at, Application.id)).all()
