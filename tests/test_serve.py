@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fundapp.config import normalise_database_url
 from tests.conftest import free_port
+from tests.processes import alive, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("FUNDAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -39,32 +40,6 @@ def _postgres_or_skip() -> sa.engine.URL:
         print(f"PostgreSQL is not reachable at {url.render_as_string(hide_password=True)}: {exc.orig}")
         pytest.skip("make serve needs PostgreSQL at 127.0.0.1 (not reachable here)")
     return url
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _field(html: str, name: str) -> str:
@@ -150,14 +125,14 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
             workers = conn.scalars(sa.text("SELECT worker FROM worker_heartbeats")).all()
         engine.dispose()
         assert charges == 1
-        worker_process = {worker_pid} | _descendants(worker_pid)  # honcho's worker.1 (a shell running flask)
+        worker_process = {worker_pid} | descendants(worker_pid)  # honcho's worker.1 (a shell running flask)
         assert len(workers) == 1 and int(workers[0].rsplit(":", 1)[1]) in worker_process
 
-        children = _descendants(make.pid)
+        children = descendants(make.pid)
         assert len(children) >= 5  # honcho, gunicorn and its workers, the worker, the local Stripe server
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         make.wait(60)
-        _wait(lambda: not any(_alive(pid) for pid in children), 30, "processes were left after Ctrl-C", log)
+        _wait(lambda: not any(alive(pid) for pid in children), 30, "processes were left after Ctrl-C", log)
 
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
         requests_logged = [line for line in lines if line["logger"] == "fundapp.request"]
@@ -169,7 +144,7 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
         assert DONOR_EMAIL not in text and DONOR_NAME not in text and token not in text
     finally:
         if make.poll() is None:  # the test failed midway: leave nothing running, honcho's children included
-            left = _descendants(make.pid)
+            left = descendants(make.pid)
             os.killpg(make.pid, signal.SIGKILL)
             for pid in left:
                 try:
