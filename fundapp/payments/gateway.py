@@ -16,6 +16,7 @@ balance transactions in full (never expanded).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -87,11 +88,20 @@ def local_mode(config: Mapping[str, Any] | None = None) -> bool:
 
 
 def client() -> stripe.StripeClient:
+    """The process's client for the configured account and server: one per key and address, so its HTTP
+    connections are kept and reused (the SDK's requests session is per thread) rather than a client, and a
+    new connection, built for each call (about 2 ms of CPU each, three calls an event)."""
     config = current_app.config
-    if local_mode(config):
-        return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
-                                   base_addresses={"api": config["STRIPE_API_BASE"]}, max_network_retries=0)
-    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION, max_network_retries=2)
+    base = config["STRIPE_API_BASE"] if local_mode(config) else None
+    return _client(config["STRIPE_SECRET_KEY"], base)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(secret_key: str, local_base: str | None) -> stripe.StripeClient:
+    if local_base is not None:
+        return stripe.StripeClient(secret_key, stripe_version=API_VERSION, base_addresses={"api": local_base},
+                                   max_network_retries=0)
+    return stripe.StripeClient(secret_key, stripe_version=API_VERSION, max_network_retries=2)
 
 
 def _plain(obj: stripe.StripeObject | Mapping[str, Any]) -> dict[str, Any]:
