@@ -33,6 +33,10 @@ class ImportStatementForm(FlaskForm):
     reference_column = StringField(_l("CSV: the reference or cheque number column"), validators=COLUMN)
     ending_balance = StringField(_l("CSV: the statement's ending balance"), validators=[Optional(), Length(max=30)],
                                  description=_l("As printed on the statement. OFX files carry it themselves."))
+    statement_start = DateField(_l("CSV: the statement's first day"), validators=[Optional()],
+                                description=_l("As printed on the statement (the first line's day if empty). "
+                                               "Bank entries in the books before a first statement are taken "
+                                               "as through the bank already."))
     statement_end = DateField(_l("CSV: the statement's last day"), validators=[Optional()],
                               description=_l("The day the ending balance is at (the last line's day if empty)."))
     submit = SubmitField(_l("Import the statement"))

@@ -89,7 +89,7 @@ def _line_text(fund: Fund, day: date, cents: int, reference: str, description: s
 
 def import_statement(fund: Fund, data: bytes, *, filename: str, file_format: str, actor=None,
                      layout: BankCsvFormat | None = None, ending_balance_cents: int | None = None,
-                     statement_end: date | None = None) -> BankImport:
+                     statement_start: date | None = None, statement_end: date | None = None) -> BankImport:
     """Keep a statement's lines, or refuse the whole file: one already imported, or lines already there (named)."""
     if file_format not in FORMATS:
         raise BankError(_("Choose CSV or OFX."), "file_format")
@@ -119,7 +119,10 @@ def import_statement(fund: Fund, data: bytes, *, filename: str, file_format: str
     prints = fingerprints(statement.lines)
     _refuse_overlap(fund, account, statement.lines, prints)
     days = [line.line_date for line in statement.lines]
-    start = min([*days, *([statement.period_start] if statement.period_start else [])])
+    start = statement_start or min([*days, *([statement.period_start] if statement.period_start else [])])
+    if start > min(days):
+        raise BankError(_("The statement starts on %(start)s but holds lines from %(first)s.", start=start.isoformat(),
+                          first=min(days).isoformat()), "statement_start")
     end = statement_end or statement.period_end or max(days)
     if end < max(days):
         raise BankError(_("The statement ends on %(end)s but holds lines up to %(last)s.", end=end.isoformat(),

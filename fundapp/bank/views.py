@@ -87,6 +87,7 @@ def import_statement():
                 fund, form.statement.data.read(), filename=form.statement.data.filename or "", actor=current_user,
                 file_format=form.file_format.data, layout=layout,
                 ending_balance_cents=form.ending_balance_cents() if form.file_format.data == "csv" else None,
+                statement_start=form.statement_start.data if form.file_format.data == "csv" else None,
                 statement_end=form.statement_end.data if form.file_format.data == "csv" else None)
         except bank.BankError as exc:
             db.session.rollback()

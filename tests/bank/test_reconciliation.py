@@ -66,6 +66,21 @@ def test_a_csv_statement_is_read_with_the_columns_chosen_and_the_layout_is_remem
     assert bank.csv_format(books).debit_column == "Debit"
 
 
+def test_a_csv_statement_starts_on_the_day_it_says_not_on_its_first_line(books):
+    """November's first line is on the 3rd: read from the lines alone, the statement would start then, and a bank
+    entry of the 1st or 2nd that never reached the bank would count as through it before the first statement."""
+    layout = bank.save_csv_format(books, **NOVEMBER_LAYOUT)
+    with pytest.raises(bank.BankError, match="starts on 2026-11-04 but holds lines from 2026-11-03"):
+        bank.import_statement(books, data("2026-11.csv"), filename="2026-11.csv", file_format="csv", layout=layout,
+                              statement_start=date(2026, 11, 4), statement_end=date(2026, 11, 30))
+    db.session.rollback()
+    found = bank.import_statement(books, data("2026-11.csv"), filename="2026-11.csv", file_format="csv",
+                                  layout=layout, statement_start=date(2026, 11, 1), statement_end=date(2026, 11, 30))
+    db.session.commit()
+    assert (found.period_start, found.period_end) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert bank.first_day(books) == date(2026, 11, 1)
+
+
 def test_a_csv_with_a_column_the_layout_names_is_refused_with_the_file_s_columns(books):
     layout = bank.save_csv_format(books, **{**NOVEMBER_LAYOUT, "reference_column": "Cheque"})
     with pytest.raises(bank.BankError, match='no column "Cheque". Its columns are: "Posted Date", "Description"'):
