@@ -76,10 +76,11 @@ def pg_database(server: str):
 def make_app(url: str, scratch: Path):
     import flask_migrate
 
-    from fundapp import create_app
+    from fundapp import create_app, init_migrations
 
     os.environ.update(DATABASE_URL=url, DOCUMENTS_DIR=str(scratch / "documents"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "WTF_CSRF_ENABLED": False})
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade(directory=str(ROOT / "migrations"))
         from fundapp.extensions import db

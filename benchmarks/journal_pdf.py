@@ -51,13 +51,14 @@ def fill(database: Path, entries: int) -> int:
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     from flask_migrate import upgrade
 
-    from fundapp import create_app
+    from fundapp import create_app, init_migrations
     from fundapp.extensions import db
     from fundapp.funds.services import current_fund
     from fundapp.ledger import services as ledger
     from fundapp.ledger.models import JournalEntry, Posting
 
     app = create_app()
+    init_migrations(app)
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         from fundapp.setup import init_fund
