@@ -11,9 +11,10 @@ the test suite runs it to prove the benchmark works; its numbers mean nothing.
 Parts: booking a settled gift (service) against a bare ORM insert and commit; the
 receipt PDF with its data load against a bare canvas page; year-end statements
 (measured on a sample, extrapolated to 50,000); the journal PDF against the same
-rows drawn bare (benchmarks/journal_pdf.py); the donate page and the review queue
-under gunicorn (2 sync workers) with wrk at 16 connections against a hello-world
-Flask app; the dashboard and the monthly report on seed-scale data.
+rows drawn bare, the two taking turns 5 times each (benchmarks/journal_pdf.py:
+median and spread); the donate page and the review queue under gunicorn (2 sync
+workers) with wrk at 16 connections against a hello-world Flask app; the
+dashboard and the monthly report on seed-scale data.
 """
 from __future__ import annotations
 
@@ -76,10 +77,11 @@ def pg_database(server: str):
 def make_app(url: str, scratch: Path):
     import flask_migrate
 
-    from fundapp import create_app
+    from fundapp import create_app, init_migrations
 
     os.environ.update(DATABASE_URL=url, DOCUMENTS_DIR=str(scratch / "documents"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False, "WTF_CSRF_ENABLED": False})
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade(directory=str(ROOT / "migrations"))
         from fundapp.extensions import db
@@ -401,20 +403,17 @@ def bench_webhook(server: str, scratch: Path, events: int) -> None:
         f"0 / 0, 0 ({failed} sent again)")
 
 
-def bench_journal(entries: int) -> None:
+def bench_journal(entries: int, repeats: int) -> None:
+    """The report command and the bare canvas, taking turns ``repeats`` times each (benchmarks/journal_pdf.py)."""
     import journal_pdf
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         postings = journal_pdf.fill(scratch / "journal.db", entries)
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch / 'journal.db'}", "PYTHONPATH": str(ROOT)}
-        ours_s, ours_kb = journal_pdf.timed([sys.executable, "-m", "flask", "--app", str(ROOT / "wsgi"), "fund",
-                                             "report", "journal", "-o", str(scratch / "journal.pdf")], env)
-        bare_s, bare_kb = journal_pdf.timed([sys.executable, "-c", journal_pdf.BASELINE, str(postings),
-                                             str(scratch / "bare.pdf")], env)
-    row(f"journal PDF, {entries:,} entries (s)", f"{ours_s:.1f}", f"{bare_s:.1f}", f"{ours_s / bare_s:.2f}", "<= 1.5x")
-    row("journal PDF peak RSS (MB)", f"{ours_kb / 1024:.0f}", f"{bare_kb / 1024:.0f}", f"{ours_kb / bare_kb:.2f}",
-        "< 150 MB")
+        mine, bare = journal_pdf.interleaved(*journal_pdf.commands(scratch, postings), env, repeats)
+    for figure in journal_pdf.figures(entries, mine, bare):
+        row(*figure)
 
 
 def bench_scale(server: str, scratch: Path, donations: int, grants: int) -> None:
@@ -512,7 +511,7 @@ def main() -> None:
         if "webhook" in parts:
             bench_webhook(args.pg, scratch, 20 if smoke else 2_000)
         if "journal" in parts:
-            bench_journal(500 if smoke else 100_000)
+            bench_journal(*((500, 2) if smoke else (100_000, 5)))
         with app.app_context():
             from fundapp.extensions import db
 

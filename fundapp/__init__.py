@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, render_template, request, session
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -42,14 +42,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    app.cli = _Commands(app)
     app.config.from_mapping(load_settings(app.instance_path, test_config))
     os.makedirs(app.instance_path, exist_ok=True)
     from fundapp import logs, metrics
 
     logs.init_app(app)  # first: every later line is in the configured format
-    from fundapp import error_reports
+    if app.config["SENTRY_DSN"]:  # before the first request or command can fail; the SDK is loaded only then
+        from fundapp import error_reports
 
-    error_reports.init_app(app)  # SENTRY_DSN: before the first request or command can fail
+        error_reports.init_app(app)
     metrics.init_app(app)  # every request counted and timed (by the clock logs starts)
     _init_extensions(app)
     _register_blueprints(app)
@@ -69,6 +71,34 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.debug and not app.testing:
         app.logger.setLevel(logging.INFO)
     return app
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate on ``app``, once: what ``flask db`` and ``flask_migrate.upgrade()`` need. ``create_app``
+    leaves it to them (``flask db`` calls this when asked for): it imports Alembic, 11 MB and half a second that
+    the pages and the ``fund`` commands never use."""
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        from fundapp.extensions import db
+
+        Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+
+
+class _Commands(AppGroup):
+    """The app's commands (``app.cli``), where ``db`` (Flask-Migrate's) is set up only when it is asked for."""
+
+    def __init__(self, app: Flask):
+        super().__init__(app.name)
+        self._app = app
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "db":
+            init_migrations(self._app)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "db"})
 
 
 def _under_flask_cli() -> bool:
@@ -95,7 +125,7 @@ def _select_locale() -> str:
 
 def _init_extensions(app: Flask) -> None:
     from fundapp import models  # noqa: F401  (every model registered before migrations look)
-    from fundapp.extensions import babel, csrf, db, login_manager, migrate
+    from fundapp.extensions import babel, csrf, db, login_manager
 
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -103,7 +133,6 @@ def _init_extensions(app: Flask) -> None:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)

@@ -1,4 +1,5 @@
-"""Flask extensions, created unbound and attached in ``create_app`` with ``init_app``."""
+"""Flask extensions, created unbound and attached in ``create_app`` with ``init_app``; Flask-Migrate only when
+the migrations are run (``fundapp.init_migrations``)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -6,7 +7,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -77,7 +77,6 @@ class UTCDateTime(sa.TypeDecorator):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()

@@ -4,9 +4,10 @@ and the statement of financial position (balance sheet).
 Plain data in, PDF bytes out; nothing here knows Flask or the database. The
 trial balance and the statements are short and use platypus. The journal can
 hold hundreds of thousands of postings, so it is drawn line by line straight on
-the canvas while its rows are streamed in: nothing but the current page is
-held in memory, and the page count in the footer is a form drawn once at the
-end and referenced from every page.
+the canvas while its rows are streamed in, the page count in the footer a form
+drawn once at the end and referenced from every page, and the canvas writes it
+straight into the file (``reports.streaming``): what stays in memory is a few
+small objects per page.
 """
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import BinaryIO
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
-from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from reports import fonts
+from reports.streaming import StreamingCanvas
 from reports.style import (
     BRAND,
     MARGIN,
@@ -221,23 +223,6 @@ def _fit(text: str, width: float, font: str = FONT) -> str:
     return text[:low] + "…"
 
 
-class _CompressingCanvas(Canvas):
-    """Compresses each page's content as the page ends, instead of holding every page's text until save.
-
-    ReportLab keeps finished pages as uncompressed strings until ``save``; for
-    thousands of pages that is most of the memory. The page is the same PDF either way.
-    """
-
-    def showPage(self):
-        super().showPage()
-        page = self._doc.Pages.pages[-1]
-        stream = page.stream.encode("latin-1") if isinstance(page.stream, str) else page.stream
-        contents = pdfdoc.PDFStream(content=pdfdoc.PDFZCompress.encode(stream))
-        contents.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
-        contents.__Comment__ = "page stream"
-        page.Contents, page.stream = contents, None
-
-
 class _JournalWriter:
     """Draws rows top to bottom, starting a new page (with the column header) when one is full."""
 
@@ -293,14 +278,29 @@ class _JournalWriter:
 
 
 def render_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Iterable[JournalLine]) -> bytes:
-    """Each account with its opening balance, every posting with the running balance, and its totals.
+    """The journal's PDF as bytes (``write_journal`` into memory)."""
+    buffer = io.BytesIO()
+    write_journal(info, openings, lines, buffer)
+    return buffer.getvalue()
+
+
+def write_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Iterable[JournalLine],
+                  out: BinaryIO) -> None:
+    """Each account with its opening balance, every posting with the running balance, and its totals, written
+    into ``out`` (a binary file) as it is saved.
 
     ``openings`` names every account (debit-positive balance before the period);
     ``lines`` is consumed once, in order, so it can be a database cursor.
     """
     fonts.register()
-    buffer = io.BytesIO()
-    canvas = _CompressingCanvas(buffer, pagesize=LETTER, pageCompression=1, invariant=1)
+    canvas = StreamingCanvas(out, pagesize=LETTER, invariant=1)
+    draw_journal(canvas, info, openings, lines)
+    canvas.save()
+
+
+def draw_journal(canvas: Canvas, info: DocumentInfo, openings: Mapping[str, int],
+                 lines: Iterable[JournalLine]) -> None:
+    """Draw the journal on ``canvas``, ready to save."""
     canvas.setTitle(f"{info.title} · {info.fund_name}")
     canvas.setAuthor(info.author)
     canvas.setSubject(info.period)
@@ -343,5 +343,3 @@ def render_journal(info: DocumentInfo, openings: Mapping[str, int], lines: Itera
     canvas.setFillColor(colors.grey)
     canvas.drawString(0, 0, str(out.page))
     canvas.endForm()
-    canvas.save()
-    return buffer.getvalue()

@@ -26,7 +26,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from fundapp import create_app, throttle
+from fundapp import create_app, init_migrations, throttle
 from fundapp.accounts import membership as roster_service
 from fundapp.accounts import services as account_services
 from fundapp.accounts import two_factor
@@ -131,6 +131,7 @@ def _migrated_app(database_url, tmp_path_factory):
     import flask_migrate
 
     app = create_app(base_config(database_url, DOCUMENTS_DIR=str(tmp_path_factory.mktemp("documents"))))
+    init_migrations(app)
     app.test_client_class = IsolatedClient
     with app.app_context():
         flask_migrate.upgrade()

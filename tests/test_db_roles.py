@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from fundapp import create_app
+from fundapp import create_app, init_migrations
 from fundapp.config import ConfigError, normalise_database_url
 from fundapp.db_roles import APPEND_ONLY_TABLES, READ_ONLY_TABLES, PrivilegedRole, runtime_privileges
 from fundapp.extensions import db
@@ -93,6 +93,7 @@ if PG_SERVER:
 
     def _migrate(url: str) -> None:
         app = create_app(base_config(url))
+        init_migrations(app)
         with app.app_context():
             flask_migrate.upgrade()
             db.engine.dispose()
@@ -235,6 +236,7 @@ if PG_SERVER:
             assert _owners(url) == {roles.owner}
             assert _privileges(url, roles.runtime) == _expected()
             app = create_app(base_config(_as_role(url, roles.owner)))
+            init_migrations(app)
             with app.app_context():
                 flask_migrate.downgrade(revision="0012")
                 flask_migrate.upgrade()  # 0013 again, as the owner: its new tables get the runtime's rights

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import stripe
 
-from fundapp import create_app
+from fundapp import create_app, init_migrations
 from fundapp.config import normalise_database_url
 from fundapp.donations import events
 from fundapp.donations.models import Donation, StripeEvent
@@ -244,6 +244,7 @@ def test_killed_processes_and_replayed_events_leave_the_books_as_a_clean_run(app
     url, drop = (make_pg_database(normalise_database_url(server)) if server
                  else ("sqlite:///" + str(tmp_path / "clean.sqlite3"), lambda: None))
     clean = create_app(base_config(url, STRIPE_API_BASE=_localstripe.base_url, STRIPE_SECRET_KEY="sk_test_fundapp"))
+    init_migrations(clean)
     try:
         with clean.app_context():
             import flask_migrate

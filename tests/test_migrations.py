@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import os
+import subprocess  # nosec B404 # runs the flask command of this project, no shell
+import sys
 from datetime import UTC
+from pathlib import Path
 
 import flask_migrate
 import pytest
 import sqlalchemy as sa
 
-from fundapp import create_app
+from fundapp import create_app, init_migrations
 from fundapp.config import normalise_database_url
 from fundapp.extensions import db
 from tests.conftest import base_config, make_pg_database
 
 PG_SERVER = os.environ.get("FUNDAPP_TEST_DATABASE_URL")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # SQLite always; PostgreSQL in the run that has a server (make test runs both).
@@ -29,6 +33,7 @@ def empty_database(request, tmp_path):
 
 def test_upgrade_on_empty_database_then_check_finds_nothing(empty_database):
     app = create_app(base_config(empty_database))
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade()
         tables = set(sa.inspect(db.engine).get_table_names())
@@ -43,8 +48,25 @@ def test_upgrade_on_empty_database_then_check_finds_nothing(empty_database):
         db.engine.dispose()
 
 
+def test_flask_db_upgrade_from_the_command_line_sets_up_flask_migrate_when_asked(tmp_path):
+    """``create_app`` leaves Flask-Migrate (and Alembic) out; ``flask db`` brings it in for itself."""
+    env = dict(os.environ, DATABASE_URL="sqlite:///" + str(tmp_path / "new.sqlite3"), PYTHONPATH=str(ROOT))
+
+    def flask(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)  # nosec B603 # fixed arguments
+
+    upgraded = flask("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+    current = flask("db", "current")
+    assert current.returncode == 0 and "(head)" in current.stdout, current.stdout + current.stderr[-2000:]
+    listed = flask("--help")
+    assert " db " in listed.stdout and " fund " in listed.stdout
+
+
 def test_check_notices_a_model_the_migrations_lack(empty_database):
     app = create_app(base_config(empty_database))
+    init_migrations(app)
     extra = sa.Table("not_migrated", db.metadata, sa.Column("id", sa.Integer, primary_key=True))
     try:
         with app.app_context():
@@ -77,6 +99,7 @@ def test_the_day_totals_migration_fills_them_from_books_posted_before_it(empty_d
     from fundapp.ledger import services as ledger
 
     app = create_app(base_config(empty_database))
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade(revision="0008")
         fund = fund_as_of_then(app.config["FUND_DEFAULTS"])
@@ -107,6 +130,7 @@ def test_the_event_queue_migration_marks_events_stored_before_it_as_done(empty_d
     from fundapp.donations import events
 
     app = create_app(base_config(empty_database))
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade(revision="0009")
         db.session.execute(sa.text("INSERT INTO stripe_events (id, type, payload, received_at) VALUES "
@@ -126,6 +150,7 @@ def test_migrations_that_rebuild_tables_keep_the_rows_other_tables_point_at(empt
     from datetime import date, datetime
 
     app = create_app(base_config(empty_database))
+    init_migrations(app)
     with app.app_context():
         flask_migrate.upgrade(revision="0013")
         tables = sa.MetaData()

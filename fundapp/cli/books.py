@@ -3,6 +3,9 @@ the checks that the books and the audit trail are whole."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 import click
 
@@ -193,20 +196,36 @@ def report_command(kind, start, end, month, lang, output):
     fund = installed_fund()
     today = clock.today(fund)
     try:
-        if kind in documents.KINDS:
-            pdf, title = documents.ledger_pdf(fund, kind, start, end), documents.TITLES[kind]
-        elif kind == bank_documents.KIND:
-            if end is None:
-                fail("bank-reconciliation needs --to, the bank statement's last day.")
-            pdf, title = bank_documents.reconciliation_pdf(fund, end), bank_documents.TITLE
-        else:
-            title = reporting_documents.TITLES[kind]
-            pdf = reporting_documents.report_pdf(fund, kind, today, month=month, language=lang, start=start, end=end)
+        with _replacing(output) as out:
+            if kind in documents.KINDS:
+                title = documents.TITLES[kind]
+                documents.write_ledger_pdf(fund, kind, start, end, out)  # the journal drawn straight into the file
+            elif kind == bank_documents.KIND:
+                if end is None:
+                    fail("bank-reconciliation needs --to, the bank statement's last day.")
+                title = bank_documents.TITLE
+                out.write(bank_documents.reconciliation_pdf(fund, end))
+            else:
+                title = reporting_documents.TITLES[kind]
+                out.write(reporting_documents.report_pdf(fund, kind, today, month=month, language=lang,
+                                                         start=start, end=end))
     except (documents.ReportRequestError, reporting_documents.ReportRequestError) as exc:
         fail(str(exc))
-    with open(output, "wb") as out:
-        out.write(pdf)
-    click.echo(f"Wrote {title.lower()} ({len(pdf):,} bytes) to {output}.")
+    click.echo(f"Wrote {title.lower()} ({os.path.getsize(output):,} bytes) to {output}.")
+
+
+@contextmanager
+def _replacing(path: str) -> Iterator[BinaryIO]:
+    """A file beside ``path`` that becomes ``path`` once written whole: a report refused or broken half way leaves
+    no half-written file behind, nor removes the one there before."""
+    part = f"{path}.part"
+    try:
+        with open(part, "wb") as out:
+            yield out
+        os.replace(part, path)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
 
 
 @fund_cli.command("year-end")

@@ -1,10 +1,13 @@
 """The ledger PDFs for a fund and a period: the books' data handed to ``reports.ledger`` as plain values.
 
-Shared by the treasurer's page and ``flask fund report``, so both give the same file.
+Shared by the treasurer's page and ``flask fund report``, so both give the same file; the command has it written
+straight into its file (``write_ledger_pdf``), the page takes the bytes (``ledger_pdf``).
 """
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
+from typing import BinaryIO
 
 from flask_babel import gettext as _
 
@@ -18,8 +21,8 @@ from reports.ledger import (
     TrialBalanceRow,
     render_activities,
     render_balance_sheet,
-    render_journal,
     render_trial_balance,
+    write_journal,
 )
 from reports.style import DocumentInfo
 
@@ -46,6 +49,15 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
                generated_at: datetime | None = None) -> bytes:
     """The PDF of ``kind`` for the period; the trial balance and the balance sheet are at ``end`` (today when
     not given)."""
+    buffer = io.BytesIO()
+    write_ledger_pdf(fund, kind, start, end, buffer, generated_at)
+    return buffer.getvalue()
+
+
+def write_ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None, out: BinaryIO,
+                     generated_at: datetime | None = None) -> None:
+    """``ledger_pdf`` written into ``out`` (a binary file): the journal as it is drawn and saved, never whole in
+    memory; the short reports at once. Refuses (``ReportRequestError``) before writing anything."""
     if kind not in KINDS:
         raise ReportRequestError(_("Choose a report: %(kinds)s.", kinds=", ".join(KINDS)))
     if start is not None and end is not None and start > end:
@@ -63,19 +75,20 @@ def ledger_pdf(fund: Fund, kind: str, start: date | None, end: date | None,
     if kind == "trial-balance":
         rows = [TrialBalanceRow(line.account, line.debit_cents, line.credit_cents)
                 for line in ledger.trial_balance(fund, end)]
-        return render_trial_balance(info, rows)
-    if kind == "activities" and start is not None and end is not None:  # refused above when either is missing
+        out.write(render_trial_balance(info, rows))
+    elif kind == "activities" and start is not None and end is not None:  # refused above when either is missing
         found = ledger.activities(fund, start, end)
-        return render_activities(info, ActivityStatement(found.revenue, found.expenses, found.net_assets_start_cents,
-                                                         found.equity))
-    if kind == "balance-sheet":
+        out.write(render_activities(info, ActivityStatement(found.revenue, found.expenses,
+                                                            found.net_assets_start_cents, found.equity)))
+    elif kind == "balance-sheet":
         position = ledger.financial_position(fund, end)
-        return render_balance_sheet(info, BalanceSheet(position.assets, position.liabilities, position.equity,
-                                                       position.surplus_cents))
-    openings = (ledger.balances(fund, start - timedelta(days=1)) if start is not None
-                else {name: 0 for name in ledger.chart(fund)})
-    lines = (JournalLine(*row) for row in ledger.journal_lines(fund, start, end))
-    return render_journal(info, openings, lines)
+        out.write(render_balance_sheet(info, BalanceSheet(position.assets, position.liabilities, position.equity,
+                                                          position.surplus_cents)))
+    else:
+        openings = (ledger.balances(fund, start - timedelta(days=1)) if start is not None
+                    else {name: 0 for name in ledger.chart(fund)})
+        lines = (JournalLine(*row) for row in ledger.journal_lines(fund, start, end))
+        write_journal(info, openings, lines, out)
 
 
 def filename(fund: Fund, kind: str, start: date | None, end: date | None) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import stripe
 from flask import current_app
 
 from fundapp.payments import gateway
@@ -46,6 +45,8 @@ class InvalidEvent(ValueError):
 
 def verify(payload: bytes, signature: str | None) -> ReceivedEvent:
     """The event, if ``signature`` proves Stripe (or the local server) sent ``payload`` recently."""
+    import stripe
+
     try:
         # The signature first, then the body: Webhook.construct_event would build an Event from any JSON
         # (a list, say) and fail on it in its own way.
@@ -132,6 +133,8 @@ def checkout_address(completed: dict[str, Any]) -> PostalAddress | None:
     from the session in a ``checkout.session.completed`` event whose signature was verified; None when it
     holds none. An address is not money: it is read from the signed event, not fetched back (the local Stripe
     server has no Checkout Sessions)."""
+    import stripe
+
     session = stripe.checkout.Session.construct_from(dict(completed), None, stripe_version=API_VERSION)
     buyer = session.customer_details if "customer_details" in session else None
     return gateway.postal_address(buyer.address if buyer is not None and "address" in buyer else None)

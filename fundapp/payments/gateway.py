@@ -13,6 +13,10 @@ SDK's typed classes by tests/test_stripe_contract.py): a charge reaches its
 invoice through ``InvoicePayment`` (listed by payment intent), an invoice its
 subscription through ``parent.subscription_details``, and a dispute lists its
 balance transactions in full (never expanded).
+
+The SDK (10 MB and half a second to import) is imported by the functions that
+call it, not with this module: a page or a command that never talks to Stripe
+(the books' reports above all) does not load it.
 """
 from __future__ import annotations
 
@@ -21,11 +25,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
-import stripe
 from flask import current_app
 
 if TYPE_CHECKING:
-    pass
+    import stripe
 
 from fundapp.payments.facts import (
     DisputeMovement,
@@ -55,8 +58,9 @@ class GatewayError(RetryLater):
     """Stripe could not be reached or refused the request; nothing was decided, try again later."""
 
 
-#: The Stripe API version this code reads and the SDK is generated for; the webhook endpoint must send it too.
-API_VERSION: str = stripe.api_version
+#: The Stripe API version this code reads and the SDK is generated for (``stripe.api_version``, which
+#: tests/test_stripe_contract.py holds it to); the webhook endpoint must send it too.
+API_VERSION: str = "2026-10-28.endive"
 
 #: What the gateway asks Stripe to expand, per resource (each must be an ``ExpandableField`` of the pinned
 #: version: tests/test_stripe_contract.py checks them against the SDK's classes).
@@ -73,6 +77,8 @@ def _stripe_errors(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(function)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import stripe
+
         try:
             return function(*args, **kwargs)
         except stripe.CardError:
@@ -98,6 +104,8 @@ def client() -> stripe.StripeClient:
 
 @functools.lru_cache(maxsize=8)
 def _client(secret_key: str, local_base: str | None) -> stripe.StripeClient:
+    import stripe  # here, not at the top: a report command never loads the SDK
+
     if local_base is not None:
         return stripe.StripeClient(secret_key, stripe_version=API_VERSION, base_addresses={"api": local_base},
                                    max_network_retries=0)
@@ -162,6 +170,8 @@ def settled_payment_for_intent(payment_intent_id: str) -> PaymentSettled | None:
 @_stripe_errors
 def settled_charge(charge_id: str, intent: stripe.PaymentIntent | None = None) -> PaymentSettled | None:
     """A charge's money facts from its balance transaction, or None if it has not succeeded."""
+    import stripe
+
     api = client().v1
     charge = _confirmed("charges", charge_id, expand=list(EXPANDS["charges.retrieve"]))
     if charge.status != "succeeded" or not charge.paid:
@@ -223,6 +233,8 @@ def paid_intents_of_invoice(invoice_id: str) -> list[str]:
 
 
 def _metadata(value: stripe.StripeObject | Mapping[str, Any] | None) -> dict[str, str]:
+    import stripe
+
     return {str(key): str(item) for key, item in (value.to_dict() if isinstance(value, stripe.StripeObject) else
                                                   dict(value or {})).items()}
 
@@ -275,6 +287,8 @@ def _confirmed(kind: Literal["invoice_payments"], object_id_: str, **params: Any
 def _confirmed(kind: Literal["payment_methods"], object_id_: str, **params: Any) -> stripe.PaymentMethod: ...
 def _confirmed(kind: str, object_id_: str, **params: Any) -> Any:
     """The object as Stripe has it now, fetched by id; ``NotConfirmed`` when Stripe does not know it."""
+    import stripe
+
     service = getattr(client().v1, kind)
     try:
         return service.retrieve(object_id_, params=params or None)
@@ -307,6 +321,8 @@ def payout_fact(payout_id: str) -> PayoutFact:
 @_stripe_errors
 def cancel_subscription(subscription_id: str) -> None:
     """End a monthly gift at Stripe now; an already-ended one is fine."""
+    import stripe
+
     try:
         client().v1.subscriptions.cancel(subscription_id)
     except stripe.InvalidRequestError as exc:
@@ -332,6 +348,8 @@ def stripe_balance_cents(currency: str) -> int | None:
 def _listed_since(kind: str, since: datetime) -> list[dict[str, Any]]:
     """Every object of ``kind`` created after ``since`` (filtered here: the local server has no ``created``
     filter on these lists); none if the server has no such list (the local server has no disputes)."""
+    import stripe
+
     try:
         listing = getattr(client().v1, kind).list(params={"limit": 100})
         return [_plain(obj) for obj in listing.auto_paging_iter() if obj.created > since.timestamp()]

@@ -4,12 +4,15 @@ shows the books' figures alone (``donations.stripe_books``). The money is always
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import stripe
 from flask import current_app
 
 from fundapp.payments.facts import DisputeState, PayoutLine, PayoutState
 from fundapp.payments.gateway import API_VERSION, _day, _stripe_errors, local_mode, object_id
+
+if TYPE_CHECKING:
+    import stripe
 
 #: Seconds a page waits for Stripe before it shows the books' figures alone (the webhooks' calls wait longer).
 PAGE_TIMEOUT_SECONDS = 5
@@ -17,6 +20,8 @@ PAGE_TIMEOUT_SECONDS = 5
 
 def _page_client() -> stripe.StripeClient:
     """``client()`` for a page: no retries and a short timeout, so a slow or absent Stripe costs one wait."""
+    import stripe
+
     config = current_app.config
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], stripe_version=API_VERSION,
                                base_addresses={"api": config["STRIPE_API_BASE"]} if local_mode(config) else None,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import stripe
-
 from fundapp.payments.gateway import PaymentFailed, _stripe_errors, client, local_mode
 from fundapp.payments.local_mode import LocalModeUnsafe
 
@@ -30,6 +28,8 @@ def pay_with_test_card(*, card_number: str, exp_month: int, exp_year: int, cvc: 
     Only for the local Stripe server (it accepts raw test card numbers, as Stripe's own test mode
     does not through the API). The same webhooks follow as after a real Checkout.
     """
+    import stripe
+
     if not local_mode():
         raise LocalModeUnsafe("test card payments exist only in local mode")
     api = client().v1

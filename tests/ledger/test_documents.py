@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import io
+import os
 import re
-from datetime import date, timedelta
+import subprocess  # nosec B404 # runs the flask command of this project, no shell
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from fundapp.extensions import db
 from fundapp.funds import clock
+from fundapp.ledger import documents
 from fundapp.ledger import services as ledger
 from reports.ledger import normal_balance
 from reports.style import amount_text
 from tests.conftest import sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def text_of(pdf: bytes) -> str:
@@ -77,6 +84,40 @@ def test_report_command_refuses_a_period_that_makes_no_sense(runner, fund, tmp_p
     open_ended = runner.invoke(args=["fund", "report", "activities", "--from", "2026-10-01", "-o", str(path)])
     assert open_ended.exit_code == 1 and "needs a first and a last day" in open_ended.output
     assert not path.exists()
+
+
+def test_a_refused_report_leaves_the_file_there_before_as_it_was(runner, books, tmp_path):
+    path = tmp_path / "journal.pdf"
+    path.write_bytes(b"last month's journal")
+    refused = runner.invoke(args=["fund", "report", "journal", "--from", "2026-10-31", "--to", "2026-10-01",
+                                  "-o", str(path)])
+    assert refused.exit_code == 1
+    assert path.read_bytes() == b"last month's journal" and os.listdir(tmp_path) == ["journal.pdf"]
+    written = runner.invoke(args=["fund", "report", "journal", "-o", str(path)])
+    assert written.exit_code == 0, written.output
+    assert f"({path.stat().st_size:,} bytes)" in written.output and os.listdir(tmp_path) == ["journal.pdf"]
+    assert "Journal by account" in text_of(path.read_bytes())
+
+
+def test_the_journal_written_into_a_file_is_the_one_the_page_downloads(books, tmp_path):
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    path = tmp_path / "journal.pdf"
+    with open(path, "wb") as out:  # a file on disk: its pages wait in a spool beside it
+        documents.write_ledger_pdf(books, "journal", date(2026, 8, 15), None, out, generated_at=at)
+    assert path.read_bytes() == documents.ledger_pdf(books, "journal", date(2026, 8, 15), None, generated_at=at)
+
+
+def test_the_report_command_imports_neither_stripe_nor_alembic(app, books, tmp_path):
+    """The command as an operator runs it, its imports listed by Python itself (``-X importtime``)."""
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", "fund", "report",
+                           "journal", "-o", str(tmp_path / "journal.pdf")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)  # nosec B603 # fixed arguments
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert {"fundapp.payments.gateway", "fundapp.donations.views", "reportlab.pdfgen.canvas"} <= imported
+    assert not {name for name in imported if name.split(".")[0] in ("stripe", "alembic", "flask_migrate")}
+    assert "Journal by account" in text_of((tmp_path / "journal.pdf").read_bytes())
 
 
 @pytest.fixture
