@@ -6,7 +6,9 @@ from collections.abc import Callable, Hashable
 from datetime import date
 from urllib.parse import quote, urlsplit
 
-from flask import Response, abort, request
+from flask import Response, abort, current_app, request, session
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
 from fundapp.money import InvalidAmount, money_text, parse_amount  # noqa: F401 (money_text: pages import it here)
 
@@ -118,10 +120,6 @@ def render_for_everyone(render: Callable[[], str], anonymous: bool, *key: Hashab
     the page is made from (the fund's settings, say), and the app, endpoint, path, script root and language
     are added here. The token is still made per visitor (``generate_csrf``, which also keeps it in their session);
     only the rendering is saved. In debug mode templates reload, so every request renders."""
-    from flask import current_app, session
-    from flask_babel import get_locale
-    from flask_wtf.csrf import generate_csrf
-
     if (not anonymous or request.method != "GET" or request.args or session.get("_flashes")
             or current_app.debug or current_app.config.get("TEMPLATES_AUTO_RELOAD")):
         return render()

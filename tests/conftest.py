@@ -155,6 +155,31 @@ def owner_connection():
     db.session.rollback()
 
 
+@contextlib.contextmanager
+def injected_fault(name: str, table: str, only_while: str = "TRUE"):
+    """A real fault inside the database while the block runs: a trigger ``name`` refuses every INSERT into
+    ``table`` with "injected fault" (while the SQL condition ``only_while`` holds), then is dropped."""
+    dialect = db.engine.dialect.name
+    with db.engine.begin() as conn:
+        if dialect == "postgresql":
+            conn.execute(sa.text(f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN IF {only_while} THEN "
+                                 "RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"))
+            conn.execute(sa.text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION "
+                                 f"{name}()"))
+        else:
+            conn.execute(sa.text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {only_while} "
+                                 "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TRIGGER {name} ON {table}" if dialect == "postgresql"
+                                 else f"DROP TRIGGER {name}"))
+            if dialect == "postgresql":
+                conn.execute(sa.text(f"DROP FUNCTION {name}()"))
+
+
 def empty_all_tables() -> None:
     db.session.remove()
     tables = [t.name for t in db.metadata.sorted_tables]

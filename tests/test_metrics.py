@@ -29,7 +29,7 @@ from fundapp.funds import clock
 from fundapp.ledger import services as ledger
 from fundapp.mail import OutboxMessage
 from fundapp.reporting import figures
-from tests.conftest import WEBHOOK_SECRET, authenticator_code, base_config, free_port, production_env
+from tests.conftest import WEBHOOK_SECRET, authenticator_code, base_config, free_port, injected_fault, production_env
 from tests.donations.conftest import signed_event
 from tests.donations.helpers import pay, pending_gift
 
@@ -181,17 +181,7 @@ def test_a_booking_rolled_back_is_not_counted_and_its_retry_counts_once(client, 
     localstripe_webhooks._webhooks.clear()
     intent = pay(api, pending_gift(fund, cents=3_300))
     before = scrape(client)
-    dialect = db.engine.dialect.name
-    with db.engine.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(sa.text("CREATE FUNCTION refuse_mail() RETURNS trigger AS $$ BEGIN "
-                                 "RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"))
-            conn.execute(sa.text("CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox_messages "
-                                 "FOR EACH ROW EXECUTE FUNCTION refuse_mail()"))
-        else:
-            conn.execute(sa.text("CREATE TRIGGER refuse_mail BEFORE INSERT ON outbox_messages "
-                                 "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
-    try:
+    with injected_fault("refuse_mail", "outbox_messages"):
         post_event(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}, "evt_1")
         assert events.apply_waiting_events().failed == 1
         assert "injected fault" in db.session.get(StripeEvent, "evt_1").last_error
@@ -200,13 +190,6 @@ def test_a_booking_rolled_back_is_not_counted_and_its_retry_counts_once(client, 
                                                                                 way="card")
         assert value(failed, "fundapp_stripe_events_failed_total") - value(
             before, "fundapp_stripe_events_failed_total") == 1
-    finally:
-        db.session.rollback()
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER refuse_mail ON outbox_messages" if dialect == "postgresql"
-                                 else "DROP TRIGGER refuse_mail"))
-            if dialect == "postgresql":
-                conn.execute(sa.text("DROP FUNCTION refuse_mail()"))
     db.session.get(StripeEvent, "evt_1").next_attempt_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert events.apply_waiting_events().applied == 1

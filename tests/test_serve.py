@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess  # nosec B404 # the test starts `make serve` itself
-import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fundapp.config import normalise_database_url
 from tests.conftest import free_port
-from tests.processes import alive, descendants
+from tests.processes import alive, descendants, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("FUNDAPP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -44,16 +43,6 @@ def _postgres_or_skip() -> sa.engine.URL:
 
 def _field(html: str, name: str) -> str:
     return re.search(rf'name="{name}"[^>]*value="([^"]*)"', html).group(1)
-
-
-def _wait(check, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    pytest.fail(f"{what} within {timeout:.0f} s; the log:\n{log.read_text()[-4000:]}")
 
 
 def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
@@ -80,7 +69,7 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
                 return None
             return answer.json() if answer.status_code == 200 else None
 
-        health = _wait(healthy, 240, "/healthz did not answer ok", log)
+        health = wait_until(healthy, "/healthz did not answer ok", 240, interval=0.5, log=log)
         assert health["status"] == "ok" and health["worker"]["status"] == "ok" and health["database"] == "ok"
         text = log.read_text()
         assert f"at {base}" in text and "treasurer@demo.example.org" in text  # the address and the demo sign-ins
@@ -106,7 +95,7 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
         def booked():
             return donor.get(f"{base}/thanks/{token}/status", timeout=5).json()["status"] == "succeeded"
 
-        _wait(booked, 60, "the gift was not booked", log)
+        wait_until(booked, "the gift was not booked", 60, interval=0.5, log=log)
         # /metrics on gunicorn adds up every process's counts: the worker process booked the gift
         scraped = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
                    for family in text_string_to_metric_families(requests.get(base + "/metrics", timeout=10).text)
@@ -132,7 +121,8 @@ def test_make_serve_runs_the_production_shape_and_stops_on_ctrl_c(tmp_path):
         assert len(children) >= 5  # honcho, gunicorn and its workers, the worker, the local Stripe server
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         make.wait(60)
-        _wait(lambda: not any(alive(pid) for pid in children), 30, "processes were left after Ctrl-C", log)
+        wait_until(lambda: not any(alive(pid) for pid in children), "processes were left after Ctrl-C", 30,
+                   interval=0.5, log=log)
 
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
         requests_logged = [line for line in lines if line["logger"] == "fundapp.request"]

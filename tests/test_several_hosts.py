@@ -37,7 +37,7 @@ import stripe
 
 from fundapp.config import normalise_database_url
 from tests.conftest import free_port, make_pg_database
-from tests.processes import alive, descendants
+from tests.processes import alive, descendants, wait_until
 from tests.several_hosts import Browser, Places, RoundRobinProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ class Processes:
         tree = {process.pid} | descendants(process.pid)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-        _wait(lambda: not any(alive(pid) for pid in tree), f"{name} did not die", timeout=10)
+        wait_until(lambda: not any(alive(pid) for pid in tree), f"{name} did not die", 10)
 
     def stop_all(self) -> None:
         self.note()
@@ -122,16 +122,6 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except ProcessLookupError:  # it ended already, and nothing of it is left
         pass
-
-
-def _wait(check, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"{what} within {timeout:.0f} s")
 
 
 def _field(html: str, name: str) -> str:
@@ -184,7 +174,7 @@ def test_two_hosts_share_sessions_limits_and_books_and_lose_nothing_when_one_die
                 "--bind", f"{place.address}:{place.port}", "--workers", "2", "wsgi:app"]))
             proxy.hosts.append((name, place))
         for name, place in proxy.hosts:
-            _wait(lambda place=place, name=name: _healthy(place, processes, f"host-{name}"), f"host {name} did not start")
+            wait_until(lambda place=place, name=name: _healthy(place, processes, f"host-{name}"), f"host {name} did not start", TIMEOUT)
 
         _sessions_cross_hosts(proxy, engine, trustee, f"{visitors}.1")
         _sign_in_limit_spans_hosts(proxy, member, f"{visitors}.2")
@@ -323,7 +313,7 @@ def _gifts_survive_a_dead_host(proxy: RoundRobinProxy, engine, processes: Proces
 
     with ThreadPoolExecutor(DONORS) as pool:
         donors = [pool.submit(donor, n) for n in range(DONORS)]
-        _wait(lambda: len(gifts) >= KILL_AFTER or any(d.done() for d in donors), "the first gifts were not given")
+        wait_until(lambda: len(gifts) >= KILL_AFTER or any(d.done() for d in donors), "the first gifts were not given", TIMEOUT)
         processes.kill("host-A")
         killed_at, before = time.monotonic(), len(gifts)
         for done in donors:
@@ -355,7 +345,7 @@ def _gifts_survive_a_dead_host(proxy: RoundRobinProxy, engine, processes: Proces
         return (_count(engine, "SELECT count(*) FROM stripe_events WHERE processed_at IS NULL") == 0
                 and time.monotonic() - last > 5)  # the local Stripe server sends each event a second after it
 
-    _wait(settled, "the worker did not apply the stored Stripe events")
+    wait_until(settled, "the worker did not apply the stored Stripe events", TIMEOUT)
     charge_entries = "SELECT count(*) FROM journal_entries WHERE source_kind = 'stripe.charge'"
     booked = _count(engine, charge_entries)
     assert booked >= len(charges) - len(lost_webhooks)  # only a webhook cut off with host A may have missed a gift

@@ -14,7 +14,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.ledger import services as ledger
 from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage
-from tests.conftest import WEBHOOK_SECRET, free_port
+from tests.conftest import WEBHOOK_SECRET, free_port, injected_fault
 from tests.donations.conftest import signed_event
 from tests.donations.helpers import books, pay, pending_gift
 
@@ -85,42 +85,26 @@ def test_a_database_error_in_the_middle_of_booking_leaves_nothing_and_the_retry_
     """A real fault inside the database: a trigger refuses the receipt-number update the first time,
     after the donation, the entry and the audit record were already written in the same transaction."""
     donation, intent = paid_intent(fund, api, localstripe, cents=3_300)
-    dialect = db.engine.dialect.name
     with db.engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE fault_once (armed INTEGER)"))
         conn.execute(sa.text("INSERT INTO fault_once VALUES (1)"))
-        if dialect == "postgresql":
-            conn.execute(sa.text(
-                "CREATE FUNCTION fault_once() RETURNS trigger AS $$ BEGIN "
-                "IF EXISTS (SELECT 1 FROM fault_once) THEN RAISE EXCEPTION 'injected fault'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"))
-            conn.execute(sa.text("CREATE TRIGGER fault_once BEFORE INSERT ON ledger_day_totals "
-                                 "FOR EACH ROW EXECUTE FUNCTION fault_once()"))
-        else:
-            conn.execute(sa.text("CREATE TRIGGER fault_once BEFORE INSERT ON ledger_day_totals "
-                                 "WHEN EXISTS (SELECT 1 FROM fault_once) BEGIN SELECT RAISE(ABORT, 'injected fault'); "
-                                 "END"))
     try:
-        post(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}, event_id="evt_1")
-        assert events.apply_waiting_events().failed == 1
-        assert "injected fault" in db.session.get(StripeEvent, "evt_1").last_error
-        # nothing of the half-done booking stayed: no entry, no day total, no receipt number, no mail
-        assert books(fund)[0] == 0
-        assert db.session.get(Donation, donation.id).receipt_seq is None
-        assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM fault_once"))
-        post(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}, event_id="evt_2")
-        db.session.get(StripeEvent, "evt_1").next_attempt_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
-        assert events.apply_waiting_events().applied == 2  # the retry books; the second delivery finds it done
+        with injected_fault("fault_once", "ledger_day_totals", only_while="EXISTS (SELECT 1 FROM fault_once)"):
+            post(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}, event_id="evt_1")
+            assert events.apply_waiting_events().failed == 1
+            assert "injected fault" in db.session.get(StripeEvent, "evt_1").last_error
+            # nothing of the half-done booking stayed: no entry, no day total, no receipt number, no mail
+            assert books(fund)[0] == 0
+            assert db.session.get(Donation, donation.id).receipt_seq is None
+            assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM fault_once"))
+            post(client, "payment_intent.succeeded", {"id": intent.id, "object": "payment_intent"}, event_id="evt_2")
+            db.session.get(StripeEvent, "evt_1").next_attempt_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+            assert events.apply_waiting_events().applied == 2  # the retry books; the second delivery finds it done
     finally:
-        db.session.rollback()
         with db.engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER fault_once ON ledger_day_totals" if dialect == "postgresql"
-                                 else "DROP TRIGGER fault_once"))
-            if dialect == "postgresql":
-                conn.execute(sa.text("DROP FUNCTION fault_once()"))
             conn.execute(sa.text("DROP TABLE fault_once"))
     assert books(fund) == (1, -3_300, 3_300)
     assert ledger.check_day_totals(fund) == []
