@@ -61,6 +61,9 @@ class OutboxMessage(db.Model):
     #: One optional attachment (a receipt PDF), kept with the message so a retry sends the same file.
     attachment_name: Mapped[str | None] = mapped_column(sa.String(200))
     attachment: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    #: A receipt mail queued as it is booked carries the gift, not yet its PDF: the sender renders the receipt
+    #: the first time it tries the message and keeps it in ``attachment`` (a retry sends the same file).
+    receipt_donation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donations.id"), index=True)
     #: The reader's language ("en", "es"): the HTML part's ``lang`` and the words of its button and footer.
     language: Mapped[str | None] = mapped_column(sa.String(5))
 

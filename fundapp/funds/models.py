@@ -67,4 +67,7 @@ class Fund(db.Model):
     signatory_title: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     #: True for the fund made by ``flask fund seed-demo``.
     is_demo: Mapped[bool] = mapped_column(default=False)
+    #: Raised by one with every change of the fund's row (settings, reserve): a process keeps the fund it read
+    #: while this is unchanged (``funds.services.current_fund``).
+    settings_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
