@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -69,19 +70,43 @@ class OutboxMessage(db.Model):
 
 
 def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
-               language: str | None = None) -> OutboxMessage:
-    """Put a message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes).
+               language: str | None = None, *, receipt: tuple[str, int] | None = None,
+               flush: bool = True) -> OutboxMessage:
+    """Put a message in the outbox (flushes, never commits; ``flush=False`` leaves it to the caller, who queues
+    many); ``attachment`` is (filename, PDF bytes); ``receipt`` is (filename, donation id) for a receipt the
+    sender renders when it first tries the message (``render_receipts_with``), so a booking never waits on a PDF.
     ``language`` is the reader's; by default, the language in force where the mail is queued (a caller that
     writes the words under ``force_locale`` and queues after the block passes it)."""
     if language is None:
         locale = get_locale()
         language = locale.language if locale is not None else None
-    message = OutboxMessage(to_address=to, subject=subject, body=body, language=language,
-                            attachment_name=attachment[0] if attachment else None,
-                            attachment=attachment[1] if attachment else None)
+    name = attachment[0] if attachment else receipt[0] if receipt else None
+    message = OutboxMessage(to_address=to, subject=subject, body=body, language=language, attachment_name=name,
+                            attachment=attachment[1] if attachment else None,
+                            receipt_donation_id=receipt[1] if receipt else None)
     db.session.add(message)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
+
+
+#: Renders a gift's receipt PDF by the donation's id (set by ``fundapp.donations.receipts``, which stands above
+#: mail): the sender attaches it to a receipt mail queued without its PDF.
+_receipt_renderer: Callable[[int], bytes] | None = None
+
+
+def render_receipts_with(renderer: Callable[[int], bytes]) -> None:
+    global _receipt_renderer
+    _receipt_renderer = renderer
+
+
+def _receipt_to_attach(message: OutboxMessage) -> bytes | None:
+    """The receipt PDF a message still lacks (rendered now, from the gift as it stands), or None."""
+    if message.receipt_donation_id is None or message.attachment is not None:
+        return None
+    if _receipt_renderer is None:
+        raise RuntimeError("no receipt renderer: fundapp.donations.receipts was not imported")
+    return _receipt_renderer(message.receipt_donation_id)
 
 
 def before_signature(body: str, paragraph: str, signature: str) -> str:
@@ -243,10 +268,13 @@ def _claim(limit: int, now: bool) -> list[int]:
     return sorted(claimed)
 
 
-def _record(message_id: int, error: Exception | None) -> None:
-    """Write down at once, in a short write of its own, that one message went (or why it did not)."""
+def _record(message_id: int, error: Exception | None, receipt: bytes | None = None) -> None:
+    """Write down at once, in a short write of its own, that one message went (or why it did not), with the
+    receipt rendered for it, so a retry sends the same file."""
     begin_write()
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    if receipt is not None and message.attachment is None:
+        message.attachment = receipt
     if error is None:
         message.sent_at, message.last_error, message.next_attempt_at = utcnow(), None, None
     else:
@@ -273,6 +301,16 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
         for message_id in claimed:
             message = db.session.get(OutboxMessage, message_id)
             try:
+                receipt = _receipt_to_attach(message)
+            except Exception as exc:  # noqa: BLE001 - a receipt that will not render: this message waits, not the rest
+                current_app.logger.exception("Mail %d: its receipt could not be rendered", message_id)
+                db.session.rollback()
+                _record(message_id, exc)
+                failed += 1
+                continue
+            if receipt is not None:
+                message.attachment = receipt
+            try:
                 if smtp is None and config.get("LOG_FORMAT") == "json":  # a log others read: no recipient, no body
                     current_app.logger.info("Mail (no MAIL_SERVER set) %d written to the outbox only: %s",
                                             message.id, message.subject)
@@ -285,11 +323,11 @@ def deliver_pending(limit: int = 100, *, now: bool = False) -> tuple[int, int]:
                     smtp.send_message(_build(message))
             except (smtplib.SMTPException, OSError) as exc:
                 db.session.rollback()
-                _record(message_id, exc)
+                _record(message_id, exc, receipt)
                 failed += 1
             else:
                 db.session.rollback()  # end the read snapshot before the write
-                _record(message_id, None)
+                _record(message_id, None, receipt)
                 sent += 1
     except (smtplib.SMTPException, OSError) as exc:
         db.session.rollback()

@@ -70,6 +70,19 @@ def wait_for_writers() -> None:
         db.session.execute(db.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
+@dataclass(frozen=True)
+class Change:
+    """One state change to record (``record_changes`` appends several with one lock and one insert)."""
+
+    action: str
+    obj_type: str
+    obj_id: object
+    actor: object = None
+    fund_id: int | None = None
+    before: dict | None = None
+    after: dict | None = None
+
+
 def record_change(
     action: str,
     obj_type: str,
@@ -81,26 +94,40 @@ def record_change(
     after: dict | None = None,
 ) -> AuditRecord:
     """Append one audit record for a state change (flushes, never commits)."""
+    return record_changes([Change(action, obj_type, obj_id, actor, fund_id, before, after)])[0]
+
+
+def record_changes(changes: list[Change]) -> list[AuditRecord]:
+    """Append audit records for several state changes, in order (flushes, never commits): the lock and the
+    chain's head are taken once, and the records go in as one multi-row INSERT (a booked batch of gifts)."""
+    if not changes:
+        return []
     wait_for_writers()
     last = db.session.scalar(db.select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
-    record = AuditRecord(
-        fund_id=fund_id,
-        actor_id=getattr(actor, "id", None),
-        actor_label=f"user:{actor.id}" if actor is not None else _default_actor(),
-        action=action,
-        object_type=obj_type,
-        object_id=None if obj_id is None else str(obj_id),
-        before=before,
-        after=after,
-        request_id=g.get("request_id") if has_request_context() else None,
-        created_at=utcnow().replace(microsecond=0),
-        prev_hash=last or GENESIS_HASH,
-    )
-    record.hash = _digest(record)
-    record.mac = seal(record.hash)
-    db.session.add(record)
+    request_id = g.get("request_id") if has_request_context() else None
+    created_at = utcnow().replace(microsecond=0)
+    records = []
+    for change in changes:
+        actor = change.actor
+        record = AuditRecord(
+            fund_id=change.fund_id,
+            actor_id=getattr(actor, "id", None),
+            actor_label=f"user:{actor.id}" if actor is not None else _default_actor(),
+            action=change.action,
+            object_type=change.obj_type,
+            object_id=None if change.obj_id is None else str(change.obj_id),
+            before=change.before,
+            after=change.after,
+            request_id=request_id,
+            created_at=created_at,
+            prev_hash=last or GENESIS_HASH,
+        )
+        record.hash = last = _digest(record)
+        record.mac = seal(record.hash)
+        records.append(record)
+    db.session.add_all(records)
     db.session.flush()
-    return record
+    return records
 
 
 def _default_actor() -> str:

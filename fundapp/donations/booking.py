@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from fundapp.audit.services import record_change
-from fundapp.donations import giving, portal
+from fundapp.audit.services import Change, record_change, record_changes
+from fundapp.donations import giving, portal, receipts
 from fundapp.donations.giving import DonationError, find_or_create_donor, keep_address
 from fundapp.donations.models import Donation, DonationStatus, Frequency, MonthlyGift, Origin, StripeEvent, WallStatus
-from fundapp.donations.receipts import next_receipt_seq, send_receipt
+from fundapp.donations.receipts import send_receipt
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
@@ -50,93 +51,174 @@ def booking_day(fund: Fund, day: date) -> date:
     return day if not ledger.is_closed(fund, day) else clock.today(fund)
 
 
-def _donation_for_payment(fund: Fund, fact: PaymentSettled) -> Donation:
-    """The pending donation this charge pays, a new one for a monthly renewal, or one for a charge we did not start."""
-    token = fact.donation_token
-    candidates = []
-    if token:
-        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, token=token))
-    if fact.payment_intent_id:
-        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_payment_intent_id=fact.payment_intent_id))
-    if fact.subscription_id:
-        candidates.append(db.select(Donation).filter_by(fund_id=fund.id, stripe_subscription_id=fact.subscription_id)
-                          .order_by(Donation.id))
-    for query in candidates:
-        found = db.session.scalars(query).first()
-        if found is None:
-            continue
-        if found.stripe_charge_id is None:
-            return found
-        if fact.subscription_id:  # a renewal: a new gift with the first one's choices
-            renewal = Donation(
-                fund_id=fund.id, donor=found.donor, frequency=Frequency.MONTHLY, origin=found.origin,
-                amount_cents=fact.gross_cents, fee_cover_cents=0, refunded_cents=0, currency=fund.currency,
-                language=found.language,
-                anonymous=found.anonymous, wall_status=WallStatus.HIDDEN, dedication_kind=found.dedication_kind,
-                dedication_name=found.dedication_name, stripe_subscription_id=fact.subscription_id)
-            db.session.add(renewal)
-            return renewal
-    donor = find_or_create_donor(fund, fact.email, fact.name or "Anonymous")
-    external = Donation(fund_id=fund.id, donor=donor, origin=Origin.STRIPE, amount_cents=fact.gross_cents,
-                        fee_cover_cents=0, refunded_cents=0,
-                        currency=fund.currency, anonymous=True, wall_status=WallStatus.HIDDEN,
-                        frequency=Frequency.MONTHLY if fact.subscription_id else Frequency.ONE_TIME,
-                        stripe_subscription_id=fact.subscription_id, language=donor.language)
-    db.session.add(external)
-    return external
+def _donations_for_payments(fund: Fund, facts: list[PaymentSettled]) -> list[Donation]:
+    """For each charge, in order: the pending donation it pays, a new one for a monthly renewal, or one for a
+    charge we did not start (the new ones added to the session). Candidates are read in one query; a donation
+    an earlier charge of the batch pays counts as paid, as it would one charge at a time."""
+    tokens = {fact.donation_token for fact in facts if fact.donation_token}
+    intents = {fact.payment_intent_id for fact in facts if fact.payment_intent_id}
+    subscriptions = {fact.subscription_id for fact in facts if fact.subscription_id}
+    wanted = [column.in_(values) for column, values in ((Donation.token, tokens),
+                                                       (Donation.stripe_payment_intent_id, intents),
+                                                       (Donation.stripe_subscription_id, subscriptions)) if values]
+    by_token: dict[str, Donation] = {}
+    by_intent: dict[str, Donation] = {}
+    by_subscription: dict[str, Donation] = {}
+    if wanted:
+        for found in db.session.scalars(db.select(Donation).where(Donation.fund_id == fund.id, db.or_(*wanted))
+                                        .order_by(Donation.id)):
+            by_token.setdefault(found.token, found)
+            if found.stripe_payment_intent_id:
+                by_intent.setdefault(found.stripe_payment_intent_id, found)
+            if found.stripe_subscription_id:
+                by_subscription.setdefault(found.stripe_subscription_id, found)
+    paid_here: set[int] = set()
+    chosen: list[Donation] = []
+    for fact in facts:
+        donation = None
+        for found in (by_token.get(fact.donation_token or ""), by_intent.get(fact.payment_intent_id or ""),
+                      by_subscription.get(fact.subscription_id or "")):
+            if found is None:
+                continue
+            if found.stripe_charge_id is None and found.id not in paid_here:
+                donation = found
+                break
+            if fact.subscription_id:  # a renewal: a new gift with the first one's choices
+                donation = Donation(
+                    fund_id=fund.id, donor=found.donor, frequency=Frequency.MONTHLY, origin=found.origin,
+                    amount_cents=fact.gross_cents, fee_cover_cents=0, refunded_cents=0, currency=fund.currency,
+                    language=found.language, anonymous=found.anonymous, wall_status=WallStatus.HIDDEN,
+                    dedication_kind=found.dedication_kind, dedication_name=found.dedication_name,
+                    stripe_subscription_id=fact.subscription_id)
+                db.session.add(donation)
+                break
+        if donation is None:
+            donor = find_or_create_donor(fund, fact.email, fact.name or "Anonymous")
+            donation = Donation(fund_id=fund.id, donor=donor, origin=Origin.STRIPE, amount_cents=fact.gross_cents,
+                                fee_cover_cents=0, refunded_cents=0, currency=fund.currency, anonymous=True,
+                                wall_status=WallStatus.HIDDEN,
+                                frequency=Frequency.MONTHLY if fact.subscription_id else Frequency.ONE_TIME,
+                                stripe_subscription_id=fact.subscription_id, language=donor.language)
+            db.session.add(donation)
+        if donation.id is not None:
+            paid_here.add(donation.id)
+        chosen.append(donation)
+    return chosen
 
 
 def record_settled_payment(fund: Fund, fact: PaymentSettled, *, notify: bool = True) -> Donation:
-    """Book a settled charge once: the donation, its receipt number, its journal entry, its receipt mail
-    (``notify=False`` only for made-up demo gifts)."""
-    existing = db.session.scalar(db.select(Donation).filter_by(stripe_charge_id=fact.charge_id))
-    if existing is not None:
-        return existing
-    if fact.currency != fund.currency:
-        raise DonationError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
-    donation = _donation_for_payment(fund, fact)
-    if donation.id is not None:
-        # Two deliveries of the same money can run at once. Claim the gift with a conditional UPDATE:
-        # the database lets one win; the other waits for it and then finds the gift booked.
-        claimed = db.session.execute(
-            db.update(Donation).where(Donation.id == donation.id, Donation.stripe_charge_id.is_(None))
-            .values(stripe_charge_id=fact.charge_id).execution_options(synchronize_session=False)).rowcount
-        db.session.refresh(donation)
-        if not claimed:
-            if donation.stripe_charge_id == fact.charge_id:
-                return donation
-            raise RetryLater(f"gift {donation.id} was paid by another charge meanwhile; retry")
-    if donation.amount_cents + donation.fee_cover_cents != fact.gross_cents:
-        # Stripe's figure is the truth; keep the donor's choice only when it adds up.
-        donation.amount_cents, donation.fee_cover_cents = fact.gross_cents, 0
-    donation.stripe_charge_id = fact.charge_id
-    donation.stripe_payment_intent_id = fact.payment_intent_id or donation.stripe_payment_intent_id
-    donation.stripe_invoice_id = fact.invoice_id
-    donation.stripe_subscription_id = fact.subscription_id or donation.stripe_subscription_id
-    donation.gross_cents, donation.fee_cents, donation.net_cents = fact.gross_cents, fact.fee_cents, fact.net_cents
-    donation.status = DonationStatus.SUCCEEDED
-    donation.failure_message = ""
-    day = clock.local_date(fund, fact.at)  # the fund's day: a gift at 23:30 on December 31 is that year's
-    donation.received_on = day
-    donation.settled_at = utcnow().replace(microsecond=0)
-    donation.receipt_year = day.year
-    donation.receipt_seq = next_receipt_seq(fund, day.year)
-    keep_address(fund, donation, fact.address)
+    """Book a settled charge once (``record_settled_payments`` with one); ``notify=False`` only for made-up
+    demo gifts."""
+    return record_settled_payments(fund, [fact], notify=notify)[0]
+
+
+def record_settled_payments(fund: Fund, facts: list[PaymentSettled], *, notify: bool = True) -> list[Donation]:
+    """Book settled charges once each: each gift, its receipt number, its journal entry, its audit records and
+    its receipt mail (queued; the sender renders the PDF after the commit). Returns each charge's gift, in order.
+
+    Set-based, so a batch costs about the same round trips as one gift: one read of the charges booked, one of
+    the gifts they pay, one UPDATE that claims and settles them all, the receipt numbers in one upsert per year,
+    then the entries, audit records and mail each as one multi-row INSERT. The shared locks (the receipt counter,
+    the audit chain, the day totals) come last, after the gifts are claimed. A charge booked already, here or
+    by a concurrent delivery, gives its gift unchanged; a gift another charge paid meanwhile is ``RetryLater``."""
+    for fact in facts:
+        if fact.currency != fund.currency:
+            raise DonationError(f"charge {fact.charge_id} is in {fact.currency}, the fund keeps {fund.currency}")
+    charge_ids = list(dict.fromkeys(fact.charge_id for fact in facts))
+    by_charge: dict[str, Donation] = {donation.stripe_charge_id: donation for donation in db.session.scalars(
+        db.select(Donation).where(Donation.stripe_charge_id.in_(charge_ids)))}
+    todo: list[PaymentSettled] = []
+    for fact in facts:  # each charge once, where it first comes
+        if fact.charge_id not in by_charge and all(fact.charge_id != other.charge_id for other in todo):
+            todo.append(fact)
+    if todo:
+        gifts = _donations_for_payments(fund, todo)
+        db.session.flush()  # the renewals and outside charges get their ids
+        settled = _claim_and_settle(fund, todo, gifts, by_charge)
+        if settled:
+            _book_settled(fund, settled, notify=notify)
+    return [by_charge[fact.charge_id] for fact in facts]
+
+
+def _claim_and_settle(fund: Fund, facts: list[PaymentSettled], gifts: list[Donation],
+                      by_charge: dict[str, Donation]) -> list[tuple[PaymentSettled, Donation]]:
+    """Claim each gift for its charge and write what Stripe settled, in one conditional UPDATE: two deliveries of
+    the same money at once each claim by it, the database lets one win, the other waits and then finds the gift
+    booked (``by_charge`` gets it). Then each year's receipt numbers, gapless, in the order of the charges."""
+    settled_at = utcnow().replace(microsecond=0)
+    days = {fact.charge_id: clock.local_date(fund, fact.at) for fact in facts}  # a gift at 23:30 on Dec 31 is that year's
+    ids = [gift.id for gift in gifts]
+
+    def each(values: list) -> sa.Case:
+        return sa.case(dict(zip(ids, values, strict=True)), value=Donation.id)
+
+    adds_up = [gift.amount_cents + gift.fee_cover_cents == fact.gross_cents for fact, gift in zip(facts, gifts, strict=True)]
+    claimed = set(db.session.scalars(
+        db.update(Donation).where(Donation.id.in_(ids), Donation.stripe_charge_id.is_(None)).values(
+            stripe_charge_id=each([fact.charge_id for fact in facts]),
+            stripe_payment_intent_id=sa.func.coalesce(each([fact.payment_intent_id for fact in facts]),
+                                                      Donation.stripe_payment_intent_id),
+            stripe_invoice_id=each([fact.invoice_id for fact in facts]),
+            stripe_subscription_id=sa.func.coalesce(each([fact.subscription_id for fact in facts]),
+                                                    Donation.stripe_subscription_id),
+            # Stripe's figure is the truth; keep the donor's choice only when it adds up.
+            amount_cents=each([gift.amount_cents if ok else fact.gross_cents
+                               for fact, gift, ok in zip(facts, gifts, adds_up, strict=True)]),
+            fee_cover_cents=each([gift.fee_cover_cents if ok else 0 for gift, ok in zip(gifts, adds_up, strict=True)]),
+            gross_cents=each([fact.gross_cents for fact in facts]), fee_cents=each([fact.fee_cents for fact in facts]),
+            net_cents=each([fact.net_cents for fact in facts]), status=DonationStatus.SUCCEEDED, failure_message="",
+            received_on=each([days[fact.charge_id] for fact in facts]), settled_at=settled_at,
+            receipt_year=each([days[fact.charge_id].year for fact in facts]))
+        .returning(Donation.id).execution_options(synchronize_session=False)))
+    lost = [gift.id for gift in gifts if gift.id not in claimed]
+    if lost:
+        now_paid_by = dict(db.session.execute(db.select(Donation.id, Donation.stripe_charge_id)
+                                              .where(Donation.id.in_(lost))).all())
+        for fact, gift in zip(facts, gifts, strict=True):
+            if gift.id in now_paid_by and now_paid_by[gift.id] != fact.charge_id:
+                raise RetryLater(f"gift {gift.id} was paid by another charge meanwhile; retry")
+    mine = [(fact, gift) for fact, gift in zip(facts, gifts, strict=True) if gift.id in claimed]
+    numbers: dict[int, int] = {}
+    for year in dict.fromkeys(days[fact.charge_id].year for fact, _gift in mine):
+        of_year = [gift.id for fact, gift in mine if days[fact.charge_id].year == year]
+        numbers.update(zip(of_year, receipts.next_receipt_seqs(fund, year, len(of_year)), strict=True))
+    if numbers:
+        db.session.execute(db.update(Donation).where(Donation.id.in_(list(numbers)))
+                           .values(receipt_seq=sa.case(numbers, value=Donation.id))
+                           .execution_options(synchronize_session=False))
+    fresh = {gift.id: gift for gift in db.session.scalars(
+        db.select(Donation).where(Donation.id.in_(ids)).execution_options(populate_existing=True))}
+    for fact, gift in zip(facts, gifts, strict=True):
+        by_charge[fact.charge_id] = fresh[gift.id]
+    return [(fact, fresh[gift.id]) for fact, gift in mine]
+
+
+def _book_settled(fund: Fund, settled: list[tuple[PaymentSettled, Donation]], *, notify: bool) -> None:
+    """The claimed gifts' entries, audit records, monthly gifts and receipt mail."""
+    for fact, donation in settled:
+        keep_address(fund, donation, fact.address)
+    closed = set(ledger.closed_months(fund))
+    today = clock.today(fund)
+    entries = []
+    for fact, donation in settled:
+        postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
+        if fact.fee_cents:
+            postings.insert(1, ("Expenses:PaymentFees", fact.fee_cents))
+        day = donation.received_on
+        entries.append(ledger.NewEntry(
+            entry_date=today if f"{day:%Y-%m}" in closed else day,  # booking_day, with one read of the closed months
+            memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})", source_kind="stripe.charge",
+            source_id=fact.charge_id, postings=tuple(postings)))
+    ledger.post_entries(fund, entries)
+    record_changes([Change("donation.settled", "donation", donation.id, fund_id=fund.id, after={
+        "charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
+        "receipt": donation.receipt_number}) for fact, donation in settled])
+    for _fact, donation in settled:
+        count_on_commit(GIFTS_BOOKED, way="card")
+        ensure_monthly_gift(fund, donation)
+        if notify:
+            send_receipt(fund, donation, flush=False)
     db.session.flush()
-    postings = [("Assets:Stripe", fact.net_cents), ("Income:Donations", -fact.gross_cents)]
-    if fact.fee_cents:
-        postings.insert(1, ("Expenses:PaymentFees", fact.fee_cents))
-    ledger.post_entry(fund, entry_date=booking_day(fund, day),
-                      memo=f"Gift {donation.receipt_number} by card ({fact.charge_id})",
-                      source_kind="stripe.charge", source_id=fact.charge_id, postings=postings)
-    count_on_commit(GIFTS_BOOKED, way="card")
-    record_change("donation.settled", "donation", donation.id, fund_id=fund.id,
-                  after={"charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
-                         "receipt": donation.receipt_number})
-    ensure_monthly_gift(fund, donation)
-    if notify:
-        send_receipt(fund, donation)
-    return donation
 
 
 def ensure_monthly_gift(fund: Fund, donation: Donation) -> None:
@@ -199,10 +281,21 @@ def apply_dispute_loss(fund: Fund, donation: Donation, lost_cents: int) -> None:
 
 def record_charge_history(fund: Fund, history: ChargeHistory) -> None:
     """Everything Stripe says about one charge: the payment (if not yet booked), then each refund."""
-    donation = record_settled_payment(fund, history.payment)
-    for refund in history.refunds:
-        record_refund(fund, refund)
-    apply_refunds(fund, donation, sum(refund.amount_cents for refund in history.refunds))
+    record_payments(fund, [history])
+
+
+def record_payments(fund: Fund, facts: list[PaymentSettled | ChargeHistory]) -> None:
+    """Settled charges, and charges' histories, booked together (a batch of the worker's events): the payments
+    first, in one ``record_settled_payments``, then each history's refunds."""
+    payments = [fact.payment if isinstance(fact, ChargeHistory) else fact for fact in facts]
+    donations = record_settled_payments(fund, payments)
+    for fact, donation in zip(facts, donations, strict=True):
+        if isinstance(fact, ChargeHistory):
+            for refund in fact.refunds:
+                record_refund(fund, refund)
+            total = sum(refund.amount_cents for refund in fact.refunds)
+            if total != donation.refunded_cents:
+                apply_refunds(fund, donation, total)
 
 
 def record_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:

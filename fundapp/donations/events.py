@@ -2,24 +2,32 @@
 
 The webhook answers Stripe as soon as a verified event is stored (one INSERT and
 a commit), as Stripe asks of an endpoint; everything slow (fetching the real
-objects back from Stripe, booking, the receipt PDF, mail) happens in the worker
-(``flask fund worker``, or a thread of ``run-local``), one event per transaction.
+objects back from Stripe, booking, mail) happens in the worker (``flask fund
+worker``, or a thread of ``run-local``), in batches of up to ``BATCH`` events:
 
-An event that fails (Stripe unreachable, a fact not ready yet, a conflict, a bug)
-is rolled back whole and tried again later, after 2, 4, 8 ... seconds (at most an
-hour), up to ``MAX_ATTEMPTS`` times; then it waits on the treasurer's page until
-someone asks for it again. Several workers may run: on PostgreSQL each claims
-a different event (``FOR UPDATE SKIP LOCKED``); on SQLite the claim's UPDATE takes
-the database's write lock, so they take turns. Applying is idempotent in any case
-(each money movement is booked once by its own key), so an event applied twice
-after a crash changes nothing. Applying an event is: ``payments.events.facts_of`` turns
-it into facts (fetching its objects back from Stripe), ``booking.apply_fact`` books each.
+1. lease: the oldest due events are claimed in a short transaction of their own
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers take different ones; the
+   UPDATE's own condition on SQLite) and made due again only after ``LEASE``;
+2. fetch: each event's objects are fetched back from Stripe, ``FETCHERS`` at a
+   time, with no transaction open (``payments.events.facts_of``);
+3. book: one transaction books them all, settled payments set-based
+   (``booking.record_payments``), the rest fact by fact (``booking.apply_fact``),
+   marks the events applied and commits once. The receipt mail is queued there;
+   the sender renders its PDF after the commit.
 
-Unlike the rest of the services, these functions commit: each event is its own
-transaction.
+If a batch fails, each of its events is booked alone, so an event that fails
+(Stripe unreachable, a fact not ready yet, a conflict, a bug) is rolled back by
+itself and tried again later, after 2, 4, 8 ... seconds (at most an hour), up to
+``MAX_ATTEMPTS`` times; then it waits on the treasurer's page until someone asks
+for it again. Applying is idempotent in any case (each money movement is booked
+once by its own key), so an event applied twice after a crash changes nothing.
+
+Unlike the rest of the services, these functions commit.
 """
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,12 +36,19 @@ from flask import current_app
 
 from fundapp.donations import booking, giving, receipts
 from fundapp.donations.models import StripeEvent
-from fundapp.extensions import db, insert_or_merge, utcnow
+from fundapp.extensions import begin_write, db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
 from fundapp.metrics import STRIPE_EVENTS_APPLIED, STRIPE_EVENTS_FAILED, STRIPE_EVENTS_STORED, count_on_commit
 from fundapp.payments import events as stripe_events
-from fundapp.payments.facts import NotConfirmed, ReceivedEvent, RetryLater
+from fundapp.payments.facts import ChargeHistory, Fact, NotConfirmed, PaymentSettled, ReceivedEvent, RetryLater
 
+#: Events one worker leases, fetches and books per transaction, and how many it fetches from Stripe at once.
+BATCH = 50
+FETCHERS = 8
+#: How long a leased event is the worker's before another may take it (that worker died mid-batch). Short, so a
+#: dead worker's events wait little; a batch slower than this (Stripe hanging) may be taken again meanwhile,
+#: which costs only work: booking is idempotent, each movement booked once by its own key.
+LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 20  # about ten hours of tries with the back-off below; Stripe itself retries for three days
 MAX_BACKOFF_SECONDS = 3600
 
@@ -74,70 +89,168 @@ def _waiting(now, *, again: bool):
     return query.order_by(StripeEvent.received_at, StripeEvent.id)
 
 
-def _claim(now, *, again: bool, skip: set[str]) -> StripeEvent | None:
-    """Lock the oldest event that is due (one no other worker holds) and count the attempt."""
+@dataclass
+class _Claimed:
+    """An event a worker leased, what it stands for once fetched from Stripe, and how applying it went."""
+
+    id: str
+    fund_id: int | None
+    type: str
+    payload: str
+    attempts: int
+    facts: list[Fact] | None = None  #: None: a type fundapp does not read, or no fund to book it in
+    error: Exception | None = None
+
+
+def _claim_batch(now, *, again: bool, skip: set[str], size: int) -> list[_Claimed]:
+    """Lease up to ``size`` of the oldest due events (none another worker holds) and count the attempt, in a short
+    transaction of their own: no lock is held while Stripe is asked. The lease is the event's next try, so a
+    worker that dies mid-batch leaves them to be taken again when it ends (on SQLite, which has no row locks,
+    the UPDATE's own condition lets one worker take each)."""
+    begin_write()
     query = _waiting(now, again=again)
     if skip:
         query = query.where(StripeEvent.id.not_in(skip))
-    event_id = db.session.scalar(query.limit(1).with_for_update(skip_locked=True))
-    if event_id is None:
-        return None
-    claimed = db.session.execute(
-        db.update(StripeEvent).where(StripeEvent.id == event_id, StripeEvent.processed_at.is_(None))
-        .values(attempts=StripeEvent.attempts + 1).execution_options(synchronize_session=False)).rowcount
-    if not claimed:  # another worker finished it meanwhile (SQLite has no row locks)
+    ids = db.session.scalars(query.limit(size).with_for_update(skip_locked=True)).all()
+    if not ids:
         db.session.commit()
-        skip.add(event_id)
-        return _claim(now, again=again, skip=skip)
-    return db.session.get(StripeEvent, event_id, populate_existing=True)
+        return []
+    due = StripeEvent.processed_at.is_(None)
+    if not again:
+        due = sa.and_(due, sa.or_(StripeEvent.next_attempt_at.is_(None), StripeEvent.next_attempt_at <= now))
+    rows = db.session.execute(
+        db.update(StripeEvent).where(StripeEvent.id.in_(ids), due)
+        .values(attempts=StripeEvent.attempts + 1, next_attempt_at=now + LEASE)
+        .returning(StripeEvent.id, StripeEvent.fund_id, StripeEvent.type, StripeEvent.payload, StripeEvent.attempts)
+        .execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    order = {event_id: n for n, event_id in enumerate(ids)}
+    return sorted((_Claimed(*row) for row in rows), key=lambda claimed: order[claimed.id])
 
 
-def apply_waiting_events(limit: int | None = None, *, again: bool = False) -> Applied:
-    """Apply due events, oldest first, each in its own transaction; ``again`` retries those that gave up."""
+def _fetch(app, claimed: _Claimed) -> None:
+    """What one event stands for, fetched back from Stripe (outside any transaction); an error is kept."""
+    with app.app_context():
+        try:
+            facts = stripe_events.facts_of(claimed.payload)  # checks the event's API version first
+            claimed.facts = None if facts is None or claimed.fund_id is None else list(facts)
+        except Exception as exc:  # noqa: BLE001 - kept with the event: it fails alone, the batch goes on
+            claimed.error = exc
+
+
+def _fetch_all(batch: list[_Claimed]) -> None:
+    """Fetch every event's facts, in parallel on the shared Stripe client (one at a time for a batch of one)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if len(batch) == 1:
+        _fetch(app, batch[0])
+        return
+    list(_fetch_pool().map(lambda claimed: _fetch(app, claimed), batch))
+
+
+@functools.cache
+def _fetch_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(FETCHERS, thread_name_prefix="fundapp-stripe-fetch")
+
+
+def apply_waiting_events(limit: int | None = None, *, again: bool = False, batch: int = BATCH) -> Applied:
+    """Apply due events, oldest first, up to ``batch`` per transaction; ``again`` retries those that gave up.
+
+    Each batch is leased (a short commit), its facts fetched from Stripe with no transaction open, then booked
+    together and committed once (``_book_together``). If that fails, each event of the batch is booked alone, so
+    one bad event never holds back the others: it alone is rolled back and tried again later."""
     done = Applied()
     tried: set[str] = set()  # one try per event per call, so a failing event cannot spin
     while limit is None or done.total < limit:
-        event = _claim(utcnow(), again=again, skip=tried)
-        if event is None:
-            db.session.commit()
+        size = batch if limit is None else min(batch, limit - done.total)
+        claimed = _claim_batch(utcnow(), again=again, skip=tried, size=size)
+        if not claimed:
             return done
-        tried.add(event.id)
-        fund = db.session.get(Fund, event.fund_id) if event.fund_id else None
-        try:
-            with db.session.begin_nested():
-                outcome = _apply(fund, event.payload)
-        except NotConfirmed as exc:  # nothing booked, and no later try would change that: kept to be seen
-            current_app.logger.warning("Stripe event %s (%s) not booked: %s", event.id, event.type, exc)
-            event.last_error = f"{booking.NOT_BOOKED}{exc}"[:500]
-            event.attempts = max(event.attempts, MAX_ATTEMPTS)
-            done.failed += 1
-            count_on_commit(STRIPE_EVENTS_FAILED)
-        except Exception as exc:  # noqa: BLE001 - any failure leaves the event for a later try, never the queue stuck
-            current_app.logger.warning("Stripe event %s (%s) not applied, attempt %d: %s", event.id, event.type,
-                                       event.attempts, exc, exc_info=not _expected(exc))
-            event.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            event.next_attempt_at = utcnow() + timedelta(seconds=min(2 ** event.attempts, MAX_BACKOFF_SECONDS))
-            done.failed += 1
-            count_on_commit(STRIPE_EVENTS_FAILED)
-        else:
-            event.processed_at, event.outcome, event.last_error = utcnow(), outcome, None
-            if outcome == "applied":
-                done.applied += 1
-            else:
-                done.ignored += 1
-            count_on_commit(STRIPE_EVENTS_APPLIED, outcome=outcome)
+        tried.update(event.id for event in claimed)
+        _fetch_all(claimed)
+        fetched = [event for event in claimed if event.error is None]
+        for event in claimed:
+            if event.error is not None:
+                _failed(event, event.error, done)
+        if fetched and not _commit_together(fetched, done) and len(fetched) > 1:
+            for event in fetched:
+                _commit_together([event], done)
         db.session.commit()
     return done
 
 
-def _apply(fund: Fund | None, payload: str) -> str:
-    """Book what one stored event says: "applied", or "ignored" (a type fundapp does not read, or no fund)."""
-    facts = stripe_events.facts_of(payload)  # checks the event's API version first
-    if facts is None or fund is None:
-        return "ignored"
-    for fact in facts:  # each fetched back from Stripe just before it is booked
-        booking.apply_fact(fund, fact)
-    return "applied"
+def _commit_together(batch: list[_Claimed], done: Applied) -> bool:
+    """Book the batch's facts and mark its events applied, in one transaction; False (rolled back) if it failed.
+    A batch of one that fails is marked failed, to be tried again later."""
+    try:
+        outcomes = _book_together(batch)
+        now = utcnow()
+        for outcome in ("applied", "ignored"):
+            ids = [event.id for event in batch if outcomes[event.id] == outcome]
+            if ids:
+                db.session.execute(db.update(StripeEvent).where(StripeEvent.id.in_(ids)).values(
+                    processed_at=now, outcome=outcome, last_error=None).execution_options(synchronize_session=False))
+                setattr(done, outcome, getattr(done, outcome) + len(ids))
+                for _id in ids:
+                    count_on_commit(STRIPE_EVENTS_APPLIED, outcome=outcome)
+        db.session.commit()
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the events for a later try, never the queue stuck
+        db.session.rollback()
+        if len(batch) == 1:
+            _failed(batch[0], exc, done)
+            db.session.commit()
+        return False
+
+
+def _book_together(batch: list[_Claimed]) -> dict[str, str]:
+    """Book what the batch's events say, in their order (flushes): consecutive settled payments of one fund in
+    one set-based booking (``booking.record_payments``), anything else fact by fact. Returns each event's
+    outcome: "applied", or "ignored" (a type fundapp does not read, or no fund)."""
+    outcomes: dict[str, str] = {}
+    payments: list[Fact] = []
+    payments_fund: Fund | None = None
+    funds: dict[int, Fund] = {}
+
+    def book_payments() -> None:
+        if payments:
+            booking.record_payments(payments_fund, payments)  # type: ignore[arg-type]
+            payments.clear()
+
+    for event in batch:
+        if event.facts is None or event.fund_id is None:
+            outcomes[event.id] = "ignored"
+            continue
+        fund = funds.get(event.fund_id) or funds.setdefault(event.fund_id, db.session.get(Fund, event.fund_id))
+        if all(isinstance(fact, (PaymentSettled, ChargeHistory)) for fact in event.facts):
+            if payments_fund is not None and payments_fund.id != fund.id:
+                book_payments()
+            payments.extend(event.facts)
+            payments_fund = fund
+        else:
+            book_payments()
+            for fact in event.facts:
+                booking.apply_fact(fund, fact)
+        outcomes[event.id] = "applied"
+    book_payments()
+    return outcomes
+
+
+def _failed(event: _Claimed, exc: Exception, done: Applied) -> None:
+    """Write down why an event was not applied (flushes): never, for what Stripe does not confirm; else it is
+    tried again after its back-off."""
+    if isinstance(exc, NotConfirmed):  # nothing booked, and no later try would change that: kept to be seen
+        current_app.logger.warning("Stripe event %s (%s) not booked: %s", event.id, event.type, exc)
+        values = {"last_error": f"{booking.NOT_BOOKED}{exc}"[:500],
+                  "attempts": max(event.attempts, MAX_ATTEMPTS)}
+    else:
+        current_app.logger.warning("Stripe event %s (%s) not applied, attempt %d: %s", event.id, event.type,
+                                   event.attempts, exc, exc_info=not _expected(exc))
+        values = {"last_error": f"{type(exc).__name__}: {exc}"[:500],
+                  "next_attempt_at": utcnow() + timedelta(seconds=min(2 ** event.attempts, MAX_BACKOFF_SECONDS))}
+    db.session.execute(db.update(StripeEvent).where(StripeEvent.id == event.id).values(**values)
+                       .execution_options(synchronize_session=False))
+    done.failed += 1
+    count_on_commit(STRIPE_EVENTS_FAILED)
 
 
 def _expected(exc: Exception) -> bool:

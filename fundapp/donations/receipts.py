@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from fundapp.audit.services import record_change
 from fundapp.donations.giving import DonationError, donor_locale
 from fundapp.donations.models import Donation, Donor, Frequency, ReceiptCounter, StatementSent
-from fundapp.extensions import begin_write, db
+from fundapp.extensions import begin_write, db, insert_or_merge
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.funds.services import receipt_placeholders, receipts_held
-from fundapp.mail import OutboxMessage, public_link, queue_mail
+from fundapp.mail import OutboxMessage, public_link, queue_mail, render_receipts_with
 from fundapp.money import format_cents
 from fundapp.pdf_text import LANGUAGES, page_words, receipt_words, statement_words
 from reports import receipt as receipt_pdf
@@ -30,18 +30,17 @@ from reports import statement as statement_pdf
 
 
 def next_receipt_seq(fund: Fund, year: int) -> int:
-    query = db.select(ReceiptCounter).filter_by(fund_id=fund.id, year=year).with_for_update()
-    counter = db.session.scalar(query)
-    if counter is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(ReceiptCounter(fund_id=fund.id, year=year, last=0))
-        except IntegrityError:
-            pass
-        counter = db.session.scalar(query)
-    counter.last += 1
-    db.session.flush()
-    return counter.last
+    return next_receipt_seqs(fund, year, 1)[0]
+
+
+def next_receipt_seqs(fund: Fund, year: int, count: int) -> range:
+    """The next ``count`` receipt numbers of the fund's year, gapless: one upsert of the year's counter, whose
+    row lock (SQLite: the write lock) holds until the transaction ends, so numbers follow commits in turn."""
+    statement = insert_or_merge(ReceiptCounter).values(fund_id=fund.id, year=year, last=count)
+    last = db.session.scalar(statement.on_conflict_do_update(
+        index_elements=["fund_id", "year"], set_={"last": ReceiptCounter.last + statement.excluded.last})
+        .returning(ReceiptCounter.last))
+    return range(last - count + 1, last + 1)
 
 
 def receipt_data(fund: Fund, donation: Donation) -> receipt_pdf.ReceiptData:
@@ -70,9 +69,11 @@ def receipt_filename(donation: Donation) -> str:
     return f"receipt-{donation.receipt_number}.pdf"
 
 
-def send_receipt(fund: Fund, donation: Donation) -> None:
-    """Queue the receipt mail (with the PDF) in the donor's language, in this transaction; in production, none
-    while the fund's EIN or contact is a placeholder (the fund page says so; the receipt stays downloadable)."""
+def send_receipt(fund: Fund, donation: Donation, *, flush: bool = True) -> None:
+    """Queue the receipt mail in the donor's language, in this transaction; the sender renders its PDF from the
+    gift when it sends it (``render_receipt``), after this transaction commits. In production, none while the
+    fund's EIN or contact is a placeholder (the fund page says so; the receipt stays downloadable).
+    ``flush=False`` for a caller that queues many and flushes once."""
     if not donation.donor.email:
         return
     if receipts_held(fund):
@@ -106,7 +107,16 @@ def send_receipt(fund: Fund, donation: Donation) -> None:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))
     queue_mail(donation.donor.email, subject, body, language=donation.language,
-               attachment=(receipt_filename(donation), receipt_for(fund, donation)))
+               receipt=(receipt_filename(donation), donation.id), flush=flush)
+
+
+def render_receipt(donation_id: int) -> bytes:
+    """The receipt PDF of a gift as it stands, for the mail sender (``mail.render_receipts_with``)."""
+    donation = db.session.get(Donation, donation_id)
+    return receipt_for(db.session.get(Fund, donation.fund_id), donation)
+
+
+render_receipts_with(render_receipt)
 
 
 def send_held_receipts(fund: Fund) -> int:

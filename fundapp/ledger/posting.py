@@ -3,18 +3,20 @@ Functions flush; callers commit."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from fundapp.audit.services import record_change
+from fundapp.audit.services import Change, record_changes
 from fundapp.extensions import db, insert_or_merge
 from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.ledger.errors import AlreadyReversed, LedgerError, PeriodClosed
 from fundapp.ledger.models import CHART, DAY_TOTAL_SLOTS, Account, AccountType, DayTotal, JournalEntry, Posting
-from fundapp.ledger.periods import is_closed
+from fundapp.ledger.periods import closed_months, is_closed
 
 # --- validation: small pure checks, each raising LedgerError -----------------------------------
 
@@ -96,50 +98,93 @@ def find_entry(fund: Fund, source_kind: str, source_id: str | int) -> JournalEnt
     return found
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry to post (``post_entries`` posts several at once)."""
+
+    entry_date: date
+    memo: str
+    source_kind: str
+    source_id: str
+    postings: tuple[tuple[str, int], ...]
+
+
 def post_entry(fund: Fund, *, entry_date: date, memo: str, source_kind: str, source_id: str | int,
                postings: Sequence[tuple[str, int]], actor: object = None, reversal_of: JournalEntry | None = None
                ) -> JournalEntry:
     """Post one balanced entry; a source already posted returns its first entry unchanged."""
-    source_id = str(source_id)
-    existing = find_entry(fund, source_kind, source_id)
-    if existing is not None:
-        return existing
-    postings = list(postings)
-    validate_postings(postings)
+    return post_entries(fund, [NewEntry(entry_date, memo, source_kind, str(source_id), tuple(postings))],
+                        actor=actor, reversal_of=reversal_of)[0]
+
+
+def post_entries(fund: Fund, new: Sequence[NewEntry], *, actor: object = None,
+                 reversal_of: JournalEntry | None = None) -> list[JournalEntry]:
+    """Post balanced entries, in order, with one read of what is posted already, one of the chart and of the
+    closed months, one INSERT each for the entries and their postings, one audit append and one upsert of the
+    day totals (a booked batch of gifts). A source already posted gives its first entry, unchanged; one posted
+    meanwhile by a concurrent transaction does too when a single entry is posted (in a batch the IntegrityError
+    is raised, and the caller books its items one by one)."""
+    if not new:
+        return []
+    keys = list(dict.fromkeys((item.source_kind, str(item.source_id)) for item in new))
+    found = {(entry.source_kind, entry.source_id): entry for entry in db.session.scalars(
+        db.select(JournalEntry).where(JournalEntry.fund_id == fund.id,
+                                      sa.tuple_(JournalEntry.source_kind, JournalEntry.source_id).in_(keys)))}
     accounts = chart(fund)
-    validate_accounts(postings, accounts)
-    validate_open_period(fund, entry_date)
-    entry = JournalEntry(fund_id=fund.id, entry_date=entry_date, memo=memo[:500], source_kind=source_kind,
-                         source_id=source_id, actor_id=getattr(actor, "id", None),
-                         reversal_of_id=reversal_of.id if reversal_of is not None else None)
-    entry.postings = [Posting(account_id=accounts[name].id, amount_cents=amount) for name, amount in postings]
-    try:
-        with db.session.begin_nested():
-            db.session.add(entry)
-    except IntegrityError:
-        existing = find_entry(fund, source_kind, source_id)  # a concurrent transaction posted it first
-        if existing is None:
-            raise
-        return existing
-    record_change("ledger.post", "journal_entry", entry.id, actor=actor, fund_id=fund.id,
-                  after={"date": entry_date.isoformat(), "memo": entry.memo, "source": f"{source_kind}:{source_id}",
-                         "postings": [[name, amount] for name, amount in postings]})
-    # After the audit record: its lock orders every booking, so day-total rows are always taken in turn
-    # (taking them first could deadlock with a transaction that holds the audit lock and books again).
-    _add_to_day_totals(fund, entry)
-    return entry
+    closed = set(closed_months(fund))
+    entries: list[JournalEntry] = []
+    for item in new:
+        key = (item.source_kind, str(item.source_id))
+        if key in found:
+            continue
+        postings = list(item.postings)
+        validate_postings(postings)
+        validate_accounts(postings, accounts)
+        if f"{item.entry_date:%Y-%m}" in closed:
+            validate_open_period(fund, item.entry_date)  # raises PeriodClosed, worded for people
+        entry = JournalEntry(fund_id=fund.id, entry_date=item.entry_date, memo=item.memo[:500],
+                             source_kind=item.source_kind, source_id=key[1], actor_id=getattr(actor, "id", None),
+                             reversal_of_id=reversal_of.id if reversal_of is not None else None)
+        entry.postings = [Posting(account_id=accounts[name].id, amount_cents=amount) for name, amount in postings]
+        found[key] = entry
+        entries.append(entry)
+    if entries:
+        try:
+            with db.session.begin_nested():
+                db.session.add_all(entries)
+        except IntegrityError:
+            if len(keys) > 1:
+                raise
+            existing = find_entry(fund, *keys[0])  # a concurrent transaction posted it first
+            if existing is None:
+                raise
+            return [existing]
+        names = {account.id: name for name, account in accounts.items()}
+        record_changes([Change("ledger.post", "journal_entry", entry.id, actor=actor, fund_id=fund.id, after={
+            "date": entry.entry_date.isoformat(), "memo": entry.memo,
+            "source": f"{entry.source_kind}:{entry.source_id}",
+            "postings": [[names[p.account_id], p.amount_cents] for p in entry.postings]}) for entry in entries])
+        # After the audit records: their lock orders every booking, so day-total rows are always taken in turn
+        # (taking them first could deadlock with a transaction that holds the audit lock and books again).
+        _add_to_day_totals(fund, entries)
+    return [found[(item.source_kind, str(item.source_id))] for item in new]
 
 
-def _add_to_day_totals(fund: Fund, entry: JournalEntry) -> None:
-    """Add the entry's postings to its day's totals (an upsert per account, in the entry's transaction)."""
-    by_account: dict[int, list[int]] = {}
-    for posting in entry.postings:
-        net_and_credit = by_account.setdefault(posting.account_id, [0, 0])
-        net_and_credit[0] += posting.amount_cents
-        net_and_credit[1] = 1 if posting.amount_cents < 0 else net_and_credit[1]
+def _add_to_day_totals(fund: Fund, entries: Sequence[JournalEntry]) -> None:
+    """Add the entries' postings to their days' totals (one upsert, in the entries' transaction)."""
+    totals: dict[tuple[int, date, int], list[int]] = {}
+    for entry in entries:
+        credited = set()  # an entry counts once as a credit of an account, however many postings it has there
+        for posting in entry.postings:
+            net_and_credit = totals.setdefault((posting.account_id, entry.entry_date, entry.id % DAY_TOTAL_SLOTS),
+                                               [0, 0])
+            net_and_credit[0] += posting.amount_cents
+            if posting.amount_cents < 0 and posting.account_id not in credited:
+                credited.add(posting.account_id)
+                net_and_credit[1] += 1
     statement = insert_or_merge(DayTotal).values([
-        {"fund_id": fund.id, "account_id": account_id, "day": entry.entry_date, "slot": entry.id % DAY_TOTAL_SLOTS,
-         "cents": cents, "credits": credits} for account_id, (cents, credits) in sorted(by_account.items())])
+        {"fund_id": fund.id, "account_id": account_id, "day": day, "slot": slot, "cents": cents, "credits": credits}
+        for (account_id, day, slot), (cents, credits) in sorted(totals.items())])
     db.session.execute(statement.on_conflict_do_update(
         index_elements=["fund_id", "account_id", "day", "slot"],
         set_={"cents": DayTotal.cents + statement.excluded.cents,

@@ -49,10 +49,12 @@ from fundapp.ledger.periods import (
                                      reopen_month,
 )
 from fundapp.ledger.posting import (
+                                     NewEntry,
                                      chart,
                                      find_entry,
                                      open_account,
                                      open_chart,
+                                     post_entries,
                                      post_entry,
                                      reverse_entry,
                                      validate_accounts,
@@ -65,7 +67,7 @@ __all__ = [
     "TrialBalanceLine", "activities", "available_from", "available_to_grant", "balance", "balances", "chart",
     "check_closed_months", "check_day_totals", "cleared", "closable_month", "close_checks", "close_month",
     "closed_months", "count_entries_crediting", "entries", "financial_position", "find_entry", "is_closed",
-    "journal_lines", "month_snapshot", "net_assets", "next_months_to_close", "open_account", "open_chart",
-    "parse_month", "period_totals", "post_entry", "rebuild_day_totals", "reopen_month", "reverse_entry",
+    "journal_lines", "month_snapshot", "NewEntry", "net_assets", "next_months_to_close", "open_account", "open_chart",
+    "parse_month", "period_totals", "post_entries", "post_entry", "rebuild_day_totals", "reopen_month", "reverse_entry",
     "trial_balance", "validate_accounts", "validate_open_period", "validate_postings",
 ]
