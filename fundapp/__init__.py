@@ -269,9 +269,9 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("status_name")
     def status_name_filter(status: str) -> str:
-        from fundapp.applications.states import STATUS_NAMES
+        from fundapp.applications.states import status_name
 
-        return str(STATUS_NAMES.get(status, status))
+        return status_name(status)
 
     @app.template_filter("gift_status")
     def gift_status_filter(status: str) -> str:

@@ -241,3 +241,29 @@ def test_a_web_request_is_not_a_grant_application_in_spanish():
     mixed = [str(m.id) for m in catalog if isinstance(m.id, str) and re.search(r"\brequest\b", m.id, re.I)
              and "solicitud" in m.string.lower()]
     assert mixed == []
+
+
+def test_words_translated_once_for_a_page_are_the_words_translated_in_a_row(app):
+    """The review queue looks a row's sentences up once for the page (``_`` with its placeholders kept, then
+    ``|format``; ``review.views._waiting_days``): the same text and the same escaping as ``_`` and ``ngettext``
+    in each row, in English and in Spanish."""
+    from flask_babel import force_locale
+
+    from fundapp.review.views import _waiting_days
+
+    in_a_row = app.jinja_env.from_string(
+        '{{ _("%(left)s left of the %(cap)s strike cap", left=left, cap=cap) }}|'
+        '{{ _("%(given)s of %(needed)s approvals", given=given, needed=3) }}|'
+        '{% for n in days %}{{ ngettext("%(num)s day", "%(num)s days", n) }},{% endfor %}')
+    once = app.jinja_env.from_string(
+        '{% set strike = _("%(left)s left of the %(cap)s strike cap", left="%(left)s", cap="%(cap)s") %}'
+        '{% set approvals = _("%(given)s of %(needed)s approvals", given="%(given)s", needed="%(needed)s") %}'
+        '{{ strike|format(left=left, cap=cap) }}|{{ approvals|format(given=given, needed=3) }}|'
+        '{% for n in days %}{{ waiting_days(n) }},{% endfor %}')
+    values = {"left": "<b>$1 & 2</b>", "cap": "$1,500.00", "given": "<i>2</i>", "days": [0, 1, 2, 21]}
+    with app.test_request_context():
+        for language, word in (("en", "strike cap"), ("es", "tope")):
+            with force_locale(language):
+                expected = in_a_row.render(values)
+                assert word in expected and "&lt;b&gt;$1 &amp; 2&lt;/b&gt;" in expected
+                assert once.render(values, waiting_days=_waiting_days) == expected

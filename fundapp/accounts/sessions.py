@@ -12,6 +12,8 @@ from sqlalchemy.orm import contains_eager
 
 from fundapp.accounts.models import Role, RoleGrant, User, UserSession
 from fundapp.extensions import begin_write, db, utcnow
+from fundapp.funds.models import Fund
+from fundapp.funds.services import fund_stamp_columns, note_fund_stamp
 
 # --- sessions ---------------------------------------------------------------------------
 
@@ -64,14 +66,18 @@ def load_user(token: str) -> User | None:
     minute, in a short write of its own, and ends it when it idled past the limit."""
     if not token or len(token) > 100:
         return None
-    # The user, their session and their role grants in one round trip (the access check reads the grants next).
+    # The user, their session and their role grants in one round trip (the access check reads the grants next),
+    # and the stamp of the installation's fund, which current_fund() would otherwise read in a round trip of its own.
+    slug = current_app.config["FUND_DEFAULTS"]["slug"]
     found = db.session.execute(
-        db.select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .outerjoin(RoleGrant, RoleGrant.user_id == User.id).options(contains_eager(User.grants))
+        db.select(UserSession, User, *fund_stamp_columns()).join(User, User.id == UserSession.user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(Fund, Fund.slug == slug)
+        .options(contains_eager(User.grants))
         .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))).unique().first()
     if found is None:
         return None
-    row, user = found
+    row, user, fund_version, fund_made = found
+    note_fund_stamp(fund_version, fund_made)
     if not user.active:
         return None
     if not _still_open(row, idle_limit(user)):

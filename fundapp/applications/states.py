@@ -32,6 +32,11 @@ STATUS_NAMES = {Status.DRAFT: _l("Draft"), Status.SUBMITTED: _l("Submitted"), St
                 Status.PAID: _l("Paid"), Status.WITHDRAWN: _l("Withdrawn")}
 
 
+def status_name(status: str) -> str:
+    """A status's name in the page's language (the ``status_name`` filter); an unknown one as it is."""
+    return str(STATUS_NAMES.get(status, status))  # type: ignore[call-overload]
+
+
 #: Still being decided: the member may withdraw, and it counts against "one open application".
 OPEN = frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.INFO_REQUESTED})
 #: Submitted and not yet decided.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column, object_session
 
 from fundapp.extensions import UTCDateTime, db, utcnow
 
@@ -17,6 +17,9 @@ LEGAL_FORMS = ("501(c)(5)", "501(c)(3)", "other")
 
 #: What every "not set up" message tells the operator to run.
 INIT_COMMAND = "flask --app wsgi fund init"
+
+#: ``Session.info`` key: this transaction changed a fund's row (a copy read in it may hold uncommitted settings).
+FUND_WRITTEN = "fundapp.fund_written"
 
 
 class FundNotInitialised(RuntimeError):
@@ -71,3 +74,24 @@ class Fund(db.Model):
     #: while this is unchanged (``funds.services.current_fund``).
     settings_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@sa.event.listens_for(Fund, "before_update")
+def _raise_settings_version(_mapper: object, _connection: object, fund: Fund) -> None:
+    """Every UPDATE of a fund's row by the ORM also raises ``settings_version`` by one, in the same statement
+    (``settings_version + 1``, so two writers never give one number to two different rows): no writer can
+    forget it, and a process that kept the fund sees the change on its next request. (A Core UPDATE of the
+    table bypasses this; ``review.lock_fund``'s changes nothing.)"""
+    session = object_session(fund)
+    if session is None or not session.is_modified(fund, include_collections=False):
+        return
+    if sa.inspect(fund).attrs.settings_version.history.has_changes():  # set on purpose: keep it
+        return
+    fund.settings_version = Fund.settings_version + 1  # type: ignore[assignment]
+    session.info[FUND_WRITTEN] = True
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_fund_written(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: what it wrote is settled either way
+        session.info.pop(FUND_WRITTEN, None)

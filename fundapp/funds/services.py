@@ -3,20 +3,29 @@
 Every change of the settings is one audit record holding only the fields that changed, before and after.
 The reserve is part of the grant rules (each change a new rules version); ``Fund.reserve_cents`` is their copy,
 so the settings page changes the reserve through ``update_rules`` and nothing else writes it.
+
+Each process keeps the fund it last read (``current_fund``): a request reads only the row's stamp, its
+``settings_version`` (raised by every write of the row, ``models._raise_settings_version``) and when it was made,
+and uses the kept copy while the stamp is the same.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from fundapp.audit.services import record_change
 from fundapp.config import PLACEHOLDER_CONTACT_EMAIL, PLACEHOLDER_EIN
 from fundapp.extensions import db
-from fundapp.funds.models import LEGAL_FORMS, Fund, FundNotInitialised
+from fundapp.funds.models import FUND_WRITTEN, LEGAL_FORMS, Fund, FundNotInitialised
 
 EIN_PATTERN = re.compile(r"\d{2}-\d{7}")
 
@@ -57,11 +66,83 @@ def find_fund(slug: str) -> Fund:
     return fund
 
 
+#: What says a kept fund is still the row: its settings version and when it was made (a fund deleted and made
+#: again, as every test does and a restore may, starts again at version 0).
+FundStamp = tuple[int, datetime]
+
+#: ``app.extensions`` key of the app's kept funds: slug -> KeptFund.
+KEPT_FUNDS = "fundapp.kept_funds"
+
+
+@dataclass(frozen=True)
+class KeptFund:
+    """A fund's row as read, kept by the process: plain values (str, int, bool, datetime), never changed, so any
+    thread may build its own copy from it."""
+
+    stamp: FundStamp
+    values: dict[str, Any]
+
+
+def fund_stamp_columns() -> tuple:
+    """The columns of a fund's stamp, for a query that reads it along with something else
+    (``accounts.sessions.load_user`` joins them to the signed-in user: one round trip for both)."""
+    return Fund.settings_version, Fund.created_at
+
+
+def note_fund_stamp(version: int | None, created_at: datetime | None) -> None:
+    """Keep the stamp of this installation's fund another query read, for ``current_fund`` to use this request."""
+    if version is not None and created_at is not None:
+        g.fund_stamp = (version, created_at)
+
+
 def current_fund() -> Fund:
-    """The fund this installation serves (``FUND_SLUG``), read only: ``fund init`` makes it, never a request."""
+    """The fund this installation serves (``FUND_SLUG``), read only: ``fund init`` makes it, never a request.
+
+    The process keeps the fund it last read (per app); a request reads only its stamp (one small query, or none
+    when the user's query brought it) and, while it is the same, puts the kept copy in its session without a
+    query: a normal instance of the session, which loads, expires and writes like one read from the database."""
     if "fund" not in g:
-        g.fund = find_fund(current_app.config["FUND_DEFAULTS"]["slug"])
+        g.fund = _kept_or_read(current_app.config["FUND_DEFAULTS"]["slug"])
     return g.fund
+
+
+def _kept_or_read(slug: str) -> Fund:
+    stamp = g.pop("fund_stamp", None) or _read_stamp(slug)
+    kept_funds = current_app.extensions.setdefault(KEPT_FUNDS, {})
+    kept = kept_funds.get(slug)
+    if kept is not None and stamp == kept.stamp:
+        return _in_session(kept)
+    fund = find_fund(slug)  # FundNotInitialised when there is none
+    fresh = _keepable(fund)
+    if fresh is not None:
+        kept_funds[slug] = fresh  # one assignment: another thread sees the old copy or this one, never half
+    return fund
+
+
+def _read_stamp(slug: str) -> FundStamp | None:
+    row = db.session.execute(db.select(*fund_stamp_columns()).where(Fund.slug == slug)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _keepable(fund: Fund) -> KeptFund | None:
+    """The fund's values to keep, or None when they may not be what the database holds for everyone: changed
+    in this transaction (not committed yet), or not all loaded."""
+    state = inspect(fund)
+    if db.session.info.get(FUND_WRITTEN) or state.unloaded or fund in db.session.dirty:
+        return None
+    values = {column.key: getattr(fund, column.key) for column in Fund.__mapper__.column_attrs}
+    return KeptFund(stamp=(fund.settings_version, fund.created_at), values=values)
+
+
+def _in_session(kept: KeptFund) -> Fund:
+    """The kept fund as an instance of this session, without a query (the one the session has, if it has it)."""
+    present = db.session.identity_map.get(db.session.identity_key(Fund, (kept.values["id"],)))
+    if present is not None:
+        return present
+    fund = Fund(**kept.values)
+    make_transient_to_detached(fund)  # as if loaded: no changes to flush
+    db.session.add(fund)
+    return fund
 
 
 def settings_key(fund: Fund) -> tuple:

@@ -1,18 +1,21 @@
 """The trustees' pages: the queue, the case, and the decision and payment forms."""
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from fundapp import throttle
 from fundapp.accounts.models import Role
 from fundapp.applications.flags import flags_for
 from fundapp.applications.models import Application, category_name
 from fundapp.applications.services import cap_position
-from fundapp.applications.states import GRANTED, PENDING, Status
+from fundapp.applications.states import GRANTED, PENDING, Status, status_name
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
@@ -75,7 +78,14 @@ def queue():
                            worksite=filters.worksite, flagged=filters.flagged, mine=filters.mine,
                            min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""),
                            available=ledger.available_to_grant(fund), statuses=list(Status), pending_states=PENDING,
-                           category_name=category_name)
+                           # each name translated once for the page, not once a row (up to 200 rows)
+                           category_name=functools.cache(category_name), status_name=functools.cache(status_name),
+                           waiting_days=functools.cache(_waiting_days))
+
+
+def _waiting_days(days: int) -> Markup:
+    """"3 days" in the page's language, as the template's ``ngettext`` gives it (a translation is markup there)."""
+    return Markup(ngettext("%(num)s day", "%(num)s days", days))  # our catalogue's words, not input
 
 
 @bp.get("/<int:application_id>")

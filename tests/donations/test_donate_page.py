@@ -68,7 +68,7 @@ def test_each_visitor_gets_the_same_page_with_a_token_of_their_own(csrf_on, fund
     seen = []
     with counting(seen):
         page_and_tokens(ben)
-    assert len(seen) == 1  # the fund, and nothing else
+    assert len(seen) == 1  # the fund's stamp (the fund itself is kept), and nothing else
     refused = ben.post("/donate", data={**GIFT, "csrf_token": ana_token})  # another visitor's token is no use
     assert refused.status_code == 400
     taken = ben.post("/donate", data={**GIFT, "csrf_token": ben_token})
