@@ -24,6 +24,13 @@ def test_the_benchmark_runs_every_part_and_prints_its_table():
                    "Stripe webhook", "webhook p99", "journal PDF", "journal PDF peak RSS", "dashboard server time",
                    "monthly report PDF"):
         assert metric in table
+    # The pages take turns with their ceilings (the bare stack serving the same page): each figure a median with its
+    # spread, the goal said met or not, the CPU time in-process beside it, and the round trips of three pages.
+    for page in ("donate page", "review queue, 50 rows"):
+        assert re.search(rf"{page} \(req/s[^\n]*\(\d+-\d+\)[^\n]*>= 0\.8: (met|not met)", table), table
+        assert re.search(rf"{page}, CPU per request in-process \(ms\)\s+[\d.]+ \([\d.]+-[\d.]+\)", table), table
+    for path in ("/donate", "/", "/review/"):
+        assert re.search(rf"round trips per request, {re.escape(path)} \(statements\)\s+[\d.]+ \([\d.]+\)", table), table
     # The webhook part counts the books after its run: nothing lost, nothing doubled, not a cent off.
     assert re.search(r"after it: gifts lost / doubled, cents off\s+0 / 0, 0\s", table), table
     assert "ceiling" in table and "ratio" in table and "goal" in table
