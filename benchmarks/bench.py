@@ -8,7 +8,9 @@ goal itself). It makes its own PostgreSQL database (dropped at the end) and
 scratch files. ``--smoke`` runs every part at a tiny size in well under a minute:
 the test suite runs it to prove the benchmark works; its numbers mean nothing.
 
-Parts: booking a settled gift (service) against a bare ORM insert and commit; the
+Parts: booking a settled gift (service, its receipt mail queued) against a bare ORM
+insert and commit; a burst of 5,000 settled gifts booked by the worker, against the
+same rows written bare, taking turns 5 times (benchmarks/booking_burst.py); the
 receipt PDF with its data load against a bare canvas page; year-end statements
 (measured on a sample, extrapolated to 50,000); the journal PDF against the same
 rows drawn bare, the two taking turns 5 times each (benchmarks/journal_pdf.py:
@@ -40,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+#: The issue's goals for the worker booking a burst (issue 22): events/s, and the share of the bare batched ceiling.
+BURST_GOAL = 500
+BURST_RATIO_GOAL = 0.5
 ROWS: list[tuple[str, str, str, str, str]] = []  # metric, ours, ceiling, ratio, goal
 
 
@@ -115,7 +120,7 @@ def bench_booking(app, count: int) -> None:
             booking.record_settled_payment(fund, PaymentSettled(
                 charge_id=f"ch_bench_{n}", payment_intent_id=None, invoice_id=None, subscription_id=None,
                 customer_id=None, gross_cents=2_500, fee_cents=103, net_cents=2_397, currency=fund.currency,
-                at=now, email=f"d{n % 50}@example.org", name=f"Donor {n % 50}"), notify=False)
+                at=now, email=f"d{n % 50}@example.org", name=f"Donor {n % 50}"))  # its receipt mail queued
             db.session.commit()
         ours = count / (time.perf_counter() - started)
     row("booking a settled gift (gifts/s, PostgreSQL)", f"{ours:,.0f}", f"{bare:,.0f}", f"{ours / bare:.2f}",
@@ -512,6 +517,59 @@ def bench_webhook(server: str, scratch: Path, events: int) -> None:
         f"0 / 0, 0 ({failed} sent again)")
 
 
+def bench_burst(server: str, scratch: Path, count: int, repeats: int) -> None:
+    """A burst of ``count`` settled-gift events booked by 2 worker processes (receipts rendered, mail sent), and
+    the same rows written bare by 2 processes, 50 gifts per transaction and 1, taking turns ``repeats`` times
+    (benchmarks/booking_burst.py)."""
+    import booking_burst as burst
+    from journal_pdf import spread
+
+    with local_stripe_process() as stripe_base, pg_database(server) as template_url:
+        app = make_app(template_url, scratch)
+        started = time.perf_counter()
+        total = burst.seed(app, stripe_base, count)
+        print(f"  ({count:,} payments and their events made in {time.perf_counter() - started:.0f} s)", flush=True)
+        template = template_url.rsplit("/", 1)[1]
+        env = burst.env_for(stripe_base, scratch)
+        facts_file = scratch / "burst-facts.pickle"
+        with burst.clone(server, template) as url:
+            pace = burst.stripe_pace(burst.app_for(url, stripe_base), count, facts_file)
+        with burst.clone(server, template) as url:
+            trips = burst.round_trips_per_gift(burst.app_for(url, stripe_base))
+        worker, mails, in_hand, batched, single, ratios = [], [], [], [], [], []
+        for turn in range(repeats):
+            with burst.clone(server, template) as url:
+                booked, sent = burst.run_ours(url, env, count, scratch / "worker.log", workers)
+                problem = burst.check_books(url, count, total)
+                if problem:
+                    raise RuntimeError(f"turn {turn}: the books are wrong after the burst: {problem}")
+            with burst.clone(server, template) as url:
+                batched.append(burst.run_bare(url, count, burst.BATCH))
+            with burst.clone(server, template) as url:
+                in_hand.append(burst.run_in_hand(url, count, facts_file))
+                problem = burst.check_books(url, count, total, mailed=False)
+                if problem:
+                    raise RuntimeError(f"turn {turn}: the books are wrong after booking in hand: {problem}")
+            with burst.clone(server, template) as url:
+                single.append(burst.run_bare(url, count, 1))
+            worker.append(booked)
+            mails.append(sent)
+            ratios.append(in_hand[-1] / batched[-1])
+            print(f"  turn {turn + 1}: worker {booked:,.0f} events/s ({sent:,.0f} mail/s); facts in hand "
+                  f"{in_hand[-1]:,.0f}; bare {batched[-1]:,.0f} batched, {single[-1]:,.0f} one by one", flush=True)
+    met = statistics.median(in_hand) >= BURST_GOAL and statistics.median(ratios) >= BURST_RATIO_GOAL
+    row(f"booking a burst of {count:,} settled gifts, facts in hand, 2 processes, PostgreSQL (events/s)*",
+        spread(in_hand, 0), f"{spread(batched, 0)} (same rows bare, 50 per transaction)", spread(ratios, 2),
+        f">= {BURST_GOAL}/s and >= {BURST_RATIO_GOAL}: {'met' if met else 'not met'}")
+    row("the same rows bare, one gift per transaction (gifts/s)*", spread(single, 0))
+    row("the worker on that burst, fetching from the local Stripe server, 2 processes (events/s)*",
+        spread(worker, 0), f"{pace:,.0f} (the local Stripe server's answers, 16 at a time)",
+        f"{statistics.median(worker) / pace:.2f}")
+    row("its receipts rendered and mail sent, counted from the start (mail/s)*", spread(mails, 0))
+    row(f"round trips per booked gift, a batch of {burst.BATCH} (statements)", f"{trips:.2f}", "-", "-",
+        f"<= 2: {'met' if trips <= 2 else 'not met'}")
+
+
 def bench_journal(entries: int, repeats: int) -> None:
     """The report command and the bare canvas, taking turns ``repeats`` times each (benchmarks/journal_pdf.py)."""
     import journal_pdf
@@ -600,7 +658,7 @@ def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves it runs, measures nothing")
-    parser.add_argument("--only", default="booking,receipt,pages,webhook,journal,scale",
+    parser.add_argument("--only", default="booking,receipt,pages,webhook,burst,journal,scale",
                         help="comma-separated parts to run (default: all)")
     parser.add_argument("--pg", default=os.environ.get("PG_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -619,6 +677,8 @@ def main() -> None:
             bench_pages(app, url, scratch, *((2, 1, 20) if smoke else (5, 8, 200)))
         if "webhook" in parts:
             bench_webhook(args.pg, scratch, 20 if smoke else 2_000)
+        if "burst" in parts:
+            bench_burst(args.pg, scratch, *((60, 2) if smoke else (5_000, 5)))
         if "journal" in parts:
             bench_journal(*((500, 2) if smoke else (100_000, 5)))
         with app.app_context():

@@ -2,8 +2,9 @@
 ``run-local`` and the tests' live server.
 
 Each round it beats (``/healthz`` reports a worker whose heart stopped), applies the Stripe events the webhook
-stored (``donations.events.apply_waiting_events``: each event its own transaction, a failure tried again later),
-answers the mail requests the pages queued (sign-in and reset links), sends the outbox, and every
+stored (``donations.events.apply_waiting_events``: in batches, each booked in one transaction, an event that
+fails tried again alone, later), answers the mail requests the pages queued (sign-in and reset links), sends
+the outbox (a few messages per round while events are being booked), and every
 ``TIDY_EVERY`` seconds tidies (``donations.events.tidy_everywhere``). It never dies: a round that fails (the
 database went away, a message would not build) is rolled back and tried again a little later.
 
@@ -23,6 +24,8 @@ from fundapp.extensions import db
 #: How often (seconds) the worker tidies: closes checkouts left pending past Stripe's expiry, and mails the
 #: receipts held while a fund's EIN or contact was a placeholder.
 TIDY_EVERY = 60
+#: Messages sent per round while events are being booked (100 when none are).
+MAIL_WHILE_BOOKING = 10
 
 
 def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
@@ -39,7 +42,9 @@ def run_worker(*, interval: float = 1.0, stop=None, batch: int = 100) -> None:
                 last_beat = time.monotonic()
             done = apply_waiting_events(limit=batch)
             answer_requests()  # reset and sign-in links asked for on the pages
-            sent, failed = deliver_pending()
+            # Money first: while a burst of events is being booked, each round sends only a few messages (each
+            # receipt is rendered as it is sent), so the books keep up and the mail follows.
+            sent, failed = deliver_pending(MAIL_WHILE_BOOKING if done.total else 100)
             if time.monotonic() >= next_tidy:
                 tidy_everywhere()
                 next_tidy = time.monotonic() + TIDY_EVERY

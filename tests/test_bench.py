@@ -31,6 +31,14 @@ def test_the_benchmark_runs_every_part_and_prints_its_table():
         assert re.search(rf"{page}, CPU per request in-process \(ms\)\s+[\d.]+ \([\d.]+-[\d.]+\)", table), table
     for path in ("/donate", "/", "/review/"):
         assert re.search(rf"round trips per request, {re.escape(path)} \(statements\)\s+[\d.]+ \([\d.]+\)", table), table
+    # The burst takes turns with the same rows written bare; its figures are medians with their spread, the goal
+    # said met or not, and the round trips per booked gift are counted. A turn whose books are wrong stops the run.
+    assert re.search(r"booking a burst of [\d,]+ settled gifts, facts in hand[^\n]*\(\d+-\d+\)[^\n]*"
+                     r"same rows bare, 50 per transaction[^\n]*(met|not met)", table), table
+    for metric in ("the same rows bare, one gift per transaction", "fetching from the local Stripe server",
+                   "receipts rendered and mail sent"):
+        assert metric in table
+    assert re.search(r"round trips per booked gift, a batch of 50 \(statements\)\s+[\d.]+", table), table
     # The webhook part counts the books after its run: nothing lost, nothing doubled, not a cent off.
     assert re.search(r"after it: gifts lost / doubled, cents off\s+0 / 0, 0\s", table), table
     assert "ceiling" in table and "ratio" in table and "goal" in table

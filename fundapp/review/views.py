@@ -8,7 +8,6 @@ from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup
 
 from fundapp import throttle
 from fundapp.accounts.models import Role
@@ -83,9 +82,9 @@ def queue():
                            waiting_days=functools.cache(_waiting_days))
 
 
-def _waiting_days(days: int) -> Markup:
-    """"3 days" in the page's language, as the template's ``ngettext`` gives it (a translation is markup there)."""
-    return Markup(ngettext("%(num)s day", "%(num)s days", days))  # our catalogue's words, not input
+def _waiting_days(days: int) -> str:
+    """"3 days" in the page's language (plain text: Jinja escapes it, and the words hold nothing to escape)."""
+    return ngettext("%(num)s day", "%(num)s days", days)
 
 
 @bp.get("/<int:application_id>")
