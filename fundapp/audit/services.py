@@ -25,7 +25,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
+import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 
 from fundapp.audit.models import AuditRecord
@@ -36,7 +38,9 @@ GENESIS_HASH = "0" * 64
 _LOCK_KEY = 0x46554E44  # "FUND": the advisory lock that orders audit appends
 
 
-def _digest(record: AuditRecord) -> str:
+def _digest(record) -> str:
+    """The record's hash: its predecessor's and its own contents (``record`` is an AuditRecord, or the values of
+    one about to be written, by attribute)."""
     body = json.dumps(
         [
             record.prev_hash,
@@ -92,24 +96,25 @@ def record_change(
     fund_id: int | None = None,
     before: dict | None = None,
     after: dict | None = None,
-) -> AuditRecord:
-    """Append one audit record for a state change (flushes, never commits)."""
-    return record_changes([Change(action, obj_type, obj_id, actor, fund_id, before, after)])[0]
+) -> None:
+    """Append one audit record for a state change (in this transaction, never commits)."""
+    record_changes([Change(action, obj_type, obj_id, actor, fund_id, before, after)])
 
 
-def record_changes(changes: list[Change]) -> list[AuditRecord]:
-    """Append audit records for several state changes, in order (flushes, never commits): the lock and the
-    chain's head are taken once, and the records go in as one multi-row INSERT (a booked batch of gifts)."""
+def record_changes(changes: list[Change]) -> None:
+    """Append audit records for several state changes, in order (in this transaction, never commits): the lock
+    and the chain's head are taken once, and the records go in as one executemany (a booked batch of gifts)."""
     if not changes:
-        return []
+        return
+    db.session.flush()  # what the records describe is written first
     wait_for_writers()
     last = db.session.scalar(db.select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
     request_id = g.get("request_id") if has_request_context() else None
     created_at = utcnow().replace(microsecond=0)
-    records = []
+    rows = []
     for change in changes:
         actor = change.actor
-        record = AuditRecord(
+        row = SimpleNamespace(
             fund_id=change.fund_id,
             actor_id=getattr(actor, "id", None),
             actor_label=f"user:{actor.id}" if actor is not None else _default_actor(),
@@ -122,12 +127,11 @@ def record_changes(changes: list[Change]) -> list[AuditRecord]:
             created_at=created_at,
             prev_hash=last or GENESIS_HASH,
         )
-        record.hash = last = _digest(record)
-        record.mac = seal(record.hash)
-        records.append(record)
-    db.session.add_all(records)
-    db.session.flush()
-    return records
+        row.hash = last = _digest(row)
+        row.mac = seal(row.hash)
+        rows.append(vars(row))
+    # In order: the rows are inserted one after another, so their ids follow the chain.
+    db.session.execute(sa.insert(AuditRecord.__table__), rows)
 
 
 def _default_actor() -> str:

@@ -142,52 +142,53 @@ def record_settled_payments(fund: Fund, facts: list[PaymentSettled], *, notify: 
 
 def _claim_and_settle(fund: Fund, facts: list[PaymentSettled], gifts: list[Donation],
                       by_charge: dict[str, Donation]) -> list[tuple[PaymentSettled, Donation]]:
-    """Claim each gift for its charge and write what Stripe settled, in one conditional UPDATE: two deliveries of
-    the same money at once each claim by it, the database lets one win, the other waits and then finds the gift
-    booked (``by_charge`` gets it). Then each year's receipt numbers, gapless, in the order of the charges."""
+    """Claim each gift for its charge and write what Stripe settled, by one conditional UPDATE per gift sent as
+    one executemany: two deliveries of the same money at once each claim by it, the database lets one win, the
+    other waits and then finds the gift booked (``by_charge`` gets it). A batch that loses any claim is
+    ``RetryLater``, so its events are booked one by one, where a lost claim says which case it is. Then each
+    year's receipt numbers, gapless, in the order of the charges."""
     settled_at = utcnow().replace(microsecond=0)
     days = {fact.charge_id: clock.local_date(fund, fact.at) for fact in facts}  # a gift at 23:30 on Dec 31 is that year's
-    ids = [gift.id for gift in gifts]
-
-    def each(values: list) -> sa.Case:
-        return sa.case(dict(zip(ids, values, strict=True)), value=Donation.id)
-
-    adds_up = [gift.amount_cents + gift.fee_cover_cents == fact.gross_cents for fact, gift in zip(facts, gifts, strict=True)]
-    claimed = set(db.session.scalars(
-        db.update(Donation).where(Donation.id.in_(ids), Donation.stripe_charge_id.is_(None)).values(
-            stripe_charge_id=each([fact.charge_id for fact in facts]),
-            stripe_payment_intent_id=sa.func.coalesce(each([fact.payment_intent_id for fact in facts]),
-                                                      Donation.stripe_payment_intent_id),
-            stripe_invoice_id=each([fact.invoice_id for fact in facts]),
-            stripe_subscription_id=sa.func.coalesce(each([fact.subscription_id for fact in facts]),
-                                                    Donation.stripe_subscription_id),
-            # Stripe's figure is the truth; keep the donor's choice only when it adds up.
-            amount_cents=each([gift.amount_cents if ok else fact.gross_cents
-                               for fact, gift, ok in zip(facts, gifts, adds_up, strict=True)]),
-            fee_cover_cents=each([gift.fee_cover_cents if ok else 0 for gift, ok in zip(gifts, adds_up, strict=True)]),
-            gross_cents=each([fact.gross_cents for fact in facts]), fee_cents=each([fact.fee_cents for fact in facts]),
-            net_cents=each([fact.net_cents for fact in facts]), status=DonationStatus.SUCCEEDED, failure_message="",
-            received_on=each([days[fact.charge_id] for fact in facts]), settled_at=settled_at,
-            receipt_year=each([days[fact.charge_id].year for fact in facts]))
-        .returning(Donation.id).execution_options(synchronize_session=False)))
-    lost = [gift.id for gift in gifts if gift.id not in claimed]
-    if lost:
-        now_paid_by = dict(db.session.execute(db.select(Donation.id, Donation.stripe_charge_id)
-                                              .where(Donation.id.in_(lost))).all())
-        for fact, gift in zip(facts, gifts, strict=True):
-            if gift.id in now_paid_by and now_paid_by[gift.id] != fact.charge_id:
-                raise RetryLater(f"gift {gift.id} was paid by another charge meanwhile; retry")
+    table = Donation.__table__
+    rows = []
+    for fact, gift in zip(facts, gifts, strict=True):
+        adds_up = gift.amount_cents + gift.fee_cover_cents == fact.gross_cents  # else Stripe's figure is the truth
+        day = days[fact.charge_id]
+        rows.append({"b_id": gift.id, "b_charge": fact.charge_id, "b_intent": fact.payment_intent_id,
+                     "b_invoice": fact.invoice_id, "b_subscription": fact.subscription_id,
+                     "b_amount": gift.amount_cents if adds_up else fact.gross_cents,
+                     "b_fee_cover": gift.fee_cover_cents if adds_up else 0, "b_gross": fact.gross_cents,
+                     "b_fee": fact.fee_cents, "b_net": fact.net_cents, "b_day": day, "b_year": day.year})
+    claimed_count = db.session.execute(
+        sa.update(table).where(table.c.id == sa.bindparam("b_id"), table.c.stripe_charge_id.is_(None)).values(
+            stripe_charge_id=sa.bindparam("b_charge"),
+            stripe_payment_intent_id=sa.func.coalesce(sa.bindparam("b_intent"), table.c.stripe_payment_intent_id),
+            stripe_invoice_id=sa.bindparam("b_invoice"),
+            stripe_subscription_id=sa.func.coalesce(sa.bindparam("b_subscription"), table.c.stripe_subscription_id),
+            amount_cents=sa.bindparam("b_amount"), fee_cover_cents=sa.bindparam("b_fee_cover"),
+            gross_cents=sa.bindparam("b_gross"), fee_cents=sa.bindparam("b_fee"), net_cents=sa.bindparam("b_net"),
+            status=DonationStatus.SUCCEEDED, failure_message="", received_on=sa.bindparam("b_day"),
+            settled_at=settled_at, receipt_year=sa.bindparam("b_year")), rows).rowcount
+    claimed = {gift.id for gift in gifts}
+    if claimed_count != len(gifts):
+        if len(gifts) > 1:
+            raise RetryLater(f"{len(gifts) - claimed_count} of {len(gifts)} gifts were claimed meanwhile")
+        paid_by = db.session.scalar(db.select(Donation.stripe_charge_id).where(Donation.id == gifts[0].id))
+        if paid_by != facts[0].charge_id:
+            raise RetryLater(f"gift {gifts[0].id} was paid by another charge meanwhile; retry")
+        claimed = set()  # booked by a concurrent delivery of this charge: done
     mine = [(fact, gift) for fact, gift in zip(facts, gifts, strict=True) if gift.id in claimed]
     numbers: dict[int, int] = {}
     for year in dict.fromkeys(days[fact.charge_id].year for fact, _gift in mine):
         of_year = [gift.id for fact, gift in mine if days[fact.charge_id].year == year]
         numbers.update(zip(of_year, receipts.next_receipt_seqs(fund, year, len(of_year)), strict=True))
     if numbers:
-        db.session.execute(db.update(Donation).where(Donation.id.in_(list(numbers)))
-                           .values(receipt_seq=sa.case(numbers, value=Donation.id))
-                           .execution_options(synchronize_session=False))
+        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+                           .values(receipt_seq=sa.bindparam("b_seq")),
+                           [{"b_id": gift_id, "b_seq": seq} for gift_id, seq in numbers.items()])
     fresh = {gift.id: gift for gift in db.session.scalars(
-        db.select(Donation).where(Donation.id.in_(ids)).execution_options(populate_existing=True))}
+        db.select(Donation).where(Donation.id.in_([gift.id for gift in gifts]))
+        .execution_options(populate_existing=True))}
     for fact, gift in zip(facts, gifts, strict=True):
         by_charge[fact.charge_id] = fresh[gift.id]
     return [(fact, fresh[gift.id]) for fact, gift in mine]

@@ -76,6 +76,8 @@ class Applied:
     applied: int = 0
     ignored: int = 0
     failed: int = 0
+    #: Events booked one by one because the batch they came in failed.
+    alone: int = 0
 
     @property
     def total(self) -> int:
@@ -176,6 +178,7 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False, batch
             if event.error is not None:
                 _failed(event, event.error, done)
         if fetched and not _commit_together(fetched, done) and len(fetched) > 1:
+            done.alone += len(fetched)
             for event in fetched:
                 _commit_together([event], done)
         db.session.commit()
@@ -203,6 +206,9 @@ def _commit_together(batch: list[_Claimed], done: Applied) -> bool:
         if len(batch) == 1:
             _failed(batch[0], exc, done)
             db.session.commit()
+        else:
+            current_app.logger.info("A batch of %d Stripe events failed (%s: %s); booking each alone", len(batch),
+                                    type(exc).__name__, str(exc)[:200])
         return False
 
 

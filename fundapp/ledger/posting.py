@@ -132,7 +132,7 @@ def post_entries(fund: Fund, new: Sequence[NewEntry], *, actor: object = None,
                                       sa.tuple_(JournalEntry.source_kind, JournalEntry.source_id).in_(keys)))}
     accounts = chart(fund)
     closed = set(closed_months(fund))
-    entries: list[JournalEntry] = []
+    entries: list[tuple[JournalEntry, list[tuple[int, int]]]] = []
     for item in new:
         key = (item.source_kind, str(item.source_id))
         if key in found:
@@ -145,13 +145,12 @@ def post_entries(fund: Fund, new: Sequence[NewEntry], *, actor: object = None,
         entry = JournalEntry(fund_id=fund.id, entry_date=item.entry_date, memo=item.memo[:500],
                              source_kind=item.source_kind, source_id=key[1], actor_id=getattr(actor, "id", None),
                              reversal_of_id=reversal_of.id if reversal_of is not None else None)
-        entry.postings = [Posting(account_id=accounts[name].id, amount_cents=amount) for name, amount in postings]
         found[key] = entry
-        entries.append(entry)
+        entries.append((entry, [(accounts[name].id, amount) for name, amount in postings]))
     if entries:
         try:
             with db.session.begin_nested():
-                db.session.add_all(entries)
+                db.session.add_all([entry for entry, _postings in entries])
         except IntegrityError:
             if len(keys) > 1:
                 raise
@@ -159,36 +158,45 @@ def post_entries(fund: Fund, new: Sequence[NewEntry], *, actor: object = None,
             if existing is None:
                 raise
             return [existing]
+        # The postings by executemany (one short statement, pipelined), not one ORM object each; an entry's
+        # ``postings`` are read from the database when first asked for.
+        db.session.execute(sa.insert(Posting.__table__), [
+            {"entry_id": entry.id, "account_id": account_id, "amount_cents": amount}
+            for entry, postings in entries for account_id, amount in postings])
+        for entry, _postings in entries:
+            db.session.expire(entry, ["postings"])
         names = {account.id: name for name, account in accounts.items()}
         record_changes([Change("ledger.post", "journal_entry", entry.id, actor=actor, fund_id=fund.id, after={
             "date": entry.entry_date.isoformat(), "memo": entry.memo,
             "source": f"{entry.source_kind}:{entry.source_id}",
-            "postings": [[names[p.account_id], p.amount_cents] for p in entry.postings]}) for entry in entries])
+            "postings": [[names[account_id], amount] for account_id, amount in postings]})
+            for entry, postings in entries])
         # After the audit records: their lock orders every booking, so day-total rows are always taken in turn
         # (taking them first could deadlock with a transaction that holds the audit lock and books again).
         _add_to_day_totals(fund, entries)
     return [found[(item.source_kind, str(item.source_id))] for item in new]
 
 
-def _add_to_day_totals(fund: Fund, entries: Sequence[JournalEntry]) -> None:
-    """Add the entries' postings to their days' totals (one upsert, in the entries' transaction)."""
+def _add_to_day_totals(fund: Fund, entries: Sequence[tuple[JournalEntry, list[tuple[int, int]]]]) -> None:
+    """Add the entries' postings (account id, cents) to their days' totals, in the entries' transaction: one
+    upsert per day, account and slot, sorted, by executemany."""
     totals: dict[tuple[int, date, int], list[int]] = {}
-    for entry in entries:
+    for entry, postings in entries:
         credited = set()  # an entry counts once as a credit of an account, however many postings it has there
-        for posting in entry.postings:
-            net_and_credit = totals.setdefault((posting.account_id, entry.entry_date, entry.id % DAY_TOTAL_SLOTS),
-                                               [0, 0])
-            net_and_credit[0] += posting.amount_cents
-            if posting.amount_cents < 0 and posting.account_id not in credited:
-                credited.add(posting.account_id)
+        for account_id, amount in postings:
+            net_and_credit = totals.setdefault((account_id, entry.entry_date, entry.id % DAY_TOTAL_SLOTS), [0, 0])
+            net_and_credit[0] += amount
+            if amount < 0 and account_id not in credited:
+                credited.add(account_id)
                 net_and_credit[1] += 1
-    statement = insert_or_merge(DayTotal).values([
+    statement = insert_or_merge(DayTotal.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["fund_id", "account_id", "day", "slot"],
+        set_={"cents": DayTotal.__table__.c.cents + statement.excluded.cents,
+              "credits": DayTotal.__table__.c.credits + statement.excluded.credits})
+    db.session.execute(statement, [
         {"fund_id": fund.id, "account_id": account_id, "day": day, "slot": slot, "cents": cents, "credits": credits}
         for (account_id, day, slot), (cents, credits) in sorted(totals.items())])
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["fund_id", "account_id", "day", "slot"],
-        set_={"cents": DayTotal.cents + statement.excluded.cents,
-              "credits": DayTotal.credits + statement.excluded.credits}))
 
 
 def reverse_entry(entry: JournalEntry, *, entry_date: date, memo: str, actor: object = None) -> JournalEntry:

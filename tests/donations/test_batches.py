@@ -14,6 +14,7 @@ from fundapp.donations import events
 from fundapp.donations.models import Donation, StripeEvent
 from fundapp.extensions import db, utcnow
 from fundapp.ledger import services as ledger
+from fundapp.ledger.models import JournalEntry
 from fundapp.mail import OutboxMessage, deliver_pending
 from fundapp.payments.events import received
 from tests.donations.conftest import signed_event
@@ -68,7 +69,7 @@ def test_a_batch_of_fifty_payments_books_each_gift_once_in_few_round_trips(app, 
         done = events.apply_waiting_events(batch=55)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert (done.applied, done.failed) == (55, 0)
+    assert (done.applied, done.failed, done.alone) == (55, 0, 0)
     total = sum(1_000 + n for n in range(50))
     assert books(fund) == (50, -total, total)
     if db.engine.dialect.name == "postgresql":
@@ -109,7 +110,7 @@ def test_an_event_that_fails_in_a_batch_is_retried_alone_and_the_rest_are_booked
     db.session.commit()
 
     done = events.apply_waiting_events()
-    assert (done.applied, done.failed) == (4, 1)
+    assert (done.applied, done.failed, done.alone) == (4, 1, 5)  # the batch failed: each of its five booked alone
     total = sum(1_000 + n for n in range(4))
     assert books(fund) == (4, -total, total)
     assert db.session.scalars(db.select(Donation.receipt_seq).where(Donation.receipt_seq.is_not(None))
@@ -119,6 +120,46 @@ def test_an_event_that_fails_in_a_batch_is_retried_alone_and_the_rest_are_booked
     assert bad.next_attempt_at > utcnow()  # its own back-off; the others did not wait for it
     assert all(db.session.get(StripeEvent, f"evt_good_{n}").processed_at is not None for n in range(4))
     assert verify_chain().first_broken_id is None
+
+
+def post(client, event_type: str, obj: dict, event_id: str) -> None:
+    payload, headers = signed_event(event_type, obj, event_id=event_id)
+    assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_batch_of_events_in_any_order_books_what_one_at_a_time_would(app, client, fund, localstripe, api, seed):
+    """Payments, the same payments told again by their charges, a refund, and a charge made outside the app, in
+    a shuffled order, all in one batch: each charge booked once, the refund once, receipt numbers gapless."""
+    import random
+
+    gifts = paid_gifts(fund, api, 4)
+    outside = api.payment_intents.create(params={"amount": 7_700, "currency": "usd", "payment_method": "pm_card_visa",
+                                                 "confirm": True})
+    charges = [getattr(charge, "id", charge) for charge in (api.payment_intents.retrieve(intent).latest_charge
+                                                            for _donation, intent in gifts)]
+    api.refunds.create(params={"charge": charges[0], "amount": 300})
+    deliveries = [("payment_intent.succeeded", {"id": intent, "object": "payment_intent"})
+                  for _donation, intent in gifts]
+    deliveries += [("charge.succeeded", {"id": charge, "object": "charge"}) for charge in charges[1:3]]
+    deliveries += [("charge.refunded", {"id": charges[0], "object": "charge"}),
+                   ("payment_intent.succeeded", {"id": outside.id, "object": "payment_intent"})]
+    random.Random(seed).shuffle(deliveries)
+    for n, (event_type, obj) in enumerate(deliveries):
+        post(client, event_type, obj, f"evt_mixed_{n}")
+    db.session.commit()
+
+    done = events.apply_waiting_events()
+    assert (done.applied, done.failed, done.alone) == (len(deliveries), 0, 0)  # booked together, as one batch
+    total = sum(1_000 + n for n in range(4)) + 7_700
+    stripe_side = ledger.balance(fund, "Assets:Stripe") + ledger.balance(fund, "Expenses:PaymentFees")
+    assert (ledger.balance(fund, "Income:Donations"), stripe_side) == (-total + 300, total - 300)
+    assert db.session.scalar(db.select(db.func.count()).select_from(JournalEntry)) == 6  # 5 gifts, 1 refund
+    assert db.session.get(Donation, gifts[0][0].id).refunded_cents == 300
+    assert sorted(db.session.scalars(db.select(Donation.receipt_seq).where(
+        Donation.receipt_seq.is_not(None)))) == [1, 2, 3, 4, 5]
+    assert ledger.check_day_totals(fund) == [] and verify_chain().first_broken_id is None
+    assert events.apply_waiting_events().total == 0  # nothing left over, nothing to do again
 
 
 ROUNDS = 50
