@@ -282,7 +282,15 @@ def speak_today(app: web.Application) -> None:
         query = unflatten_data(request.query)
         wanted_invoice = query.get("invoice")
         wanted_intent = (query.get("payment") or {}).get("payment_intent")
-        found = [invoice_payment(inv) for inv in _objects(r, "invoice") if inv.payment_intent
+        if wanted_intent is not None:  # the intent knows its invoice: no scan of the whole store per fetch
+            intent = r.store.get("payment_intent:" + wanted_intent)
+            invoices = [r.Invoice._api_retrieve(intent.invoice)] if intent is not None and intent.invoice else []
+        elif wanted_invoice is not None:
+            invoice = r.store.get("invoice:" + wanted_invoice)
+            invoices = [invoice] if invoice is not None else []
+        else:
+            invoices = _objects(r, "invoice")
+        found = [invoice_payment(inv) for inv in invoices if inv.payment_intent
                  and (wanted_invoice is None or inv.id == wanted_invoice)
                  and (wanted_intent is None or inv.payment_intent == wanted_intent)]
         return json_response(listing("/v1/invoice_payments", found))
