@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -69,25 +70,37 @@ class OutboxMessage(db.Model):
     language: Mapped[str | None] = mapped_column(sa.String(5))
 
 
-def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
-               language: str | None = None, *, receipt: tuple[str, int] | None = None,
-               flush: bool = True) -> OutboxMessage:
-    """Put a message in the outbox (flushes, never commits; ``flush=False`` leaves it to the caller, who queues
-    many); ``attachment`` is (filename, PDF bytes); ``receipt`` is (filename, donation id) for a receipt the
-    sender renders when it first tries the message (``render_receipts_with``), so a booking never waits on a PDF.
-    ``language`` is the reader's; by default, the language in force where the mail is queued (a caller that
-    writes the words under ``force_locale`` and queues after the block passes it)."""
+def outbox_row(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
+               language: str | None = None, *, receipt: tuple[str, int] | None = None) -> dict[str, Any]:
+    """One outbox message's columns (``queue_mail`` explains them), for ``queue_mail`` or ``queue_mails``."""
     if language is None:
         locale = get_locale()
         language = locale.language if locale is not None else None
     name = attachment[0] if attachment else receipt[0] if receipt else None
-    message = OutboxMessage(to_address=to, subject=subject, body=body, language=language, attachment_name=name,
-                            attachment=attachment[1] if attachment else None,
-                            receipt_donation_id=receipt[1] if receipt else None)
+    return {"to_address": to, "subject": subject, "body": body, "language": language, "attachment_name": name,
+            "attachment": attachment[1] if attachment else None,
+            "receipt_donation_id": receipt[1] if receipt else None}
+
+
+def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
+               language: str | None = None, *, receipt: tuple[str, int] | None = None) -> OutboxMessage:
+    """Put a message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes); ``receipt``
+    is (filename, donation id) for a receipt the sender renders when it first tries the message
+    (``render_receipts_with``), so a booking never waits on a PDF. ``language`` is the reader's; by default, the
+    language in force where the mail is queued (a caller that writes the words under ``force_locale`` and queues
+    after the block passes it)."""
+    message = OutboxMessage(**outbox_row(to, subject, body, attachment, language, receipt=receipt))
     db.session.add(message)
-    if flush:
-        db.session.flush()
+    db.session.flush()
     return message
+
+
+def queue_mails(rows: list[dict[str, Any]]) -> None:
+    """Put many messages (``outbox_row``) in the outbox in one statement (executemany: no ids read back), in
+    this transaction, for a caller that queues a batch's mail at once (a batch of booked gifts)."""
+    if rows:
+        db.session.flush()  # what the rows name (their gifts) is written first
+        db.session.execute(sa.insert(OutboxMessage.__table__), rows)
 
 
 #: Renders a gift's receipt PDF by the donation's id (set by ``fundapp.donations.receipts``, which stands above

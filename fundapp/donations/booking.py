@@ -21,11 +21,12 @@ from fundapp.audit.services import Change, record_change, record_changes
 from fundapp.donations import giving, portal, receipts
 from fundapp.donations.giving import DonationError, find_or_create_donor, keep_address
 from fundapp.donations.models import Donation, DonationStatus, Frequency, MonthlyGift, Origin, StripeEvent, WallStatus
-from fundapp.donations.receipts import send_receipt
+from fundapp.donations.receipts import receipt_mail, send_receipt
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.mail import queue_mails
 from fundapp.metrics import GIFTS_BOOKED, count_on_commit
 from fundapp.money import format_cents
 from fundapp.payments import events as stripe_events
@@ -214,11 +215,13 @@ def _book_settled(fund: Fund, settled: list[tuple[PaymentSettled, Donation]], *,
     record_changes([Change("donation.settled", "donation", donation.id, fund_id=fund.id, after={
         "charge": fact.charge_id, "gross_cents": fact.gross_cents, "fee_cents": fact.fee_cents,
         "receipt": donation.receipt_number}) for fact, donation in settled])
+    mail = []
     for _fact, donation in settled:
         count_on_commit(GIFTS_BOOKED, way="card")
         ensure_monthly_gift(fund, donation)
         if notify:
-            send_receipt(fund, donation, flush=False)
+            mail.append(receipt_mail(fund, donation))
+    queue_mails([row for row in mail if row is not None])
     db.session.flush()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
@@ -22,7 +23,7 @@ from fundapp.extensions import begin_write, db, insert_or_merge
 from fundapp.funds import clock
 from fundapp.funds.models import Fund
 from fundapp.funds.services import receipt_placeholders, receipts_held
-from fundapp.mail import OutboxMessage, public_link, queue_mail, render_receipts_with
+from fundapp.mail import OutboxMessage, outbox_row, public_link, queue_mail, queue_mails, render_receipts_with
 from fundapp.money import format_cents
 from fundapp.pdf_text import LANGUAGES, page_words, receipt_words, statement_words
 from reports import receipt as receipt_pdf
@@ -69,18 +70,25 @@ def receipt_filename(donation: Donation) -> str:
     return f"receipt-{donation.receipt_number}.pdf"
 
 
-def send_receipt(fund: Fund, donation: Donation, *, flush: bool = True) -> None:
+def send_receipt(fund: Fund, donation: Donation) -> None:
     """Queue the receipt mail in the donor's language, in this transaction; the sender renders its PDF from the
     gift when it sends it (``render_receipt``), after this transaction commits. In production, none while the
-    fund's EIN or contact is a placeholder (the fund page says so; the receipt stays downloadable).
-    ``flush=False`` for a caller that queues many and flushes once."""
+    fund's EIN or contact is a placeholder (the fund page says so; the receipt stays downloadable)."""
+    row = receipt_mail(fund, donation)
+    if row is not None:
+        queue_mails([row])
+
+
+def receipt_mail(fund: Fund, donation: Donation) -> dict[str, Any] | None:
+    """The receipt mail ``send_receipt`` queues, as an outbox row (``mail.queue_mails`` queues a batch's at
+    once), or None: the donor left no email, or the receipt is held (marked on the gift)."""
     if not donation.donor.email:
-        return
+        return None
     if receipts_held(fund):
         current_app.logger.warning("receipt %s held: the fund's %s is a placeholder (set it on /admin/fund)",
                                    donation.receipt_number, " and ".join(receipt_placeholders(fund)))
         donation.receipt_held = True
-        return
+        return None
     with force_locale(donation.language):
         if donation.disputed_cents:
             subject = _("Corrected receipt %(number)s from %(fund)s", number=donation.receipt_number, fund=fund.name)
@@ -106,8 +114,8 @@ def send_receipt(fund: Fund, donation: Donation, *, flush: bool = True) -> None:
         if donation.frequency == Frequency.MONTHLY:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
                                 "sign in to your donor page: %(link)s", link=public_link("donor.login"))
-    queue_mail(donation.donor.email, subject, body, language=donation.language,
-               receipt=(receipt_filename(donation), donation.id), flush=flush)
+    return outbox_row(donation.donor.email, subject, body, language=donation.language,
+                      receipt=(receipt_filename(donation), donation.id))
 
 
 def render_receipt(donation_id: int) -> bytes:
