@@ -77,7 +77,7 @@ test-postgres: $(VENV)/.dev $(MO) $(AXE) chromium fonts
 		echo "PostgreSQL not reachable at $(PG_TEST_URL): the PostgreSQL run was not done"; \
 	fi
 
-## make bench: every performance figure beside its ceiling, measured in this run (about 15 minutes;
+## make bench: every performance figure beside its ceiling, measured in this run (about 20 minutes;
 ## needs PostgreSQL at 127.0.0.1:5432 and wrk, which it installs when run as root)
 bench: $(VENV)/.dev $(MO)
 	@command -v wrk >/dev/null || { \

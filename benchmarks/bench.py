@@ -651,7 +651,7 @@ def _measure_scale(app, user_id: str, donations: int, grants: int, seeded: float
         month = clock.month(current_fund())  # the fund's month: a later one "has not begun" there
     report = median_seconds(get(f"/reports/monthly.pdf?month={month}"), 1)
     row("dashboard server time (ms)", f"{dashboard * 1000:.0f}", f"{health * 1000:.1f}",
-        f"{dashboard / health:.0f}", "< 150 ms")
+        f"{dashboard / health:.0f}", f"< 100 ms: {'met' if dashboard < 0.1 else 'not met'}")
     row("monthly report PDF (s)", f"{report:.2f}", "-", "-", "< 60 s")
 
 
