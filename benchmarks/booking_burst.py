@@ -213,21 +213,28 @@ def bare_worker(url: str, part: int, parts: int, batch: int) -> None:
                             "WHERE id = ANY(%s)", ([event for _g, _c, event, _m in chunk],))
 
 
+def _timed_pair(codes: list[str], url: str, count: int, booked_sql: str, what: str) -> float:
+    """Run the two processes' ``codes`` at once until both end; gifts (events) a second, once ``booked_sql``
+    counts all ``count`` of them done."""
+    started = time.perf_counter()
+    processes = [subprocess.Popen([sys.executable, "-c", code]) for code in codes]
+    for process in processes:
+        if process.wait(timeout=1800):
+            raise RuntimeError(f"a process of {what} failed")
+    seconds = time.perf_counter() - started
+    booked = _count(url, booked_sql)
+    if booked != count:
+        raise RuntimeError(f"{what} booked {booked} of {count}")
+    return count / seconds
+
+
 def run_bare(url: str, count: int, batch: int) -> float:
     """2 bare processes writing every gift's rows: gifts/s."""
     code = ("import sys; sys.path.insert(0, {root!r}); from booking_burst import bare_worker; "
             "bare_worker({url!r}, {part}, 2, {batch})")
-    started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-c", code.format(root=str(ROOT / "benchmarks"), url=url, part=part,
-                                                                     batch=batch)]) for part in range(2)]
-    for process in processes:
-        if process.wait(timeout=1800):
-            raise RuntimeError("a bare booking process failed")
-    seconds = time.perf_counter() - started
-    booked = _count(url, "SELECT count(*) FROM stripe_events WHERE processed_at IS NOT NULL")
-    if booked != count:
-        raise RuntimeError(f"the bare ceiling booked {booked} of {count}")
-    return count / seconds
+    return _timed_pair([code.format(root=str(ROOT / "benchmarks"), url=url, part=part, batch=batch)
+                        for part in range(2)], url, count,
+                       "SELECT count(*) FROM stripe_events WHERE processed_at IS NOT NULL", "the bare ceiling")
 
 
 def stripe_pace(app, count: int, facts_file: Path) -> float:
@@ -275,17 +282,9 @@ def run_in_hand(url: str, count: int, facts_file: Path) -> float:
     """2 processes booking the burst with its facts in hand (``book_in_hand``): events/s."""
     code = ("import sys; sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r}); "
             "from booking_burst import book_in_hand; book_in_hand({url!r}, {facts!r})")
-    started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-c", code.format(
-        root=str(ROOT), bench=str(ROOT / "benchmarks"), url=url, facts=str(facts_file))]) for _ in range(2)]
-    for process in processes:
-        if process.wait(timeout=1800):
-            raise RuntimeError("a booking process failed")
-    seconds = time.perf_counter() - started
-    booked = _count(url, "SELECT count(*) FROM stripe_events WHERE outcome = 'applied'")
-    if booked != count:
-        raise RuntimeError(f"{booked} of {count} events booked with their facts in hand")
-    return count / seconds
+    return _timed_pair([code.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), url=url,
+                                    facts=str(facts_file))] * 2, url, count,
+                       "SELECT count(*) FROM stripe_events WHERE outcome = 'applied'", "booking with facts in hand")
 
 
 def round_trips_per_gift(app, count: int = BATCH) -> float:
