@@ -177,6 +177,7 @@ def apply_waiting_events(limit: int | None = None, *, again: bool = False, batch
         for event in claimed:
             if event.error is not None:
                 _failed(event, event.error, done)
+        db.session.commit()  # before the booking: a failed batch's rollback must not take these records with it
         if fetched and not _commit_together(fetched, done) and len(fetched) > 1:
             done.alone += len(fetched)
             for event in fetched:

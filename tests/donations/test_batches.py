@@ -122,6 +122,27 @@ def test_an_event_that_fails_in_a_batch_is_retried_alone_and_the_rest_are_booked
     assert verify_chain().first_broken_id is None
 
 
+def test_an_event_stripe_cannot_show_keeps_its_error_when_its_batch_fails(app, client, fund, localstripe, api):
+    """An event whose fetch fails is written down before the batch is booked: the batch's rollback (here, an
+    event in euros) must not wipe that record, or the event would come back every lease with no back-off and
+    never show on the treasurer's list."""
+    gifts = paid_gifts(fund, api, 2)
+    euros = api.payment_intents.create(params={"amount": 5_000, "currency": "eur", "payment_method": "pm_card_visa",
+                                               "confirm": True})
+    post_payment(client, gifts[0][1], "evt_good_0")
+    post_payment(client, "pi_stripe_never_made", "evt_unknown")  # Stripe answers 404 when asked for it
+    post_payment(client, euros.id, "evt_euros")
+    post_payment(client, gifts[1][1], "evt_good_1")
+    db.session.commit()
+
+    done = events.apply_waiting_events()
+    assert (done.applied, done.failed) == (2, 2)
+    unknown = db.session.get(StripeEvent, "evt_unknown")
+    assert unknown.processed_at is None
+    assert unknown.last_error, "the failed fetch's record was rolled back with the batch"
+    assert db.session.get(StripeEvent, "evt_euros").last_error.startswith("DonationError")
+
+
 def post(client, event_type: str, obj: dict, event_id: str) -> None:
     payload, headers = signed_event(event_type, obj, event_id=event_id)
     assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
