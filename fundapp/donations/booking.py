@@ -250,16 +250,18 @@ def record_refund(fund: Fund, fact: RefundSettled) -> Donation:
 
 
 def apply_refunds(fund: Fund, donation: Donation, total_cents: int) -> None:
-    """Set the gift's refunded total to Stripe's figure; when it changes, audit it and mail a corrected receipt.
+    """Raise the gift's refunded total to Stripe's figure; when it grows, audit it and mail a corrected receipt.
 
     An absolute value set by a conditional UPDATE, so two deliveries at once neither add it twice nor mail twice.
+    It only grows, as the books' refund entries do (a booked refund is never taken back): facts fetched before a
+    refund booked meanwhile (a slow batch) say less, and must not set it back.
     """
     before = {"refunded_cents": donation.refunded_cents, "status": donation.status}
     status = (donation.status if donation.status == DonationStatus.DISPUTE_LOST else
               DonationStatus.REFUNDED if total_cents >= (donation.gross_cents or 0) else
               DonationStatus.PARTIALLY_REFUNDED if total_cents else donation.status)
     changed = db.session.execute(
-        db.update(Donation).where(Donation.id == donation.id, Donation.refunded_cents != total_cents)
+        db.update(Donation).where(Donation.id == donation.id, Donation.refunded_cents < total_cents)
         .values(refunded_cents=total_cents, status=status).execution_options(synchronize_session=False)).rowcount
     db.session.refresh(donation)
     if changed:
@@ -298,7 +300,7 @@ def record_payments(fund: Fund, facts: list[PaymentSettled | ChargeHistory]) -> 
             for refund in fact.refunds:
                 record_refund(fund, refund)
             total = sum(refund.amount_cents for refund in fact.refunds)
-            if total != donation.refunded_cents:
+            if total > donation.refunded_cents:  # facts fetched before a refund booked meanwhile say less
                 apply_refunds(fund, donation, total)
 
 

@@ -92,6 +92,34 @@ def test_refunds_are_booked_once_each_and_mail_a_corrected_receipt(client, fund,
     assert subjects[0].startswith("Thank you: receipt") and subjects[-1].startswith("Corrected receipt")
 
 
+def test_a_charge_history_fetched_before_a_later_refund_never_lowers_the_refunded_total(client, fund, localstripe,
+                                                                                          api):
+    """The worker fetches a batch's facts before it books them, so a charge's history can be older than a refund
+    booked meanwhile (the treasurer's, or another worker's). Booking it must not set the gift's refunded total
+    back, nor mail a wrong corrected receipt: a booked refund stays in the books, so the total only grows."""
+    from fundapp.payments import events as stripe_events
+
+    donation = pending_gift(fund, cents=5_000)
+    pay(api, donation)
+    assert wait_for(lambda: db.session.get(Donation, donation.id).status == DonationStatus.SUCCEEDED)
+    charge_id = db.session.get(Donation, donation.id).stripe_charge_id
+    api.refunds.create(params={"charge": charge_id, "amount": 1_000})
+    payload, _headers = signed_event("charge.refunded", {"id": charge_id, "object": "charge"}, event_id="evt_old")
+    stale = list(stripe_events.facts_of(payload))  # fetched now: one refund of 10.00
+    api.refunds.create(params={"charge": charge_id, "amount": 2_000})
+    deliver(client, "charge.refunded", {"id": charge_id, "object": "charge"}, event_id="evt_new")
+    assert db.session.get(Donation, donation.id).refunded_cents == 3_000
+    mail_before = db.session.scalar(db.select(db.func.count(OutboxMessage.id)))
+
+    for old in stale:  # the slow worker's batch commits last
+        booking.apply_fact(fund, old)
+    db.session.commit()
+
+    assert db.session.get(Donation, donation.id).refunded_cents == 3_000
+    assert books(fund) == (3, -2_000, 2_000)
+    assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == mail_before
+
+
 def test_a_refund_arriving_before_its_payment_books_both_in_order(client, fund, localstripe, api):
     localstripe_webhooks._webhooks.clear()  # nothing from localstripe: our events only, in the wrong order
     donation = pending_gift(fund, cents=3_000)
