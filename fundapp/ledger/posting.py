@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fundapp.audit.services import Change, record_changes
 from fundapp.extensions import db, insert_or_merge
+from fundapp.funds import clock
 from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.ledger.errors import AlreadyReversed, LedgerError, PeriodClosed
 from fundapp.ledger.models import CHART, DAY_TOTAL_SLOTS, Account, AccountType, DayTotal, JournalEntry, Posting
@@ -171,10 +172,23 @@ def post_entries(fund: Fund, new: Sequence[NewEntry], *, actor: object = None,
             "source": f"{entry.source_kind}:{entry.source_id}",
             "postings": [[names[account_id], amount] for account_id, amount in postings]})
             for entry, postings in entries])
+        _refuse_months_closed_meanwhile(fund, [entry.entry_date for entry, _postings in entries])
         # After the audit records: their lock orders every booking, so day-total rows are always taken in turn
         # (taking them first could deadlock with a transaction that holds the audit lock and books again).
         _add_to_day_totals(fund, entries)
     return [found[(item.source_kind, str(item.source_id))] for item in new]
+
+
+def _refuse_months_closed_meanwhile(fund: Fund, days: Sequence[date]) -> None:
+    """Closing a month takes the audit lock, which ``record_changes`` now holds: a month closed after the closed
+    months were read above, and before that lock, is seen here, and entries dated in it are refused with the
+    rest of their transaction. Only an ended month can be closed, so entries of the fund's current month (nearly
+    all of them) need no second read."""
+    this_month = clock.month(fund)
+    past = {f"{day:%Y-%m}" for day in days if f"{day:%Y-%m}" < this_month}
+    closed = past & set(closed_months(fund)) if past else set()
+    if closed:
+        validate_open_period(fund, min(day for day in days if f"{day:%Y-%m}" in closed))  # raises PeriodClosed
 
 
 def _add_to_day_totals(fund: Fund, entries: Sequence[tuple[JournalEntry, list[tuple[int, int]]]]) -> None:

@@ -239,3 +239,41 @@ def test_day_totals_follow_every_entry_and_a_difference_is_found_and_repaired(ru
     repaired = runner.invoke(args=["fund", "check-books", "--repair"])
     assert repaired.exit_code == 0 and "Rebuilt the day totals" in repaired.output
     assert ledger.check_day_totals(fund) == []
+
+
+def test_a_month_closed_while_an_entry_is_being_posted_refuses_the_entry(app, fund, monkeypatch):
+    """The entry's transaction read the closed months before the treasurer closed November (in another
+    connection, at the moment the entry is inserted): the close's lock is taken by the entry's audit record, and
+    the entry is refused then, rather than landing in a month whose snapshot no longer matches."""
+    import threading
+
+    from fundapp.funds import clock
+    from fundapp.funds.models import Fund
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("races are real only on PostgreSQL with separate connections")
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 15, 12, tzinfo=UTC))  # November has ended
+    closed = threading.Event()
+
+    def close_november():
+        with app.app_context():
+            ledger.close_month(db.session.get(Fund, fund.id), "2026-11")
+            db.session.commit()
+        closed.set()
+
+    def close_when_the_entry_goes_in(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith("INSERT INTO journal_entries") and not closed.is_set():
+            treasurer = threading.Thread(target=close_november)
+            treasurer.start()
+            treasurer.join(timeout=30)
+
+    sa.event.listen(db.engine, "before_cursor_execute", close_when_the_entry_goes_in)
+    try:
+        with pytest.raises(ledger.PeriodClosed, match="November 2026 is closed"):
+            post(fund)  # dated 2 November
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", close_when_the_entry_goes_in)
+        db.session.rollback()
+    assert closed.is_set() and ledger.closed_months(fund) == ["2026-11"]
+    assert count(JournalEntry) == 0
+    assert ledger.check_closed_months(fund) == []
