@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from fundapp.audit.models import AuditRecord
 from fundapp.donations import giving
 from fundapp.donations.models import Donation, DonationStatus
@@ -11,6 +13,8 @@ from tests.conftest import sign_in
 from tests.donations.helpers import pending_gift
 
 
+@pytest.mark.no_worker  # the worker thread tidies too (first at its start): on a loaded machine its first round
+# ended after the old gift was backdated and closed it before the command could, so the command found none
 def test_checkouts_left_unpaid_past_stripes_expiry_are_closed_and_hidden(client, create_user, fund, runner,
                                                                        localstripe):
     old, fresh = pending_gift(fund, cents=1_500, email="old@example.org"), pending_gift(fund, email="new@example.org")
