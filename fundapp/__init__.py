@@ -126,7 +126,9 @@ def _select_locale() -> str:
 def _init_extensions(app: Flask) -> None:
     from fundapp import models  # noqa: F401  (every model registered before migrations look)
     from fundapp.extensions import babel, csrf, db, login_manager
+    from fundapp.funds.mount import FundMount
 
+    app.wsgi_app = FundMount(app.wsgi_app)  # type: ignore[method-assign]  # /f/<slug>/: each fund's pages
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -168,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
     from fundapp.donations.admin_views import bp as donations_admin_bp
     from fundapp.donations.portal_views import bp as donor_bp
     from fundapp.donations.views import bp as donations_bp
+    from fundapp.host.views import bp as host_bp
     from fundapp.ledger.views import bp as ledger_bp
     from fundapp.main import treasurer_views  # noqa: F401  (the treasurer's home, on the admin blueprint)
     from fundapp.main.audit_views import bp as audit_bp
@@ -189,6 +192,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(applications_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(reporting_bp)
+    app.register_blueprint(host_bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -244,6 +248,7 @@ def _register_error_pages(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from sqlalchemy.exc import SQLAlchemyError
+    from werkzeug.exceptions import NotFound
 
     from fundapp.extensions import db
     from fundapp.funds import clock
@@ -255,13 +260,29 @@ def _register_template_helpers(app: Flask) -> None:
     def fund_name() -> str:
         try:
             return current_fund().name
-        except (SQLAlchemyError, FundNotInitialised):  # database down, or `fund init` not run: still show a page
-            db.session.rollback()
+        except (SQLAlchemyError, FundNotInitialised, NotFound):  # database down, `fund init` not run, or an address
+            db.session.rollback()                                # naming no fund (/f/<slug>/): still show a page
             return app.config["FUND_DEFAULTS"]["name"]
+
+    def funds_of_user() -> list[tuple[str, str, bool]]:
+        """(name, path, is this one) of each fund the signed-in person holds a role in, when more than one: the
+        switch between them at the top of every page."""
+        if not current_user.is_authenticated:
+            return []
+        fund_ids = {grant.fund_id for grant in current_user.grants}
+        if len(fund_ids) < 2:
+            return []
+        from fundapp.funds.models import Fund
+        from fundapp.funds.mount import fund_path
+
+        here = current_fund().id
+        return [(name, fund_path(slug), fund_id == here) for fund_id, name, slug in db.session.execute(
+            db.select(Fund.id, Fund.name, Fund.slug).where(Fund.id.in_(fund_ids)).order_by(Fund.name))]
 
     @app.context_processor
     def inject():
-        return {"can_visit": can_visit, "fund_name": fund_name, "current_locale": get_locale}
+        return {"can_visit": can_visit, "fund_name": fund_name, "current_locale": get_locale,
+                "funds_of_user": funds_of_user}
 
     @app.template_filter("money")
     def money_filter(cents: int, currency: str = "USD") -> str:

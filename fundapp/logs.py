@@ -68,7 +68,10 @@ def context() -> dict[str, Any]:
     found: dict[str, Any] = {}
     try:
         if has_app_context():
-            found["fund"] = (current_app.config.get("FUND_DEFAULTS") or {}).get("slug")
+            from fundapp.funds.mount import SLUG_KEY
+
+            found["fund"] = ((request.environ.get(SLUG_KEY) if has_request_context() else None)
+                             or (current_app.config.get("FUND_DEFAULTS") or {}).get("slug"))
     except RuntimeError:  # a thread that sees the context's variable but not the app (the local Stripe server's)
         pass
     if has_request_context():

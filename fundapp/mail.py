@@ -66,12 +66,16 @@ class OutboxMessage(db.Model):
     #: A receipt mail queued as it is booked carries the gift, not yet its PDF: the sender renders the receipt
     #: the first time it tries the message and keeps it in ``attachment`` (a retry sends the same file).
     receipt_donation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("donations.id"), index=True)
+    #: The fund the message is about (None: a person's account, which is the installation's): its treasurer sees
+    #: it waiting, and its HTML part names that fund.
+    fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funds.id"), index=True)
     #: The reader's language ("en", "es"): the HTML part's ``lang`` and the words of its button and footer.
     language: Mapped[str | None] = mapped_column(sa.String(5))
 
 
 def outbox_row(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
-               language: str | None = None, *, receipt: tuple[str, int] | None = None) -> dict[str, Any]:
+               language: str | None = None, *, receipt: tuple[str, int] | None = None,
+               fund_id: int | None = None) -> dict[str, Any]:
     """One outbox message's columns (``queue_mail`` explains them), for ``queue_mail`` or ``queue_mails``."""
     if language is None:
         locale = get_locale()
@@ -79,17 +83,18 @@ def outbox_row(to: str, subject: str, body: str, attachment: tuple[str, bytes] |
     name = attachment[0] if attachment else receipt[0] if receipt else None
     return {"to_address": to, "subject": subject, "body": body, "language": language, "attachment_name": name,
             "attachment": attachment[1] if attachment else None,
-            "receipt_donation_id": receipt[1] if receipt else None}
+            "receipt_donation_id": receipt[1] if receipt else None, "fund_id": fund_id}
 
 
 def queue_mail(to: str, subject: str, body: str, attachment: tuple[str, bytes] | None = None,
-               language: str | None = None, *, receipt: tuple[str, int] | None = None) -> OutboxMessage:
+               language: str | None = None, *, receipt: tuple[str, int] | None = None,
+               fund_id: int | None = None) -> OutboxMessage:
     """Put a message in the outbox (flushes, never commits); ``attachment`` is (filename, PDF bytes); ``receipt``
     is (filename, donation id) for a receipt the sender renders when it first tries the message
     (``render_receipts_with``), so a booking never waits on a PDF. ``language`` is the reader's; by default, the
     language in force where the mail is queued (a caller that writes the words under ``force_locale`` and queues
-    after the block passes it)."""
-    message = OutboxMessage(**outbox_row(to, subject, body, attachment, language, receipt=receipt))
+    after the block passes it). ``fund_id`` is the fund the message is about (None for a person's account)."""
+    message = OutboxMessage(**outbox_row(to, subject, body, attachment, language, receipt=receipt, fund_id=fund_id))
     db.session.add(message)
     db.session.flush()
     return message
@@ -131,10 +136,16 @@ def before_signature(body: str, paragraph: str, signature: str) -> str:
     return body + "\n\n" + paragraph
 
 
-def public_link(endpoint: str, **values) -> str:
-    """The public address of a page, for a mail: ``BASE_URL`` and the page's path. Built without a request,
-    since mail is also queued by the event worker and by commands."""
-    return current_app.config["BASE_URL"] + current_app.url_map.bind("localhost").build(endpoint, values)
+def public_link(endpoint: str, *, fund=None, **values) -> str:
+    """The public address of a page of ``fund``, for a mail: ``BASE_URL`` and the page's path, under
+    ``/f/<slug>`` for a fund other than the installation's own (``funds.mount.fund_path``). Built without a
+    request, since mail is also queued by the event worker and by commands; without ``fund``, the request's
+    fund (the installation's own outside a request)."""
+    from fundapp.funds.mount import fund_path, requested_slug
+
+    slug = fund.slug if fund is not None else requested_slug()
+    return current_app.config["BASE_URL"] + fund_path(slug, current_app.url_map.bind("localhost").build(endpoint,
+                                                                                                        values))
 
 
 #: The pages whose links sign someone in (a password reset or welcome link, a donor's sign-in link).
@@ -210,12 +221,14 @@ def html_part(subject: str, body: str, *, fund_name: str | None = None, language
                                base_url=base_url)
 
 
-def _fund_name() -> str | None:
-    """The name of the fund this installation serves (its settings may have renamed it since it started)."""
+def _fund_name(fund_id: int | None) -> str | None:
+    """The name of the fund the message is about, else of the installation's own (its settings may have renamed
+    it since it started)."""
     from fundapp.funds.models import Fund
 
     defaults = current_app.config.get("FUND_DEFAULTS") or {}
-    name = db.session.scalar(db.select(Fund.name).filter_by(slug=defaults.get("slug")))
+    name = db.session.scalar(db.select(Fund.name).where(Fund.id == fund_id) if fund_id is not None
+                             else db.select(Fund.name).filter_by(slug=defaults.get("slug")))
     return name or defaults.get("name")
 
 
@@ -228,7 +241,7 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(idstring=f"outbox{message.id}")
     email.set_content(message.body)
-    email.add_alternative(html_part(message.subject, message.body, fund_name=_fund_name(),
+    email.add_alternative(html_part(message.subject, message.body, fund_name=_fund_name(message.fund_id),
                                     language=message.language, base_url=current_app.config["BASE_URL"]),
                           subtype="html", cte="base64")  # its lines are long: base64 rather than "=3D" everywhere
     if message.attachment is not None:
@@ -372,12 +385,17 @@ def retry_now() -> int:
         OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)) or 0
 
 
-def waiting_messages(limit: int = 20) -> tuple[int, list[OutboxMessage]]:
-    """How many messages wait to be sent, and the latest that failed (for the treasurer to see)."""
-    waiting = db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None)))
-    failed = db.session.scalars(db.select(OutboxMessage).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.last_error.is_not(None))
-        .order_by(OutboxMessage.id.desc()).limit(limit)).all()
+def waiting_messages(limit: int = 20, *, fund_id: int | None = None,
+                     with_no_fund: bool = True) -> tuple[int, list[OutboxMessage]]:
+    """How many messages wait to be sent, and the latest that failed: of the fund ``fund_id`` and, ``with_no_fund``,
+    those about no fund (a person's account), for that fund's treasurer to see; or every one (the host's)."""
+    unsent = OutboxMessage.sent_at.is_(None)
+    if fund_id is not None:
+        mine = OutboxMessage.fund_id == fund_id
+        unsent = sa.and_(unsent, sa.or_(mine, OutboxMessage.fund_id.is_(None)) if with_no_fund else mine)
+    waiting = db.session.scalar(db.select(db.func.count(OutboxMessage.id)).where(unsent))
+    failed = db.session.scalars(db.select(OutboxMessage).where(unsent, OutboxMessage.last_error.is_not(None))
+                                .order_by(OutboxMessage.id.desc()).limit(limit)).all()
     return waiting or 0, list(failed)
 
 

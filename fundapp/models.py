@@ -6,6 +6,6 @@ from fundapp.bank.models import BankCsvFormat, BankImport, BankMatch, BankStatem
 from fundapp.donations.models import Deposit, Donation, Donor, MonthlyGift, ReceiptCounter, StatementSent, StripeEvent  # noqa: F401
 from fundapp.funds.models import Fund  # noqa: F401
 from fundapp.health import WorkerHeartbeat  # noqa: F401
-from fundapp.ledger.models import Account, ClosedPeriod, JournalEntry, Posting  # noqa: F401
+from fundapp.ledger.models import Account, ClosedPeriod, FundTransfer, JournalEntry, Posting  # noqa: F401
 from fundapp.mail import OutboxMessage  # noqa: F401
 from fundapp.review.models import Approval, CaseNote, CaseReviewer, GrantPayment, Relationship  # noqa: F401

@@ -26,11 +26,13 @@ class Access:
     public: bool = False
     roles: frozenset[Role] = frozenset()  # empty and not public: any signed-in user
     donor: bool = False  # a donor signed in by emailed link (``current_donor_id``)
+    operator: bool = False  # one of the host union's operators (``User.is_operator``), whatever the fund
 
 
 PUBLIC = Access(public=True)
 SIGNED_IN = Access()
 DONOR = Access(donor=True)
+OPERATOR = Access(operator=True)
 DONOR_SESSION_KEY = "donor"
 SECOND_FACTOR_SESSION_KEY = "second_factor"  # set when this session's sign-in passed the second factor
 
@@ -56,6 +58,11 @@ def roles_required(*roles: Role):
         raise ValueError("roles_required needs at least one role")
     access = Access(roles=frozenset(roles))
     return lambda view: _mark(view, access)
+
+
+def operator_required(view):
+    """One of the host's operators: the installation's pages (``/host/``), above every fund."""
+    return _mark(view, OPERATOR)
 
 
 def donor_signed_in(view):
@@ -102,6 +109,8 @@ def allows(access: Access | None) -> bool:
         return current_donor_id() is not None
     if not current_user.is_authenticated:
         return False
+    if access.operator:
+        return current_user.is_operator
     return not access.roles or bool(access.roles & current_roles())
 
 

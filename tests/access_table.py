@@ -6,7 +6,8 @@ PUBLIC = "public"
 SIGNED_IN = "signed_in"
 DONOR = "donor_link"  # a donor signed in by emailed link: none of the personas below
 PENDING = "password_given"  # between the password and the second factor: none of the personas below
-PERSONAS = ("anonymous", "donor", "applicant", "trustee", "treasurer")
+OPERATOR = "operator"  # one of the host's operators (User.is_operator), whatever their roles in a fund
+PERSONAS = ("anonymous", "donor", "applicant", "trustee", "treasurer", "operator")
 
 #: endpoint -> PUBLIC, SIGNED_IN or the set of roles allowed.
 EXPECTED = {
@@ -41,12 +42,18 @@ EXPECTED = {
     "admin.send_mail": {"treasurer"},
     "admin.apply_events": {"treasurer"},
     "admin.fund_settings": {"treasurer"},
+    "admin.fund_life": {"treasurer"},
     "review.take": {"trustee", "treasurer"},
     "review.add_note": {"trustee", "treasurer"},
     "ledger.index": {"treasurer"},
     "ledger.export": {"treasurer"},
     "ledger.accounts": {"treasurer"},
     "ledger.report": {"treasurer"},
+    "ledger.transfers": {"trustee", "treasurer"},
+    "ledger.propose_transfer": {"treasurer"},
+    "ledger.approve_transfer": {"trustee"},
+    "ledger.withdraw_transfer": {"treasurer"},
+    "ledger.final_report": {"trustee", "treasurer"},
     "ledger.close_month": {"treasurer"},
     "ledger.reopen_month": {"treasurer"},
     "bank.index": {"treasurer"},
@@ -56,6 +63,13 @@ EXPECTED = {
     "bank.unmatch": {"treasurer"},
     "bank.report": {"treasurer"},
     "audit.index": {"trustee", "treasurer"},
+    "host.index": OPERATOR,
+    "host.open_fund_page": OPERATOR,
+    "host.unassigned": OPERATOR,
+    "host.assign": OPERATOR,
+    "host.audit": OPERATOR,
+    "host.books": OPERATOR,
+    "host.books_beancount": OPERATOR,
     "donations.donate": PUBLIC,
     "donations.test_checkout": PUBLIC,
     "donations.test_secure": PUBLIC,
@@ -114,4 +128,5 @@ SIGNED_INSTEAD_OF_CSRF = {"donations.stripe_webhook"}
 
 URL_VALUES = {"filename": "css/site.css", "token": "bogus-token", "user_id": 1, "donation_id": 1, "gift_id": 1, "line_id": 1,
               "year": 2026, "application_id": 1, "document_id": 1, "payment_id": 1, "claim_id": 1,
-              "name": "weekly", "kind": "donors", "table": "donations"}
+              "name": "weekly", "kind": "donors", "table": "donations", "event_id": "evt_bogus",
+              "transfer_id": 1}

@@ -25,7 +25,8 @@ DATABASE_FAULTS_INJECTED = 1
 
 # --- tests/test_object_access.py -------------------------------------------------------------------------------------
 #: The URL arguments that name an object: every route taking one is asked for someone else's object.
-ID_ARGUMENTS = {"application_id", "document_id", "donation_id", "gift_id", "payment_id", "user_id", "claim_id"}
+ID_ARGUMENTS = {"application_id", "document_id", "donation_id", "gift_id", "payment_id", "user_id", "claim_id",
+                "transfer_id"}
 
 # --- tests/test_fuzz.py ----------------------------------------------------------------------------------------------
 FORMS_PER_ROUTE = 10  # generated forms sent to every POST route, per persona

@@ -11,7 +11,17 @@ import pytest
 from fundapp.accounts import services as account_services
 from fundapp.accounts import sessions as account_sessions
 from fundapp.extensions import db
-from tests.access_table import DONOR, EXPECTED, PENDING, PERSONAS, PUBLIC, SIGNED_IN, SIGNED_INSTEAD_OF_CSRF, URL_VALUES
+from tests.access_table import (
+    DONOR,
+    EXPECTED,
+    OPERATOR,
+    PENDING,
+    PERSONAS,
+    PUBLIC,
+    SIGNED_IN,
+    SIGNED_INSTEAD_OF_CSRF,
+    URL_VALUES,
+)
 from tests.conftest import enrol, sign_in
 
 
@@ -33,17 +43,42 @@ def _allowed(rule, persona) -> bool:
         return True
     if persona == "anonymous" or rule in (DONOR, PENDING):
         return False
+    if rule == OPERATOR:
+        return persona == "operator"
+    if persona == "operator":  # a donor in the fund, as made below
+        return _allowed(rule, "donor")
     return rule == SIGNED_IN or persona in rule
 
 
+@pytest.mark.parametrize("at", ["the installation's fund", "a second fund"])
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_route_by_role_matrix(app, client, create_user, persona):
+def test_route_by_role_matrix(app, client, create_user, persona, at):
+    """Every route, asked by each persona: at the installation's own fund's addresses with the persona's role
+    there, or at a second fund's (/f/<slug>/...) with the role held in that fund only."""
+    prefix = ""
+    if persona == "operator":  # no role in the fund: the host's pages only, and what any signed-in person sees
+        user = create_user("operator@example.org", "donor")
+        user.is_operator = True
+        enrol(user)
+        db.session.commit()
+    elif persona != "anonymous":
+        user = create_user(f"{persona}@example.org", persona)
+    if at == "a second fund":
+        from fundapp.setup import open_fund
+
+        second = open_fund({"slug": "unit-2", "name": "Unit Two", "legal_name": "Unit Two Fund", "ein": "98-7654321",
+                            "contact_email": "u2@example.org"}, treasurer_email="rosa@example.org",
+                           treasurer_name="Rosa").fund
+        prefix = f"/f/{second.slug}"
+        if persona not in ("anonymous", "operator"):
+            for grant in user.grants:
+                grant.fund_id = second.id  # the role is held in the second fund, not in the installation's
+        db.session.commit()
     if persona != "anonymous":
-        create_user(f"{persona}@example.org", persona)
         sign_in(client, f"{persona}@example.org")
     failures = []
     with app.test_request_context():
-        routes = [(e, m, __import__("flask").url_for(e, **v)) for e, m, _r, v in _routes(app)]
+        routes = [(e, m, prefix + __import__("flask").url_for(e, **v)) for e, m, _r, v in _routes(app)]
     for endpoint, method, url in routes:
         if endpoint in ("accounts.logout", "accounts.end_all_sessions"):
             continue  # checked below: it would end this persona's session

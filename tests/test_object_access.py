@@ -18,7 +18,7 @@ from fundapp.funds.models import Fund
 from fundapp.review.models import GrantPayment
 from fundapp.setup import init_fund
 from tests.access_table import EXPECTED
-from tests.conftest import run_worker_once, sign_in
+from tests.conftest import enrol, run_worker_once, sign_in
 from tests.security_figures import ID_ARGUMENTS
 from tests.worlds import someone_elses_world
 
@@ -57,7 +57,9 @@ def test_every_id_route_is_covered(app):
     assert roles <= {"roles", "donor_link"}, "an id route open to everyone needs its own object check here"
 
 
-def ask_everything(client, app, ids, allowed) -> list[str]:
+def ask_everything(client, app, ids, allowed, prefix: str = "") -> list[str]:
+    """Ask every id route the signed-in person may open for the objects ``ids``, at the addresses of the fund
+    ``prefix`` names ("/f/<slug>", or the installation's own fund's for "")."""
     leaks = []
     for endpoint, method, rule in id_routes(app):
         if not allowed(EXPECTED[endpoint]):
@@ -66,7 +68,7 @@ def ask_everything(client, app, ids, allowed) -> list[str]:
         with app.test_request_context():
             from flask import url_for
 
-            url = url_for(endpoint, **values)
+            url = prefix + url_for(endpoint, **values)
         response = client.open(url, method=method, data={"reason": "x", "amount": "1", "code": "000000",
                                                          "status": "hidden"})
         if response.status_code not in (403, 404):
@@ -84,6 +86,46 @@ def test_trustees_and_the_treasurer_never_reach_another_funds_objects(app, clien
     leaks = ask_everything(client, app, theirs, lambda rule: isinstance(rule, set) and persona in rule)
     assert leaks == []
     assert snapshot() == before
+
+
+STAFF = {"trustee": ["trustee"], "treasurer": ["treasurer", "trustee"], "applicant": ["applicant"]}
+
+
+@pytest.mark.parametrize("here, there", [("trustee", "treasurer"), ("treasurer", "trustee"),
+                                         ("applicant", "treasurer")])
+def test_someone_with_roles_in_two_funds_reaches_each_funds_objects_only_at_that_funds_addresses(
+        app, client, fund, create_user, here, there):
+    """The same person holds one role in the installation's fund and another in a second fund: at each fund's
+    addresses, the other fund's objects answer 404 or 403, whatever the person may do there."""
+    from fundapp.accounts.models import RoleGrant
+
+    other = other_fund()
+    theirs = someone_elses_world(other, "other")
+    ours = someone_elses_world(fund, "ours")
+    person = create_user("both@example.org", *STAFF[here])
+    for role in STAFF[there]:
+        db.session.add(RoleGrant(user_id=person.id, fund_id=other.id, role=role))
+    db.session.flush()
+    if person.totp_secret is None:  # a treasurer somewhere signs in with a second factor everywhere
+        enrol(person)
+    db.session.commit()
+    assert sign_in(client, "both@example.org").status_code == 302
+    before = snapshot()
+    leaks = ask_everything(client, app, theirs, lambda rule: isinstance(rule, set) and bool(set(STAFF[here]) & rule))
+    leaks += ask_everything(client, app, ours, lambda rule: isinstance(rule, set) and bool(set(STAFF[there]) & rule),
+                            prefix=f"/f/{other.slug}")
+    assert leaks == []
+    assert snapshot() == before
+    # and each fund's own objects are there at its own addresses (the check above could not pass by refusing all)
+    from flask import url_for
+
+    with app.test_request_context():
+        theirs_case, ours_case = (url_for("review.case", application_id=world["application_id"])
+                                  for world in (theirs, ours))
+    if "trustee" in STAFF[there]:
+        assert client.get(f"/f/{other.slug}{theirs_case}").status_code == 200
+    if "trustee" in STAFF[here]:
+        assert client.get(ours_case).status_code == 200
 
 
 def test_a_member_never_reaches_another_members_application_or_documents(app, client, fund, create_user):

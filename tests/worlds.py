@@ -17,15 +17,18 @@ from fundapp.donations.models import MonthlyGift
 from fundapp.extensions import db
 from fundapp.funds.models import Fund
 from fundapp.ledger import services as ledger
+from fundapp.ledger import transfers
 from fundapp.payments.facts import PaymentSettled
 from fundapp.review import services as review
 from fundapp.review.models import GrantPayment
+from fundapp.setup import init_fund
 from tests.conftest import PASSWORD, enrol
 from tests.factories import PDF, midday
 
 
 def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
-    """In ``fund``: a member's paid grant with a document, a trustee, a donor's gift and monthly pledge."""
+    """In ``fund``: a member's paid grant with a document, a trustee, a donor's gift and monthly pledge, and a
+    transfer proposed to a partner fund of the installation."""
     trustee = accounts.create_user(fund, email=f"trustee-{tag}@example.org", name=f"Trustee {tag}",
                                    password=PASSWORD, roles=[Role.TRUSTEE])
     enrol(trustee)
@@ -58,7 +61,11 @@ def someone_elses_world(fund: Fund, tag: str) -> dict[str, int]:
                                     password=PASSWORD, roles=[Role.APPLICANT])
     claim = MembershipClaim(fund_id=fund.id, member_id=member.id, claimant_id=claimant.id, holder_id=member_user.id)
     db.session.add(claim)
+    partner = init_fund({"slug": f"{tag}-partner", "name": f"Partner of {tag}", "legal_name": f"Partner of {tag}",
+                         "ein": "12-3456789", "legal_form": "501(c)(5)", "currency": fund.currency,
+                         "contact_email": f"partner-{tag}@example.org"}).fund
+    transfer = transfers.propose_transfer(fund, partner, 1_000, f"{tag}'s balance", actor=trustee)
     db.session.commit()
     return {"application_id": application.id, "document_id": document.id, "donation_id": gift.id,
             "gift_id": pledge.id, "payment_id": payment.id, "user_id": trustee.id, "donor_id": gift.donor_id, "claim_id": claim.id,
-            "token": gift.token}
+            "token": gift.token, "transfer_id": transfer.id}

@@ -21,7 +21,7 @@ from fundapp.funds.services import (
 )
 from fundapp.mail import public_link
 from fundapp.policy import roles_required
-from fundapp.web import int_arg, show_error
+from fundapp.web import confirm_first, confirmed, int_arg, show_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -97,6 +97,44 @@ def fund_settings():
             return redirect(url_for("admin.fund_settings"))
     return render_template("admin/fund.html", form=form, fund=fund, placeholders=receipt_placeholders(fund),
                            production=current_app.config["ENV_NAME"] == "production"), 422 if form.errors else 200
+
+
+@bp.route("/fund/life", methods=["GET", "POST"])
+@roles_required(Role.TREASURER)
+def fund_life():
+    """Open, applications paused, or closed to gifts (and where givers go instead); every change audited."""
+    from fundapp.funds.forms import FundLifeForm
+    from fundapp.funds.models import Fund, FundStatus
+    from fundapp.payments.gateway import GatewayError
+    from fundapp.setup import set_fund_status
+
+    fund = current_fund()
+    others = db.session.scalars(db.select(Fund).where(Fund.id != fund.id, Fund.status != FundStatus.CLOSED)
+                                .order_by(Fund.name)).all()
+    form = FundLifeForm(data={"status": fund.status, "successor": str(fund.successor_id or "")})
+    form.successor.choices = [("", _("Every fund still open, listed"))] + [(str(o.id), o.name) for o in others]
+    if form.validate_on_submit():
+        successor = next((o for o in others if str(o.id) == form.successor.data), None)
+        if form.status.data == FundStatus.CLOSED and fund.status != FundStatus.CLOSED and not confirmed():
+            return confirm_first(_("Close the fund to gifts?"), [
+                _("The donate page will say the fund is closed and send givers elsewhere."),
+                _("Every monthly gift still running is ended at Stripe now; its donors are charged no more."),
+                _("The books, reports and exports stay readable; you can open the fund again.")],
+                _("Close the fund"), url_for("admin.fund_life"))
+        try:
+            changed = set_fund_status(fund, form.status.data, successor=successor, actor=current_user)
+        except FundSettingsError as exc:
+            db.session.rollback()
+            show_error(form, exc, "status")
+        except GatewayError:
+            db.session.rollback()
+            flash(_("We could not reach the card processor to end the monthly gifts; nothing changed. Please try "
+                    "again in a minute."), "error")
+        else:
+            db.session.commit()
+            flash(_("Saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("admin.fund_life"))
+    return render_template("admin/fund_life.html", form=form, fund=fund), 422 if form.errors else 200
 
 
 def _person_of_this_fund(user_id: int) -> User:

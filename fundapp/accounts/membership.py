@@ -253,7 +253,7 @@ def _claim_linked_member(fund: Fund, member: Member, claimant: User) -> Membersh
                 "who is already linked to another account. One of the two may not be the member. Nothing has "
                 "changed yet: decide on the roster page whether to keep the link or give it to the new "
                 "account:\n\n%(url)s", name=treasurer.name, claimant=claimant.email, member=member.member_id,
-                url=public_link("admin.roster")))
+                url=public_link("admin.roster", fund=fund)), fund_id=fund.id)
     return claim
 
 

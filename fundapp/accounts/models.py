@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     language: Mapped[str] = mapped_column(sa.String(2), default=Language.EN.value)
     active: Mapped[bool] = mapped_column(default=True)
+    #: One of the host union's administrators: opens funds (``/host/``) and sees what belongs to no fund.
+    is_operator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: Changed with the password (and deactivation, a cleared second factor): part of reset links and of the
     #: wait for the second factor, so a new password makes them worthless. Sessions end in ``user_sessions``.
     session_version: Mapped[int] = mapped_column(default=1)

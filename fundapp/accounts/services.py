@@ -103,15 +103,15 @@ def start_registration(fund: Fund, *, email: str, name: str, password: str, lang
             body = _("Hello,\n\nSomeone just tried to create an account at %(fund)s with this email address, "
                      "which already has an account. If it was you, sign in, or choose a new password if you "
                      "forgot it:\n\n%(login)s\n%(reset)s\n\nIf it was not you, ignore this message: nothing "
-                     "has changed.", fund=fund.name, login=public_link("accounts.login"),
-                     reset=public_link("accounts.request_reset"))
+                     "has changed.", fund=fund.name, login=public_link("accounts.login", fund=fund),
+                     reset=public_link("accounts.request_reset", fund=fund))
         else:
             subject = _("Finish creating your account")
             body = _("Hello %(name)s,\n\nTo finish creating your account at %(fund)s, open this link within "
                      "24 hours:\n\n%(url)s\n\nIf you did not ask for an account, ignore this message.",
                      name=name.strip(), fund=fund.name,
-                     url=public_link("accounts.confirm_registration", token=token))
-    queue_mail(email, subject, body, language=existing_language or language)
+                     url=public_link("accounts.confirm_registration", fund=fund, token=token))
+    queue_mail(email, subject, body, language=existing_language or language, fund_id=fund.id)
 
 
 def pending_registration(token: str) -> PendingRegistration:
@@ -170,7 +170,7 @@ def create_user(fund: Fund, *, email: str, name: str, roles, password: str | Non
                 "Hello %(name)s,\n\n%(fund)s has made you an account. Choose your password "
                 "within 7 days with this link:\n\n%(url)s\n\nThen sign in with %(email)s.",
                 name=user.name, fund=fund.name, email=user.email,
-                url=set_password_url_for(make_reset_token(user, "welcome"))))
+                url=set_password_url_for(make_reset_token(user, "welcome"))), fund_id=fund.id)
     return user
 
 
@@ -331,6 +331,18 @@ def set_roles(user: User, fund: Fund, roles, *, actor) -> None:
     db.session.flush()
     record_change("user.set_roles", "user", user.id, actor=actor, fund_id=fund.id,
                   before={"roles": sorted(old)}, after={"roles": sorted(new)})
+
+
+def set_operator(user: User, operator: bool, *, actor) -> None:
+    """Make ``user`` one of the host's operators, or no longer (flushes); their sessions end either way, so the
+    new rights apply from their next sign-in (which asks an operator for the second factor)."""
+    if user.is_operator == operator:
+        return
+    user.is_operator = operator
+    end_sessions(user, "roles")
+    db.session.flush()
+    record_change("user.set_operator", "user", user.id, actor=actor, before={"operator": not operator},
+                  after={"operator": operator})
 
 
 def set_active(user: User, fund: Fund, active: bool, *, actor) -> None:

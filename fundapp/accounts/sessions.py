@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager
 from fundapp.accounts.models import Role, RoleGrant, User, UserSession
 from fundapp.extensions import begin_write, db, utcnow
 from fundapp.funds.models import Fund
+from fundapp.funds.mount import requested_slug
 from fundapp.funds.services import fund_stamp_columns, note_fund_stamp
 
 # --- sessions ---------------------------------------------------------------------------
@@ -67,8 +68,8 @@ def load_user(token: str) -> User | None:
     if not token or len(token) > 100:
         return None
     # The user, their session and their role grants in one round trip (the access check reads the grants next),
-    # and the stamp of the installation's fund, which current_fund() would otherwise read in a round trip of its own.
-    slug = current_app.config["FUND_DEFAULTS"]["slug"]
+    # and the stamp of the request's fund, which current_fund() would otherwise read in a round trip of its own.
+    slug = requested_slug()
     found = db.session.execute(
         db.select(UserSession, User, *fund_stamp_columns()).join(User, User.id == UserSession.user_id)
         .outerjoin(RoleGrant, RoleGrant.user_id == User.id).outerjoin(Fund, Fund.slug == slug)

@@ -35,8 +35,8 @@ STAFF = {Role.TRUSTEE.value, Role.TREASURER.value}
 
 
 def required_for(user: User) -> bool:
-    """Trustees and treasurers (of any fund) must use a second factor."""
-    return any(grant.role in STAFF for grant in user.grants)
+    """Trustees and treasurers (of any fund) and the host's operators must use a second factor."""
+    return user.is_operator or any(grant.role in STAFF for grant in user.grants)
 
 
 def enrolled(user: User) -> bool:

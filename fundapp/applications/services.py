@@ -98,6 +98,10 @@ def update_rules(fund: Fund, *, actor, **values) -> FundRules:
 
 def eligible_member(user: User, fund: Fund) -> Member:
     """The roster entry this user applies as; NotEligible says why not and what to do."""
+    if fund.status != "open":
+        raise NotEligible(_("The fund is not taking new applications: the strike is over. Applications already "
+                            "sent are still decided and paid. For help, write to %(email)s.",
+                            email=fund.contact_email))
     member = member_of(user, fund)
     if member is None:
         raise NotEligible(_("First confirm your union membership with your member number and last name."), "link")
@@ -313,5 +317,5 @@ def notify_member(fund: Fund, application: Application, event: str) -> None:
                            fund=fund.name),
         }
         link = _("Your application, any time: %(link)s",
-                 link=public_link("applications.show", application_id=application.id))
-        queue_mail(user.email, subjects[event], before_signature(bodies[event], link, fund.name))
+                 link=public_link("applications.show", fund=fund, application_id=application.id))
+        queue_mail(user.email, subjects[event], before_signature(bodies[event], link, fund.name), fund_id=fund.id)

@@ -283,10 +283,12 @@ def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
 
     Records without a fund (account-level events: a password changed, a reset asked for) are about people who may
     belong to other funds of the installation: no fund's trustees see them here (a person sees their own in the
-    download of their data). Paging is by id (``before_id``), so a page costs the same at record 10 and at
+    download of their data); with ``fund`` None, only those, for the host's operators (``/host/audit``, which
+    filters on nothing but the page). Paging is by id (``before_id``), so a page costs the same at record 10 and at
     record 10 million.
     """
-    query = db.select(AuditRecord).where(AuditRecord.fund_id == fund.id)
+    query = db.select(AuditRecord).where(AuditRecord.fund_id == fund.id if fund is not None
+                                         else AuditRecord.fund_id.is_(None))
     if where.action:
         query = query.where(AuditRecord.action == where.action)
     if where.object_type:
@@ -295,7 +297,7 @@ def search_records(fund, where: AuditFilter, *, before_id: int | None = None,
         query = query.where(AuditRecord.object_id == where.object_id)
     if where.actor_id is not None:
         query = query.where(AuditRecord.actor_id == where.actor_id)
-    lower, upper = clock.period_bounds_utc(fund, where.start, where.end)
+    lower, upper = clock.period_bounds_utc(fund, where.start, where.end) if fund is not None else (None, None)
     if lower is not None:
         query = query.where(AuditRecord.created_at >= lower)
     if upper is not None:

@@ -27,6 +27,9 @@ ACTION_NAMES = {
     "deposit.create": _l("recorded a bank deposit"),
     "document.upload": _l("uploaded a document"),
     "document.view": _l("opened a document"),
+    "fund.open": _l("opened the fund"),
+    "fund.status": _l("opened, paused or closed the fund"),
+    "stripe_event.assign": _l("filed a payment that named no fund under this fund"),
     "donation.abandoned": _l("closed a gift left at the checkout"),
     "donation.dispute_lost": _l("recorded a card dispute lost"),
     "donation.dispute_withdrawn": _l("booked the money a card dispute took"),
@@ -66,7 +69,12 @@ ACTION_NAMES = {
     "user.second_factor_cleared": _l("cleared a second factor"),
     "user.second_factor_enabled": _l("set up a second factor"),
     "user.set_active": _l("changed whether a person can sign in"),
+    "transfer.approve": _l("approved a transfer between funds"),
+    "transfer.book": _l("booked a transfer between funds"),
+    "transfer.propose": _l("proposed a transfer between funds"),
+    "transfer.withdraw": _l("withdrew a transfer between funds"),
     "user.set_roles": _l("changed a person's roles"),
+    "user.set_operator": _l("changed whether a person is an operator"),
     "user.update_profile": _l("changed a profile"),
 }
 
@@ -75,7 +83,8 @@ OBJECT_NAMES = {
     "journal_entry": _l("journal entry"), "period": _l("month"), "user": _l("person"), "member": _l("member"),
     "payment": _l("payment"), "document": _l("document"), "deposit": _l("deposit"), "monthly_gift": _l("monthly gift"),
     "bank_line": _l("bank line"), "bank_import": _l("bank statement"), "donor": _l("donor"), "roster": _l("roster"),
-    "audit": _l("audit trail"), "claim": _l("claim"),
+    "audit": _l("audit trail"), "claim": _l("claim"), "stripe_event": _l("Stripe notice"),
+    "fund_transfer": _l("transfer between funds"),
 }
 
 FIELD_NAMES = {

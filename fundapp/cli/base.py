@@ -22,7 +22,8 @@ OWNER_COMMANDS = {"restore", "db-roles"}
 
 
 @with_appcontext
-def _refuse_privileged_role() -> None:
+def _refuse_privileged_role(fund_slug: str | None = None) -> None:
+    click.get_current_context().meta[FUND_OPTION] = fund_slug
     if click.get_current_context().invoked_subcommand not in OWNER_COMMANDS:
         try:
             db_roles.guard_database_role(current_app._get_current_object())
@@ -31,14 +32,23 @@ def _refuse_privileged_role() -> None:
 
 
 fund_cli = AppGroup("fund", help="Run the hardship fund: users, roster, demo data, mail.",
-                    callback=_refuse_privileged_role)
+                    callback=_refuse_privileged_role,
+                    params=[click.Option(["--fund", "fund_slug"], metavar="SLUG",
+                                         help="The fund a command works on, on an installation of several "
+                                              "(default: the installation's own, FUND_SLUG).")])
+
+
+#: ``click.Context.meta`` key of the ``--fund`` option.
+FUND_OPTION = "fundapp.fund_slug"
 
 
 def installed_fund() -> Fund:
-    """The fund this installation serves (``FUND_SLUG``), read only: a command refuses (pointing at
-    ``fund init``) when it is not set up."""
+    """The fund a command works on: the one ``fund --fund SLUG`` names, else the installation's own
+    (``FUND_SLUG``), read only: a command refuses (pointing at ``fund init``) when it is not set up."""
+    ctx = click.get_current_context(silent=True)
+    slug = (ctx.meta.get(FUND_OPTION) if ctx is not None else None) or current_app.config["FUND_DEFAULTS"]["slug"]
     try:
-        return find_fund(current_app.config["FUND_DEFAULTS"]["slug"])
+        return find_fund(slug)
     except FundNotInitialised as exc:
         fail(str(exc))
 

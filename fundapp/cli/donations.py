@@ -35,6 +35,8 @@ def reconcile_stripe_command(since):
                f"{result.payouts_booked} payouts that were missing."
                + (f" {result.not_booked} stored Stripe events name objects Stripe does not confirm (or another API "
                   f"version): nothing of them is booked; see the treasurer's queue page." if result.not_booked else "")
+               + (f" {result.named_no_fund} payments named no fund: the host assigns them at /host/unassigned."
+                  if result.named_no_fund else "")
                + (f" Closed {closed} gifts left at a checkout that has expired." if closed else ""))
 
 

@@ -291,8 +291,9 @@ def demo_bank_statement_command(month, output):
 
 def _print_demo_sign_ins() -> None:
     click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD}):")
-    for email, _name, roles in demo.DEMO_USERS:
-        click.echo(f"  {email:32} {', '.join(r.value for r in roles)}")
+    for n, (email, _name, roles) in enumerate(demo.DEMO_USERS):
+        host = ", and the host's operator (/host/)" if n == 0 else ""
+        click.echo(f"  {email:32} {', '.join(r.value for r in roles)}{host}")
 
 
 @fund_cli.command("init")
@@ -305,3 +306,56 @@ def init_command():
     db.session.commit()
     for line in done.lines():
         click.echo(line)
+
+
+@fund_cli.command("open-fund")
+@click.option("--slug", required=True, help="The fund's short name: its pages are at /f/SLUG/.")
+@click.option("--name", required=True, help="The fund's name, as pages and receipts show it.")
+@click.option("--legal-name", help="The legal name receipts print (default: the name).")
+@click.option("--ein", required=True, help="The EIN receipts print (12-3456789).")
+@click.option("--legal-form", type=click.Choice(["501(c)(5)", "501(c)(3)", "other"]), default="501(c)(5)",
+              show_default=True)
+@click.option("--contact-email", required=True, help="The address receipts give for donors' questions.")
+@click.option("--goal", default="0", help="The fundraising goal the home page shows (dollars).")
+@click.option("--time-zone", default="America/Los_Angeles", show_default=True)
+@click.option("--treasurer-email", required=True, help="The first treasurer: given the role, or an account and "
+                                                      "a link to choose a password.")
+@click.option("--treasurer-name", required=True)
+def open_fund_command(slug, name, legal_name, ein, legal_form, contact_email, goal, time_zone, treasurer_email,
+                      treasurer_name):
+    """Open another fund on this installation: its settings, first rules, chart of accounts and treasurer."""
+    from fundapp.money import InvalidAmount, parse_amount
+    from fundapp.setup import OpenFundError, open_fund
+
+    try:
+        goal_cents = parse_amount(goal)
+    except InvalidAmount as exc:
+        fail(f"--goal: {exc}")
+    try:
+        done = open_fund({"slug": slug, "name": name, "legal_name": legal_name or name, "ein": ein,
+                          "legal_form": legal_form, "contact_email": contact_email, "goal_cents": goal_cents,
+                          "time_zone": time_zone}, treasurer_email=treasurer_email, treasurer_name=treasurer_name)
+    except OpenFundError as exc:
+        fail(f"--{exc.field.replace('_', '-')}: {exc}")
+    db.session.commit()
+    click.echo(f"Opened the fund {done.fund.name} ({done.fund.slug}): its pages are at "
+               f"{current_app.config['BASE_URL']}/f/{done.fund.slug}/")
+    click.echo(f"{done.treasurer.email} is its treasurer" + (
+        ": an account was made and a link to choose a password was mailed." if done.new_account
+        else " (their account already existed; they were told)."))
+
+
+@fund_cli.command("set-operator")
+@click.option("--email", required=True)
+@click.option("--remove", is_flag=True, help="Take the operator's rights away instead.")
+def set_operator_command(email, remove):
+    """Make someone one of the host union's operators (the /host/ pages: open funds, see every fund's figures
+    and what belongs to no fund), or take that away."""
+    from fundapp.accounts.services import find_user_by_email, set_operator
+
+    user = find_user_by_email(email)
+    if user is None:
+        fail(f"no account has the address {email}; create it first (fund create-user).")
+    set_operator(user, not remove, actor=None)
+    db.session.commit()
+    click.echo(f"{user.email} is {'no longer ' if remove else ''}an operator.")

@@ -56,5 +56,6 @@ def seed_demo(fund: Fund, today: date) -> DemoSeeded:
     roster_service.link_member(applicant, fund, member_id="D-1000", last_name="Applicant", phone_last4=demo_phone(0))
     entries = seed_demo_books(fund, today)
     treasurer, tom, tina = (accounts.find_user_by_email(email) for email, _name, _roles in DEMO_USERS[:3])
+    treasurer.is_operator = True  # the demo's treasurer is also the host's operator: /host/ opens a second fund
     cases = seed_demo_cases(fund, today, treasurer=treasurer, trustees=[tom, tina], password=DEMO_PASSWORD)
     return DemoSeeded(entries=entries, cases=cases)

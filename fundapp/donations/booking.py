@@ -24,8 +24,9 @@ from fundapp.donations.models import Donation, DonationStatus, Frequency, Monthl
 from fundapp.donations.receipts import receipt_mail, send_receipt
 from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
-from fundapp.funds.models import Fund
+from fundapp.funds.models import Fund, FundNotInitialised
 from fundapp.ledger import services as ledger
+from fundapp.ledger.models import JournalEntry
 from fundapp.mail import queue_mails
 from fundapp.metrics import GIFTS_BOOKED, count_on_commit
 from fundapp.money import format_cents
@@ -38,6 +39,7 @@ from fundapp.payments.facts import (
     DisputeMovement,
     Fact,
     InvoiceUnpaid,
+    NotConfirmed,
     PaymentFailed,
     PaymentSettled,
     PayoutFact,
@@ -336,17 +338,88 @@ def _book_dispute_movement(fund: Fund, movement: DisputeMovement) -> None:
 
 
 def record_payout(fund: Fund, payout: PayoutFact) -> None:
-    """A payout moves money from the Stripe balance to the bank; one that fails after being paid comes back."""
+    """A payout moves money from the Stripe balance to the bank; one that fails after being paid comes back.
+
+    On an installation of several funds the payout carried several funds' gifts: it is split by them
+    (``record_split_payout``)."""
     if payout.currency != fund.currency:
         raise DonationError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
     if payout.status not in ("paid", "failed"):
         return
-    entry = ledger.post_entry(fund, entry_date=booking_day(fund, payout.day), memo=f"Stripe payout {payout.payout_id}",
-                              source_kind="stripe.payout", source_id=payout.payout_id,
-                              postings=[("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -payout.amount_cents)])
+    if db.session.scalar(db.select(db.func.count(Fund.id))) > 1:
+        record_split_payout(payout)
+        return
+    _book_payout(fund, payout, [("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -payout.amount_cents)])
+
+
+def _book_payout(fund: Fund, payout: PayoutFact, postings: list[tuple[str, int]], memo: str = "") -> None:
+    entry = ledger.post_entry(fund, entry_date=booking_day(fund, payout.day),
+                              memo=f"Stripe payout {payout.payout_id}{memo}", source_kind="stripe.payout",
+                              source_id=payout.payout_id, postings=[(name, cents) for name, cents in postings if cents])
     if payout.status == "failed" and ledger.find_entry(fund, "reversal", entry.id) is None:
         ledger.reverse_entry(entry, entry_date=booking_day(fund, clock.today(fund)),
                              memo=f"Stripe payout {payout.payout_id} failed: the money is back in the Stripe balance")
+
+
+#: In a fund's books, the money the host holds for it (another fund's share of a payout that reached the host's
+#: bank); in the host's own fund (the installation's, ``FUND_SLUG``, whose bank receives every payout), the
+#: same money as what it owes the others. Across the funds the two always cancel out.
+HOST_CLEARING_ASSET = "Assets:HostClearing"
+HOST_CLEARING_LIABILITY = "Liabilities:HostClearing"
+
+#: The entries whose source a payout's balance transaction names: which fund's books hold it.
+_LINE_SOURCES = ("stripe.charge", "stripe.refund", "stripe.dispute")
+
+
+def payout_shares(payout: PayoutFact) -> dict[int, int]:
+    """Each fund's share of a payout, by fund id: the net of the balance transactions it carried that the fund's
+    books hold. RetryLater while one is not booked yet (a gift still on its way, or on the host's to-be-assigned
+    list); NotConfirmed for a payout whose contents Stripe does not list (a manual one) or do not add up to it."""
+    if payout.lines is None:
+        raise NotConfirmed(f"payout {payout.payout_id} is a manual payout: Stripe does not list what it carried, "
+                           "so it cannot be split across the funds; book each fund's share by hand")
+    shares: dict[int, int] = {}
+    fund_ids = list(db.session.scalars(db.select(Fund.id)))  # named, so each look-up uses the entries' index
+    for line in payout.lines:
+        ids = [found for found in (line.source_id, line.transaction_id) if found]
+        fund_id = db.session.scalar(db.select(JournalEntry.fund_id).where(
+            JournalEntry.fund_id.in_(fund_ids), JournalEntry.source_kind.in_(_LINE_SOURCES),
+            JournalEntry.source_id.in_(ids)).limit(1)) if ids else None
+        if fund_id is None:
+            raise RetryLater(f"payout {payout.payout_id} carried {line.type} {line.source_id or line.transaction_id},"
+                             " which no fund's books hold yet")
+        shares[fund_id] = shares.get(fund_id, 0) + line.amount_cents - line.fee_cents
+    if sum(shares.values()) != payout.amount_cents:
+        raise NotConfirmed(f"payout {payout.payout_id} is {payout.amount_cents} cents, but what it carried adds up "
+                           f"to {sum(shares.values())}")
+    return shares
+
+
+def record_split_payout(payout: PayoutFact) -> None:
+    """Book a payout across the funds whose money it carried. It reaches the host's bank, which is the host fund's
+    (the installation's own, ``FUND_SLUG``): that fund books the whole amount into its bank, its own share out of
+    its Stripe balance and the rest as owed to the other funds (``Liabilities:HostClearing``); each other fund books
+    its share out of its Stripe balance as held by the host (``Assets:HostClearing``). Every fund's entry balances
+    on its own, and the clearing accounts cancel out across the funds."""
+    from fundapp.funds.mount import installation_slug
+
+    shares = payout_shares(payout)
+    host = db.session.scalar(db.select(Fund).filter_by(slug=installation_slug()))
+    if host is None:
+        raise FundNotInitialised(f"The host fund {installation_slug()!r}")
+    others = {fund_id: cents for fund_id, cents in shares.items() if fund_id != host.id}
+    for fund_id in sorted(others):
+        fund = db.session.get(Fund, fund_id)
+        if fund.currency != payout.currency:
+            raise DonationError(f"payout {payout.payout_id} is in {payout.currency}, not {fund.currency}")
+        ledger.open_account(fund, HOST_CLEARING_ASSET)
+        _book_payout(fund, payout, [(HOST_CLEARING_ASSET, others[fund_id]), ("Assets:Stripe", -others[fund_id])],
+                     memo=": this fund's share, received by the host's bank")
+    if others:
+        ledger.open_account(host, HOST_CLEARING_LIABILITY)
+    _book_payout(host, payout, [("Assets:Bank", payout.amount_cents), ("Assets:Stripe", -shares.get(host.id, 0)),
+                                (HOST_CLEARING_LIABILITY, -sum(others.values()))],
+                 memo=" (with the other funds' shares, held for them)" if others else "")
 
 
 @dataclass
@@ -358,6 +431,8 @@ class Reconciliation:
     payouts_booked: int = 0
     #: Stored events whose objects Stripe does not know (or in another API version): never booked.
     not_booked: int = 0
+    #: Payments that named no fund, on an installation of several: left for the host to assign.
+    named_no_fund: int = 0
 
 
 #: How the worker marks a stored event that must not be booked (its reason follows); it waits on the queue page.
@@ -372,27 +447,46 @@ def not_booked_count() -> int:
 
 def reconcile_stripe(fund: Fund, since) -> Reconciliation:
     """Sweep Stripe's charges, disputes and payouts since ``since`` and book whatever the books lack (a lost
-    webhook, the app down, a refund made in the dashboard). Idempotent: a second run books nothing."""
-    from fundapp.ledger.models import JournalEntry
+    webhook, the app down, a refund made in the dashboard). Idempotent: a second run books nothing.
+
+    Each fact is booked in the fund it names (``filing``), as the worker would; ``fund`` (the installation's own)
+    takes what names none on an installation of one fund, and a payment naming no fund on an installation of several
+    is left for the host (counted in ``named_no_fund``), as the webhook's copy of it waits on the host's list."""
+    from fundapp.donations import filing
 
     kinds = ("stripe.charge", "stripe.refund", "stripe.dispute", "stripe.payout")
+    funds = filing.FundIds()
 
     def counts() -> list[int]:
-        return [db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(fund_id=fund.id,
-                                                                                      source_kind=kind))
-                for kind in kinds]
+        return [db.session.scalar(db.select(db.func.count(JournalEntry.id)).where(
+            JournalEntry.fund_id.in_(funds.ids), JournalEntry.source_kind == kind)) for kind in kinds]
+
+    def fund_of(fact: Fact) -> Fund | None:
+        fund_id = filing.fund_for_event([fact], stored_fund_id=fund.id, assigned=False, funds=funds)
+        return None if fund_id is None or fund_id == filing.UNASSIGNED else db.session.get(Fund, fund_id)
 
     before = counts()
+    named_no_fund = 0
     charge_ids = gateway.charge_ids_since(since)
     for charge_id in charge_ids:
-        _book_charge(fund, charge_id)
+        history = stripe_events.charge_history(charge_id)
+        if history is None:
+            continue
+        target = fund_of(history)
+        if target is None:
+            named_no_fund += 1
+        else:
+            record_charge_history(target, history)
     for fact in stripe_events.disputes_since(since):
-        apply_fact(fund, fact)
+        apply_fact(fund_of(fact) or fund, fact)
     for payout in stripe_events.payouts_since(since):
         if payout.currency == fund.currency:  # the local test server pays out only in euros
+            if funds.several:  # split by what it carried, which the listing does not say
+                payout = gateway.payout_fact(payout.payout_id, with_lines=True)
             record_payout(fund, payout)
     after = counts()
-    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before, strict=True)), not_booked=not_booked_count())
+    return Reconciliation(len(charge_ids), *(a - b for a, b in zip(after, before, strict=True)),
+                          not_booked=not_booked_count(), named_no_fund=named_no_fund)
 
 
 def check_refund(donation: Donation, amount_cents: int) -> None:

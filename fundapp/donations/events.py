@@ -35,7 +35,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from fundapp.donations import booking, giving, receipts
+from fundapp.donations import booking, filing, giving, receipts
 from fundapp.donations.models import StripeEvent
 from fundapp.extensions import begin_write, db, insert_or_merge, utcnow
 from fundapp.funds.models import Fund
@@ -78,6 +78,8 @@ class Applied:
     failed: int = 0
     #: Events booked one by one because the batch they came in failed.
     alone: int = 0
+    #: Payments that named no fund, put on the host's "to be assigned" list (also counted as ignored).
+    unassigned: int = 0
 
     @property
     def total(self) -> int:
@@ -101,7 +103,9 @@ class _Claimed:
     type: str
     payload: str
     attempts: int
-    facts: list[Fact] | None = None  #: None: a type fundapp does not read, or no fund to book it in
+    #: "assigned" for a payment the host filed under ``fund_id`` (``filing.assign_event``); else None.
+    outcome: str | None = None
+    facts: list[Fact] | None = None  #: None: a type fundapp does not read
     error: Exception | None = None
 
 
@@ -124,7 +128,8 @@ def _claim_batch(now, *, again: bool, skip: set[str], size: int) -> list[_Claime
     rows = db.session.execute(
         db.update(StripeEvent).where(StripeEvent.id.in_(ids), due)
         .values(attempts=StripeEvent.attempts + 1, next_attempt_at=now + LEASE)
-        .returning(StripeEvent.id, StripeEvent.fund_id, StripeEvent.type, StripeEvent.payload, StripeEvent.attempts)
+        .returning(StripeEvent.id, StripeEvent.fund_id, StripeEvent.type, StripeEvent.payload, StripeEvent.attempts,
+                   StripeEvent.outcome)
         .execution_options(synchronize_session=False)).all()
     db.session.commit()
     order = {event_id: n for n, event_id in enumerate(ids)}
@@ -136,7 +141,7 @@ def _fetch(app, claimed: _Claimed) -> None:
     with app.app_context():
         try:
             facts = stripe_events.facts_of(claimed.payload)  # checks the event's API version first
-            claimed.facts = None if facts is None or claimed.fund_id is None else list(facts)
+            claimed.facts = None if facts is None else list(facts)
         except Exception as exc:  # noqa: BLE001 - kept with the event: it fails alone, the batch goes on
             claimed.error = exc
 
@@ -192,6 +197,11 @@ def _commit_together(batch: list[_Claimed], done: Applied) -> bool:
     try:
         outcomes = _book_together(batch)
         now = utcnow()
+        filing.mark_unassigned([(event.id, event.facts or []) for event in batch
+                                if outcomes[event.id] == filing.UNASSIGNED])
+        unassigned = sum(1 for event in batch if outcomes[event.id] == filing.UNASSIGNED)
+        done.unassigned += unassigned
+        done.ignored += unassigned
         for outcome in ("applied", "ignored"):
             ids = [event.id for event in batch if outcomes[event.id] == outcome]
             if ids:
@@ -215,12 +225,14 @@ def _commit_together(batch: list[_Claimed], done: Applied) -> bool:
 
 def _book_together(batch: list[_Claimed]) -> dict[str, str]:
     """Book what the batch's events say, in their order (flushes): consecutive settled payments of one fund in
-    one set-based booking (``booking.record_payments``), anything else fact by fact. Returns each event's
-    outcome: "applied", or "ignored" (a type fundapp does not read, or no fund)."""
+    one set-based booking (``booking.record_payments``), anything else fact by fact, each in the fund it belongs
+    to (``filing.fund_for_event``). Returns each event's outcome: "applied", "ignored" (a type fundapp does not
+    read, or no fund), or ``filing.UNASSIGNED`` (a payment naming no fund, on an installation of several)."""
     outcomes: dict[str, str] = {}
     payments: list[Fact] = []
     payments_fund: Fund | None = None
     funds: dict[int, Fund] = {}
+    fund_ids = filing.FundIds()
 
     def book_payments() -> None:
         if payments:
@@ -228,10 +240,15 @@ def _book_together(batch: list[_Claimed]) -> dict[str, str]:
             payments.clear()
 
     for event in batch:
-        if event.facts is None or event.fund_id is None:
+        if event.facts is None:
             outcomes[event.id] = "ignored"
             continue
-        fund = funds.get(event.fund_id) or funds.setdefault(event.fund_id, db.session.get(Fund, event.fund_id))
+        fund_id = filing.fund_for_event(event.facts, stored_fund_id=event.fund_id,
+                                        assigned=event.outcome == filing.ASSIGNED, funds=fund_ids)
+        if fund_id is None or fund_id == filing.UNASSIGNED:
+            outcomes[event.id] = "ignored" if fund_id is None else filing.UNASSIGNED
+            continue
+        fund = funds.get(fund_id) or funds.setdefault(fund_id, db.session.get(Fund, fund_id))  # type: ignore[arg-type]
         if all(isinstance(fact, (PaymentSettled, ChargeHistory)) for fact in event.facts):
             if payments_fund is not None and payments_fund.id != fund.id:
                 book_payments()
@@ -271,13 +288,16 @@ def _expected(exc: Exception) -> bool:
     return isinstance(exc, (RetryLater, giving.DonationError, IntegrityError, OperationalError))
 
 
-def waiting_events(limit: int = 20) -> tuple[int, list[StripeEvent]]:
-    """How many events wait to be applied, and the latest that failed (for the treasurer's page)."""
-    waiting = db.session.scalar(db.select(db.func.count()).select_from(StripeEvent)
-                                .where(StripeEvent.processed_at.is_(None)))
-    failed = db.session.scalars(db.select(StripeEvent).where(
-        StripeEvent.processed_at.is_(None), StripeEvent.last_error.is_not(None))
-        .order_by(StripeEvent.received_at.desc()).limit(limit)).all()
+def waiting_events(limit: int = 20, *, fund_id: int | None = None) -> tuple[int, list[StripeEvent]]:
+    """How many events wait to be applied, and the latest that failed: those delivered to the fund ``fund_id``'s
+    webhook address (the treasurer's page; the account's own address is the installation's fund's), or every one
+    (the host's page)."""
+    unapplied = StripeEvent.processed_at.is_(None)
+    if fund_id is not None:
+        unapplied = sa.and_(unapplied, StripeEvent.fund_id == fund_id)
+    waiting = db.session.scalar(db.select(db.func.count()).select_from(StripeEvent).where(unapplied))
+    failed = db.session.scalars(db.select(StripeEvent).where(unapplied, StripeEvent.last_error.is_not(None))
+                                .order_by(StripeEvent.received_at.desc()).limit(limit)).all()
     return waiting or 0, list(failed)
 
 

@@ -121,6 +121,8 @@ def donor_locale(donation: Donation) -> str:
 def start_donation(fund: Fund, gift: GiftRequest) -> Donation:
     """A pending donation, before the donor pays; nothing is booked until Stripe says it settled."""
     config = current_app.config
+    if fund.status == "closed":
+        raise DonationError(_("This fund is closed and takes no more gifts."), "amount")
     if gift.amount_cents < config["DONATION_MIN_CENTS"]:
         raise DonationError(_("The smallest gift we can take by card is %(min)s.",
                               min=format_cents(config["DONATION_MIN_CENTS"], fund.currency)), "amount")
@@ -232,7 +234,8 @@ def link_checkout(fund: Fund, fact: CheckoutCompleted) -> None:
                     name=donation.donor.name, amount=format_cents(donation.total_cents, fund.currency,
                                                                   donor_locale(donation)), fund=fund.name)
                     + "\n\n" + _("Your gift and its receipt, any time: %(link)s",
-                                   link=public_link("donations.thanks", token=donation.token)))
+                                   link=public_link("donations.thanks", fund=fund, token=donation.token)),
+                    fund_id=fund.id)
 
 
 def checkout_expired(fund: Fund, fact: CheckoutExpired) -> None:

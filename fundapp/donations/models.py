@@ -231,6 +231,8 @@ class StripeEvent(db.Model):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    #: For a payment that named no fund: its amount and payer, as the host sees it to assign it.
+    summary: Mapped[str | None] = mapped_column(sa.String(300))
 
     __table_args__ = (
         # the worker's queue: what waits, oldest first (a partial index on PostgreSQL and SQLite)

@@ -47,7 +47,8 @@ def answer_donor_link(fund_id: int, email: str, language: str) -> None:
         queue_mail(donor.email, _("Your gifts to %(fund)s: sign-in link", fund=fund.name),
                    _("Hello %(name)s,\n\nUse this link within an hour to see your gifts, receipts and statements, "
                      "or to stop a monthly gift:\n\n%(link)s\n\nIf you did not ask for it, ignore this message.\n\n"
-                     "%(fund)s", name=donor.name, link=public_link("donor.follow_link", token=token), fund=fund.name))
+                     "%(fund)s", name=donor.name, link=public_link("donor.follow_link", fund=fund, token=token), fund=fund.name),
+                   fund_id=fund.id)
 
 
 def donor_for_link(fund: Fund, token: str) -> Donor:
@@ -75,15 +76,16 @@ def monthly_gifts(donor: Donor) -> list[MonthlyGift]:
     return list(db.session.scalars(db.select(MonthlyGift).filter_by(donor_id=donor.id).order_by(MonthlyGift.id)))
 
 
-def end_monthly_gift(fund: Fund, gift: MonthlyGift, *, by_donor: bool) -> None:
-    """Stop a monthly gift: cancel the subscription at Stripe (when the donor asks) and mark it ended."""
+def end_monthly_gift(fund: Fund, gift: MonthlyGift, *, by_donor: bool, fund_closing: bool = False) -> None:
+    """Stop a monthly gift: cancel the subscription at Stripe (when the donor asks, or the fund closes) and mark it
+    ended."""
     if gift.ended_at is not None:
         return
-    if by_donor:
+    if by_donor or fund_closing:
         gateway.cancel_subscription(gift.stripe_subscription_id)
     gift.ended_at = utcnow().replace(microsecond=0)
     record_change("monthly_gift.end", "monthly_gift", gift.id, fund_id=fund.id,
-                  after={"by": "donor" if by_donor else "stripe"})
+                  after={"by": "donor" if by_donor else "fund closed" if fund_closing else "stripe"})
 
 
 def subscription_changed(fund: Fund, fact: SubscriptionChanged) -> None:
@@ -110,8 +112,8 @@ def invoice_payment_failed(fund: Fund, unpaid: InvoiceUnpaid) -> None:
                  "another card, use this page: %(pay_url)s\n\nTo stop your monthly gift, sign in to your gifts page: "
                  "%(portal_url)s\n\nThank you for standing with the strikers.\n\n%(fund)s", name=donor.name,
                  amount=format_cents(unpaid.amount_cents, fund.currency, locale),
-                 pay_url=unpaid.pay_url or current_app.config["BASE_URL"] + "/donor/login",
-                 portal_url=current_app.config["BASE_URL"] + "/donor/login", fund=fund.name)
-    queue_mail(donor.email, subject, body, language=donor.language)
+                 pay_url=unpaid.pay_url or public_link("donor.login", fund=fund),
+                 portal_url=public_link("donor.login", fund=fund), fund=fund.name)
+    queue_mail(donor.email, subject, body, language=donor.language, fund_id=fund.id)
     record_change("monthly_gift.payment_failed", "monthly_gift", gift.id, fund_id=fund.id,
                   after={"invoice": unpaid.invoice_id, "amount_cents": unpaid.amount_cents})

@@ -110,12 +110,12 @@ def receipt_mail(fund: Fund, donation: Donation) -> dict[str, Any] | None:
                      "\n\n%(fund)s", name=donation.donor.name,
                      amount=format_cents(donation.gross_cents, fund.currency, donor_locale(donation)), fund=fund.name)
         body += "\n\n" + _("Your gift and its receipt, any time: %(link)s",
-                             link=public_link("donations.thanks", token=donation.token))
+                             link=public_link("donations.thanks", fund=fund, token=donation.token))
         if donation.frequency == Frequency.MONTHLY:
             body += "\n\n" + _("Your gift repeats every month. To stop it, or to see your gifts and receipts, "
-                                "sign in to your donor page: %(link)s", link=public_link("donor.login"))
+                                "sign in to your donor page: %(link)s", link=public_link("donor.login", fund=fund))
     return outbox_row(donation.donor.email, subject, body, language=donation.language,
-                      receipt=(receipt_filename(donation), donation.id))
+                      receipt=(receipt_filename(donation), donation.id), fund_id=fund.id)
 
 
 def render_receipt(donation_id: int) -> bytes:
@@ -232,14 +232,15 @@ def send_statement(fund: Fund, donor: Donor, year: int) -> bool:
         body = _("Hello %(name)s,\n\nThank you for standing with striking workers in %(year)s. Your statement "
                  "of gifts for the year is attached, for your records and your taxes.\n\n%(fund)s",
                  name=donor.name, year=year, fund=fund.name)
-        body += "\n\n" + _("Your gifts, receipts and statements, any time: %(link)s", link=public_link("donor.login"))
+        body += "\n\n" + _("Your gifts, receipts and statements, any time: %(link)s", link=public_link("donor.login", fund=fund))
     begin_write()
     try:
         with db.session.begin_nested():  # the unique (fund, donor, year) decides who queues it
             db.session.add(StatementSent(fund_id=fund.id, donor_id=donor.id, year=year))
     except IntegrityError:
         return False
-    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf), language=donor.language)
+    queue_mail(donor.email, subject, body, attachment=(statement_filename(year), pdf), language=donor.language,
+               fund_id=fund.id)
     return True
 
 

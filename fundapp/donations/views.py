@@ -13,7 +13,8 @@ from fundapp.donations import events, giving, receipts
 from fundapp.donations.forms import PRESETS, DonateForm, TestCardForm
 from fundapp.donations.models import Donation, DonationStatus, Frequency, WallStatus
 from fundapp.extensions import csrf, db
-from fundapp.funds.services import current_fund, settings_key
+from fundapp.funds.models import FundStatus
+from fundapp.funds.services import current_fund, give_instead, settings_key
 from fundapp.money import decimal_text, format_cents
 from fundapp.payments import checkout, gateway, test_mode
 from fundapp.payments import events as stripe_events
@@ -81,6 +82,9 @@ def _checkout_url(donation: Donation) -> str:
 @public
 def donate():
     fund = current_fund()
+    if fund.status == FundStatus.CLOSED:  # no new gift: say where to give instead
+        return render_template("donations/closed.html", fund=fund, instead=give_instead(fund)), \
+            409 if request.method == "POST" else 200
     form = DonateForm(currency=fund.currency)
     if request.method == "GET" and request.args.get("again"):
         earlier = db.session.scalar(db.select(Donation).filter_by(fund_id=fund.id, token=request.args["again"]))

@@ -60,3 +60,15 @@ class FundSettingsForm(FlaskForm):
             "time_zone": self.time_zone.data, "fiscal_year_start_month": self.fiscal_year_start_month.data,
             "signatory_name": self.signatory_name.data or "", "signatory_title": self.signatory_title.data or "",
         }
+
+
+class FundLifeForm(FlaskForm):
+    status = RadioField(_l("The fund is"), choices=[
+        SelectChoice("open", _l("Open: taking gifts and applications")),
+        SelectChoice("paused", _l("Applications paused: the strike is over; grants already asked for are still "
+                                  "decided and paid, and gifts still come in")),
+        SelectChoice("closed", _l("Closed: no new gifts either (every monthly gift is ended); the books stay "
+                                  "readable")),
+    ], validators=[DataRequired()])
+    successor = SelectField(_l("Once closed, send givers to"), choices=[])
+    submit = SubmitField(_l("Save"))

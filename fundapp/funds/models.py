@@ -5,6 +5,7 @@ a request works on the fund chosen by ``current_fund()``.
 """
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,6 +21,12 @@ INIT_COMMAND = "flask --app wsgi fund init"
 
 #: ``Session.info`` key: this transaction changed a fund's row (a copy read in it may hold uncommitted settings).
 FUND_WRITTEN = "fundapp.fund_written"
+
+
+class FundStatus(enum.StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
 
 
 class FundNotInitialised(RuntimeError):
@@ -39,6 +46,7 @@ class Fund(db.Model):
         sa.CheckConstraint("goal_cents >= 0", name="goal_not_negative"),
         sa.CheckConstraint("reserve_cents >= 0", name="reserve_not_negative"),
         sa.CheckConstraint("fiscal_year_start_month BETWEEN 1 AND 12", name="fiscal_year_start_month_valid"),
+        sa.CheckConstraint("status IN ('open', 'paused', 'closed')", name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +81,12 @@ class Fund(db.Model):
     #: Raised by one with every change of the fund's row (settings, reserve): a process keeps the fund it read
     #: while this is unchanged (``funds.services.current_fund``).
     settings_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: ``FundStatus``: open; paused (no new applications: the strike is settled, grants still paid); closed
+    #: (no new gifts either).
+    status: Mapped[str] = mapped_column(sa.String(20), default="open", server_default="open")
+    #: For a closed fund: the fund of this installation its donate page sends givers to instead (None: the page
+    #: lists every fund still open).
+    successor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("funds.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

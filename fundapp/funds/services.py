@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, g
+from flask import abort, current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from fundapp.audit.services import record_change
 from fundapp.config import PLACEHOLDER_CONTACT_EMAIL, PLACEHOLDER_EIN
 from fundapp.extensions import db
-from fundapp.funds.models import FUND_WRITTEN, LEGAL_FORMS, Fund, FundNotInitialised
+from fundapp.funds.models import FUND_WRITTEN, LEGAL_FORMS, Fund, FundNotInitialised, FundStatus
+from fundapp.funds.mount import fund_path, requested_slug, slug_in_url
 
 EIN_PATTERN = re.compile(r"\d{2}-\d{7}")
 
@@ -90,19 +91,20 @@ def fund_stamp_columns() -> tuple:
 
 
 def note_fund_stamp(version: int | None, created_at: datetime | None) -> None:
-    """Keep the stamp of this installation's fund another query read, for ``current_fund`` to use this request."""
+    """Keep the stamp of the request's fund (``mount.requested_slug``) another query read, for ``current_fund`` to use this request."""
     if version is not None and created_at is not None:
         g.fund_stamp = (version, created_at)
 
 
 def current_fund() -> Fund:
-    """The fund this installation serves (``FUND_SLUG``), read only: ``fund init`` makes it, never a request.
+    """The fund this request works on (the one its path names, ``funds.mount``, else the installation's own,
+    ``FUND_SLUG``), read only: ``fund init`` or ``fund open-fund`` makes it, never a request.
 
     The process keeps the fund it last read (per app); a request reads only its stamp (one small query, or none
     when the user's query brought it) and, while it is the same, puts the kept copy in its session without a
     query: a normal instance of the session, which loads, expires and writes like one read from the database."""
     if "fund" not in g:
-        g.fund = _kept_or_read(current_app.config["FUND_DEFAULTS"]["slug"])
+        g.fund = _kept_or_read(requested_slug())
     return g.fund
 
 
@@ -112,6 +114,8 @@ def _kept_or_read(slug: str) -> Fund:
     kept = kept_funds.get(slug)
     if kept is not None and stamp == kept.stamp:
         return _in_session(kept)
+    if stamp is None and slug_in_url() == slug:
+        abort(404)  # /f/<slug>/ of no fund: a wrong address, not an installation step skipped
     fund = find_fund(slug)  # FundNotInitialised when there is none
     fresh = _keepable(fund)
     if fresh is not None:
@@ -143,6 +147,15 @@ def _in_session(kept: KeptFund) -> Fund:
     make_transient_to_detached(fund)  # as if loaded: no changes to flush
     db.session.add(fund)
     return fund
+
+
+def other_funds(fund: Fund) -> list[tuple[str, str]]:
+    """(name, path) of every other fund of the installation still taking gifts, by name: each fund's home page
+    lists them (an installation of one fund lists none)."""
+    rows = db.session.execute(db.select(Fund.name, Fund.slug).where(Fund.id != fund.id,
+                                                                   Fund.status != FundStatus.CLOSED)
+                              .order_by(Fund.name)).all()
+    return [(name, fund_path(slug)) for name, slug in rows]
 
 
 def settings_key(fund: Fund) -> tuple:
@@ -224,3 +237,12 @@ def receipt_placeholders(fund: Fund) -> list[str]:
 def receipts_held(fund: Fund) -> bool:
     """Production sends no receipt while the fund's EIN or contact is a placeholder."""
     return current_app.config["ENV_NAME"] == "production" and bool(receipt_placeholders(fund))
+
+
+def give_instead(fund: Fund) -> list[tuple[str, str]]:
+    """Where a closed fund's givers go: (name, path) of its successor, else of every fund still taking gifts."""
+    if fund.successor_id is not None:
+        successor = db.session.get(Fund, fund.successor_id)
+        if successor is not None and successor.status != FundStatus.CLOSED:
+            return [(successor.name, fund_path(successor.slug, "/donate"))]
+    return [(name, path.rstrip("/") + "/donate") for name, path in other_funds(fund)]

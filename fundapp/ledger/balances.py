@@ -248,3 +248,51 @@ def entries(fund: Fund, start: date | None = None, end: date | None = None) -> I
         query = query.where(JournalEntry.entry_date <= end)
     found: Iterable[JournalEntry] = db.session.scalars(query.execution_options(yield_per=1000))
     return found
+
+
+@dataclass(frozen=True)
+class FinalFigures:
+    """A fund's whole life in its books, for its final report (all cents, from the postings)."""
+
+    raised_cents: int  #: gifts received (credits to Income:Donations)
+    returned_cents: int  #: gifts given back: refunds and disputes lost (debits to Income:Donations)
+    fees_cents: int  #: card and dispute fees
+    granted_cents: int  #: hardship grants (net of any voided)
+    transferred_in_cents: int  #: from other funds of the installation
+    transferred_out_cents: int  #: to other funds of the installation
+    left_cents: int  #: the fund's money now (CASH_ACCOUNTS)
+    owed_cents: int  #: grants approved and not yet paid
+    other_cents: int = 0  #: money that came in any other way (an opening balance, other income, less bank fees)
+
+    @property
+    def adds_up(self) -> bool:
+        """What came in, less what went out, is what is left less what is owed: the report adds up."""
+        came_in = self.raised_cents + self.transferred_in_cents + self.other_cents
+        went_out = self.returned_cents + self.fees_cents + self.granted_cents + self.transferred_out_cents
+        return came_in - went_out == self.left_cents - self.owed_cents
+
+
+def final_figures(fund: Fund) -> FinalFigures:
+    """Everything raised, returned, granted and moved, and what is left, summed from every posting in one query."""
+    rows = db.session.execute(
+        db.select(Account.name, db.func.coalesce(db.func.sum(db.case((Posting.amount_cents > 0, Posting.amount_cents),
+                                                                     else_=0)), 0),
+                  db.func.coalesce(db.func.sum(db.case((Posting.amount_cents < 0, -Posting.amount_cents), else_=0)), 0))
+        .join(Posting, Posting.account_id == Account.id).where(Account.fund_id == fund.id).group_by(Account.name)).all()
+    debits = {name: int(debit) for name, debit, _credit in rows}
+    credits = {name: int(credit) for name, _debit, credit in rows}
+
+    def net(name: str) -> int:  # debit balance
+        return debits.get(name, 0) - credits.get(name, 0)
+
+    cash = sum(net(name) for name in CASH_ACCOUNTS)
+    owed = -net("Liabilities:GrantsPayable")
+    known = {"Income:Donations", "Expenses:PaymentFees", "Expenses:HardshipGrants", "Expenses:TransfersToOtherFunds",
+             "Income:TransfersFromOtherFunds", "Liabilities:GrantsPayable", *CASH_ACCOUNTS}
+    other = -sum(net(name) for name in set(debits) | set(credits) if name not in known)
+    return FinalFigures(
+        raised_cents=credits.get("Income:Donations", 0), returned_cents=debits.get("Income:Donations", 0),
+        fees_cents=net("Expenses:PaymentFees"), granted_cents=net("Expenses:HardshipGrants"),
+        transferred_in_cents=-net("Income:TransfersFromOtherFunds"),
+        transferred_out_cents=net("Expenses:TransfersToOtherFunds"), left_cents=cash, owed_cents=owed,
+        other_cents=other)

@@ -7,6 +7,7 @@ neutralised; amounts are plain decimals.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from datetime import date
 from typing import TextIO
 
@@ -47,16 +48,56 @@ def _quote(text: str) -> str:
 
 def write_beancount(fund: Fund, out: TextIO, start: date | None = None, end: date | None = None) -> int:
     """A Beancount 3 file that opens every account and writes every entry; returns the entry count."""
-    currency = fund.currency
-    accounts = chart(fund)
     out.write(f"; {fund.name}: books exported by fundapp\n")
     out.write(f"option \"title\" {_quote(fund.name)}\n")
-    out.write(f"option \"operating_currency\" \"{currency}\"\n\n")
+    out.write(f"option \"operating_currency\" \"{fund.currency}\"\n\n")
+    return _beancount_books(fund, out, start, end, lambda name: name)
+
+
+def write_host_beancount(funds: list[Fund], title: str, out: TextIO) -> int:
+    """The host's books: every fund's in one Beancount 3 file, each fund its own account tree
+    (``Assets:Unit-2:Stripe``), so each tree balances alone and the whole is their sum; returns the entry count."""
+    currencies = {fund.currency for fund in funds}
+    if len(currencies) != 1:
+        raise ValueError(f"the funds keep their books in several currencies ({', '.join(sorted(currencies))})")
+    out.write(f"; {title}: every fund's books, exported by fundapp\n")
+    out.write(f"option \"title\" {_quote(title)}\n")
+    out.write(f"option \"operating_currency\" \"{currencies.pop()}\"\n\n")
+    count = 0
+    for fund in funds:
+        out.write(f"; --- {fund.name} ({fund.slug}) ---\n")
+        count += _beancount_books(fund, out, None, None, _in_tree(fund_tree(fund.slug)))
+    return count
+
+
+def fund_tree(slug: str) -> str:
+    """A fund's slug as a Beancount account name's component: "unit-2" -> "Unit-2" (one that starts with a
+    capital or a digit)."""
+    return slug[:1].upper() + slug[1:]
+
+
+def _in_tree(tree: str) -> Callable[[str], str]:
+    def rename(name: str) -> str:
+        return tree_account(name, tree)
+
+    return rename
+
+
+def tree_account(name: str, tree: str) -> str:
+    """A fund's account in the host's books: "Assets:Stripe" of "Unit-2" -> "Assets:Unit-2:Stripe"."""
+    root, _colon, rest = name.partition(":")
+    return f"{root}:{tree}:{rest}"
+
+
+def _beancount_books(fund: Fund, out: TextIO, start: date | None, end: date | None,
+                     rename: Callable[[str], str]) -> int:
+    currency = fund.currency
+    accounts = chart(fund)
     opened = start or date(1970, 1, 1)
     for name in sorted(accounts, key=lambda n: (n not in CHART, n)):
-        out.write(f"{opened.isoformat()} open {name} {currency}\n")
+        out.write(f"{opened.isoformat()} open {rename(name)} {currency}\n")
     out.write("\n")
-    names = {account.id: account.name for account in accounts.values()}
+    names = {account.id: rename(account.name) for account in accounts.values()}
     count = 0
     for entry in entries(fund, start, end):
         out.write(f"{entry.entry_date.isoformat()} * {_quote(entry.memo)}\n")

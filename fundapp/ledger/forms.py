@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
+
+from fundapp.web import amounts_valid
 
 if TYPE_CHECKING:
     from fundapp.ledger.mapping import Mapped
@@ -55,3 +57,17 @@ class AccountMappingForm(FlaskForm):
     def values(self) -> dict[str, tuple[str, str]]:
         return {m.account: (self[f"qb_{m.account_id}"].data or "", self[f"xero_{m.account_id}"].data or "")
                 for m in self.mapped}
+
+
+class TransferForm(FlaskForm):
+    """The giving fund's treasurer proposes money for another fund of the installation."""
+
+    to_fund = SelectField(_l("Give to"), choices=[], validators=[DataRequired()])
+    amount = StringField(_l("Amount (US dollars)"), validators=[DataRequired()])
+    memo = StringField(_l("Why the money moves"), validators=[DataRequired(), Length(max=300)],
+                       description=_l("Both funds' trustees read it before approving; it goes in both funds' books."))
+    submit = SubmitField(_l("Propose the transfer"))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        return amounts_valid(self, ("amount",)) and valid

@@ -31,7 +31,12 @@ CHART = (
     "Expenses:HardshipGrants",
     "Equity:Opening",
 )
-CASH_ACCOUNTS = ("Assets:Stripe", "Assets:Bank", "Assets:Undeposited")
+#: The fund's own money: its Stripe balance, bank and undeposited cheques; and, on an installation of several
+#: funds, what the host holds for it (Assets:HostClearing) less, in the host's own fund, what its bank holds for
+#: the others (Liabilities:HostClearing, a credit). Opened when first used (``donations.booking``), so absent from
+#: the standard chart.
+CASH_ACCOUNTS = ("Assets:Stripe", "Assets:Bank", "Assets:Undeposited", "Assets:HostClearing",
+                 "Liabilities:HostClearing")
 
 
 class Account(db.Model):
@@ -158,3 +163,32 @@ class AccountMapping(db.Model):
     #: The account's code in Xero's chart ("200", not "200 - Sales"); "" when not mapped.
     xero_account_code: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FundTransfer(db.Model):
+    """Money one fund of the installation gives another (a wound-down fund's balance, say): proposed by the giving
+    fund's treasurer, approved by a trustee of each fund (never the proposer), then booked in both funds' books at
+    once through the host's clearing accounts (``ledger.transfers``)."""
+
+    __tablename__ = "fund_transfers"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("from_fund_id <> to_fund_id", name="two_funds"),
+        # booked only once both sides approved
+        sa.CheckConstraint("booked_at IS NULL OR (from_approved_at IS NOT NULL AND to_approved_at IS NOT NULL)",
+                           name="booked_when_approved"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), index=True)
+    to_fund_id: Mapped[int] = mapped_column(sa.ForeignKey("funds.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    memo: Mapped[str] = mapped_column(sa.String(300))
+    proposed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    from_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    to_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    to_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,12 +12,15 @@ from flask_login import current_user
 
 from fundapp.accounts.models import Role
 from fundapp.extensions import db
+from fundapp.funds import clock
+from fundapp.funds.models import Fund
 from fundapp.funds.services import current_fund
 from fundapp.ledger import documents, exports, mapping
 from fundapp.ledger import services as ledger
-from fundapp.ledger.forms import AccountMappingForm, CloseMonthForm, ReopenMonthForm
+from fundapp.ledger import transfers as transfer_service
+from fundapp.ledger.forms import AccountMappingForm, CloseMonthForm, ReopenMonthForm, TransferForm
 from fundapp.policy import roles_required
-from fundapp.web import confirm_first, confirmed, date_arg, download, show_error
+from fundapp.web import confirm_first, confirmed, date_arg, download, money_text, parse_amount, show_error
 
 bp = Blueprint("ledger", __name__, url_prefix="/admin/ledger")
 
@@ -162,3 +165,106 @@ def report() -> ResponseReturnValue:
         flash(str(exc), "error")
         return redirect(url_for("ledger.index"))
     return download(pdf, documents.filename(fund, kind, start, end))
+
+
+# --- transfers between the funds of the installation -------------------------------------------------------
+
+
+@bp.get("/transfers")
+@roles_required(Role.TRUSTEE, Role.TREASURER)
+def transfers() -> ResponseReturnValue:
+    """The fund's transfers to and from the other funds: the treasurer proposes, a trustee of each side approves."""
+    fund = current_fund()
+    form = _transfer_form(fund)
+    return _transfers_page(fund, form)
+
+
+def _transfer_form(fund: Fund) -> TransferForm:
+    form = TransferForm(prefix="transfer")
+    form.to_fund.choices = [(str(other.id), other.name) for other in db.session.scalars(
+        db.select(Fund).where(Fund.id != fund.id, Fund.currency == fund.currency).order_by(Fund.name))]
+    return form
+
+
+def _transfers_page(fund: Fund, form: TransferForm) -> ResponseReturnValue:
+    from fundapp.accounts.models import User
+
+    rows = transfer_service.transfers_of(fund)
+    fund_names = dict(db.session.execute(db.select(Fund.id, Fund.name)).all())
+    people = {rid for row in rows for rid in (row.proposed_by_id, row.from_approved_by_id, row.to_approved_by_id) if rid}
+    names = dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(people))).all()) if people else {}
+    return render_template("ledger/transfers.html", fund=fund, form=form, rows=rows, fund_names=fund_names,
+                           names=names, available=ledger.available_to_grant(fund)), 422 if form.errors else 200
+
+
+@bp.post("/transfers")
+@roles_required(Role.TREASURER)
+def propose_transfer() -> ResponseReturnValue:
+    fund = current_fund()
+    form = _transfer_form(fund)
+    if form.validate_on_submit():
+        to_fund = db.session.get(Fund, int(form.to_fund.data)) if form.to_fund.data.isdigit() else None
+        try:
+            transfer_service.propose_transfer(fund, to_fund, parse_amount(form.amount.data), form.memo.data,
+                                              actor=current_user)
+        except transfer_service.TransferError as exc:
+            db.session.rollback()
+            show_error(form, exc, "amount")
+        else:
+            db.session.commit()
+            flash(_("Proposed. A trustee of each fund approves it; the second approval books it in both funds' "
+                    "books."), "success")
+            return redirect(url_for("ledger.transfers"))
+    return _transfers_page(fund, form)
+
+
+@bp.post("/transfers/<int:transfer_id>/approve")
+@roles_required(Role.TRUSTEE)
+def approve_transfer(transfer_id: int) -> ResponseReturnValue:
+    fund = current_fund()
+    transfer = transfer_service.transfer_of(fund, transfer_id)
+    if transfer is None:
+        abort(404)
+    if not confirmed():
+        giver = transfer.from_fund_id == fund.id
+        return confirm_first(_("Approve this transfer?"), [
+            (_("%(amount)s leaves this fund's books for another fund of the installation.") if giver
+             else _("%(amount)s comes into this fund's books from another fund of the installation."))
+            % {"amount": money_text(transfer.amount_cents, fund.currency)},
+            _("Reason given: %(memo)s", memo=transfer.memo),
+            _("Once a trustee of each fund has approved, it is booked in both funds' books and cannot be undone "
+              "but by another transfer.")], _("Approve"), url_for("ledger.transfers"))
+    try:
+        done = transfer_service.approve_transfer(transfer_id, fund, actor=current_user)
+    except transfer_service.TransferError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Approved and booked in both funds' books.") if done.booked_at else
+              _("Approved. It waits for a trustee of the other fund."), "success")
+    return redirect(url_for("ledger.transfers"))
+
+
+@bp.post("/transfers/<int:transfer_id>/withdraw")
+@roles_required(Role.TREASURER)
+def withdraw_transfer(transfer_id: int) -> ResponseReturnValue:
+    fund = current_fund()
+    try:
+        transfer_service.withdraw_transfer(transfer_id, fund, actor=current_user)
+    except transfer_service.TransferError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("The transfer is withdrawn; nothing was booked."), "success")
+    return redirect(url_for("ledger.transfers"))
+
+
+@bp.get("/final-report")
+@roles_required(Role.TRUSTEE, Role.TREASURER)
+def final_report() -> ResponseReturnValue:
+    """The fund's whole life in its books, for its wind-down: everything raised, returned, granted and moved to
+    other funds, and what is left (to transfer, or return as the rules say)."""
+    fund = current_fund()
+    figures = ledger.final_figures(fund)
+    return render_template("ledger/final_report.html", fund=fund, figures=figures, today=clock.today(fund))

@@ -10,6 +10,7 @@ from fundapp.accounts.admin_views import bp
 from fundapp.accounts.models import Member, Role, RoleGrant
 from fundapp.donations import events
 from fundapp.extensions import db
+from fundapp.funds.mount import installation_slug
 from fundapp.funds.services import current_fund
 from fundapp.mail import MAX_ATTEMPTS, retry_now, waiting_messages
 from fundapp.policy import roles_required
@@ -26,8 +27,9 @@ def index():
         "linked": db.session.scalar(db.select(db.func.count(Member.id)).where(
             Member.fund_id == fund.id, Member.user_id.is_not(None))),
     }
-    waiting, failed = waiting_messages()
-    events_waiting, events_failed = events.waiting_events()
+    # mail about a person's account (no fund) is the installation's: its own fund's treasurer sees it
+    waiting, failed = waiting_messages(fund_id=fund.id, with_no_fund=fund.slug == installation_slug())
+    events_waiting, events_failed = events.waiting_events(fund_id=fund.id)
     return render_template("admin/index.html", counts=counts, fund=fund, waiting=waiting, failed=failed,
                            max_attempts=MAX_ATTEMPTS, events_waiting=events_waiting, events_failed=events_failed,
                            max_event_attempts=events.MAX_ATTEMPTS)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from fundapp import health, metrics
 from fundapp.donations.giving import donor_wall, public_totals
 from fundapp.extensions import db
-from fundapp.funds.services import current_fund
+from fundapp.funds.services import current_fund, other_funds
 from fundapp.main.gauges import DatabaseGauges
 from fundapp.policy import public
 from fundapp.web import safe_next
@@ -22,7 +22,7 @@ def home():
     totals = public_totals(fund)
     percent = min(100, totals.raised_cents * 100 // totals.goal_cents) if totals.goal_cents else 0
     return render_template("main/home.html", fund=fund, totals=totals, percent=max(percent, 0),
-                           wall=donor_wall(fund))
+                           wall=donor_wall(fund), other_funds=other_funds(fund))
 
 
 @bp.get("/about")

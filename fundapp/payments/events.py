@@ -218,7 +218,7 @@ def _dispute_event(dispute: dict[str, Any]) -> Iterator[Fact]:
 
 
 def _payout_event(payout: dict[str, Any]) -> Iterator[Fact]:
-    yield gateway.payout_fact(str(payout["id"]))
+    yield gateway.payout_fact(str(payout["id"]), with_lines=True)  # an installation of several funds splits it
 
 
 def _subscription_changed(subscription: dict[str, Any]) -> Iterator[Fact]:

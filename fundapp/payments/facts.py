@@ -98,6 +98,10 @@ class PayoutFact:
     #: The arrival date: a bank day, which Stripe gives as midnight UTC of that date.
     day: date
     status: str  # "paid", "failed", "canceled", "pending", "in_transit"
+    #: The balance transactions it carried, when asked for (``gateway.payout_fact(..., with_lines=True)``: an
+    #: installation of several funds splits a payout by them); None when not asked for, or for a manual payout,
+    #: whose contents Stripe does not list.
+    lines: tuple[PayoutLine, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class PayoutLine:
     source_id: str | None
     amount_cents: int
     fee_cents: int
+    #: The balance transaction's own id (a dispute's movement is booked under it).
+    transaction_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from fundapp.payments.facts import (
     InvoiceUnpaid,
     PaymentSettled,
     PayoutFact,
+    PayoutLine,
     PostalAddress,
     RefundSettled,
 )
@@ -312,10 +313,21 @@ def dispute_movements(dispute_id: str) -> list[DisputeMovement]:
 
 
 @_stripe_errors
-def payout_fact(payout_id: str) -> PayoutFact:
+def payout_fact(payout_id: str, *, with_lines: bool = False) -> PayoutFact:
+    """A payout as Stripe has it; ``with_lines``: and the balance transactions it carried (an automatic payout's;
+    Stripe does not list a manual one's)."""
     payout = _confirmed("payouts", payout_id)
+    lines = payout_lines(payout.id) if with_lines and payout.automatic else None
     return PayoutFact(payout_id=payout.id, amount_cents=int(payout.amount), currency=str(payout.currency).upper(),
-                      day=_day(payout.arrival_date or payout.created), status=payout.status or "")
+                      day=_day(payout.arrival_date or payout.created), status=payout.status or "", lines=lines)
+
+
+def payout_lines(payout_id: str, api: Any = None) -> tuple[PayoutLine, ...]:
+    """The balance transactions an automatic payout carried (not its own), as Stripe lists them."""
+    listing = (api or client().v1).balance_transactions.list(params={"payout": payout_id, "limit": 100})
+    return tuple(PayoutLine(type=str(txn.type), source_id=object_id(txn.source), amount_cents=int(txn.amount),
+                            fee_cents=int(txn.fee or 0), transaction_id=str(txn.id))
+                 for txn in listing.auto_paging_iter() if txn.type not in ("payout", "payout_failure"))
 
 
 @_stripe_errors

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from fundapp.payments.facts import DisputeState, PayoutLine, PayoutState
-from fundapp.payments.gateway import API_VERSION, _day, _stripe_errors, local_mode, object_id
+from fundapp.payments.gateway import API_VERSION, _day, _stripe_errors, local_mode, payout_lines
 
 if TYPE_CHECKING:
     import stripe
@@ -53,10 +53,7 @@ def payout_states(payout_ids: list[str]) -> dict[str, PayoutState]:
         payout = api.payouts.retrieve(payout_id)
         lines: tuple[PayoutLine, ...] | None = None
         if payout.automatic:
-            listing = api.balance_transactions.list(params={"payout": payout.id, "limit": 100})
-            lines = tuple(PayoutLine(type=str(txn.type), source_id=object_id(txn.source),
-                                     amount_cents=int(txn.amount), fee_cents=int(txn.fee or 0))
-                          for txn in listing.auto_paging_iter() if txn.type not in ("payout", "payout_failure"))
+            lines = payout_lines(payout.id, api)
         found[payout.id] = PayoutState(payout_id=payout.id, status=str(payout.status),
                                        arrival_day=_day(payout.arrival_date or payout.created),
                                        failure_message=payout.failure_message or "", lines=lines)

@@ -324,13 +324,13 @@ def _tell_member(fund: Fund, application: Application, compose) -> None:
     with force_locale(user.language):
         subject, body = compose(user)
         body = before_signature(body, _("Your application, with everything the trustees decided: %(link)s",
-                                        link=case_link(application)), fund.name)
-        queue_mail(user.email, subject, body)
+                                        link=case_link(application, fund)), fund.name)
+        queue_mail(user.email, subject, body, fund_id=fund.id)
 
 
-def case_link(application: Application) -> str:
+def case_link(application: Application, fund: Fund | None = None) -> str:
     """The member's own page for the application (the one link each mail about it leads to)."""
-    return public_link("applications.show", application_id=application.id)
+    return public_link("applications.show", fund=fund, application_id=application.id)
 
 
 # --- the trustees' notes and the assigned reviewers ---------------------------------------------------
