@@ -86,7 +86,7 @@ def confirm_first(title: str, lines: list[str], button: str, back: str, *, code_
     carried = [(name, value) for name, values in request.form.lists() for value in values
                if name not in ("csrf_token", "confirmed") and not (code_label and name == "code")]
     return render_template("confirm.html", title=title, lines=lines, button=button, back=back,
-                           carried=carried, action=request.path, code_label=code_label)
+                           carried=carried, action=request.script_root + request.path, code_label=code_label)
 
 
 def show_error(form, exc: Exception, default_field: str) -> None:

@@ -53,6 +53,16 @@ def installed_fund() -> Fund:
         fail(str(exc))
 
 
+def every_fund_or_named() -> list[Fund]:
+    """For a scheduled job (purge-closed, check-books): the fund ``--fund`` names, else every fund of the
+    installation, in slug order, so one timer serves them all."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(FUND_OPTION):
+        return [installed_fund()]
+    funds = list(db.session.scalars(db.select(Fund).order_by(Fund.slug)))
+    return funds or [installed_fund()]  # none yet: installed_fund says to run `fund init`
+
+
 def fail(message: str) -> NoReturn:
     """Undo the command's unsaved work, print ``message`` on standard error and exit 1."""
     db.session.rollback()

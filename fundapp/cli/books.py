@@ -20,7 +20,7 @@ from fundapp.audit.services import (
 )
 from fundapp.bank import documents as bank_documents
 from fundapp.bank import services as bank
-from fundapp.cli.base import fail, fund_cli, installed_fund
+from fundapp.cli.base import every_fund_or_named, fail, fund_cli, installed_fund
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import documents, exports
@@ -72,27 +72,33 @@ def check_books_command(repair):
     payments and payable; print each broken one by name and object, and exit non-zero if any is."""
     from fundapp.review.checks import check_grants
 
-    fund = installed_fund()
-    day_totals = ledger.check_day_totals(fund)
-    if day_totals and repair:
-        ledger.rebuild_day_totals(fund)
-        db.session.commit()
-        click.echo(f"Rebuilt the day totals ({len(day_totals)} days differed, e.g. {day_totals[0]}).")
+    funds = every_fund_or_named()
+    problems: list[str] = []
+    for fund in funds:  # every fund's books (or the one --fund names): one timer checks them all
+        where = "" if len(funds) == 1 else f"{fund.slug}: "
         day_totals = ledger.check_day_totals(fund)
-    problems = [f"day_totals_match_postings: {problem} (the day totals differ from the postings; run with --repair)"
-                for problem in day_totals]
-    lines = ledger.trial_balance(fund)
-    debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
-    if debits != credits:
-        problems.append(f"trial_balance_balances: the trial balance is out by {debits - credits} cents")
-    problems += [f"closed_month_unchanged: {change}" for change in ledger.check_closed_months(fund)]
-    problems += check_grants(fund)
+        if day_totals and repair:
+            ledger.rebuild_day_totals(fund)
+            db.session.commit()
+            click.echo(f"{where}Rebuilt the day totals ({len(day_totals)} days differed, e.g. {day_totals[0]}).")
+            day_totals = ledger.check_day_totals(fund)
+        found = [f"day_totals_match_postings: {problem} (the day totals differ from the postings; run with --repair)"
+                 for problem in day_totals]
+        lines = ledger.trial_balance(fund)
+        debits, credits = sum(line.debit_cents for line in lines), sum(line.credit_cents for line in lines)
+        if debits != credits:
+            found.append(f"trial_balance_balances: the trial balance is out by {debits - credits} cents")
+        found += [f"closed_month_unchanged: {change}" for change in ledger.check_closed_months(fund)]
+        found += check_grants(fund)
+        problems += [where + problem for problem in found]
+        if not found:
+            click.echo(f"{where}The books balance ({debits} cents each side), every day total equals its postings, "
+                       f"every closed month holds what it held when it was closed, and every grant's payments and "
+                       f"payable agree.")
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         fail(f"{len(problems)} broken invariant(s) in the books (listed above)")
-    click.echo(f"The books balance ({debits} cents each side), every day total equals its postings, every closed "
-               f"month holds what it held when it was closed, and every grant's payments and payable agree.")
 
 
 @fund_cli.command("import-bank")

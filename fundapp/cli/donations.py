@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from fundapp.cli.base import fail, fund_cli, installed_fund
+from fundapp.cli.base import every_fund_or_named, fail, fund_cli, installed_fund
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import services as ledger
@@ -47,20 +47,22 @@ def send_statements_command(year):
     gets two. It may run while the app runs (and the treasurer sends from the page): each donor is one short write."""
     from fundapp.donations import receipts
 
-    fund = installed_fund()
-    due = receipts.statement_progress(fund, year).due
-    if not due:
-        click.echo(f"Every donor with gifts in {year} already has their statement.")
-        return
-    queued = 0
-    with click.progressbar(length=due, label=f"Statements for {year}", show_pos=True) as bar:
-        for done in receipts.send_due_statements(fund, year):
-            queued += done
-            db.session.commit()  # one donor at a time: an interrupted run loses nothing and repeats nothing
-            bar.update(1)
-    progress = receipts.statement_progress(fund, year)
-    click.echo(f"Queued {queued} statements for {year} ({progress.queued} in all, {progress.delivered} delivered "
-               "so far); the mail worker (flask fund worker, or run-local) sends them.")
+    funds = every_fund_or_named()
+    for fund in funds:  # every fund's donors (or the one --fund names): one timer serves them all
+        where = "" if len(funds) == 1 else f"{fund.name}: "
+        due = receipts.statement_progress(fund, year).due
+        if not due:
+            click.echo(f"{where}Every donor with gifts in {year} already has their statement.")
+            continue
+        queued = 0
+        with click.progressbar(length=due, label=f"{where}Statements for {year}", show_pos=True) as bar:
+            for done in receipts.send_due_statements(fund, year):
+                queued += done
+                db.session.commit()  # one donor at a time: an interrupted run loses nothing and repeats nothing
+                bar.update(1)
+        progress = receipts.statement_progress(fund, year)
+        click.echo(f"{where}Queued {queued} statements for {year} ({progress.queued} in all, {progress.delivered} "
+                   "delivered so far); the mail worker (flask fund worker, or run-local) sends them.")
 
 
 @fund_cli.command("test-dispute")

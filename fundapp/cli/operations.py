@@ -10,7 +10,7 @@ import click
 from flask import current_app
 
 from fundapp import db_roles, demo
-from fundapp.cli.base import fail, fund_cli, installed_fund
+from fundapp.cli.base import every_fund_or_named, fail, fund_cli, installed_fund
 from fundapp.extensions import db
 from fundapp.funds import clock
 from fundapp.ledger import services as ledger
@@ -69,11 +69,15 @@ def purge_closed_command(after_days):
     from fundapp.privacy.retention import purge_closed
 
     days = after_days or current_app.config["RETENTION_DAYS"]
-    done = purge_closed(installed_fund(), timedelta(days=days))
+    funds = every_fund_or_named()
+    for fund in funds:  # every fund's cases (or the one --fund names): one timer keeps every fund's promise
+        done = purge_closed(fund, timedelta(days=days))
+        db.session.commit()
+        click.echo(("" if len(funds) == 1 else f"{fund.name}: ")
+                   + f"Removed the personal details of {done.cases} cases closed over {days} days ago, and "
+                   f"{done.documents} documents ({done.bytes / 1_000_000:.1f} MB).")
     sessions = account_sessions.purge_ended()
     db.session.commit()
-    click.echo(f"Removed the personal details of {done.cases} cases closed over {days} days ago, and "
-               f"{done.documents} documents ({done.bytes / 1_000_000:.1f} MB).")
     click.echo(f"Removed {sessions} sign-in sessions that ended over {account_sessions.ENDED_KEPT.days} days ago.")
 
 

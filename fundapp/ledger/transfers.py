@@ -51,6 +51,14 @@ def transfers_of(fund: Fund) -> list[FundTransfer]:
         .order_by(FundTransfer.id.desc())))
 
 
+def waiting_for(fund: Fund) -> int:
+    """How many transfers wait for this fund's approval (for its trustees' queue)."""
+    open_ = db.and_(FundTransfer.booked_at.is_(None), FundTransfer.withdrawn_at.is_(None))
+    return db.session.scalar(db.select(db.func.count(FundTransfer.id)).where(open_, db.or_(
+        db.and_(FundTransfer.from_fund_id == fund.id, FundTransfer.from_approved_at.is_(None)),
+        db.and_(FundTransfer.to_fund_id == fund.id, FundTransfer.to_approved_at.is_(None))))) or 0
+
+
 def transfer_of(fund: Fund, transfer_id: int) -> FundTransfer | None:
     """A transfer the fund gives or receives; None for any other (another pair of funds' is not found)."""
     transfer = db.session.get(FundTransfer, transfer_id)

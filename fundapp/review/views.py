@@ -19,6 +19,7 @@ from fundapp.extensions import db, utcnow
 from fundapp.funds import clock
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
+from fundapp.ledger import transfers
 from fundapp.money import InvalidAmount, parse_amount
 from fundapp.policy import can_read_note, can_see_application, roles_required
 from fundapp.review import documents, queries, recusal, services
@@ -77,6 +78,7 @@ def queue():
                            worksite=filters.worksite, flagged=filters.flagged, mine=filters.mine,
                            min_amount=request.args.get("min", ""), max_amount=request.args.get("max", ""),
                            available=ledger.available_to_grant(fund), statuses=list(Status), pending_states=PENDING,
+                           transfers_waiting=transfers.waiting_for(fund),
                            # each name translated once for the page, not once a row (up to 200 rows)
                            category_name=functools.cache(category_name), status_name=functools.cache(status_name),
                            waiting_days=functools.cache(_waiting_days))

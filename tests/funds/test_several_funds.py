@@ -3,6 +3,7 @@ gifts filed under the fund they name (a payment naming none waits for the host).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -185,3 +186,23 @@ def test_the_host_assigns_only_what_waits_and_only_to_a_fund(client, fund, creat
     db.session.rollback()
     assert db.session.get(StripeEvent, "evt_waiting").outcome == filing.UNASSIGNED
     assert db.session.get(StripeEvent, "evt_booked").outcome == "applied"
+
+
+def test_the_scheduled_jobs_serve_every_fund_and_fund_names_one(runner, fund):
+    from fundapp.ledger import services as ledger_services
+
+    second = open_second()
+    ledger_services.post_entry(second, entry_date=date(2026, 11, 2), memo="a gift", source_kind="t", source_id="g1",
+                               postings=[("Assets:Bank", 1_000), ("Income:Donations", -1_000)])
+    db.session.commit()
+    checked = runner.invoke(args=["fund", "check-books"])
+    assert checked.exit_code == 0, checked.output
+    assert f"{fund.slug}: The books balance (0 cents" in checked.output
+    assert "unit-2: The books balance (1000 cents each side)" in checked.output
+    one = runner.invoke(args=["fund", "--fund", "unit-2", "check-books"])
+    assert one.exit_code == 0 and one.output.startswith("The books balance (1000 cents")
+    purged = runner.invoke(args=["fund", "purge-closed"])
+    assert purged.exit_code == 0, purged.output
+    assert f"{fund.name}: Removed" in purged.output and f"{second.name}: Removed" in purged.output
+    unknown = runner.invoke(args=["fund", "--fund", "no-such-fund", "check-books"])
+    assert unknown.exit_code == 1 and "no-such-fund" in unknown.output

@@ -79,6 +79,8 @@ def test_a_wound_down_funds_balance_moves_when_a_trustee_of_each_fund_approves(c
     sign_in(client, "tina2@example.org")
     asked = client.post(f"/f/unit-2/admin/ledger/transfers/{transfer.id}/approve")
     assert "Approve this transfer?" in asked.get_data(as_text=True)
+    # the second step posts back to the same fund's address
+    assert f'action="/f/unit-2/admin/ledger/transfers/{transfer.id}/approve"' in asked.get_data(as_text=True)
     client.post(f"/f/unit-2/admin/ledger/transfers/{transfer.id}/approve", data={"confirmed": "yes"})
     assert client.post(f"/admin/ledger/transfers/{transfer.id}/approve",  # not a trustee of the first fund
                        data={"confirmed": "yes"}).status_code == 403
@@ -86,13 +88,16 @@ def test_a_wound_down_funds_balance_moves_when_a_trustee_of_each_fund_approves(c
     assert db.session.get(FundTransfer, transfer.id).from_approved_at is not None
     assert db.session.scalar(db.select(db.func.count(JournalEntry.id)).filter_by(source_kind="fund.transfer")) == 0
     client.post("/logout")
-    # the first fund's trustee approves the receiving side: booked in both funds' books
+    # the first fund's trustee sees it waiting in the review queue, and approves the receiving side
     sign_in(client, "tom@example.org")
+    assert "1 transfer between funds waits for this fund's approval." in client.get("/review/").get_data(
+        as_text=True)
     page = client.get("/admin/ledger/transfers").get_data(as_text=True)
     assert "Wind-down balance" in page and "Approve for this fund" in page
     client.post(f"/admin/ledger/transfers/{transfer.id}/approve", data={"confirmed": "yes"})
     db.session.rollback()
     assert db.session.get(FundTransfer, transfer.id).booked_at is not None
+    assert "waits for this fund's approval" not in client.get("/review/").get_data(as_text=True)
     giver, receiver = ledger.balances(second), ledger.balances(fund)
     assert giver["Expenses:TransfersToOtherFunds"] == 12_000 and giver["Assets:HostClearing"] == -12_000
     assert receiver["Income:TransfersFromOtherFunds"] == -12_000 and receiver["Liabilities:HostClearing"] == 12_000
