@@ -13,6 +13,7 @@ from fundapp.donations import offline as offline_gifts
 from fundapp.donations.forms import DepositForm, OfflineGiftForm
 from fundapp.donations.models import Donation, DonationStatus, WallStatus
 from fundapp.extensions import db, utcnow
+from fundapp.funds.models import Fund
 from fundapp.funds.services import current_fund
 from fundapp.ledger import services as ledger
 from fundapp.ledger.services import LedgerError
@@ -58,9 +59,13 @@ def index():
     except gateway.GatewayError:
         current_app.logger.warning("could not read the Stripe balance", exc_info=True)
         stripe_says, stripe_error = None, True
+    # One Stripe account holds every fund's money: Stripe's balance is compared with all the funds' books
+    funds = list(db.session.scalars(db.select(Fund).where(Fund.currency == fund.currency)))
+    own = ledger.balance(fund, "Assets:Stripe")
+    books_say = own + sum(ledger.balance(other, "Assets:Stripe") for other in funds if other.id != fund.id)
     return render_template("donations/admin_index.html", page=page, fund=fund, status=status, wall=wall,
-                           statuses=list(DonationStatus), books_say=ledger.balance(fund, "Assets:Stripe"),
-                           stripe_says=stripe_says, stripe_error=stripe_error)
+                           statuses=list(DonationStatus), books_say=books_say, own_share=own,
+                           several_funds=len(funds) > 1, stripe_says=stripe_says, stripe_error=stripe_error)
 
 
 def _confirm_refund(donation: Donation, cents: int):

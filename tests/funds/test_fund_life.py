@@ -31,6 +31,7 @@ def test_paused_applications_refuse_a_new_one_and_gifts_still_come(client, creat
     assert db.session.scalar(db.select(db.func.count(Application.id))) == 0
     assert client.get("/donate").status_code == 200 and "This fund is closed" not in client.get("/donate").get_data(
         as_text=True)
+    assert "not taking new applications" in client.get("/").get_data(as_text=True)
     record = db.session.scalar(db.select(AuditRecord).filter_by(action="fund.status"))
     assert record.before["status"] == "open" and record.after["status"] == "paused"
 

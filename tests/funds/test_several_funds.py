@@ -206,3 +206,23 @@ def test_the_scheduled_jobs_serve_every_fund_and_fund_names_one(runner, fund):
     assert f"{fund.name}: Removed" in purged.output and f"{second.name}: Removed" in purged.output
     unknown = runner.invoke(args=["fund", "--fund", "no-such-fund", "check-books"])
     assert unknown.exit_code == 1 and "no-such-fund" in unknown.output
+
+
+def test_the_gifts_page_compares_stripe_with_every_funds_books_and_names_this_funds_share(client, fund,
+                                                                                          create_user):
+    from fundapp.ledger import services as ledger_services
+
+    second = open_second()
+    for where, cents in ((fund, 7_000), (second, 3_000)):
+        ledger_services.post_entry(where, entry_date=date(2026, 11, 2), memo="card gifts", source_kind="t",
+                                   source_id="g", postings=[("Assets:Stripe", cents), ("Income:Donations", -cents)])
+    db.session.commit()
+    rosa = db.session.scalar(db.select(User).filter_by(email="rosa@example.org"))
+    rosa.password_hash = db.session.scalar(db.select(User.password_hash).where(
+        User.id == create_user("tess@example.org", "treasurer").id))
+    enrol(rosa)
+    db.session.commit()
+    sign_in(client, "rosa@example.org")
+    page = client.get("/f/unit-2/admin/donations/").get_data(as_text=True)
+    assert "$100.00</span> in the union's Stripe account, by every fund's books" in page
+    assert "of which $30.00 is this fund's" in page
