@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from fundapp.accounts.models import User
@@ -90,10 +91,10 @@ def open_fund(settings: dict, *, treasurer_email: str, treasurer_name: str, acto
 
     slug = (settings.get("slug") or "").strip()
     if not SLUG_PATTERN.fullmatch(slug):
-        raise OpenFundError("The short name (for the fund's address) is lower-case letters, digits and hyphens, "
-                            "up to 64.", "slug")
+        raise OpenFundError(_("The short name (for the fund's address) is lower-case letters, digits and hyphens, "
+                              "up to 64."), "slug")
     if db.session.scalar(db.select(Fund.id).filter_by(slug=slug)) is not None:
-        raise OpenFundError(f"A fund with the short name {slug!r} exists already.", "slug")
+        raise OpenFundError(_("A fund with the short name %(slug)s exists already.", slug=slug), "slug")
     values = {"slug": slug, "name": "", "legal_name": "", "ein": "", "legal_form": "501(c)(5)",
               "legal_form_wording": "", "contact_email": "", "currency": "USD", "goal_cents": 0, "reserve_cents": 0,
               "time_zone": "America/Los_Angeles", "fiscal_year_start_month": 1}
@@ -104,7 +105,7 @@ def open_fund(settings: dict, *, treasurer_email: str, treasurer_name: str, acto
     except FundSettingsError as exc:
         raise OpenFundError(str(exc), exc.field) from exc
     if "@" not in (treasurer_email or "") or not (treasurer_name or "").strip():
-        raise OpenFundError("Name the fund's first treasurer and give their email address.", "treasurer_email")
+        raise OpenFundError(_("Name the fund's first treasurer and give their email address."), "treasurer_email")
     done = init_fund({key: values[key] for key in ("slug", "name", "legal_name", "ein", "legal_form",
                                                   "legal_form_wording", "currency", "goal_cents", "contact_email",
                                                   "time_zone", "fiscal_year_start_month")})
@@ -123,11 +124,13 @@ def open_fund(settings: dict, *, treasurer_email: str, treasurer_name: str, acto
         db.session.flush()
         record_change("user.set_roles", "user", treasurer.id, actor=actor, fund_id=fund.id,
                       before={"roles": []}, after={"roles": [Role.TREASURER.value]})
-        queue_mail(treasurer.email, f"You are the treasurer of {fund.name}",
-                   f"Hello {treasurer.name},\n\n{fund.name} is now open on this installation, and you are its "
-                   f"treasurer. Sign in as usual and open it here:\n\n{public_link('admin.index', fund=fund)}\n\n"
-                   "Its settings, grant rules and trustees are yours to set up first.", language=treasurer.language,
-                   fund_id=fund.id)
+        with force_locale(treasurer.language):
+            subject = _("You are the treasurer of %(fund)s", fund=fund.name)
+            body = _("Hello %(name)s,\n\n%(fund)s is now open on this installation, and you are its treasurer. "
+                     "Sign in as usual and open it here:\n\n%(link)s\n\nIts settings, grant rules and trustees "
+                     "are yours to set up first.", name=treasurer.name, fund=fund.name,
+                     link=public_link("admin.index", fund=fund))
+        queue_mail(treasurer.email, subject, body, language=treasurer.language, fund_id=fund.id)
     record_change("fund.open", "fund", fund.id, actor=actor, fund_id=fund.id,
                   after={"slug": fund.slug, "name": fund.name, "treasurer": treasurer.email})
     return FundOpened(fund=fund, treasurer=treasurer, new_account=new_account)

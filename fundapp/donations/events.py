@@ -107,6 +107,8 @@ class _Claimed:
     outcome: str | None = None
     facts: list[Fact] | None = None  #: None: a type fundapp does not read
     error: Exception | None = None
+    #: The fund its facts were booked in (``filing.fund_for_event``), when not the one it was stored under.
+    filed_fund_id: int | None = None
 
 
 def _claim_batch(now, *, again: bool, skip: set[str], size: int) -> list[_Claimed]:
@@ -199,6 +201,11 @@ def _commit_together(batch: list[_Claimed], done: Applied) -> bool:
         now = utcnow()
         filing.mark_unassigned([(event.id, event.facts or []) for event in batch
                                 if outcomes[event.id] == filing.UNASSIGNED])
+        for fund_id in {event.filed_fund_id for event in batch if event.filed_fund_id is not None}:
+            # each event under the fund it was booked in: that fund's treasurer sees it on their queue page
+            db.session.execute(db.update(StripeEvent).where(StripeEvent.id.in_(
+                [event.id for event in batch if event.filed_fund_id == fund_id])).values(fund_id=fund_id)
+                .execution_options(synchronize_session=False))
         unassigned = sum(1 for event in batch if outcomes[event.id] == filing.UNASSIGNED)
         done.unassigned += unassigned
         done.ignored += unassigned
@@ -248,6 +255,8 @@ def _book_together(batch: list[_Claimed]) -> dict[str, str]:
         if fund_id is None or fund_id == filing.UNASSIGNED:
             outcomes[event.id] = "ignored" if fund_id is None else filing.UNASSIGNED
             continue
+        if fund_id != event.fund_id:
+            event.filed_fund_id = fund_id  # type: ignore[assignment]
         fund = funds.get(fund_id) or funds.setdefault(fund_id, db.session.get(Fund, fund_id))  # type: ignore[arg-type]
         if all(isinstance(fact, (PaymentSettled, ChargeHistory)) for fact in event.facts):
             if payments_fund is not None and payments_fund.id != fund.id:
@@ -275,10 +284,26 @@ def _failed(event: _Claimed, exc: Exception, done: Applied) -> None:
                                    event.attempts, exc, exc_info=not _expected(exc))
         values = {"last_error": f"{type(exc).__name__}: {exc}"[:500],
                   "next_attempt_at": utcnow() + timedelta(seconds=min(2 ** event.attempts, MAX_BACKOFF_SECONDS))}
+    filed = _filed_fund(event)
+    if filed is not None:  # under the fund its facts name, so that fund's treasurer sees it fail
+        values["fund_id"] = filed
     db.session.execute(db.update(StripeEvent).where(StripeEvent.id == event.id).values(**values)
                        .execution_options(synchronize_session=False))
     done.failed += 1
     count_on_commit(STRIPE_EVENTS_FAILED)
+
+
+def _filed_fund(event: _Claimed) -> int | None:
+    """The fund a failed event's facts name, when it is not the one the event is stored under (None if unknown)."""
+    if not event.facts or event.outcome == filing.ASSIGNED:
+        return None
+    try:
+        found = filing.fund_for_event(event.facts, stored_fund_id=event.fund_id, assigned=False,
+                                      funds=filing.FundIds())
+    except Exception:  # noqa: BLE001 - only where the failure is listed; the failure itself is recorded
+        db.session.rollback()
+        return None
+    return found if isinstance(found, int) and found != event.fund_id else None
 
 
 def _expected(exc: Exception) -> bool:

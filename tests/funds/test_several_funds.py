@@ -226,3 +226,46 @@ def test_the_gifts_page_compares_stripe_with_every_funds_books_and_names_this_fu
     page = client.get("/f/unit-2/admin/donations/").get_data(as_text=True)
     assert "$100.00</span> in the union's Stripe account, by every fund's books" in page
     assert "of which $30.00 is this fund's" in page
+
+
+@pytest.mark.no_worker
+def test_an_event_is_listed_under_the_fund_its_facts_name_so_that_funds_treasurer_sees_it_fail(client, fund,
+                                                                                               localstripe, api,
+                                                                                               create_user):
+    from localstripe import webhooks as localstripe_webhooks
+
+    from fundapp.donations import giving
+    from tests.donations.conftest import signed_event
+
+    localstripe_webhooks._webhooks.clear()  # we deliver the events ourselves
+    second = open_second()
+    good = giving.start_donation(second, giving.GiftRequest(amount_cents=2_000, monthly=False, cover_fee=False,
+                                                            name="Kim", email="kim@example.org"))
+    bad = giving.start_donation(second, giving.GiftRequest(amount_cents=5_000, monthly=False, cover_fee=False,
+                                                           name="Eu", email="eu@example.org"))
+    db.session.commit()
+    intents = {}
+    for donation, currency in ((good, "usd"), (bad, "eur")):  # the fund keeps dollars: euros are never booked
+        intents[currency] = api.payment_intents.create(params={
+            "amount": donation.total_cents, "currency": currency, "payment_method": "pm_card_visa", "confirm": True,
+            "metadata": giving.checkout_metadata(donation)}).id
+    for currency, intent in intents.items():
+        payload, headers = signed_event("payment_intent.succeeded", {"id": intent, "object": "payment_intent"},
+                                        event_id=f"evt_{currency}")
+        assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
+    events.apply_waiting_events()
+    db.session.rollback()
+    assert db.session.get(StripeEvent, "evt_usd").fund_id == second.id  # filed where it was booked
+    failed = db.session.get(StripeEvent, "evt_eur")
+    assert failed.processed_at is None and failed.fund_id == second.id
+    create_user("tess@example.org", "treasurer")
+    sign_in(client, "tess@example.org")
+    assert "EUR" in failed.last_error
+    assert "EUR" not in client.get("/admin/").get_data(as_text=True)  # the first fund's treasurer
+    rosa = db.session.scalar(db.select(User).filter_by(email="rosa@example.org"))
+    rosa.password_hash = db.session.scalar(db.select(User.password_hash).filter_by(email="tess@example.org"))
+    enrol(rosa)
+    db.session.commit()
+    client.post("/logout")
+    sign_in(client, "rosa@example.org")
+    assert failed.last_error in client.get("/f/unit-2/admin/").get_data(as_text=True)  # the second fund's
